@@ -1,0 +1,71 @@
+"""pypipegraph: a make-style incremental job graph for Python.
+
+Build a graph of jobs, call `run()`; only what changed since last time runs, in
+parallel on forked workers, and finished work is never lost.
+
+    import pypipegraph as ppg
+    ppg.new_pipegraph()
+    ppg.FileGeneratingJob("hello.txt", lambda of: open(of, "w").write("hi") and None)
+    ppg.run_pipegraph()
+"""
+
+from . import resource_coordinators, util
+from .errors import (
+    CycleError,
+    JobContractError,
+    JobDiedException,
+    NothingChanged,
+    PyPipeGraphError,
+    PyPipelineGraphError,
+    RuntimeError,
+    StoreError,
+)
+from .graph import Pipegraph, new_pipegraph, run_pipegraph
+from .jobs.base import Job, JobList
+from .jobs.invariants import (
+    FileChecksumInvariant,
+    FileInvariant,
+    FileTimeInvariant,
+    FunctionInvariant,
+    MultiFileInvariant,
+    ParameterInvariant,
+    RobustFileChecksumInvariant,
+)
+from .jobs.output import FileGeneratingJob, MultiFileGeneratingJob
+from .util import inside_ppg
+
+__version__ = "0.1.0"
+
+new = new_pipegraph
+run = run_pipegraph
+
+__all__ = [
+    "CycleError",
+    "FileChecksumInvariant",
+    "FileGeneratingJob",
+    "FileInvariant",
+    "FileTimeInvariant",
+    "FunctionInvariant",
+    "Job",
+    "JobContractError",
+    "JobDiedException",
+    "JobList",
+    "MultiFileGeneratingJob",
+    "MultiFileInvariant",
+    "NothingChanged",
+    "ParameterInvariant",
+    "Pipegraph",
+    "PyPipeGraphError",
+    "PyPipelineGraphError",
+    "RobustFileChecksumInvariant",
+    "RuntimeError",
+    "StoreError",
+    "__version__",
+    "inside_ppg",
+    "new",
+    "new_pipegraph",
+    "resource_coordinators",
+    "run",
+    "run_pipegraph",
+    "util",
+]

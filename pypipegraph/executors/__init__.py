@@ -1,0 +1,1 @@
+"""Where jobs' code runs: forked local workers (more executors plug in here)."""

@@ -1,0 +1,282 @@
+"""The local executor: a pool of worker processes forked from the master.
+
+Invariant: a worker runs one job at a time and sees the master's memory as it was
+when the worker was forked (copy-on-write). Workers are reused for many jobs, so a
+trivial job costs a message round trip, not a fork. When the master's state changes
+(a loader ran, jobs were added), `bump_generation()` marks existing workers stale for
+jobs that need the new state; those get a freshly forked worker. The executor knows
+nothing about planning: it starts job indices and reports raw results.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import pickle
+import signal
+import sys
+import tempfile
+import time
+import traceback
+from multiprocessing.connection import Pipe, wait
+
+from .. import util
+from ..errors import JobDiedException, PyPipeGraphError
+
+MAX_CAPTURE = 1 << 20  # keep at most the last MiB of a job's stdout/stderr
+
+
+class Result:
+    """What a worker reports for one job."""
+
+    __slots__ = ("ok", "value", "traceback", "stdout", "stderr", "start", "stop", "pid")
+
+    def __init__(self, ok, value, tb, stdout, stderr, start, stop, pid):
+        self.ok = ok
+        self.value = value
+        self.traceback = tb
+        self.stdout = stdout
+        self.stderr = stderr
+        self.start = start
+        self.stop = stop
+        self.pid = pid
+
+
+class Worker:
+    __slots__ = ("pid", "conn", "generation", "job_index", "started")
+
+    def __init__(self, pid, conn, generation):
+        self.pid = pid
+        self.conn = conn
+        self.generation = generation
+        self.job_index = None
+        self.started = 0.0
+
+
+class LocalExecutor:
+    """Forked, reusable workers; at most `max_workers` alive at once."""
+
+    def __init__(self, job_list: list, max_workers: int):
+        self.job_list = job_list
+        self.max_workers = max(1, max_workers)
+        self.generation = 0
+        self.workers: list[Worker] = []
+        self.idle: list[Worker] = []
+        self.busy: dict = {}  # conn -> Worker
+
+    def bump_generation(self) -> int:
+        """The master's state changed; jobs needing it must get new workers."""
+        self.generation += 1
+        return self.generation
+
+    def can_start(self, min_generation: int = 0) -> bool:
+        return bool(self._idle_at(min_generation)) or len(self.workers) < self.max_workers or bool(self.idle)
+
+    def _idle_at(self, min_generation):
+        return [w for w in self.idle if w.generation >= min_generation]
+
+    def start(self, job_index: int, min_generation: int = 0) -> Worker | None:
+        """Run job `job_index` on an idle worker of at least `min_generation`."""
+        worker = None
+        for i in range(len(self.idle) - 1, -1, -1):
+            if self.idle[i].generation >= min_generation:
+                worker = self.idle.pop(i)
+                break
+        if worker is None:
+            if len(self.workers) >= self.max_workers:
+                if not self.idle:
+                    return None
+                self._retire(self.idle.pop(0))  # a stale idle worker makes room
+            worker = self._fork()
+        worker.job_index = job_index
+        worker.started = time.time()
+        try:
+            worker.conn.send(job_index)
+        except OSError:
+            pass  # it died while idle; the EOF shows up in wait()
+        self.busy[worker.conn] = worker
+        return worker
+
+    def wait(self, timeout: float | None) -> list[tuple[Worker, int, Result]]:
+        """Block until at least one job finished (or timeout); return finished jobs."""
+        if not self.busy:
+            return []
+        finished = []
+        for conn in wait(list(self.busy), timeout):
+            worker = self.busy.pop(conn)
+            index = worker.job_index
+            try:
+                result = conn.recv()
+            except (EOFError, OSError, pickle.UnpicklingError):
+                result = self._death_result(worker)
+            else:
+                worker.job_index = None
+                self.idle.append(worker)
+            finished.append((worker, index, result))
+        return finished
+
+    def kill(self, worker: Worker) -> None:
+        """Kill a busy worker; its job shows up in wait() as died."""
+        try:
+            os.kill(worker.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def running(self) -> list[Worker]:
+        return list(self.busy.values())
+
+    def shutdown(self, kill: bool = False) -> None:
+        for worker in list(self.workers):
+            if kill and worker.job_index is not None:
+                self.kill(worker)
+            self._retire(worker)
+        self.idle.clear()
+        self.busy.clear()
+
+    # --- process management --------------------------------------------------
+
+    def _fork(self) -> Worker:
+        parent_conn, child_conn = Pipe(duplex=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            code = 0
+            try:
+                parent_conn.close()
+                for other in self.workers:
+                    other.conn.close()
+                _worker_main(child_conn, self.job_list)
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        child_conn.close()
+        worker = Worker(pid, parent_conn, self.generation)
+        self.workers.append(worker)
+        return worker
+
+    def _retire(self, worker: Worker) -> None:
+        try:
+            worker.conn.send(None)
+        except OSError:
+            pass
+        worker.conn.close()
+        if worker in self.workers:
+            self.workers.remove(worker)
+        _reap(worker.pid, block=True)
+
+    def _death_result(self, worker: Worker) -> Result:
+        worker.conn.close()
+        if worker in self.workers:
+            self.workers.remove(worker)
+        status = _reap(worker.pid, block=True)
+        if status is None:
+            code, how = None, "vanished"
+        else:
+            code = os.waitstatus_to_exitcode(status)
+            if code < 0:
+                how = f"was killed by signal {signal.Signals(-code).name}"
+            else:
+                how = f"exited with code {code}"
+        job = self.job_list[worker.job_index]
+        exc = JobDiedException(
+            f"The worker process (pid {worker.pid}) running {job.job_id} {how}.", exit_code=code
+        )
+        now = time.time()
+        return Result(False, exc, None, "", "", worker.started, now, worker.pid)
+
+
+def _reap(pid: int, block: bool) -> int | None:
+    try:
+        _, status = os.waitpid(pid, 0 if block else os.WNOHANG)
+        return status
+    except ChildProcessError:
+        return None
+
+
+# --- inside the worker ---------------------------------------------------------
+
+
+class _Capture:
+    """Redirects fds 1 and 2 to temporary files; returns what a job wrote."""
+
+    def __init__(self):
+        self.files = [tempfile.TemporaryFile(), tempfile.TemporaryFile()]
+        for target, fh in zip((1, 2), self.files, strict=False):
+            os.dup2(fh.fileno(), target)
+        sys.stdout = open(1, "w", closefd=False, errors="replace")
+        sys.stderr = open(2, "w", closefd=False, errors="replace")
+
+    def reset(self) -> None:
+        for fh in self.files:
+            os.ftruncate(fh.fileno(), 0)
+            os.lseek(fh.fileno(), 0, os.SEEK_SET)
+
+    def collect(self) -> tuple[str, str]:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        texts = []
+        for fh in self.files:
+            size = os.fstat(fh.fileno()).st_size
+            start = max(0, size - MAX_CAPTURE)
+            texts.append(os.pread(fh.fileno(), size - start, start).decode("utf-8", "replace"))
+        return texts[0], texts[1]
+
+
+def _die_with_parent() -> None:
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _worker_main(conn, job_list) -> None:  # pragma: no cover - runs in the child
+    util.is_worker = True
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent()
+    capture = _Capture()
+    home = os.getcwd()
+    pid = os.getpid()
+    while True:
+        try:
+            index = conn.recv()
+        except (EOFError, OSError):
+            return
+        if index is None:
+            return
+        job = job_list[index]
+        capture.reset()
+        start = time.time()
+        tb = None
+        try:
+            value = job.run_in_worker()
+            ok = True
+        except SystemExit as exc:
+            ok = False
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            value = JobDiedException(f"{job.job_id} called sys.exit({exc.code!r})", exit_code=code)
+        except BaseException as exc:  # noqa: BLE001 - every failure is reported
+            ok = False
+            value = exc
+            tb = traceback.format_exc()
+        stop = time.time()
+        stdout, stderr = capture.collect()
+        if os.getcwd() != home:
+            os.chdir(home)
+        result = Result(ok, value, tb, stdout, stderr, start, stop, pid)
+        try:
+            payload = pickle.dumps(result, protocol=5)
+        except Exception as exc:  # an unpicklable exception or value
+            result.value = PyPipeGraphError(
+                f"{job.job_id}: {type(value).__name__}: {value} (the original could not be sent "
+                f"to the master: {exc})"
+            ) if not ok else PyPipeGraphError(f"{job.job_id}: its result could not be pickled: {exc}")
+            result.ok = False
+            payload = pickle.dumps(result, protocol=5)
+        conn.send_bytes(payload)

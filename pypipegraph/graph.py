@@ -1,0 +1,210 @@
+"""The pipegraph: the set of jobs of one run, and its lifecycle.
+
+Invariant: a graph runs at most once. Job ids and output files are unique within a
+graph. Before anything runs, placeholders are resolved, implicit invariants added and
+the graph checked for cycles (the cycle's jobs named in order); the store is opened
+and checked. Only then do jobs run.
+
+    >>> import pypipegraph as ppg                       # doctest: +SKIP
+    >>> ppg.new_pipegraph(); ppg.FileGeneratingJob("a.txt", write_a); ppg.run_pipegraph()
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+
+from . import util
+from .errors import CycleError, RuntimeError
+from .history import History
+from .logs import RunLog, logger
+from .resources import LocalSystem
+from .scheduler import Scheduler
+
+DEFAULT_STORE = ".pypipegraph_status_robust"
+
+
+class Pipegraph:
+    """A graph of jobs. Create with `ppg.new_pipegraph()`, run with `ppg.run_pipegraph()`."""
+
+    def __init__(self, resource_coordinator=None, quiet: bool = False,
+                 invariant_status_filename: str | None = None, dump_graph: bool = True,
+                 interactive: bool | None = None, cache_folder: str = "cache",
+                 log_file: str | None = None, log_level: int = logging.INFO):
+        if resource_coordinator is None:
+            resource_coordinator = LocalSystem(interactive=interactive if interactive is not None else True)
+        self.rc = resource_coordinator
+        self.quiet = quiet
+        self.invariant_status_filename = invariant_status_filename or DEFAULT_STORE
+        self.dump_graph = dump_graph
+        self.interactive = interactive
+        self.cache_folder = cache_folder
+        self.log_file = log_file
+        self.log_level = log_level
+        self.jobs: dict = {}
+        self.outputs: dict = {}
+        self.has_run = False
+        self.running = False
+        self.failed_jobs: list = []
+
+    # --- building ------------------------------------------------------------
+
+    def add_job(self, job) -> None:
+        self.jobs[job.job_id] = job
+
+    def claim_outputs(self, job) -> None:
+        """Register the files `job` writes; ValueError when another job writes one."""
+        outputs = self.outputs
+        for name in job.filenames:
+            other = outputs.get(name)
+            if other is not None and other is not job:
+                raise ValueError(
+                    f"{job.job_id}: the output file {name} is already written by job "
+                    f"{other.job_id}. Two jobs may not write the same file."
+                )
+        for name in job.filenames:
+            outputs[name] = job
+
+    def edge_added_during_run(self, upstream, downstream) -> None:  # pragma: no cover
+        """Hook for jobs added while the graph runs (job-generating jobs)."""
+
+    # --- running -------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run every out-of-date job; raise ppg.RuntimeError if any failed."""
+        if self.has_run:
+            raise ValueError("Each pipegraph may be run only once.")
+        self.has_run = True
+        self.running = True
+        handler = self._attach_log_file()
+        try:
+            jobs = self._prepare()
+            runlog = RunLog()
+            try:
+                runlog.write_graph(jobs, gml=self.dump_graph)
+                with History(self.invariant_status_filename) as history:
+                    scheduler = Scheduler(self, jobs, history, self.rc.budget(), runlog)
+                    self.failed_jobs = scheduler.run()
+            finally:
+                runlog.close()
+        finally:
+            self.running = False
+            if handler is not None:
+                logger.removeHandler(handler)
+                handler.close()
+        self._report(jobs, runlog)
+
+    def _attach_log_file(self):
+        if not self.log_file:
+            return None
+        handler = logging.FileHandler(self.log_file)
+        handler.setLevel(self.log_level)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        if logger.level == logging.NOTSET or logger.level > self.log_level:
+            logger.setLevel(self.log_level)
+        return handler
+
+    def _prepare(self) -> list:
+        """Resolve placeholders, add implicit invariants, drop pruned jobs, order."""
+        for job in list(self.jobs.values()):
+            if job._placeholders:
+                job.resolve_placeholders()
+        for job in list(self.jobs.values()):
+            for invariant in job.auto_invariants():
+                job.depends_on(invariant)
+        active = self._unpruned()
+        return topological_order(active)
+
+    def _unpruned(self) -> list:
+        pruned = set()
+        stack = [job for job in self.jobs.values() if job._pruned]
+        while stack:
+            job = stack.pop()
+            if job in pruned:
+                continue
+            pruned.add(job)
+            stack.extend(job.dependants)
+        if not pruned:
+            return list(self.jobs.values())
+        return [job for job in self.jobs.values() if job not in pruned]
+
+    def _report(self, jobs, runlog) -> None:
+        ran = sum(1 for job in jobs if job.was_run)
+        failed = [job for job in self.failed_jobs]
+        if not self.quiet:
+            print(f"pypipegraph: {ran} job(s) ran, {len(failed)} failed, {len(jobs)} in the graph.")
+        if not failed:
+            return
+        described = []
+        for job in failed[:20]:
+            exc = job.exception
+            described.append(f"  {job.job_id}: {type(exc).__name__}: {exc}")
+        more = f"\n  ... and {len(failed) - 20} more" if len(failed) > 20 else ""
+        where = (
+            f"Tracebacks, stdout and stderr: {runlog.errors_filename}."
+            if runlog.enabled
+            else "See job.exception and job.stderr of each failed job "
+            "(create a logs/ directory to get logs/ppg_errors.txt)."
+        )
+        indirect = sum(1 for job in jobs if job.error_reason == "Indirect")
+        raise RuntimeError(
+            f"{len(failed)} job(s) failed"
+            + (f" ({indirect} more did not run because of them)" if indirect else "")
+            + ":\n" + "\n".join(described) + more + "\n" + where,
+            exceptions=[job.exception for job in failed],
+            failed_jobs=failed,
+        )
+
+
+def topological_order(jobs: list) -> list:
+    """Kahn's order of `jobs` (upstream first); CycleError naming the cycle's jobs."""
+    members = set(jobs)
+    indegree = {job: sum(1 for p in job.prerequisites if p in members) for job in jobs}
+    queue = deque(job for job in jobs if not indegree[job])
+    order = []
+    while queue:
+        job = queue.popleft()
+        order.append(job)
+        for dependant in job.dependants:
+            if dependant in indegree:
+                indegree[dependant] -= 1
+                if not indegree[dependant]:
+                    queue.append(dependant)
+    if len(order) != len(jobs):
+        raise _cycle_error([job for job in jobs if indegree[job]])
+    return order
+
+
+def _cycle_error(stuck: list) -> CycleError:
+    import networkx as nx
+
+    graph = nx.DiGraph()
+    stuck_set = set(stuck)
+    for job in stuck:
+        for up in job.prerequisites:
+            if up in stuck_set:
+                graph.add_edge(up.job_id, job.job_id)
+    cycle = [edge[0] for edge in nx.find_cycle(graph)]
+    path = " -> ".join(cycle + [cycle[0]])
+    return CycleError(
+        f"The job graph has a cycle: {path}. Each arrow means 'is needed by'; "
+        "remove one of these dependencies.",
+        cycle,
+    )
+
+
+def new_pipegraph(*args, **kwargs) -> Pipegraph:
+    """Create a new global pipegraph (forgetting the previous one) and return it."""
+    graph = Pipegraph(*args, **kwargs)
+    util.global_pipegraph = graph
+    return graph
+
+
+def run_pipegraph(*args, **kwargs) -> None:
+    """Run the global pipegraph."""
+    graph = util.global_pipegraph
+    if graph is None:
+        raise ValueError("No pipegraph to run: call ppg.new_pipegraph() and create jobs first.")
+    graph.run(*args, **kwargs)
+

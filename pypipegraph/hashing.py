@@ -1,0 +1,257 @@
+"""Fingerprints: of files, of Python values and of functions.
+
+Invariant: a fingerprint depends only on content, never on memory addresses,
+hash seeds or dict/set iteration order, so it is stable across processes and runs.
+Function fingerprints ignore line numbers, docstrings and comments; they are cached
+per code object, so 10 000 jobs sharing one lambda hash its byte code once.
+This module knows nothing about jobs or the store.
+
+    >>> hash_value({"a": 1, "b": [1, 2]}) == hash_value({"b": [1, 2], "a": 1})
+    True
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import pickle
+import sys
+import types
+from collections.abc import Callable
+from typing import Any
+
+import xxhash
+
+_CHUNK = 1 << 20
+_CO_HAS_DOCSTRING = 0x4000000  # Python >= 3.14 marks code objects with a docstring
+PYTHON_VERSION = "%d.%d" % sys.version_info[:2]
+
+
+def hash_bytes(data: bytes) -> int:
+    """64-bit xxh3 of `data`."""
+    return xxhash.xxh3_64_intdigest(data)
+
+
+def hash_file(path: str) -> int:
+    """64-bit xxh3 of a file's content, read in 1 MiB chunks."""
+    hasher = xxhash.xxh3_64()
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(_CHUNK)
+            if not block:
+                break
+            hasher.update(block)
+    return hasher.intdigest()
+
+
+def file_stat(path: str) -> tuple[int, int] | None:
+    """(mtime_ns, size) of a file, or None when it does not exist."""
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def combine(parts) -> int:
+    """Order-sensitive combination of (key, int) pairs or ints into one fingerprint."""
+    hasher = xxhash.xxh3_64()
+    for part in parts:
+        hasher.update(repr(part).encode())
+        hasher.update(b"\x00")
+    return hasher.intdigest()
+
+
+# --- values -----------------------------------------------------------------
+
+
+def hash_value(value: Any) -> int:
+    """A stable 64-bit fingerprint of a Python value.
+
+    Handles the builtin containers (dicts and sets independent of order), functions
+    (by `function_fingerprint`), numpy arrays and pandas objects by content, and
+    falls back to pickle. Raises `TypeError` for values that cannot be fingerprinted.
+    """
+    hasher = xxhash.xxh3_64()
+    _feed(hasher, value, set())
+    return hasher.intdigest()
+
+
+def _sub(value: Any, seen: set) -> int:
+    hasher = xxhash.xxh3_64()
+    _feed(hasher, value, seen)
+    return hasher.intdigest()
+
+
+def _feed(hasher, value: Any, seen: set) -> None:  # noqa: C901 - one dispatch table
+    t = type(value)
+    if value is None or t in (bool, int, float, complex):
+        hasher.update(b"%s:%r|" % (t.__name__.encode(), value))
+        return
+    if t is str:
+        hasher.update(b"s%d:" % len(value))
+        hasher.update(value.encode("utf-8", "surrogatepass"))
+        return
+    if t in (bytes, bytearray):
+        hasher.update(b"b%d:" % len(value))
+        hasher.update(value)
+        return
+    key = id(value)
+    if key in seen:
+        hasher.update(b"<recursion>")
+        return
+    seen.add(key)
+    try:
+        if isinstance(value, (tuple, list)):
+            hasher.update(b"%s%d(" % (t.__name__.encode(), len(value)))
+            for item in value:
+                _feed(hasher, item, seen)
+            hasher.update(b")")
+        elif isinstance(value, dict):
+            hasher.update(b"dict%d{" % len(value))
+            for item_hash in sorted((_sub(k, seen), _sub(v, seen)) for k, v in value.items()):
+                hasher.update(b"%d:%d," % item_hash)
+            hasher.update(b"}")
+        elif isinstance(value, (set, frozenset)):
+            hasher.update(b"set%d{" % len(value))
+            for item_hash in sorted(_sub(v, seen) for v in value):
+                hasher.update(b"%d," % item_hash)
+            hasher.update(b"}")
+        elif isinstance(value, (types.FunctionType, types.MethodType, functools.partial)):
+            hasher.update(b"fn%d" % function_fingerprint(value))
+        elif isinstance(value, types.CodeType):
+            hasher.update(b"code%d" % _code_fingerprint(value))
+        elif isinstance(value, types.ModuleType):
+            hasher.update(b"module:" + value.__name__.encode())
+        elif isinstance(value, type):
+            hasher.update(b"type:%s.%s" % (value.__module__.encode(), value.__qualname__.encode()))
+        elif t.__module__ == "numpy" and t.__name__ == "ndarray":
+            hasher.update(b"ndarray%s%s" % (str(value.dtype).encode(), str(value.shape).encode()))
+            hasher.update(value.tobytes() if value.dtype != object else pickle.dumps(value.tolist()))
+        elif t.__module__.startswith("pandas") and hasattr(value, "to_numpy"):
+            import pandas as pd
+
+            hasher.update(b"pandas" + t.__name__.encode())
+            hasher.update(repr(list(getattr(value, "columns", []))).encode())
+            hasher.update(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
+        else:
+            try:
+                data = pickle.dumps(value, protocol=4)
+            except Exception as exc:
+                raise TypeError(
+                    f"cannot fingerprint a value of type {t.__qualname__}: {exc}. "
+                    "Pass a picklable value (or a repr-able summary of it)."
+                ) from exc
+            hasher.update(b"pickle:" + data)
+    finally:
+        seen.discard(key)
+
+
+# --- functions --------------------------------------------------------------
+
+_code_cache: dict[types.CodeType, int] = {}
+_source_cache: dict[types.CodeType, str | None] = {}
+
+
+def _strip_docstring(code: types.CodeType, consts: tuple, doc: str | None) -> tuple:
+    if not consts or not isinstance(consts[0], str) or code.co_name.startswith("<"):
+        return consts
+    if sys.version_info >= (3, 14):
+        return consts[1:] if code.co_flags & _CO_HAS_DOCSTRING else consts
+    if doc is None or consts[0] == doc:
+        return consts[1:]
+    return consts
+
+
+def _code_fingerprint(code: types.CodeType, doc: str | None = None) -> int:
+    cached = _code_cache.get(code)
+    if cached is not None:
+        return cached
+    hasher = xxhash.xxh3_64()
+    hasher.update(code.co_code)
+    hasher.update(repr((code.co_names, code.co_varnames, code.co_freevars, code.co_argcount,
+                        code.co_kwonlyargcount, code.co_flags & 0xFF)).encode())
+    for const in _strip_docstring(code, code.co_consts, doc):
+        if isinstance(const, types.CodeType):
+            hasher.update(b"code%d" % _code_fingerprint(const))
+        else:
+            _feed(hasher, const, set())
+    result = hasher.intdigest()
+    _code_cache[code] = result
+    return result
+
+
+def _unwrap(func: Any) -> Any:
+    if isinstance(func, types.MethodType):
+        return func.__func__
+    return func
+
+
+def function_fingerprint(func: Callable) -> int:
+    """Fingerprint of a callable: byte code, constants, defaults and closure values.
+
+    Line numbers, docstrings and comments do not count. Builtins and other callables
+    without byte code are identified by module and name.
+    """
+    func = _unwrap(func)
+    if isinstance(func, functools.partial):
+        return hash_value(("partial", func.func, func.args, func.keywords or {}))
+    code = getattr(func, "__code__", None)
+    if code is None:
+        call = type(func).__dict__.get("__call__")
+        if isinstance(call, types.FunctionType):
+            return hash_value(("callable", type(func), call))
+        name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
+        return hash_bytes(("builtin:%s.%s" % (getattr(func, "__module__", ""), name)).encode())
+    hasher = xxhash.xxh3_64()
+    hasher.update(b"code%d" % _code_fingerprint(code, getattr(func, "__doc__", None)))
+    defaults = getattr(func, "__defaults__", None)
+    kwdefaults = getattr(func, "__kwdefaults__", None)
+    if defaults or kwdefaults:
+        seen = {id(func)}
+        _feed(hasher, defaults, seen)
+        _feed(hasher, kwdefaults, seen)
+    closure = getattr(func, "__closure__", None)
+    if closure:
+        seen = {id(func)}
+        for cell in closure:
+            try:
+                contents = cell.cell_contents
+            except ValueError:  # empty cell
+                hasher.update(b"<empty cell>")
+                continue
+            if contents is func:
+                hasher.update(b"<self>")
+                continue
+            _feed(hasher, contents, seen)
+    return hasher.intdigest()
+
+
+def function_source(func: Callable) -> str | None:
+    """The source text of a function (cached per code object), or None if unavailable."""
+    func = _unwrap(func)
+    if isinstance(func, functools.partial):
+        func = func.func
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return None
+    if code in _source_cache:
+        return _source_cache[code]
+    try:
+        source = inspect.getsource(code)
+    except (OSError, TypeError):
+        source = None
+    _source_cache[code] = source
+    return source
+
+
+def describe_function(func: Callable) -> str:
+    """'module.qualname' of a callable, for messages."""
+    func = _unwrap(func)
+    if isinstance(func, functools.partial):
+        func = func.func
+    return "%s.%s" % (
+        getattr(func, "__module__", "?"),
+        getattr(func, "__qualname__", getattr(func, "__name__", repr(func))),
+    )

@@ -1,0 +1,213 @@
+"""The status store: what each job last ran with and produced, in one SQLite file.
+
+Invariant: the store knows keys and records, never job classes. It is written as
+jobs finish (commits batched at most `COMMIT_INTERVAL` apart), so a killed master
+loses at most the last fraction of a second. A file that is not a readable store is
+refused with a `StoreError` naming it; it is never replaced or deleted. One run at a
+time holds the store's lock file.
+
+    >>> store = History(".pypipegraph_status_robust")   # doctest: +SKIP
+    >>> store.open(); store.get("out/a.txt"); store.close()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pickle
+import sqlite3
+import time
+from typing import Any, NamedTuple
+
+from .errors import StoreError
+
+FORMAT_VERSION = 1
+COMMIT_INTERVAL = 0.2
+
+
+class Record(NamedTuple):
+    """What a job last ran with.
+
+    inputs       {upstream job id: fingerprint} the job last ran (or was checked) with
+    outputs      ((filename, mtime_ns, size, hash), ...) of its output files
+    fingerprint  the job's own fingerprint (output hash, invariant value, ...)
+    runtime      seconds the job took last time it ran
+    finished     unix time it last finished
+    extra        invariant-specific state (stat cache, parameters, source hash)
+    """
+
+    inputs: dict
+    outputs: tuple
+    fingerprint: int
+    runtime: float = 0.0
+    finished: float = 0.0
+    extra: Any = None
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, record BLOB NOT NULL);
+"""
+
+
+class History:
+    """The SQLite status store of one directory (`.pypipegraph_status_robust`)."""
+
+    def __init__(self, filename: str):
+        self.filename = filename
+        self._conn: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
+        self._raw: dict[str, bytes] = {}
+        self._cache: dict[str, Record] = {}
+        self._pending: dict[str, bytes | None] = {}
+        self._last_commit = 0.0
+
+    # --- lifecycle -----------------------------------------------------------
+
+    def open(self) -> History:
+        """Lock, open and read the store; StoreError when it is unusable."""
+        self._lock()
+        try:
+            self._connect()
+        except BaseException:
+            self._unlock()
+            raise
+        return self
+
+    def _lock(self) -> None:
+        lock_name = self.filename + ".lock"
+        try:
+            fd = os.open(lock_name, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(f"cannot create the lock file {lock_name}: {exc}") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            try:
+                holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
+            finally:
+                os.close(fd)
+            raise StoreError(
+                f"Another pypipegraph run is using {self.filename} (lock {lock_name}"
+                f"{', pid ' + holder if holder else ''}). Wait for it to finish; "
+                "two runs in one directory would overwrite each other's outputs."
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        os.set_inheritable(fd, False)
+        self._lock_fd = fd
+
+    def _unlock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _connect(self) -> None:
+        existed = os.path.exists(self.filename)
+        try:
+            conn = sqlite3.connect(self.filename, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the status store {self.filename}: {exc}") from exc
+        try:
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if existed and tables and "jobs" not in tables:
+                raise StoreError(
+                    f"{self.filename} is an SQLite file but not a pypipegraph status store. "
+                    "Move it away or pass another invariant_status_filename."
+                )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+            row = conn.execute("SELECT value FROM meta WHERE key='format_version'").fetchone()
+            if row is None:
+                conn.execute("INSERT INTO meta VALUES ('format_version', ?)", (str(FORMAT_VERSION),))
+            elif int(row[0]) > FORMAT_VERSION:
+                raise StoreError(
+                    f"{self.filename} was written by a newer pypipegraph (store format {row[0]}, "
+                    f"this version reads up to {FORMAT_VERSION}). Upgrade pypipegraph."
+                )
+            self._raw = dict(conn.execute("SELECT job_id, record FROM jobs"))
+        except StoreError:
+            conn.close()
+            raise
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(
+                f"{self.filename} is not a readable pypipegraph status store ({exc}). "
+                "It was left untouched; move it away to start from scratch (every job will "
+                "run again), or restore it from a backup."
+            ) from exc
+        self._conn = conn
+        self._last_commit = time.monotonic()
+
+    def close(self) -> None:
+        """Commit what is pending, release the lock."""
+        try:
+            if self._conn is not None:
+                self.flush(force=True)
+                self._conn.close()
+        finally:
+            self._conn = None
+            self._unlock()
+
+    def __enter__(self) -> History:
+        return self.open()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # --- records -------------------------------------------------------------
+
+    def get(self, key: str) -> Record | None:
+        record = self._cache.get(key)
+        if record is not None:
+            return record
+        raw = self._raw.get(key)
+        if raw is None:
+            return None
+        try:
+            record = Record(*pickle.loads(raw))
+        except Exception:
+            return None  # an unreadable record counts as "never ran"
+        self._cache[key] = record
+        return record
+
+    def put(self, key: str, record: Record) -> None:
+        raw = pickle.dumps(tuple(record), protocol=5)
+        self._raw[key] = raw
+        self._cache[key] = record
+        self._pending[key] = raw
+
+    def delete(self, key: str) -> None:
+        self._raw.pop(key, None)
+        self._cache.pop(key, None)
+        self._pending[key] = None
+
+    def keys(self):
+        return self._raw.keys()
+
+    def flush(self, force: bool = False) -> None:
+        """Commit pending records if forced or COMMIT_INTERVAL has passed."""
+        if not self._pending or self._conn is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_commit < COMMIT_INTERVAL:
+            return
+        pending, self._pending = self._pending, {}
+        puts = [(k, v) for k, v in pending.items() if v is not None]
+        deletes = [(k,) for k, v in pending.items() if v is None]
+        try:
+            self._conn.execute("BEGIN")
+            if puts:
+                self._conn.executemany("INSERT OR REPLACE INTO jobs VALUES (?, ?)", puts)
+            if deletes:
+                self._conn.executemany("DELETE FROM jobs WHERE job_id = ?", deletes)
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            try:
+                self._conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            self._pending = {**pending, **self._pending}
+            raise StoreError(f"cannot write the status store {self.filename}: {exc}") from exc
+        self._last_commit = now

@@ -1,0 +1,1 @@
+"""Job classes, one module per family."""

@@ -1,0 +1,345 @@
+"""The Job base class and JobList: identity, edges and the outcome of a run.
+
+Invariant: a job is pure data. It knows its id, its edges, its resource needs and
+how to run itself (in a worker or the master), never how it is scheduled. Jobs are
+singletons by id within one graph: creating a job whose id exists returns the
+existing object (same class) or raises ValueError (another class, other arguments).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from .. import util
+from ..errors import CycleError, JobContractError
+
+
+def current_graph(what: str = "create a job"):
+    """The graph new jobs join; ValueError when there is none or it already ran."""
+    graph = util.global_pipegraph
+    if graph is None:
+        raise ValueError(
+            f"Cannot {what}: no pipegraph exists. Call ppg.new_pipegraph() first."
+        )
+    if graph.has_run and not graph.running:
+        raise ValueError(
+            "This pipegraph was already run. You need to create a new one for more jobs "
+            "(ppg.new_pipegraph())."
+        )
+    return graph
+
+
+def normalize_id(job_id: Any, cls_name: str) -> str:
+    """Job ids are str; a pathlib.Path is accepted and converted."""
+    if isinstance(job_id, str):
+        return job_id
+    if isinstance(job_id, Path):
+        return str(job_id)
+    raise TypeError(
+        f"{cls_name}: job_id must be a str (or pathlib.Path), got {type(job_id).__name__} {job_id!r}"
+    )
+
+
+def required_positional(func: Callable) -> int:
+    """How many positional parameters of `func` have no default (0 for builtins)."""
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):
+        return 0
+    return sum(
+        1
+        for p in sig.parameters.values()
+        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    )
+
+
+class Job:
+    """Base of all jobs. Subclasses set the class flags below and implement running.
+
+    Class flags:
+      is_invariant  checked in the master, never run; `compute()` gives its fingerprint
+      lazy          runs only when a dependant has to run; its fingerprint is that of its inputs
+      always_runs   runs on every run
+      runs_in       "worker" (forked process) or "master"
+    """
+
+    is_invariant = False
+    lazy = False
+    always_runs = False
+    runs_in = "worker"
+    id_prefix = ""
+
+    # Outcome of the last run (class defaults keep 100 000 jobs small).
+    failed = False
+    exception = None
+    error_reason = "no error"
+    was_run = False
+    was_invalidated = False
+    stdout = ""
+    stderr = ""
+    start_time = None
+    stop_time = None
+    run_reasons: tuple = ()
+
+    cores_needed = 1
+    memory_needed = -1
+    _pruned = False
+    _ignore_code_changes = False
+    filenames: list = []
+    empty_ok = False
+
+    def __new__(cls, job_id, *args, **kwargs):
+        job_id = cls.id_prefix + normalize_id(job_id, cls.__name__)
+        graph = current_graph()
+        existing = graph.jobs.get(job_id)
+        if existing is not None:
+            if type(existing) is not cls:
+                raise ValueError(
+                    f"Job id {job_id!r} is already used by a {type(existing).__name__}; "
+                    f"cannot redefine it as a {cls.__name__}. Use another id."
+                )
+            return existing
+        obj = object.__new__(cls)
+        obj.job_id = job_id
+        obj._graph = graph
+        return obj
+
+    def _init_once(self, signature: tuple) -> bool:
+        """Call first in __init__: True when this object was initialised before.
+
+        A redefinition with a different `signature` (the arguments that define the
+        job) raises ValueError.
+        """
+        old = self.__dict__.get("_signature")
+        if old is None:
+            self._signature = signature
+            self.prerequisites = set()
+            self.dependants = set()
+            self._placeholders = None
+            return False
+        if old != signature:
+            raise ValueError(
+                f"Job {self.job_id!r} was defined twice with different arguments "
+                f"({type(self).__name__}). Each job id may only be defined once; "
+                "use distinct ids, or the same arguments."
+            )
+        return True
+
+    def _register(self) -> None:
+        self._graph.add_job(self)
+
+    # --- edges ---------------------------------------------------------------
+
+    def depends_on(self, *other_jobs) -> Job:
+        """Add upstream jobs. Takes jobs, (nested) lists, JobLists, None (ignored) and
+        callables returning jobs (placeholders resolved just before the run).
+        Returns this job."""
+        for item in _flatten(other_jobs, self):
+            if isinstance(item, Job):
+                self._add_prerequisite(item)
+            else:
+                if self._placeholders is None:
+                    self._placeholders = []
+                self._placeholders.append(item)
+        return self
+
+    def _add_prerequisite(self, other: Job) -> None:
+        if other is self:
+            raise CycleError(f"Job {self.job_id!r} cannot depend on itself.", [self.job_id])
+        if other._graph is not self._graph:
+            raise ValueError(
+                f"Job {other.job_id!r} belongs to an earlier pipegraph; {self.job_id!r} cannot "
+                "depend on it. Create it again after ppg.new_pipegraph()."
+            )
+        self._check_prerequisite(other)
+        other._check_dependant(self)
+        if self in other.prerequisites:
+            raise CycleError(
+                f"Cycle: {self.job_id!r} -> {other.job_id!r} -> {self.job_id!r}. "
+                "Two jobs cannot depend on each other.",
+                [self.job_id, other.job_id],
+            )
+        self.prerequisites.add(other)
+        other.dependants.add(self)
+        if self._graph.running:
+            self._graph.edge_added_during_run(other, self)
+
+    def _check_prerequisite(self, other: Job) -> None:
+        """Hook: raise when `other` may not be upstream of this job."""
+        if self.is_invariant:
+            raise JobContractError(
+                f"{type(self).__name__} {self.job_id!r} cannot depend on other jobs "
+                f"(tried {other.job_id!r}): invariants are checked, never run."
+            )
+
+    def _check_dependant(self, other: Job) -> None:
+        """Hook: raise when `other` may not be downstream of this job."""
+
+    def resolve_placeholders(self) -> None:
+        placeholders, self._placeholders = self._placeholders, None
+        for placeholder in placeholders or ():
+            result = placeholder()
+            for item in _flatten([result], self):
+                if not isinstance(item, Job):
+                    raise ValueError(
+                        f"{self.job_id}: the placeholder {placeholder!r} passed to depends_on "
+                        f"returned {item!r}, not a job."
+                    )
+                self._add_prerequisite(item)
+
+    def depends_on_params(self, params: Any):
+        """Depend on a ParameterInvariant with id 'PI' + job_id; returns the invariant."""
+        from .invariants import ParameterInvariant
+
+        invariant = ParameterInvariant(self.job_id, params)
+        self.depends_on(invariant)
+        return invariant
+
+    def depends_on_func(self, name: str, func: Callable):
+        """Depend on a FunctionInvariant named `name` (id 'FI' + name); returns it."""
+        from .invariants import FunctionInvariant
+
+        if not isinstance(name, str):
+            raise TypeError(f"{self.job_id}: depends_on_func(name, func) needs a str name")
+        invariant = FunctionInvariant(name, func)
+        self.depends_on(invariant)
+        return invariant
+
+    def depends_on_file(self, filename):
+        """Depend on a file: the job that writes it, else a FileInvariant; returns that job."""
+        _, deps = util.job_or_filename(filename)
+        self.depends_on(deps)
+        return deps[0]
+
+    def is_in_dependency_chain(self, other: Job, max_depth: int) -> bool:
+        """True if `other` is upstream of this job within `max_depth` edges."""
+        frontier = {self}
+        seen = set()
+        for _ in range(max_depth):
+            frontier = {p for job in frontier for p in job.prerequisites} - seen
+            if other in frontier:
+                return True
+            seen |= frontier
+            if not frontier:
+                break
+        return False
+
+    # --- options -------------------------------------------------------------
+
+    def prune(self) -> None:
+        """This job and everything downstream of it will not run."""
+        self._pruned = True
+
+    def unprune(self) -> None:
+        self._pruned = False
+
+    def ignore_code_changes(self) -> None:
+        """No automatic FunctionInvariant on this job's callback."""
+        self._ignore_code_changes = True
+
+    def use_cores(self, cores: int) -> Job:
+        self.cores_needed = cores
+        return self
+
+    def __setattr__(self, name, value):
+        if name == "cores_needed":
+            if not isinstance(value, int) or isinstance(value, bool) or not (value > 0 or value in (-1, -2)):
+                raise ValueError(
+                    f"{self.job_id}: cores_needed must be a positive int, -1 (all cores) or -2 "
+                    f"(all cores, small jobs may run beside it); got {value!r}"
+                )
+        elif name == "memory_needed":
+            if not isinstance(value, int) or isinstance(value, bool) or (value < 0 and value != -1):
+                raise ValueError(
+                    f"{self.job_id}: memory_needed must be bytes (an int >= 0) or -1; got {value!r}"
+                )
+        object.__setattr__(self, name, value)
+
+    # --- what the engine asks ------------------------------------------------
+
+    def auto_invariants(self) -> list[Job]:
+        """Invariants the engine adds before the run (the implicit FunctionInvariant)."""
+        return []
+
+    def output_names(self) -> list[str]:
+        """Files this job writes and the engine checks."""
+        return self.filenames
+
+    def output_complaint(self, name: str, stat: tuple[int, int] | None) -> str | None:
+        """Why an output recorded as done does not count as done, or None."""
+        if stat is None:
+            return f"output {name} missing"
+        if stat[1] == 0 and not self.empty_ok:
+            return f"output {name} is empty"
+        return None
+
+    def remove_partial_outputs(self) -> None:
+        """Called when the job failed or was killed; output jobs remove what they wrote."""
+
+    def change_description(self) -> str:
+        """How a dependant's log names a change of this job's fingerprint."""
+        return f"input {self.job_id} changed"
+
+    def __add__(self, other):
+        return JobList([self]) + other
+
+    def __radd__(self, other):
+        return JobList(_as_list(other)) + [self]
+
+    def __iter__(self):
+        yield self
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.job_id!r})"
+
+    def __hash__(self) -> int:
+        return object.__hash__(self)
+
+    def __eq__(self, other) -> bool:
+        return self is other
+
+
+class JobList(list):
+    """A list of jobs, made by `job + job`; `depends_on` applies to each."""
+
+    def depends_on(self, *other_jobs) -> JobList:
+        for job in self:
+            job.depends_on(*other_jobs)
+        return self
+
+    def __add__(self, other):
+        return JobList(list(self) + _as_list(other))
+
+    def __radd__(self, other):
+        return JobList(_as_list(other) + list(self))
+
+
+def _as_list(value) -> list:
+    if isinstance(value, Job):
+        return [value]
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return list(value)
+    raise TypeError(f"can only add jobs and lists of jobs, not {type(value).__name__}")
+
+
+def _flatten(items: Iterable, owner: Job):
+    for item in items:
+        if item is None:
+            continue
+        if isinstance(item, Job):
+            yield item
+        elif isinstance(item, (list, tuple, set, frozenset)) or (
+            hasattr(item, "__iter__") and not isinstance(item, (str, bytes, dict, Path))
+        ):
+            yield from _flatten(item, owner)
+        elif callable(item) and not isinstance(item, type):
+            yield item
+        else:
+            raise ValueError(
+                f"{owner.job_id}: depends_on takes jobs, lists of jobs, None or a callable "
+                f"returning jobs; got {type(item).__name__} {item!r}. For a file use "
+                "depends_on_file(); for parameters depends_on_params()."
+            )

@@ -1,0 +1,133 @@
+"""Output jobs: callbacks that run in a forked worker and write files.
+
+Invariant: an output job's fingerprint is the hash of its output files, computed
+where the job ran. A failed output job leaves no partial output behind (removed, or
+renamed `<file>.broken`), and never deletes files it does not declare.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from ..errors import JobContractError
+from ..hashing import describe_function, file_stat, hash_file
+from .base import Job, required_positional
+from .invariants import FunctionInvariant, _multi_id
+
+
+class FileGeneratingJob(Job):
+    """Runs `function` in a worker to create `output_filename` (which is the job id).
+
+    The callback takes no argument, or the output filename when it has a parameter
+    without a default. It runs when the output is missing, empty (unless
+    `empty_ok`), or any input changed.
+    """
+
+    def __init__(self, output_filename, function: Callable, rename_broken: bool = False,
+                 empty_ok: bool = False):
+        self._setup([self.job_id], function, rename_broken, empty_ok)
+
+    def _setup(self, filenames: list[str], function, rename_broken, empty_ok) -> None:
+        kind = type(self).__name__
+        if not callable(function):
+            raise TypeError(f"{kind} {self.job_id!r}: function must be callable, got {function!r}")
+        code = getattr(function, "__code__", function)
+        if self._init_once((code, bool(rename_broken), bool(empty_ok))):
+            return
+        arity = required_positional(function)
+        if arity > 1:
+            raise TypeError(
+                f"{kind} {self.job_id!r}: the callback {describe_function(function)} takes "
+                f"{arity} required arguments; it must take none or one (the output filename(s))."
+            )
+        self.filenames = filenames
+        self.callback = function
+        self._pass_outputs = arity == 1
+        self.rename_broken = bool(rename_broken)
+        self.empty_ok = bool(empty_ok)
+        self._graph.claim_outputs(self)
+        self._register()
+
+    def auto_invariants(self) -> list[Job]:
+        if self._ignore_code_changes:
+            return []
+        return [FunctionInvariant(self.job_id, self.callback)]
+
+    def _callback_argument(self):
+        return self.filenames[0]
+
+    def run_in_worker(self) -> list[tuple[str, int, int, int]]:
+        """Run the callback, check the contract, return (name, mtime_ns, size, hash) per output."""
+        try:
+            if self._pass_outputs:
+                result = self.callback(self._callback_argument())
+            else:
+                result = self.callback()
+            if result is not None:
+                raise JobContractError(
+                    f"{type(self).__name__} {self.job_id!r}: the callback returned {result!r:.100}; "
+                    "output jobs must write their files and return None."
+                )
+            missing = [name for name in self.filenames if not os.path.exists(name)]
+            if missing:
+                raise JobContractError(
+                    f"{type(self).__name__} {self.job_id!r} did not create its output file(s) "
+                    f"{', '.join(missing)}. The callback must write every declared output."
+                )
+        except BaseException:
+            self.remove_partial_outputs()
+            raise
+        return outputs_state(self.filenames)
+
+    def remove_partial_outputs(self) -> None:
+        """Remove (or rename to .broken) whatever outputs exist after a failure."""
+        for name in self.filenames:
+            if os.path.exists(name):
+                try:
+                    if self.rename_broken:
+                        os.replace(name, name + ".broken")
+                    else:
+                        os.unlink(name)
+                except OSError:
+                    pass
+
+
+class MultiFileGeneratingJob(FileGeneratingJob):
+    """Like FileGeneratingJob with several outputs (id: the sorted names joined by ':').
+
+    The callback receives the list of filenames when it has a required parameter.
+    """
+
+    def __new__(cls, filenames, *args, **kwargs):
+        return Job.__new__(cls, _output_id(filenames, cls.__name__))
+
+    def __init__(self, filenames, function: Callable, rename_broken: bool = False,
+                 empty_ok: bool = False, empty_files_ok: bool | None = None):
+        if empty_files_ok is not None:
+            empty_ok = empty_files_ok
+        names = [str(f) for f in filenames]
+        self._setup(names, function, rename_broken, empty_ok)
+
+    def _callback_argument(self):
+        return list(self.filenames)
+
+
+def _output_id(filenames, cls_name: str) -> str:
+    if isinstance(filenames, (str, bytes)):
+        raise ValueError(
+            f"{cls_name} takes a list of filenames, not the single string {filenames!r}; "
+            "use FileGeneratingJob for one file."
+        )
+    if not hasattr(filenames, "__iter__"):
+        raise TypeError(f"{cls_name}: filenames must be a list of str, got {filenames!r}")
+    return _multi_id(list(filenames), cls_name)
+
+
+def outputs_state(filenames: list[str]) -> list[tuple[str, int, int, int]]:
+    """(name, mtime_ns, size, content hash) of each file."""
+    state = []
+    for name in filenames:
+        mtime, size = file_stat(name)
+        state.append((name, mtime, size, hash_file(name)))
+    return state

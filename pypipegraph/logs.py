@@ -1,0 +1,109 @@
+"""Run logs: the `pypipegraph` logger and the files under logs/.
+
+Invariant: logging only listens. It never changes what runs. Files are written only
+when a `logs/` directory exists (as the seed says): `ppg_run.txt` (every decision),
+`ppg_errors.txt` (each failed job's traceback, stdout and stderr), `ppg_graph.txt`
+(the graph) and, with dump_graph, `ppg_graph.gml`. Nothing goes to the root logger.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+logger = logging.getLogger("pypipegraph")
+logger.addHandler(logging.NullHandler())
+logger.propagate = True
+
+LOG_DIR = "logs"
+
+
+class RunLog:
+    """Writes one run's decisions and failures."""
+
+    def __init__(self, log_dir: str = LOG_DIR):
+        self.log_dir = log_dir
+        self.enabled = os.path.isdir(log_dir)
+        self._run = None
+        self._errors = None
+        self.errors_filename = os.path.join(log_dir, "ppg_errors.txt")
+        self._debug = logger.isEnabledFor(logging.DEBUG)
+        if self.enabled:
+            try:
+                self._run = open(os.path.join(log_dir, "ppg_run.txt"), "w", buffering=1 << 16)
+            except OSError:
+                self._run = None
+            try:
+                self._errors = open(self.errors_filename, "w")
+            except OSError:
+                self._errors = None
+        self.line(f"run started {time.strftime('%Y-%m-%d %H:%M:%S')} in {os.getcwd()}")
+
+    def line(self, text: str) -> None:
+        if self._run is not None:
+            self._run.write(text + "\n")
+        if self._debug:
+            logger.debug(text)
+
+    def decision(self, job_id: str, reasons) -> None:
+        if self._run is not None or self._debug:
+            self.line(f"{job_id}: runs because " + "; ".join(reasons))
+
+    def failure(self, job, traceback_text: str | None) -> None:
+        logger.error("%s failed: %s", job.job_id, job.error_reason)
+        if self._errors is None:
+            return
+        exc = job.exception
+        parts = [
+            "=" * 78,
+            f"{job.job_id} ({type(job).__name__}) failed: {job.error_reason}",
+            f"Exception: {type(exc).__name__}: {exc}" if exc is not None else "",
+        ]
+        if traceback_text:
+            parts += ["Traceback (from the worker):", traceback_text.rstrip()]
+        if job.stdout:
+            parts += ["--- stdout ---", job.stdout.rstrip()]
+        if job.stderr:
+            parts += ["--- stderr ---", job.stderr.rstrip()]
+        self._errors.write("\n".join(p for p in parts if p) + "\n\n")
+        self._errors.flush()
+
+    def write_graph(self, jobs, gml: bool) -> None:
+        """Dump the graph: a text listing, and GML with `gml`."""
+        if not self.enabled:
+            return
+        try:
+            with open(os.path.join(self.log_dir, "ppg_graph.txt"), "w") as fh:
+                for job in jobs:
+                    fh.write(f"{job.job_id} ({type(job).__name__})\n")
+                    for up in sorted(p.job_id for p in job.prerequisites):
+                        fh.write(f"\t<- {up}\n")
+            if gml:
+                write_gml(jobs, os.path.join(self.log_dir, "ppg_graph.gml"))
+        except OSError as exc:
+            logger.warning("could not write the graph dump: %s", exc)
+
+    def close(self) -> None:
+        for fh in (self._run, self._errors):
+            if fh is not None:
+                fh.close()
+        self._run = self._errors = None
+
+
+def write_gml(jobs, filename: str) -> None:
+    """The job graph as GML (nodes labelled with job id and type)."""
+    def quote(text: str) -> str:
+        return '"' + text.replace("&", "&amp;").replace('"', "&quot;") + '"'
+
+    index = {job: i for i, job in enumerate(jobs)}
+    with open(filename, "w") as fh:
+        fh.write("graph [\n  directed 1\n")
+        for job, i in index.items():
+            fh.write(f"  node [\n    id {i}\n    label {quote(job.job_id)}\n"
+                     f"    type {quote(type(job).__name__)}\n  ]\n")
+        for job, i in index.items():
+            for up in job.prerequisites:
+                if up in index:
+                    fh.write(f"  edge [\n    source {index[up]}\n    target {i}\n  ]\n")
+        fh.write("]\n")

@@ -1,0 +1,92 @@
+"""Resource coordinators: how many cores and how much memory jobs may use.
+
+Invariant: the scheduler never starts a job the budget cannot fit; the sum of cores
+held by running jobs never exceeds `cores_available`. A job that could never fit is
+reported (ResourceError) instead of waiting forever.
+
+    >>> rc = LocalSystem(max_cores_to_use=2)
+    >>> rc.cores_available
+    2
+"""
+
+from __future__ import annotations
+
+import math
+
+from . import util
+from .errors import PyPipeGraphError
+
+
+class ResourceError(PyPipeGraphError):
+    """A job asks for more than the machine (or coordinator) has."""
+
+
+class LocalSystem:
+    """This machine: all its cores (or `max_cores_to_use`) and its memory.
+
+    `cores_available` may be lowered before the run.
+    """
+
+    def __init__(self, max_cores_to_use: int | None = None, interactive: bool = True):
+        total = util.cpu_count()
+        if max_cores_to_use is not None:
+            if not isinstance(max_cores_to_use, int) or max_cores_to_use < 1:
+                raise ValueError(f"max_cores_to_use must be a positive int, got {max_cores_to_use!r}")
+            total = max_cores_to_use
+        self.cores_available = total
+        self.memory_available = util.memory_total()
+        self.interactive = interactive
+
+    def budget(self) -> CoreBudget:
+        return CoreBudget(self.cores_available, self.memory_available)
+
+
+class CoreBudget:
+    """Counts cores held by running jobs; -1 jobs run alone, -2 jobs beside 1-core jobs."""
+
+    def __init__(self, cores: int, memory: int):
+        self.total = max(1, int(cores))
+        self.memory = memory
+        self.free = self.total
+        self.big_running = 0  # jobs with cores_needed -1 or -2
+        self._held: dict = {}
+
+    def cores_for(self, job) -> int:
+        """Cores the job occupies; ResourceError when it can never fit."""
+        wanted = job.cores_needed
+        if wanted in (-1, -2):
+            cores = self.total if wanted == -1 else 1
+        else:
+            cores = wanted
+        if job.memory_needed > 0:
+            per_core = self.memory / self.total
+            cores = max(cores, math.ceil(job.memory_needed / per_core))
+            if job.memory_needed > self.memory:
+                raise ResourceError(
+                    f"{job.job_id} needs {job.memory_needed} bytes of memory, the machine has "
+                    f"{self.memory}. Lower memory_needed."
+                )
+        if cores > self.total:
+            raise ResourceError(
+                f"{job.job_id} needs {cores} cores, only {self.total} are available. "
+                "Lower cores_needed (or use -1 for 'all cores')."
+            )
+        return cores
+
+    def try_acquire(self, job) -> bool:
+        cores = self.cores_for(job)
+        big = job.cores_needed in (-1, -2)
+        if cores > self.free or (big and self.big_running) or (
+            self.big_running and cores > 1 and not big
+        ):
+            return False
+        self.free -= cores
+        self.big_running += big
+        self._held[job] = (cores, big)
+        return True
+
+    def release(self, job) -> None:
+        held = self._held.pop(job, None)
+        if held is not None:
+            self.free += held[0]
+            self.big_running -= held[1]
