@@ -16,6 +16,7 @@ import functools
 import inspect
 import os
 import pickle
+import re
 import sys
 import types
 from collections.abc import Callable
@@ -78,13 +79,18 @@ def hash_value(value: Any) -> int:
     return hasher.intdigest()
 
 
-def _sub(value: Any, seen: set) -> int:
+def _sub(value: Any, seen: set, strict: bool) -> int:
     hasher = xxhash.xxh3_64()
-    _feed(hasher, value, seen)
+    _feed(hasher, value, seen, strict)
     return hasher.intdigest()
 
 
-def _feed(hasher, value: Any, seen: set) -> None:  # noqa: C901 - one dispatch table
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+
+
+def _feed(hasher, value: Any, seen: set, strict: bool = True) -> None:  # noqa: C901 - one dispatch table
+    """Feed `value` into `hasher`. Not `strict` (closure values): what cannot be
+    pickled counts by its repr without memory addresses instead of raising."""
     t = type(value)
     if value is None or t in (bool, int, float, complex):
         hasher.update(b"%s:%r|" % (t.__name__.encode(), value))
@@ -106,18 +112,20 @@ def _feed(hasher, value: Any, seen: set) -> None:  # noqa: C901 - one dispatch t
         if isinstance(value, (tuple, list)):
             hasher.update(b"%s%d(" % (t.__name__.encode(), len(value)))
             for item in value:
-                _feed(hasher, item, seen)
+                _feed(hasher, item, seen, strict)
             hasher.update(b")")
         elif isinstance(value, dict):
             hasher.update(b"dict%d{" % len(value))
-            for item_hash in sorted((_sub(k, seen), _sub(v, seen)) for k, v in value.items()):
+            for item_hash in sorted((_sub(k, seen, strict), _sub(v, seen, strict)) for k, v in value.items()):
                 hasher.update(b"%d:%d," % item_hash)
             hasher.update(b"}")
         elif isinstance(value, (set, frozenset)):
             hasher.update(b"set%d{" % len(value))
-            for item_hash in sorted(_sub(v, seen) for v in value):
+            for item_hash in sorted(_sub(v, seen, strict) for v in value):
                 hasher.update(b"%d," % item_hash)
             hasher.update(b"}")
+        elif hasattr(t, "__ppg_fingerprint__"):
+            hasher.update(b"ppg:" + value.__ppg_fingerprint__().encode())
         elif isinstance(value, (types.FunctionType, types.MethodType, functools.partial)):
             hasher.update(b"fn%d" % function_fingerprint(value))
         elif isinstance(value, types.CodeType):
@@ -139,6 +147,10 @@ def _feed(hasher, value: Any, seen: set) -> None:  # noqa: C901 - one dispatch t
             try:
                 data = pickle.dumps(value, protocol=4)
             except Exception as exc:
+                if not strict:
+                    text = _ADDRESS.sub("", "%s:%r" % (t.__qualname__, value))
+                    hasher.update(b"repr:" + text.encode("utf-8", "replace"))
+                    return
                 raise TypeError(
                     f"cannot fingerprint a value of type {t.__qualname__}: {exc}. "
                     "Pass a picklable value (or a repr-able summary of it)."
@@ -176,7 +188,7 @@ def _code_fingerprint(code: types.CodeType, doc: str | None = None) -> int:
         if isinstance(const, types.CodeType):
             hasher.update(b"code%d" % _code_fingerprint(const))
         else:
-            _feed(hasher, const, set())
+            _feed(hasher, const, set(), False)
     result = hasher.intdigest()
     _code_cache[code] = result
     return result
@@ -210,8 +222,8 @@ def function_fingerprint(func: Callable) -> int:
     kwdefaults = getattr(func, "__kwdefaults__", None)
     if defaults or kwdefaults:
         seen = {id(func)}
-        _feed(hasher, defaults, seen)
-        _feed(hasher, kwdefaults, seen)
+        _feed(hasher, defaults, seen, False)
+        _feed(hasher, kwdefaults, seen, False)
     closure = getattr(func, "__closure__", None)
     if closure:
         seen = {id(func)}
@@ -224,7 +236,7 @@ def function_fingerprint(func: Callable) -> int:
             if contents is func:
                 hasher.update(b"<self>")
                 continue
-            _feed(hasher, contents, seen)
+            _feed(hasher, contents, seen, False)
     return hasher.intdigest()
 
 

@@ -53,6 +53,8 @@ CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, record BLOB NOT NULL);
 class History:
     """The SQLite status store of one directory (`.pypipegraph_status_robust`)."""
 
+    COMMIT_INTERVAL = COMMIT_INTERVAL
+
     def __init__(self, filename: str):
         self.filename = filename
         self._conn: sqlite3.Connection | None = None
@@ -185,6 +187,9 @@ class History:
 
     def keys(self):
         return self._raw.keys()
+
+    def has_pending(self) -> bool:
+        return bool(self._pending)
 
     def flush(self, force: bool = False) -> None:
         """Commit pending records if forced or COMMIT_INTERVAL has passed."""

@@ -66,7 +66,8 @@ class Scheduler:
                     if self.decide_queue:
                         continue
                     break
-                for _worker, index, result in self.executor.wait(_TICK):
+                timeout = history.COMMIT_INTERVAL / 2 if history.has_pending() else _TICK
+                for _worker, index, result in self.executor.wait(timeout):
                     self._finished(self.jobs[index], result)
                 history.flush()
         except BaseException:

@@ -283,6 +283,10 @@ class Job:
         """How a dependant's log names a change of this job's fingerprint."""
         return f"input {self.job_id} changed"
 
+    def __ppg_fingerprint__(self) -> str:
+        """Jobs captured in a closure count by their id."""
+        return f"{type(self).__name__}:{self.job_id}"
+
     def __add__(self, other):
         return JobList([self]) + other
 
