@@ -12,6 +12,7 @@ This module knows nothing about jobs or the store.
 
 from __future__ import annotations
 
+import dis
 import functools
 import inspect
 import os
@@ -25,7 +26,6 @@ from typing import Any
 import xxhash
 
 _CHUNK = 1 << 20
-_CO_HAS_DOCSTRING = 0x4000000  # Python >= 3.14 marks code objects with a docstring
 PYTHON_VERSION = "%d.%d" % sys.version_info[:2]
 
 
@@ -166,29 +166,42 @@ _code_cache: dict[types.CodeType, int] = {}
 _source_cache: dict[types.CodeType, str | None] = {}
 
 
-def _strip_docstring(code: types.CodeType, consts: tuple, doc: str | None) -> tuple:
-    if not consts or not isinstance(consts[0], str) or code.co_name.startswith("<"):
-        return consts
-    if sys.version_info >= (3, 14):
-        return consts[1:] if code.co_flags & _CO_HAS_DOCSTRING else consts
-    if doc is None or consts[0] == doc:
-        return consts[1:]
-    return consts
+_HASCONST = frozenset(dis.hasconst)
+_EXTENDED_ARG = dis.opmap["EXTENDED_ARG"]
 
 
-def _code_fingerprint(code: types.CodeType, doc: str | None = None) -> int:
+def _code_fingerprint(code: types.CodeType) -> int:
+    """Byte code with each constant reference replaced by the constant's own hash.
+
+    Constants are hashed where they are used, not by their index in co_consts, so a
+    docstring (a constant no instruction loads) changes nothing, while a changed
+    literal does. Line numbers live outside co_code and never count.
+    """
     cached = _code_cache.get(code)
     if cached is not None:
         return cached
     hasher = xxhash.xxh3_64()
-    hasher.update(code.co_code)
+    raw = code.co_code
+    consts = code.co_consts
+    extended = 0
+    for i in range(0, len(raw), 2):
+        op = raw[i]
+        arg = raw[i + 1] | extended
+        if op == _EXTENDED_ARG:
+            extended = arg << 8
+            continue
+        extended = 0
+        if op in _HASCONST:
+            const = consts[arg]
+            if isinstance(const, types.CodeType):
+                hasher.update(b"%d:code%d;" % (op, _code_fingerprint(const)))
+            else:
+                hasher.update(b"%d:" % op)
+                _feed(hasher, const, set(), False)
+        else:
+            hasher.update(b"%d,%d;" % (op, arg))
     hasher.update(repr((code.co_names, code.co_varnames, code.co_freevars, code.co_argcount,
                         code.co_kwonlyargcount, code.co_flags & 0xFF)).encode())
-    for const in _strip_docstring(code, code.co_consts, doc):
-        if isinstance(const, types.CodeType):
-            hasher.update(b"code%d" % _code_fingerprint(const))
-        else:
-            _feed(hasher, const, set(), False)
     result = hasher.intdigest()
     _code_cache[code] = result
     return result
@@ -217,7 +230,7 @@ def function_fingerprint(func: Callable) -> int:
         name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
         return hash_bytes(("builtin:%s.%s" % (getattr(func, "__module__", ""), name)).encode())
     hasher = xxhash.xxh3_64()
-    hasher.update(b"code%d" % _code_fingerprint(code, getattr(func, "__doc__", None)))
+    hasher.update(b"code%d" % _code_fingerprint(code))
     defaults = getattr(func, "__defaults__", None)
     kwdefaults = getattr(func, "__kwdefaults__", None)
     if defaults or kwdefaults:
