@@ -22,6 +22,7 @@ from .errors import (
 )
 from .graph import Pipegraph, new_pipegraph, run_pipegraph
 from .jobs.base import Job, JobList
+from .jobs.generating import DependencyInjectionJob, FinalJob, JobGeneratingJob
 from .jobs.invariants import (
     FileChecksumInvariant,
     FileInvariant,
@@ -31,7 +32,19 @@ from .jobs.invariants import (
     ParameterInvariant,
     RobustFileChecksumInvariant,
 )
-from .jobs.output import FileGeneratingJob, MultiFileGeneratingJob
+from .jobs.loading import (
+    AttributeLoadingJob,
+    CachedAttributeLoadingJob,
+    CachedDataLoadingJob,
+    DataLoadingJob,
+)
+from .jobs.output import (
+    FileGeneratingJob,
+    MultiFileGeneratingJob,
+    MultiTempFileGeneratingJob,
+    TempFileGeneratingJob,
+    TempFilePlusGeneratingJob,
+)
 from .util import inside_ppg
 
 __version__ = "0.1.0"
@@ -40,6 +53,16 @@ new = new_pipegraph
 run = run_pipegraph
 
 __all__ = [
+    "AttributeLoadingJob",
+    "CachedAttributeLoadingJob",
+    "CachedDataLoadingJob",
+    "DataLoadingJob",
+    "DependencyInjectionJob",
+    "FinalJob",
+    "JobGeneratingJob",
+    "MultiTempFileGeneratingJob",
+    "TempFileGeneratingJob",
+    "TempFilePlusGeneratingJob",
     "CycleError",
     "FileChecksumInvariant",
     "FileGeneratingJob",

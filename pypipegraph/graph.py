@@ -12,12 +12,13 @@ and checked. Only then do jobs run.
 from __future__ import annotations
 
 import logging
-from collections import deque
 
 from . import util
-from .errors import CycleError, RuntimeError
+from .errors import JobContractError, RuntimeError
 from .history import History
+from .jobs.generating import GenerationSession, load_generated
 from .logs import RunLog, logger
+from .ordering import topological_order
 from .resources import LocalSystem
 from .scheduler import Scheduler
 
@@ -46,11 +47,17 @@ class Pipegraph:
         self.has_run = False
         self.running = False
         self.failed_jobs: list = []
+        self.job_creation_forbidden_by = None  # a loading job while it runs
+        self.generation = None  # a GenerationSession while a generating job's callback runs
 
     # --- building ------------------------------------------------------------
 
     def add_job(self, job) -> None:
         self.jobs[job.job_id] = job
+        session = self.generation
+        if session is not None:
+            session.new_jobs.append(job)
+            session.new_set.add(job)
 
     def claim_outputs(self, job) -> None:
         """Register the files `job` writes; ValueError when another job writes one."""
@@ -65,8 +72,55 @@ class Pipegraph:
         for name in job.filenames:
             outputs[name] = job
 
-    def edge_added_during_run(self, upstream, downstream) -> None:  # pragma: no cover
-        """Hook for jobs added while the graph runs (job-generating jobs)."""
+    # --- jobs created while running -----------------------------------------
+
+    def start_generation(self, generator):
+        """Record the jobs and injected edges `generator`'s callback creates."""
+        self.generation = GenerationSession(generator)
+        return self.generation
+
+    def stop_generation(self) -> None:
+        self.generation = None
+
+    def merge_generated(self, generator, payload: bytes) -> tuple[list, list]:
+        """Add jobs a generating job created in a worker; returns (new jobs, injections).
+
+        Raises JobContractError for conflicts; the graph is unchanged then.
+        """
+        new_jobs, injections = load_generated(self, payload)
+        for job in new_jobs:
+            if job.job_id in self.jobs:
+                raise JobContractError(
+                    f"{generator.job_id} generated {job.job_id!r}, but a job with that id exists "
+                    "already. Generated job ids must be unique."
+                )
+        for job in new_jobs:
+            for name in job.filenames:
+                other = self.outputs.get(name)
+                if other is not None and other not in new_jobs:
+                    raise JobContractError(
+                        f"{generator.job_id} generated {job.job_id!r}, which writes {name}, already "
+                        f"written by {other.job_id!r}."
+                    )
+        session = self.start_generation(generator)
+        session.new_set.update(new_jobs)
+        try:
+            for job in new_jobs:
+                job._graph = self
+                self.jobs[job.job_id] = job
+                for name in job.filenames:
+                    self.outputs[name] = job
+                for up in job.prerequisites:
+                    up.dependants.add(job)
+            for downstream, upstream in injections:
+                downstream.prerequisites.add(upstream)
+                upstream.dependants.add(downstream)
+            for job in new_jobs:
+                for invariant in job.auto_invariants():
+                    job.depends_on(invariant)
+        finally:
+            self.stop_generation()
+        return new_jobs + session.new_jobs, injections
 
     # --- running -------------------------------------------------------------
 
@@ -155,43 +209,6 @@ class Pipegraph:
             exceptions=[job.exception for job in failed],
             failed_jobs=failed,
         )
-
-
-def topological_order(jobs: list) -> list:
-    """Kahn's order of `jobs` (upstream first); CycleError naming the cycle's jobs."""
-    members = set(jobs)
-    indegree = {job: sum(1 for p in job.prerequisites if p in members) for job in jobs}
-    queue = deque(job for job in jobs if not indegree[job])
-    order = []
-    while queue:
-        job = queue.popleft()
-        order.append(job)
-        for dependant in job.dependants:
-            if dependant in indegree:
-                indegree[dependant] -= 1
-                if not indegree[dependant]:
-                    queue.append(dependant)
-    if len(order) != len(jobs):
-        raise _cycle_error([job for job in jobs if indegree[job]])
-    return order
-
-
-def _cycle_error(stuck: list) -> CycleError:
-    import networkx as nx
-
-    graph = nx.DiGraph()
-    stuck_set = set(stuck)
-    for job in stuck:
-        for up in job.prerequisites:
-            if up in stuck_set:
-                graph.add_edge(up.job_id, job.job_id)
-    cycle = [edge[0] for edge in nx.find_cycle(graph)]
-    path = " -> ".join(cycle + [cycle[0]])
-    return CycleError(
-        f"The job graph has a cycle: {path}. Each arrow means 'is needed by'; "
-        "remove one of these dependencies.",
-        cycle,
-    )
 
 
 def new_pipegraph(*args, **kwargs) -> Pipegraph:

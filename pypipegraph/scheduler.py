@@ -11,14 +11,16 @@ does.
 
 from __future__ import annotations
 
+import os
 import time
 import traceback
 from collections import deque
 
 from .errors import PyPipeGraphError
 from .executors.local import LocalExecutor
-from .hashing import combine
+from .hashing import combine, file_stat
 from .history import Record
+from .ordering import topological_order
 from .planner import decide, input_fingerprints, outputs_fingerprint
 from .resources import ResourceError
 
@@ -44,14 +46,18 @@ class Scheduler:
         self.index = {job: i for i, job in enumerate(jobs)}
         self.state = dict.fromkeys(jobs, WAITING)
         self.pending = {job: len(job.prerequisites) for job in jobs}
+        self.final_jobs = [job for job in jobs if job.is_final]
+        for job in self.final_jobs:
+            self.pending[job] = 1  # released when everything else is done
         self.fp: dict = {}
         self.decide_queue = deque(job for job in jobs if not self.pending[job])
         self.runnable: deque = deque()
         self.blocked: dict = {}  # job -> number of lazy prerequisites not yet run
         self.waiters: dict = {}  # lazy job -> jobs waiting for it to run
         self.generation_of: dict = {}  # job -> executor generation it needs / produced
+        self.temp_users: dict = {}  # materialized temp job -> direct dependants not settled
+        self.temp_kept: set = set()  # temp jobs a failed dependant still needs
         self.failed: list = []
-        self.tracebacks: dict = {}
         self.executor = LocalExecutor(jobs, budget.total)
 
     # --- the loop ------------------------------------------------------------
@@ -63,19 +69,26 @@ class Scheduler:
                 self._drain_decisions()
                 self._dispatch()
                 if not self.executor.busy:
-                    if self.decide_queue:
+                    if self.decide_queue or self.runnable and self._startable():
+                        continue
+                    if self.final_jobs:
+                        self._release_final_jobs()
                         continue
                     break
                 timeout = history.COMMIT_INTERVAL / 2 if history.has_pending() else _TICK
                 for _worker, index, result in self.executor.wait(timeout):
                     self._finished(self.jobs[index], result)
                 history.flush()
+            self._cleanup_temp_files()
         except BaseException:
             self._abort()
             raise
         finally:
             self.executor.shutdown()
         return self.failed
+
+    def _startable(self) -> bool:
+        return any(self.state[job] == NEEDS_RUN for job in self.runnable)
 
     def _abort(self) -> None:
         """Kill running jobs, remove their partial outputs; finished work stays recorded."""
@@ -85,6 +98,12 @@ class Scheduler:
             job.remove_partial_outputs()
             self.budget.release(job)
         self.executor.shutdown(kill=True)
+
+    def _release_final_jobs(self) -> None:
+        finals, self.final_jobs = self.final_jobs, []
+        for job in finals:
+            job.run_reasons = ("final job: runs after everything else",)
+            self._request(job)
 
     def _drain_decisions(self) -> None:
         queue = self.decide_queue
@@ -134,6 +153,8 @@ class Scheduler:
                 pending[dependant] = count
                 if not count and self.state[dependant] == WAITING:
                     self.decide_queue.append(dependant)
+        if state != IDLE:
+            self._settled(job, False)
 
     def _request(self, root) -> None:
         """Mark `root` as needing to run; first ask its lazy prerequisites to run."""
@@ -146,6 +167,9 @@ class Scheduler:
                 if not up.lazy:
                     continue
                 up_state = self.state[up]
+                if up_state == IDLE and self._temp_output_reusable(up):
+                    self._job_done(up, self.fp[up])
+                    up_state = DONE
                 if up_state == DONE:
                     self._need_generation(job, self.generation_of.get(up, 0))
                     continue
@@ -219,14 +243,17 @@ class Scheduler:
             self._fail(job, result.value, result.traceback)
             return
         job.was_run = True
-        if job.lazy:
-            self._job_done(job, self.fp[job])
+        if job.generates_jobs:
+            self._merge_generated(job, result.value)
             return
         outputs = tuple(result.value)
-        fingerprint = outputs_fingerprint(outputs) if outputs else combine([job.job_id])
-        old = self.history.get(job.job_id)
-        if old is not None and old.fingerprint == fingerprint and job.run_reasons:
-            self.runlog.line(f"{job.job_id}: output unchanged, dependants not invalidated")
+        if job.lazy:
+            fingerprint = self.fp[job]
+        else:
+            fingerprint = outputs_fingerprint(outputs) if outputs else combine([job.job_id])
+            old = self.history.get(job.job_id)
+            if old is not None and old.fingerprint == fingerprint and not job.always_runs:
+                self.runlog.line(f"{job.job_id}: output unchanged, dependants not invalidated")
         self.history.put(
             job.job_id,
             Record(input_fingerprints(job, self.fp), outputs, fingerprint,
@@ -235,21 +262,111 @@ class Scheduler:
         self._job_done(job, fingerprint)
 
     def _job_done(self, job, fingerprint: int) -> None:
-        if job.lazy:
-            self.state[job] = DONE
-            generation = self.generation_of.get(job, 0)
-            for waiter in self.waiters.pop(job, ()):
-                if self.state[waiter] != NEEDS_RUN:
-                    continue
-                self._need_generation(waiter, generation)
-                left = self.blocked[waiter] - 1
-                if left:
-                    self.blocked[waiter] = left
-                else:
-                    del self.blocked[waiter]
-                    self.runnable.append(waiter)
-        else:
+        if not job.lazy:
             self._resolve(job, fingerprint, DONE)
+            return
+        self.state[job] = DONE
+        if job.filenames and hasattr(job, "temp_filenames"):
+            self.temp_users[job] = sum(
+                1 for d in job.dependants if d in self.state and not self._is_settled(d)
+            )
+        generation = self.generation_of.get(job, 0)
+        for waiter in self.waiters.pop(job, ()):
+            if self.state[waiter] != NEEDS_RUN:
+                continue
+            self._need_generation(waiter, generation)
+            left = self.blocked[waiter] - 1
+            if left:
+                self.blocked[waiter] = left
+            else:
+                del self.blocked[waiter]
+                self.runnable.append(waiter)
+        self._settled(job, False)
+
+    # --- jobs created while running ------------------------------------------
+
+    def _merge_generated(self, generator, payload: bytes) -> None:
+        try:
+            new_jobs, injections = self.graph.merge_generated(generator, payload)
+            topological_order(new_jobs)
+        except Exception as exc:  # noqa: BLE001 - conflicts, cycles, unpicklable jobs
+            self._fail(generator, exc, traceback.format_exc())
+            return
+        generation = self.executor.bump_generation() if new_jobs else 0
+        for job in new_jobs:
+            self.index[job] = len(self.jobs)
+            self.jobs.append(job)
+            self.generation_of[job] = generation
+            self.state[job] = WAITING
+        self.runlog.line(f"{generator.job_id}: generated {len(new_jobs)} job(s)")
+        for job in new_jobs:
+            self._add_pending(job, job.prerequisites)
+        for downstream, upstream in injections:
+            if downstream in self.pending:
+                self._add_pending(downstream, [upstream], extra=True)
+        self._resolve(generator, generator.fingerprint_of(new_jobs), DONE)
+
+    def _add_pending(self, job, upstream, extra: bool = False) -> None:
+        if self.state[job] != WAITING:
+            return
+        failed = [up for up in upstream if self.state.get(up) == FAILED and not up.lazy]
+        if failed:
+            self._fail_indirect(job, failed[0])
+            return
+        count = sum(1 for up in upstream if up not in self.fp)
+        self.pending[job] = self.pending.get(job, 0) + count if extra else count
+        if not extra and not count:
+            self.decide_queue.append(job)
+
+    # --- temporary files -------------------------------------------------------
+
+    def _is_settled(self, job) -> bool:
+        state = self.state[job]
+        return state == DONE or state == FAILED or (state == SKIPPED and not job.lazy)
+
+    def _settled(self, job, failed: bool) -> None:
+        """`job` will not need its temp prerequisites any more; remove unneeded temp files."""
+        if not self.temp_users:
+            return
+        for up in job.prerequisites:
+            left = self.temp_users.get(up)
+            if left is None:
+                continue
+            if failed:
+                self.temp_kept.add(up)
+            left -= 1
+            self.temp_users[up] = left
+            if left <= 0:
+                self._remove_temp_files(up)
+
+    def _temp_output_reusable(self, job) -> bool:
+        """A temp job's files kept from a run whose dependant failed, with the same inputs."""
+        if not job.filenames or not hasattr(job, "temp_filenames"):
+            return False
+        record = self.history.get(job.job_id)
+        if record is None or record.inputs != input_fingerprints(job, self.fp):
+            return False
+        for name, mtime, size, _digest in record.outputs:
+            if file_stat(name) != (mtime, size):
+                return False
+        self.runlog.line(f"{job.job_id}: temp output kept from an earlier run, reused")
+        return True
+
+    def _remove_temp_files(self, job) -> None:
+        del self.temp_users[job]
+        if job in self.temp_kept:
+            self.runlog.line(f"{job.job_id}: temp file kept, a dependant failed")
+            return
+        for name in job.temp_filenames():
+            try:
+                os.unlink(name)
+            except FileNotFoundError:
+                pass
+        self.state[job] = IDLE  # a later request regenerates it
+
+    def _cleanup_temp_files(self) -> None:
+        for job in list(self.temp_users):
+            self._remove_temp_files(job)
 
     # --- failures ------------------------------------------------------------
 
@@ -259,10 +376,10 @@ class Scheduler:
         job.error_reason = reason
         self.state[job] = FAILED
         self.failed.append(job)
-        self.tracebacks[job] = tb
-        if not job.is_invariant and not job.lazy:
+        if not job.is_invariant and not (job.lazy and not job.filenames):
             self.history.delete(job.job_id)
         self.runlog.failure(job, tb)
+        self._settled(job, True)
         self._fail_downstream(job)
 
     def _fail_indirect(self, job, cause) -> None:
@@ -286,3 +403,4 @@ class Scheduler:
         self.state[job] = FAILED
         self.blocked.pop(job, None)
         self.runlog.line(f"{job.job_id}: not run, upstream {cause.job_id} failed")
+        self._settled(job, True)

@@ -29,6 +29,12 @@ def current_graph(what: str = "create a job"):
             "This pipegraph was already run. You need to create a new one for more jobs "
             "(ppg.new_pipegraph())."
         )
+    loader = graph.job_creation_forbidden_by
+    if loader is not None:
+        raise JobContractError(
+            f"{type(loader).__name__} {loader.job_id!r} tried to {what}. Loading jobs may not "
+            "create jobs; use a JobGeneratingJob or DependencyInjectionJob for that."
+        )
     return graph
 
 
@@ -69,6 +75,8 @@ class Job:
     is_invariant = False
     lazy = False
     always_runs = False
+    generates_jobs = False
+    is_final = False
     runs_in = "worker"
     id_prefix = ""
 
@@ -156,6 +164,10 @@ class Job:
             )
         self._check_prerequisite(other)
         other._check_dependant(self)
+        session = self._graph.generation
+        if session is not None and self not in session.new_set:
+            session.generator.check_injection(self, other)
+            session.injections.append((self, other))
         if self in other.prerequisites:
             raise CycleError(
                 f"Cycle: {self.job_id!r} -> {other.job_id!r} -> {self.job_id!r}. "
@@ -164,8 +176,6 @@ class Job:
             )
         self.prerequisites.add(other)
         other.dependants.add(self)
-        if self._graph.running:
-            self._graph.edge_added_during_run(other, self)
 
     def _check_prerequisite(self, other: Job) -> None:
         """Hook: raise when `other` may not be upstream of this job."""
@@ -283,6 +293,11 @@ class Job:
         """How a dependant's log names a change of this job's fingerprint."""
         return f"input {self.job_id} changed"
 
+    def __reduce_ex__(self, protocol):
+        # Pickled (generated jobs travel to the master) without going through
+        # __new__, which would look the id up in the current graph.
+        return (_restore_job, (type(self),), self.__dict__)
+
     def __ppg_fingerprint__(self) -> str:
         """Jobs captured in a closure count by their id."""
         return f"{type(self).__name__}:{self.job_id}"
@@ -304,6 +319,10 @@ class Job:
 
     def __eq__(self, other) -> bool:
         return self is other
+
+
+def _restore_job(cls):
+    return object.__new__(cls)
 
 
 class JobList(list):

@@ -131,3 +131,45 @@ def outputs_state(filenames: list[str]) -> list[tuple[str, int, int, int]]:
         mtime, size = file_stat(name)
         state.append((name, mtime, size, hash_file(name)))
     return state
+
+
+class TempFileGeneratingJob(FileGeneratingJob):
+    """A file that only its direct dependants need.
+
+    Runs only when a dependant has to run; the file is removed once every direct
+    dependant finished, and kept when one of them failed (so a rerun does not
+    recompute it). Its fingerprint is that of its inputs.
+    """
+
+    lazy = True
+
+    def temp_filenames(self) -> list[str]:
+        return self.filenames
+
+
+class MultiTempFileGeneratingJob(MultiFileGeneratingJob):
+    """Several temporary files (see TempFileGeneratingJob)."""
+
+    lazy = True
+
+    def temp_filenames(self) -> list[str]:
+        return self.filenames
+
+
+class TempFilePlusGeneratingJob(FileGeneratingJob):
+    """A temporary file plus a file that is kept (e.g. a log of how the temp file was made).
+
+    The callback receives no argument, or the temp filename.
+    """
+
+    lazy = True
+
+    def __init__(self, temp_filename, keep_filename, function: Callable, rename_broken: bool = False):
+        keep = str(keep_filename)
+        if keep == self.job_id:
+            raise ValueError(f"TempFilePlusGeneratingJob {self.job_id!r}: keep_filename must differ from the temp file")
+        self.keep_filename = keep
+        self._setup([self.job_id, keep], function, rename_broken, False)
+
+    def temp_filenames(self) -> list[str]:
+        return [self.job_id]

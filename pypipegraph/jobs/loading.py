@@ -1,0 +1,177 @@
+"""In-memory jobs: load data into the master, where forked workers see it copy-on-write.
+
+Invariant: a loading job runs in the master and only when a dependant has to run. It
+has no stored output; its fingerprint is that of its inputs (its function, its
+invariants, its upstream outputs), so a dependant reruns because of a loader only
+when one of those changed. A loader may not create jobs (JobContractError) and a
+`chdir` inside it is undone. Cached variants compute in a worker, pickle to a file
+(the `.lfg` job) and unpickle in the master.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import JobContractError
+from .base import Job
+from .invariants import FunctionInvariant
+from .output import FileGeneratingJob
+
+
+class DataLoadingJob(Job):
+    """Runs `callback()` in the master when a dependant has to run; store the data yourself."""
+
+    lazy = True
+    runs_in = "master"
+
+    def __init__(self, job_id, callback: Callable):
+        self._setup_loader(callback, ())
+
+    def _setup_loader(self, callback, extra_signature: tuple) -> None:
+        if not callable(callback):
+            raise TypeError(f"{type(self).__name__} {self.job_id!r}: callback must be callable, got {callback!r}")
+        if self._init_once((getattr(callback, "__code__", callback),) + extra_signature):
+            return
+        self.callback = callback
+        self._register()
+
+    def auto_invariants(self) -> list[Job]:
+        if self._ignore_code_changes:
+            return []
+        return [FunctionInvariant(self.job_id, self.callback)]
+
+    def run_in_master(self) -> None:
+        """Run the callback; no job creation, and the working directory is restored."""
+        home = os.getcwd()
+        graph = self._graph
+        graph.job_creation_forbidden_by = self
+        try:
+            self.load()
+        finally:
+            graph.job_creation_forbidden_by = None
+            if os.getcwd() != home:
+                os.chdir(home)
+
+    def load(self) -> None:
+        self.callback()
+
+
+class AttributeLoadingJob(DataLoadingJob):
+    """Sets `object.attribute_name = callback()` in the master when a dependant has to run."""
+
+    def __init__(self, job_id, object: Any, attribute_name: str, callback: Callable):  # noqa: A002
+        if not isinstance(attribute_name, str):
+            raise ValueError(
+                f"AttributeLoadingJob {self.job_id!r}: attribute_name must be a str, got {attribute_name!r}"
+            )
+        self._setup_loader(callback, (id(object), attribute_name))
+        self.object = object
+        self.attribute_name = attribute_name
+
+    def load(self) -> None:
+        setattr(self.object, self.attribute_name, self.callback())
+
+
+class _CacheFileJob(FileGeneratingJob):
+    """The `.lfg` of a cached job: runs the calculation in a worker and pickles the result."""
+
+    def __init__(self, cache_filename, calc_function: Callable):
+        if not callable(calc_function):
+            raise TypeError(f"cached job {self.job_id!r}: calc_function must be callable, got {calc_function!r}")
+        self.calc_function = calc_function
+        self._setup([self.job_id], self._calculate, False, False)
+
+    def _calculate(self, filename: str) -> None:
+        value = self.calc_function()
+        try:
+            data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:
+            raise JobContractError(
+                f"{self.job_id}: the calculation's result ({type(value).__name__}) cannot be pickled "
+                f"into the cache file: {exc}"
+            ) from exc
+        with open(filename, "wb") as fh:
+            fh.write(data)
+
+    def auto_invariants(self) -> list[Job]:
+        if self._ignore_code_changes:
+            return []
+        return [FunctionInvariant(self.job_id, self.calc_function)]
+
+
+def load_cache(filename: str, job_id: str) -> Any:
+    """Unpickle a cache file, with an error that names it when that fails."""
+    try:
+        with open(filename, "rb") as fh:
+            return pickle.load(fh)
+    except Exception as exc:
+        raise JobContractError(
+            f"{job_id}: the cache file {filename} could not be unpickled ({type(exc).__name__}: {exc}). "
+            "Delete it to have it recalculated."
+        ) from exc
+
+
+class _CachedMixin:
+    """Shared by the cached loaders: `.lfg`, and dependencies go to the calculation."""
+
+    def _setup_cache(self, cache_filename: str, calc_function: Callable) -> None:
+        self.cache_filename = cache_filename
+        self.lfg = _CacheFileJob(cache_filename, calc_function)
+        Job._add_prerequisite(self, self.lfg)
+
+    def depends_on(self, *other_jobs):
+        """Dependencies of a cached job belong to its calculation (`.lfg`)."""
+        self.lfg.depends_on(*other_jobs)
+        return self
+
+    def ignore_code_changes(self) -> None:
+        self.lfg.ignore_code_changes()
+        Job.ignore_code_changes(self)
+
+    def auto_invariants(self) -> list[Job]:
+        return []
+
+
+class CachedAttributeLoadingJob(_CachedMixin, AttributeLoadingJob):
+    """`object.attribute_name = calc_function()`, cached in `cache_filename`.
+
+    The calculation runs in a worker only when the cache is out of date; loading
+    happens in the master only when a dependant has to run.
+    """
+
+    def __new__(cls, cache_filename, *args, **kwargs):
+        return Job.__new__(cls, str(cache_filename) + "_load")
+
+    def __init__(self, cache_filename, object: Any, attribute_name: str, calc_function: Callable):  # noqa: A002
+        cache_filename = str(cache_filename)
+        if "lfg" in self.__dict__:
+            AttributeLoadingJob.__init__(self, self.job_id, object, attribute_name, self._load)
+            return
+        AttributeLoadingJob.__init__(self, self.job_id, object, attribute_name, self._load)
+        self._setup_cache(cache_filename, calc_function)
+
+    def _load(self):
+        return load_cache(self.cache_filename, self.job_id)
+
+
+class CachedDataLoadingJob(_CachedMixin, DataLoadingJob):
+    """`store_function(calc_function())`, with the calculation cached in `cache_filename`."""
+
+    def __new__(cls, cache_filename, *args, **kwargs):
+        return Job.__new__(cls, str(cache_filename) + "_load")
+
+    def __init__(self, cache_filename, calc_function: Callable, store_function: Callable):
+        if not callable(store_function):
+            raise TypeError(f"CachedDataLoadingJob {self.job_id!r}: store_function must be callable")
+        cache_filename = str(cache_filename)
+        first = "lfg" not in self.__dict__
+        self.store_function = store_function
+        DataLoadingJob.__init__(self, self.job_id, self._load)
+        if first:
+            self._setup_cache(cache_filename, calc_function)
+
+    def _load(self):
+        self.store_function(load_cache(self.cache_filename, self.job_id))
