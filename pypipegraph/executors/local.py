@@ -69,12 +69,6 @@ class LocalExecutor:
         self.generation += 1
         return self.generation
 
-    def can_start(self, min_generation: int = 0) -> bool:
-        return bool(self._idle_at(min_generation)) or len(self.workers) < self.max_workers or bool(self.idle)
-
-    def _idle_at(self, min_generation):
-        return [w for w in self.idle if w.generation >= min_generation]
-
     def start(self, job_index: int, min_generation: int = 0) -> Worker | None:
         """Run job `job_index` on an idle worker of at least `min_generation`."""
         worker = None
