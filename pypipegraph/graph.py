@@ -88,12 +88,7 @@ class Pipegraph:
         Raises JobContractError for conflicts; the graph is unchanged then.
         """
         new_jobs, injections = load_generated(self, payload)
-        for job in new_jobs:
-            if job.job_id in self.jobs:
-                raise JobContractError(
-                    f"{generator.job_id} generated {job.job_id!r}, but a job with that id exists "
-                    "already. Generated job ids must be unique."
-                )
+        new_jobs, injections = self._reuse_identical(generator, new_jobs, injections)
         for job in new_jobs:
             for name in job.filenames:
                 other = self.outputs.get(name)
@@ -121,6 +116,38 @@ class Pipegraph:
         finally:
             self.stop_generation()
         return new_jobs + session.new_jobs, injections
+
+    def _reuse_identical(self, generator, new_jobs: list, injections: list) -> tuple[list, list]:
+        """A generated job defined identically to an existing one (say by two generators)
+        is that job; any other clash of ids is a JobContractError."""
+        mapping = {}
+        for job in new_jobs:
+            existing = self.jobs.get(job.job_id)
+            if existing is None:
+                continue
+            if type(existing) is not type(job) or existing._signature != job._signature:
+                raise JobContractError(
+                    f"{generator.job_id} generated {job.job_id!r}, but a different job with that id "
+                    "exists already. Generated job ids must be unique (or define the same job)."
+                )
+            mapping[job] = existing
+        if not mapping:
+            return new_jobs, injections
+
+        def same(job):
+            return mapping.get(job, job)
+
+        for duplicate, existing in mapping.items():
+            if {same(p) for p in duplicate.prerequisites} - existing.prerequisites:
+                raise JobContractError(
+                    f"{generator.job_id} generated {duplicate.job_id!r} again with other "
+                    "dependencies than the existing job of that id."
+                )
+        kept = [job for job in new_jobs if job not in mapping]
+        for job in kept:
+            job.prerequisites = {same(p) for p in job.prerequisites}
+            job.dependants = {same(d) for d in job.dependants}
+        return kept, [(same(down), same(up)) for down, up in injections]
 
     # --- running -------------------------------------------------------------
 

@@ -392,7 +392,9 @@ class Scheduler:
             source = stack.pop()
             for dependant in source.dependants:
                 state = self.state.get(dependant)
-                if state == NEEDS_RUN or (state == WAITING and not source.lazy):
+                # A lazy source resolved before it failed has released its WAITING
+                # dependants already; they fail only if they ask for it (_request).
+                if state == NEEDS_RUN or (state == WAITING and source not in self.fp):
                     self._mark_indirect(dependant, source)
                     stack.append(dependant)
 

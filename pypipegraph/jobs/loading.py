@@ -79,8 +79,15 @@ class _CacheFileJob(FileGeneratingJob):
     """The `.lfg` of a cached job: runs the calculation in a worker and pickles the result."""
 
     def __init__(self, cache_filename, calc_function: Callable):
-        if not callable(calc_function):
-            raise TypeError(f"cached job {self.job_id!r}: calc_function must be callable, got {calc_function!r}")
+        _check_callable(self.job_id, "calc_function", calc_function)
+        previous = self.__dict__.get("calc_function")
+        if previous is not None:
+            if _code(previous) != _code(calc_function):
+                raise ValueError(
+                    f"Cached job {self.job_id!r} was defined twice with different calc functions. "
+                    "Each cache file belongs to one calculation; use another filename."
+                )
+            return
         self.calc_function = calc_function
         self._setup([self.job_id], self._calculate, False, False)
 
@@ -100,6 +107,15 @@ class _CacheFileJob(FileGeneratingJob):
         if self._ignore_code_changes:
             return []
         return [FunctionInvariant(self.job_id, self.calc_function)]
+
+
+def _code(func):
+    return getattr(func, "__code__", func)
+
+
+def _check_callable(job_id: str, what: str, value) -> None:
+    if not callable(value):
+        raise TypeError(f"{job_id}: {what} must be callable, got {value!r}")
 
 
 def load_cache(filename: str, job_id: str) -> Any:
@@ -146,12 +162,13 @@ class CachedAttributeLoadingJob(_CachedMixin, AttributeLoadingJob):
         return Job.__new__(cls, str(cache_filename) + "_load")
 
     def __init__(self, cache_filename, object: Any, attribute_name: str, calc_function: Callable):  # noqa: A002
-        cache_filename = str(cache_filename)
-        if "lfg" in self.__dict__:
-            AttributeLoadingJob.__init__(self, self.job_id, object, attribute_name, self._load)
-            return
+        _check_callable(self.job_id, "calc_function", calc_function)
+        first = "lfg" not in self.__dict__
+        if not first:
+            _CacheFileJob(str(cache_filename), calc_function)  # raises on another calculation
         AttributeLoadingJob.__init__(self, self.job_id, object, attribute_name, self._load)
-        self._setup_cache(cache_filename, calc_function)
+        if first:
+            self._setup_cache(str(cache_filename), calc_function)
 
     def _load(self):
         return load_cache(self.cache_filename, self.job_id)
@@ -164,14 +181,20 @@ class CachedDataLoadingJob(_CachedMixin, DataLoadingJob):
         return Job.__new__(cls, str(cache_filename) + "_load")
 
     def __init__(self, cache_filename, calc_function: Callable, store_function: Callable):
-        if not callable(store_function):
-            raise TypeError(f"CachedDataLoadingJob {self.job_id!r}: store_function must be callable")
-        cache_filename = str(cache_filename)
+        _check_callable(self.job_id, "calc_function", calc_function)
+        _check_callable(self.job_id, "store_function", store_function)
         first = "lfg" not in self.__dict__
+        if not first:
+            _CacheFileJob(str(cache_filename), calc_function)  # raises on another calculation
+            if _code(self.store_function) != _code(store_function):
+                raise ValueError(
+                    f"CachedDataLoadingJob {self.job_id!r} was defined twice with different "
+                    "store functions; use another cache filename."
+                )
+            return
         self.store_function = store_function
         DataLoadingJob.__init__(self, self.job_id, self._load)
-        if first:
-            self._setup_cache(cache_filename, calc_function)
+        self._setup_cache(str(cache_filename), calc_function)
 
     def _load(self):
         self.store_function(load_cache(self.cache_filename, self.job_id))
