@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import io
 import pickle
+import sys
+import types
 from collections.abc import Callable
 
 from ..errors import JobContractError
@@ -149,6 +151,8 @@ def dump_generated(graph, new_jobs: list[Job], injections: list) -> bytes:
 
     new_set = set(new_jobs)
 
+    main_globals = getattr(sys.modules.get("__main__"), "__dict__", None)
+
     class _Pickler(cloudpickle.CloudPickler):
         def persistent_id(self, obj):
             if obj is graph:
@@ -157,9 +161,58 @@ def dump_generated(graph, new_jobs: list[Job], injections: list) -> bytes:
                 return ("job", obj.job_id)
             return None
 
+        def reducer_override(self, obj):
+            if isinstance(obj, types.FunctionType) and obj.__globals__ is main_globals:
+                return _reduce_main_function(obj)
+            return super().reducer_override(obj)
+
     buffer = io.BytesIO()
     _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump((new_jobs, injections))
     return buffer.getvalue()
+
+
+def _reduce_main_function(func):
+    """Functions of the user's script keep the script's real globals after the trip.
+
+    cloudpickle would give them a private copy of the globals they use, so a callback
+    would not see data a loader stores in a module-level dict. The master and every
+    worker share the script's `__main__` (workers are forked), so the function is
+    rebuilt around `__main__.__dict__` instead.
+    """
+    cells = func.__closure__ or ()
+    values = []
+    for cell in cells:
+        try:
+            values.append(cell.cell_contents)
+        except ValueError:
+            values.append(_EMPTY_CELL)
+    state = (func.__defaults__, func.__kwdefaults__, values, func.__dict__, func.__qualname__)
+    return (_main_function_skeleton, (func.__code__, func.__name__, len(cells)), state, None, None,
+            _main_function_fill)
+
+
+class _EmptyCell:
+    def __reduce__(self):
+        return "_EMPTY_CELL"
+
+
+_EMPTY_CELL = _EmptyCell()
+
+
+def _main_function_skeleton(code, name, n_cells):
+    closure = tuple(types.CellType() for _ in range(n_cells)) or None
+    return types.FunctionType(code, sys.modules["__main__"].__dict__, name, None, closure)
+
+
+def _main_function_fill(func, state):
+    defaults, kwdefaults, values, attributes, qualname = state
+    func.__defaults__ = defaults
+    func.__kwdefaults__ = kwdefaults
+    func.__qualname__ = qualname
+    func.__dict__.update(attributes)
+    for cell, value in zip(func.__closure__ or (), values, strict=True):
+        if value is not _EMPTY_CELL:
+            cell.cell_contents = value
 
 
 def load_generated(graph, payload: bytes) -> tuple[list[Job], list]:
