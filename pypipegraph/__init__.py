@@ -45,6 +45,7 @@ from .jobs.output import (
     TempFileGeneratingJob,
     TempFilePlusGeneratingJob,
 )
+from .jobs.plots import PlotJob
 from .util import inside_ppg
 
 __version__ = "0.1.0"
@@ -77,6 +78,7 @@ __all__ = [
     "MultiFileInvariant",
     "NothingChanged",
     "ParameterInvariant",
+    "PlotJob",
     "Pipegraph",
     "PyPipeGraphError",
     "PyPipelineGraphError",
