@@ -1,0 +1,119 @@
+"""Cores and memory: what may run beside what."""
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+import pypipegraph as ppg
+
+
+def timed(name, seconds=0.3):
+    def work(of):
+        start = time.time()
+        time.sleep(seconds)
+        Path(of).write_text(f"{start} {time.time()}")
+
+    return ppg.FileGeneratingJob(f"out/{name}", work)
+
+
+def interval(name):
+    start, stop = map(float, Path(f"out/{name}").read_text().split())
+    return start, stop
+
+
+def overlap(a, b):
+    (s1, e1), (s2, e2) = interval(a), interval(b)
+    return s1 < e2 and s2 < e1
+
+
+def rendezvous(name, partner, timeout=5.0):
+    """A job that finishes only if `partner` runs at the same time."""
+
+    def work(of):
+        Path(f"out/{name}.started").write_text("")
+        deadline = time.time() + timeout
+        while not os.path.exists(f"out/{partner}.started"):
+            if time.time() > deadline:
+                raise TimeoutError(f"{partner} did not run beside {name}")
+            time.sleep(0.01)
+        Path(of).write_text("met")
+
+    return ppg.FileGeneratingJob(f"out/{name}", work)
+
+
+@pytest.fixture
+def two_cores(new_pipegraph):
+    return new_pipegraph.new_pipegraph(resource_coordinator=ppg.resource_coordinators.LocalSystem(2))
+
+
+def test_all_cores_job_runs_alone(two_cores):
+    big = timed("big")
+    big.cores_needed = -1
+    timed("small1"), timed("small2")
+    ppg.run()
+    assert not overlap("big", "small1") and not overlap("big", "small2")
+
+
+def test_one_core_jobs_run_side_by_side(two_cores):
+    rendezvous("a", "b"), rendezvous("b", "a")
+    ppg.run()
+    assert Path("out/a").read_text() == Path("out/b").read_text() == "met"
+
+
+def test_minus_two_job_lets_one_core_jobs_run_beside_it(two_cores):
+    big = rendezvous("big", "small")
+    big.cores_needed = -2
+    rendezvous("small", "big")
+    ppg.run()
+    assert Path("out/big").read_text() == "met"
+
+
+def test_minus_two_jobs_do_not_run_together(two_cores):
+    first, second = timed("first"), timed("second")
+    first.cores_needed = second.cores_needed = -2
+    ppg.run()
+    assert not overlap("first", "second")
+
+
+def test_multi_core_job_waits_for_free_cores(two_cores):
+    timed("two").use_cores(2)
+    timed("one")
+    ppg.run()
+    assert not overlap("two", "one")
+
+
+def test_memory_needed_counts_as_cores(two_cores):
+    rc = ppg.util.global_pipegraph.rc
+    hungry = timed("hungry")
+    hungry.memory_needed = rc.memory_available  # all of it: needs both cores' share
+    timed("other")
+    ppg.run()
+    assert not overlap("hungry", "other")
+
+
+def test_job_needing_more_cores_than_the_machine_fails_clearly(two_cores):
+    too_big = timed("too_big").use_cores(3)
+    after = timed("after").depends_on(too_big)
+    fine = timed("fine")
+    with pytest.raises(ppg.RuntimeError):
+        ppg.run()
+    assert too_big.failed and "needs 3 cores, only 2" in too_big.error_reason
+    assert after.failed and after.error_reason == "Indirect"
+    assert fine.was_run
+
+
+def test_job_needing_more_memory_than_the_machine_fails_clearly(two_cores):
+    job = timed("greedy")
+    job.memory_needed = ppg.util.global_pipegraph.rc.memory_available * 2
+    with pytest.raises(ppg.RuntimeError):
+        ppg.run()
+    assert job.failed and "memory" in job.error_reason
+
+
+def test_lowering_cores_available_before_the_run(new_pipegraph):
+    ppg.util.global_pipegraph.rc.cores_available = 1
+    timed("x"), timed("y")
+    ppg.run()
+    assert not overlap("x", "y")
