@@ -15,7 +15,12 @@ from .errors import CycleError
 def topological_order(jobs: list) -> list:
     """Kahn's order of `jobs` (upstream first); CycleError naming the cycle's jobs."""
     members = set(jobs)
-    indegree = {job: sum(1 for p in job.prerequisites if p in members) for job in jobs}
+    indegree = {}
+    for job in jobs:
+        count = len(job.prerequisites)
+        if count and not members.issuperset(job.prerequisites):
+            count = sum(1 for p in job.prerequisites if p in members)
+        indegree[job] = count
     queue = deque(job for job in jobs if not indegree[job])
     order = []
     while queue:

@@ -198,7 +198,8 @@ class Scheduler:
         runnable = self.runnable
         skipped = deque()
         scanned = 0
-        while runnable and scanned < 64:
+        budget = self.budget
+        while runnable and scanned < 64 and budget.free:
             job = runnable.popleft()
             if self.state[job] != NEEDS_RUN:
                 continue
@@ -206,7 +207,7 @@ class Scheduler:
                 self._run_in_master(job)
                 continue
             try:
-                fits = self.budget.try_acquire(job)
+                fits = budget.try_acquire(job)
             except ResourceError as exc:
                 self._fail(job, exc, None, reason=str(exc))
                 continue

@@ -193,19 +193,27 @@ def _reap(pid: int, block: bool) -> int | None:
 
 
 class _Capture:
-    """Redirects fds 1 and 2 to temporary files; returns what a job wrote."""
+    """Redirects fds 1 and 2 to temporary files; returns what each job wrote.
+
+    Output accumulates; a job's share is what was appended since `reset()`. The files
+    are truncated only when they grow large, saving syscalls per trivial job.
+    """
 
     def __init__(self):
         self.files = [tempfile.TemporaryFile(), tempfile.TemporaryFile()]
-        for target, fh in zip((1, 2), self.files, strict=False):
-            os.dup2(fh.fileno(), target)
+        self.fds = [fh.fileno() for fh in self.files]
+        for target, fd in zip((1, 2), self.fds, strict=True):
+            os.dup2(fd, target)
         sys.stdout = open(1, "w", closefd=False, errors="replace")
         sys.stderr = open(2, "w", closefd=False, errors="replace")
+        self.starts = [0, 0]
 
     def reset(self) -> None:
-        for fh in self.files:
-            os.ftruncate(fh.fileno(), 0)
-            os.lseek(fh.fileno(), 0, os.SEEK_SET)
+        for i, fd in enumerate(self.fds):
+            if self.starts[i] > MAX_CAPTURE:
+                os.ftruncate(fd, 0)
+                os.lseek(fd, 0, os.SEEK_SET)
+                self.starts[i] = 0
 
     def collect(self) -> tuple[str, str]:
         for stream in (sys.stdout, sys.stderr):
@@ -214,10 +222,11 @@ class _Capture:
             except (OSError, ValueError):
                 pass
         texts = []
-        for fh in self.files:
-            size = os.fstat(fh.fileno()).st_size
-            start = max(0, size - MAX_CAPTURE)
-            texts.append(os.pread(fh.fileno(), size - start, start).decode("utf-8", "replace"))
+        for i, fd in enumerate(self.fds):
+            size = os.fstat(fd).st_size
+            start = max(self.starts[i], size - MAX_CAPTURE)
+            texts.append(os.pread(fd, size - start, start).decode("utf-8", "replace") if size > start else "")
+            self.starts[i] = size
         return texts[0], texts[1]
 
 

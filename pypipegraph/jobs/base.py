@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from types import FunctionType
 from typing import Any
 
 from .. import util
@@ -49,8 +50,23 @@ def normalize_id(job_id: Any, cls_name: str) -> str:
     )
 
 
+_arity_cache: dict = {}
+
+
 def required_positional(func: Callable) -> int:
-    """How many positional parameters of `func` have no default (0 for builtins)."""
+    """How many positional parameters of `func` have no default (0 for builtins).
+
+    Plain functions are answered from their code object (cached); other callables
+    go through inspect.signature.
+    """
+    code = getattr(func, "__code__", None)
+    if code is not None and type(func) is FunctionType:
+        key = (code, len(func.__defaults__ or ()))
+        cached = _arity_cache.get(key)
+        if cached is None:
+            cached = max(0, code.co_argcount - key[1])
+            _arity_cache[key] = cached
+        return cached
     try:
         sig = inspect.signature(func)
     except (TypeError, ValueError):
@@ -92,8 +108,8 @@ class Job:
     stop_time = None
     run_reasons: tuple = ()
 
-    cores_needed = 1
-    memory_needed = -1
+    _cores_needed = 1
+    _memory_needed = -1
     _pruned = False
     _ignore_code_changes = False
     filenames: list = []
@@ -254,19 +270,32 @@ class Job:
         self.cores_needed = cores
         return self
 
-    def __setattr__(self, name, value):
-        if name == "cores_needed":
-            if not isinstance(value, int) or isinstance(value, bool) or not (value > 0 or value in (-1, -2)):
-                raise ValueError(
-                    f"{self.job_id}: cores_needed must be a positive int, -1 (all cores) or -2 "
-                    f"(all cores, small jobs may run beside it); got {value!r}"
-                )
-        elif name == "memory_needed":
-            if not isinstance(value, int) or isinstance(value, bool) or (value < 0 and value != -1):
-                raise ValueError(
-                    f"{self.job_id}: memory_needed must be bytes (an int >= 0) or -1; got {value!r}"
-                )
-        object.__setattr__(self, name, value)
+    @property
+    def cores_needed(self) -> int:
+        """1 by default; n; -1 = all cores (alone); -2 = all cores, 1-core jobs beside it."""
+        return self._cores_needed
+
+    @cores_needed.setter
+    def cores_needed(self, value: int) -> None:
+        if not isinstance(value, int) or isinstance(value, bool) or not (value > 0 or value in (-1, -2)):
+            raise ValueError(
+                f"{self.job_id}: cores_needed must be a positive int, -1 (all cores) or -2 "
+                f"(all cores, small jobs may run beside it); got {value!r}"
+            )
+        self._cores_needed = value
+
+    @property
+    def memory_needed(self) -> int:
+        """Bytes of memory the job needs; -1 = don't care."""
+        return self._memory_needed
+
+    @memory_needed.setter
+    def memory_needed(self, value: int) -> None:
+        if not isinstance(value, int) or isinstance(value, bool) or (value < 0 and value != -1):
+            raise ValueError(
+                f"{self.job_id}: memory_needed must be bytes (an int >= 0) or -1; got {value!r}"
+            )
+        self._memory_needed = value
 
     # --- what the engine asks ------------------------------------------------
 
@@ -314,11 +343,6 @@ class Job:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.job_id!r})"
 
-    def __hash__(self) -> int:
-        return object.__hash__(self)
-
-    def __eq__(self, other) -> bool:
-        return self is other
 
 
 def _restore_job(cls):
