@@ -11,6 +11,7 @@ and checked. Only then do jobs run.
 
 from __future__ import annotations
 
+import gc
 import logging
 
 from . import util
@@ -23,6 +24,7 @@ from .resources import LocalSystem
 from .scheduler import Scheduler
 
 DEFAULT_STORE = ".pypipegraph_status_robust"
+_FREEZE_EVERY = 10000  # jobs between gc.freeze() calls while a graph is built
 
 
 class Pipegraph:
@@ -54,6 +56,8 @@ class Pipegraph:
 
     def add_job(self, job) -> None:
         self.jobs[job.job_id] = job
+        if len(self.jobs) % _FREEZE_EVERY == 0:
+            gc.freeze()  # jobs live as long as the graph: spare the collector re-scanning them
         session = self.generation
         if session is not None:
             session.new_jobs.append(job)
@@ -158,6 +162,8 @@ class Pipegraph:
         self.has_run = True
         self.running = True
         handler = self._attach_log_file()
+        gc_enabled = gc.isenabled()
+        gc.disable()  # the run allocates much and frees little: collecting is wasted time
         try:
             jobs = self._prepare()
             runlog = RunLog()
@@ -170,6 +176,8 @@ class Pipegraph:
                 runlog.close()
         finally:
             self.running = False
+            if gc_enabled:
+                gc.enable()
             if handler is not None:
                 logger.removeHandler(handler)
                 handler.close()
@@ -240,6 +248,7 @@ class Pipegraph:
 
 def new_pipegraph(*args, **kwargs) -> Pipegraph:
     """Create a new global pipegraph (forgetting the previous one) and return it."""
+    gc.unfreeze()  # the previous graph's jobs may be collected now
     graph = Pipegraph(*args, **kwargs)
     util.global_pipegraph = graph
     return graph

@@ -11,6 +11,7 @@ nothing about planning: it starts job indices and reports raw results.
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import pickle
 import signal
@@ -133,6 +134,7 @@ class LocalExecutor:
         parent_conn, child_conn = Pipe(duplex=True)
         sys.stdout.flush()
         sys.stderr.flush()
+        gc.freeze()  # the child's collector then never touches (and copies) the master's pages
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
             code = 0
@@ -240,6 +242,7 @@ def _die_with_parent() -> None:
 
 def _worker_main(conn, job_list) -> None:  # pragma: no cover - runs in the child
     util.is_worker = True
+    gc.enable()  # the master pauses collection while it schedules; jobs get it back
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with_parent()
