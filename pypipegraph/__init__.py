@@ -17,6 +17,7 @@ from .errors import (
     NothingChanged,
     PyPipeGraphError,
     PyPipelineGraphError,
+    RunInterrupted,
     RuntimeError,
     StoreError,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "PyPipeGraphError",
     "PyPipelineGraphError",
     "RobustFileChecksumInvariant",
+    "RunInterrupted",
     "RuntimeError",
     "StoreError",
     "__version__",

@@ -59,3 +59,7 @@ class NothingChanged(PyPipeGraphError):
 
 class StoreError(PyPipeGraphError):
     """The status store cannot be read, written or locked."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """The run was stopped or aborted from the console; finished work is recorded."""

@@ -15,6 +15,7 @@ import gc
 import logging
 
 from . import util
+from .console import Console
 from .errors import JobContractError, RuntimeError
 from .history import History
 from .jobs.generating import GenerationSession, load_generated
@@ -170,7 +171,8 @@ class Pipegraph:
             try:
                 runlog.write_graph(jobs, gml=self.dump_graph)
                 with History(self.invariant_status_filename) as history:
-                    scheduler = Scheduler(self, jobs, history, self.rc.budget(), runlog)
+                    console = Console(quiet=self.quiet, interactive=self._interactive())
+                    scheduler = Scheduler(self, jobs, history, self.rc.budget(), runlog, console)
                     self.failed_jobs = scheduler.run()
             finally:
                 runlog.close()
@@ -182,6 +184,12 @@ class Pipegraph:
                 logger.removeHandler(handler)
                 handler.close()
         self._report(jobs, runlog)
+
+    def _interactive(self) -> bool | None:
+        """Commands on stdin: as asked, else when the coordinator allows and stdin is a terminal."""
+        if self.interactive is not None:
+            return self.interactive
+        return None if getattr(self.rc, "interactive", True) else False
 
     def _attach_log_file(self):
         if not self.log_file:

@@ -47,7 +47,16 @@ class Record(NamedTuple):
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, record BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (run_id INTEGER PRIMARY KEY AUTOINCREMENT, started REAL NOT NULL,
+    finished REAL, outcome TEXT, jobs_run INTEGER, jobs_failed INTEGER, cwd TEXT);
+CREATE TABLE IF NOT EXISTS job_runs (run_id INTEGER NOT NULL, job_id TEXT NOT NULL, started REAL,
+    stopped REAL, outcome TEXT NOT NULL, reason TEXT, worker INTEGER, cores INTEGER);
+CREATE INDEX IF NOT EXISTS job_runs_by_job ON job_runs (job_id, run_id);
+CREATE TABLE IF NOT EXISTS job_logs (job_id TEXT PRIMARY KEY, run_id INTEGER, stdout TEXT,
+    stderr TEXT, traceback TEXT);
+CREATE TABLE IF NOT EXISTS sources (hash INTEGER PRIMARY KEY, text TEXT NOT NULL);
 """
+KEEP_RUNS = 50  # runs whose per-job rows are kept for `ppg history` and reports
 
 
 class History:
@@ -62,7 +71,12 @@ class History:
         self._raw: dict[str, bytes] = {}
         self._cache: dict[str, Record] = {}
         self._pending: dict[str, bytes | None] = {}
+        self._pending_rows: list[tuple] = []
+        self._pending_logs: list[tuple] = []
+        self._pending_sources: dict[int, str] = {}
+        self._logged: set[str] = set()
         self._last_commit = 0.0
+        self.run_id: int | None = None
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -129,6 +143,7 @@ class History:
                     f"this version reads up to {FORMAT_VERSION}). Upgrade pypipegraph."
                 )
             self._raw = dict(conn.execute("SELECT job_id, record FROM jobs"))
+            self._logged = {row[0] for row in conn.execute("SELECT job_id FROM job_logs")}
         except StoreError:
             conn.close()
             raise
@@ -188,31 +203,93 @@ class History:
     def keys(self):
         return self._raw.keys()
 
+    # --- runs and their jobs ---------------------------------------------------
+
+    def begin_run(self) -> int:
+        """Record the start of a run; returns its run id."""
+        cursor = self._conn.execute(
+            "INSERT INTO runs (started, cwd) VALUES (?, ?)", (time.time(), os.getcwd())
+        )
+        self.run_id = cursor.lastrowid
+        return self.run_id
+
+    def end_run(self, outcome: str, jobs_run: int, jobs_failed: int) -> None:
+        if self._conn is None or self.run_id is None:
+            return
+        self.flush(force=True)
+        self._conn.execute(
+            "UPDATE runs SET finished=?, outcome=?, jobs_run=?, jobs_failed=? WHERE run_id=?",
+            (time.time(), outcome, jobs_run, jobs_failed, self.run_id),
+        )
+        self._conn.execute(
+            "DELETE FROM job_runs WHERE run_id <= ?", (self.run_id - KEEP_RUNS,)
+        )
+
+    def job_ran(self, job_id: str, started: float, stopped: float, outcome: str, reason: str,
+                worker: int | None, cores: int, stdout: str = "", stderr: str = "",
+                traceback: str | None = None) -> None:
+        """Note one job's run (and keep its output as the job's last log)."""
+        self._pending_rows.append(
+            (self.run_id, job_id, started, stopped, outcome, reason, worker, cores)
+        )
+        if stdout or stderr or traceback:
+            self._pending_logs.append((job_id, self.run_id, stdout, stderr, traceback))
+            self._logged.add(job_id)
+        elif job_id in self._logged:
+            self._pending_logs.append((job_id, None, None, None, None))
+            self._logged.discard(job_id)
+
+    def store_source(self, digest: int, text: str) -> None:
+        """Keep a function's source text (by hash) for `ppg why` diffs."""
+        self._pending_sources[digest] = text
+
     def has_pending(self) -> bool:
-        return bool(self._pending)
+        return bool(self._pending or self._pending_rows or self._pending_logs)
 
     def flush(self, force: bool = False) -> None:
         """Commit pending records if forced or COMMIT_INTERVAL has passed."""
-        if not self._pending or self._conn is None:
+        if self._conn is None or not self.has_pending():
             return
         now = time.monotonic()
         if not force and now - self._last_commit < COMMIT_INTERVAL:
             return
         pending, self._pending = self._pending, {}
+        rows, self._pending_rows = self._pending_rows, []
+        logs, self._pending_logs = self._pending_logs, []
+        sources, self._pending_sources = self._pending_sources, {}
         puts = [(k, v) for k, v in pending.items() if v is not None]
         deletes = [(k,) for k, v in pending.items() if v is None]
+        conn = self._conn
         try:
-            self._conn.execute("BEGIN")
+            conn.execute("BEGIN")
             if puts:
-                self._conn.executemany("INSERT OR REPLACE INTO jobs VALUES (?, ?)", puts)
+                conn.executemany("INSERT OR REPLACE INTO jobs VALUES (?, ?)", puts)
             if deletes:
-                self._conn.executemany("DELETE FROM jobs WHERE job_id = ?", deletes)
-            self._conn.execute("COMMIT")
+                conn.executemany("DELETE FROM jobs WHERE job_id = ?", deletes)
+            if rows:
+                conn.executemany("INSERT INTO job_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            for job_id, run_id, stdout, stderr, tb in logs:
+                if run_id is None:
+                    conn.execute("DELETE FROM job_logs WHERE job_id = ?", (job_id,))
+                else:
+                    conn.execute("INSERT OR REPLACE INTO job_logs VALUES (?, ?, ?, ?, ?)",
+                                 (job_id, run_id, stdout, stderr, tb))
+            if sources:
+                conn.executemany("INSERT OR IGNORE INTO sources VALUES (?, ?)",
+                                 [(_signed(k), v) for k, v in sources.items()])
+            conn.execute("COMMIT")
         except sqlite3.Error as exc:
             try:
-                self._conn.execute("ROLLBACK")
+                conn.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
             self._pending = {**pending, **self._pending}
+            self._pending_rows = rows + self._pending_rows
+            self._pending_logs = logs + self._pending_logs
             raise StoreError(f"cannot write the status store {self.filename}: {exc}") from exc
         self._last_commit = now
+
+
+def _signed(digest: int) -> int:
+    """SQLite integers are signed 64-bit; fingerprints are unsigned."""
+    return digest - (1 << 64) if digest >= (1 << 63) else digest

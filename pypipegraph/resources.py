@@ -85,6 +85,11 @@ class CoreBudget:
         self._held[job] = (cores, big)
         return True
 
+    def held(self, job) -> int:
+        """Cores `job` holds now (0 when it holds none)."""
+        held = self._held.get(job)
+        return held[0] if held else 0
+
     def release(self, job) -> None:
         held = self._held.pop(job, None)
         if held is not None:

@@ -16,7 +16,7 @@ import time
 import traceback
 from collections import deque
 
-from .errors import PyPipeGraphError
+from .errors import PyPipeGraphError, RunInterrupted
 from .executors.local import LocalExecutor
 from .hashing import combine, file_stat
 from .history import Record
@@ -34,11 +34,29 @@ FAILED = 5
 _TICK = 0.5  # seconds between flushes of the store while jobs run
 
 
+class _SilentConsole:
+    """Stands in when nobody watches (no status line, no commands)."""
+
+    def start(self, scheduler) -> None: ...
+    def stop(self) -> None: ...
+    def inputs(self) -> list:
+        return []
+    def handle_input(self) -> None: ...
+    def tick(self) -> None: ...
+    def job_failed(self, job) -> None: ...
+
+
 class Scheduler:
     """Runs one graph once. `run()` returns the failed jobs."""
 
-    def __init__(self, graph, jobs: list, history, budget, runlog):
+    def __init__(self, graph, jobs: list, history, budget, runlog, console=None):
         self.graph = graph
+        self.console = console or _SilentConsole()
+        self.stopping = False  # `stop`: start nothing new
+        self.aborting = False  # `abort`: running jobs were killed
+        self.user_killed: dict = {}  # job -> why the user killed it
+        self.n_ran = 0
+        self.started = time.time()
         self.jobs = jobs
         self.history = history
         self.budget = budget
@@ -64,11 +82,18 @@ class Scheduler:
 
     def run(self) -> list:
         history = self.history
+        console = self.console
+        history.begin_run()
+        outcome = "interrupted"
+        console.start(self)
         try:
             while True:
                 self._drain_decisions()
-                self._dispatch()
+                if not self.stopping:
+                    self._dispatch()
                 if not self.executor.busy:
+                    if self.stopping:
+                        break
                     if self.decide_queue or self.runnable and self._startable():
                         continue
                     if self.final_jobs:
@@ -76,16 +101,73 @@ class Scheduler:
                         continue
                     break
                 timeout = history.COMMIT_INTERVAL / 2 if history.has_pending() else _TICK
-                for _worker, index, result in self.executor.wait(timeout):
+                finished, typed = self.executor.wait(timeout, console.inputs())
+                for _worker, index, result in finished:
                     self._finished(self.jobs[index], result)
+                if typed:
+                    console.handle_input()
+                console.tick()
                 history.flush()
             self._cleanup_temp_files()
+            outcome = "stopped" if self.stopping else ("failed" if self.failed else "ok")
         except BaseException:
             self._abort()
             raise
         finally:
             self.executor.shutdown()
+            console.stop()
+            history.end_run(outcome, self.n_ran, len(self.failed))
+        if self.stopping:
+            raise RunInterrupted(
+                "The run was " + ("aborted" if self.aborting else "stopped")
+                + f" from the console after {self.n_ran} job(s) ran; finished jobs are recorded, "
+                "the rest run next time."
+            )
         return self.failed
+
+    # --- what the console asks -------------------------------------------------
+
+    def progress(self) -> dict:
+        """Counts for the status line, and an ETA from last runs' runtimes."""
+        counts = [0] * 6
+        for job, state in self.state.items():
+            if not job.is_invariant:
+                counts[state] += 1
+        running = len(self.executor.busy)
+        waiting = counts[NEEDS_RUN] - running + counts[WAITING]
+        result = {"ran": self.n_ran, "running": running, "waiting": waiting,
+                  "failed": counts[FAILED], "up to date": counts[SKIPPED]}
+        remaining = 0.0
+        for job in self.runnable:
+            record = self.history.get(job.job_id)
+            if record is not None:
+                remaining += record.runtime
+        if remaining:
+            result["eta"] = remaining / self.budget.total
+        return result
+
+    def running_jobs(self) -> list[tuple]:
+        """(job, started, cores, worker pid) of each running job."""
+        running = []
+        for worker in self.executor.running():
+            job = self.jobs[worker.job_index]
+            held = self.budget.held(job)
+            running.append((job, worker.started, held, worker.pid))
+        return running
+
+    def request_stop(self) -> None:
+        self.stopping = True
+
+    def request_abort(self) -> None:
+        self.stopping = self.aborting = True
+        for job, _, _, _ in self.running_jobs():
+            self.kill_job(job, "aborted from the console")
+
+    def kill_job(self, job, why: str = "killed from the console") -> None:
+        for worker in self.executor.running():
+            if self.jobs[worker.job_index] is job:
+                self.user_killed[job] = why
+                self.executor.kill(worker)
 
     def _startable(self) -> bool:
         return any(self.state[job] == NEEDS_RUN for job in self.runnable)
@@ -140,6 +222,8 @@ class Scheduler:
             return
         if old is None or old.fingerprint != fingerprint or old.extra != extra:
             self.history.put(job.job_id, Record({}, (), fingerprint, 0.0, time.time(), extra))
+            for digest, text in job.kept_texts().items():
+                self.history.store_source(digest, text)
         self._resolve(job, fingerprint, SKIPPED)
 
     def _resolve(self, job, fingerprint: int, state: int) -> None:
@@ -231,19 +315,31 @@ class Scheduler:
             return
         job.stop_time = time.time()
         job.was_run = True
+        self.n_ran += 1
+        self.history.job_ran(job.job_id, job.start_time, job.stop_time, "done",
+                             "; ".join(job.run_reasons), os.getpid(), 0)
         self.generation_of[job] = self.executor.bump_generation()
         self._job_done(job, self.fp[job])
 
     def _finished(self, job, result) -> None:
+        cores = self.budget.held(job)
         self.budget.release(job)
         job.stdout, job.stderr = result.stdout, result.stderr
         job.start_time, job.stop_time = result.start, result.stop
+        reason = "; ".join(job.run_reasons)
         if not result.ok:
             if not result.traceback:
                 job.remove_partial_outputs()
-            self._fail(job, result.value, result.traceback)
+            why = self.user_killed.pop(job, None)
+            self.history.job_ran(job.job_id, result.start, result.stop, "killed" if why else "failed",
+                                 reason, result.pid, cores, result.stdout, result.stderr,
+                                 result.traceback or str(result.value))
+            self._fail(job, result.value, result.traceback, reason=why or "Exception")
             return
         job.was_run = True
+        self.n_ran += 1
+        self.history.job_ran(job.job_id, result.start, result.stop, "done", reason, result.pid,
+                             cores, result.stdout, result.stderr)
         if job.generates_jobs:
             self._merge_generated(job, result.value)
             return
@@ -380,6 +476,7 @@ class Scheduler:
         if not job.is_invariant and not (job.lazy and not job.filenames):
             self.history.delete(job.job_id)
         self.runlog.failure(job, tb)
+        self.console.job_failed(job)
         self._settled(job, True)
         self._fail_downstream(job)
 

@@ -92,12 +92,19 @@ class LocalExecutor:
         self.busy[worker.conn] = worker
         return worker
 
-    def wait(self, timeout: float | None) -> list[tuple[Worker, int, Result]]:
-        """Block until at least one job finished (or timeout); return finished jobs."""
-        if not self.busy:
-            return []
+    def wait(self, timeout: float | None, extra: list = ()) -> tuple[list[tuple[Worker, int, Result]], list]:
+        """Block until a job finished, one of `extra` is readable, or timeout.
+
+        Returns (finished jobs, readable objects of `extra`).
+        """
+        if not self.busy and not extra:
+            return [], []
         finished = []
-        for conn in wait(list(self.busy), timeout):
+        ready_extra = []
+        for conn in wait(list(self.busy) + list(extra), timeout):
+            if conn not in self.busy:
+                ready_extra.append(conn)
+                continue
             worker = self.busy.pop(conn)
             index = worker.job_index
             try:
@@ -108,7 +115,7 @@ class LocalExecutor:
                 worker.job_index = None
                 self.idle.append(worker)
             finished.append((worker, index, result))
-        return finished
+        return finished, ready_extra
 
     def kill(self, worker: Worker) -> None:
         """Kill a busy worker; its job shows up in wait() as died."""

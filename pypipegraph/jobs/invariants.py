@@ -32,6 +32,10 @@ class _Invariant(Job):
     def compute(self, old) -> tuple[int, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def kept_texts(self) -> dict[int, str]:
+        """Texts (by hash) the store should keep for explaining changes later."""
+        return {}
+
 
 class FunctionInvariant(_Invariant):
     """Watches a function: byte code, constants, defaults and closure values.
@@ -68,6 +72,8 @@ class FunctionInvariant(_Invariant):
             return old.fingerprint, old.extra
         source = function_source(self.function) if self.function is not None else None
         source_hash = hash_value(source) if source is not None else None
+        if source is not None:
+            self._kept = {source_hash: source}
         extra = (fingerprint, source_hash, PYTHON_VERSION)
         if (
             old is not None
@@ -78,6 +84,9 @@ class FunctionInvariant(_Invariant):
         ):
             return old.fingerprint, extra  # only the interpreter's byte code moved
         return fingerprint, extra
+
+    def kept_texts(self) -> dict[int, str]:
+        return getattr(self, "_kept", {})
 
     def change_description(self) -> str:
         return f"function {describe_function(self.function)} changed"

@@ -1,0 +1,51 @@
+"""The `ppg` command (also `python -m pypipegraph`): read the store and logs, plan runs.
+
+Invariant: one module per subcommand, each with `add_parser(subparsers)` and
+`run(args) -> int`. Commands that read the store never lock it; commands that change
+it take the run lock, so they refuse while a pipeline runs. Errors are one clear line
+on stderr and a non-zero exit code.
+
+    ppg status --state failed 'out/*'
+    ppg why pipeline.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ..errors import PyPipeGraphError
+
+COMMANDS = ["status", "why", "log", "history", "forget", "accept", "graph"]
+
+
+class CommandError(Exception):
+    """A user-facing failure of a command: printed as one line, exit code 1."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ppg", description="Inspect and plan pypipegraph runs in the current directory."
+    )
+    parser.add_argument("--store", default=".pypipegraph_status_robust",
+                        help="the status store (default: .pypipegraph_status_robust)")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for name in COMMANDS:
+        module = importlib.import_module(f".{name}", __name__)
+        sub = module.add_parser(subparsers)
+        sub.set_defaults(handler=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args) or 0
+    except (CommandError, PyPipeGraphError) as exc:
+        print(f"ppg {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `ppg status | head`
+        return 0

@@ -1,0 +1,117 @@
+"""Reading the status store without a run: what the `ppg` command shows.
+
+Invariant: opens the store read-only and takes no lock, so it works beside a running
+pipeline and can never change or corrupt the store. A missing or unreadable store is
+a StoreError naming the file.
+
+    >>> reader = StoreReader(".pypipegraph_status_robust")   # doctest: +SKIP
+    >>> reader.record("out/a.txt").runtime                    # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sqlite3
+from typing import NamedTuple
+
+from .errors import StoreError
+from .history import Record, _signed
+
+
+class JobRun(NamedTuple):
+    """One job's run, from the `job_runs` table."""
+
+    run_id: int
+    job_id: str
+    started: float
+    stopped: float
+    outcome: str
+    reason: str
+    worker: int | None
+    cores: int
+
+
+class RunInfo(NamedTuple):
+    run_id: int
+    started: float
+    finished: float | None
+    outcome: str | None
+    jobs_run: int | None
+    jobs_failed: int | None
+
+
+class StoreReader:
+    """Read-only view of a store file."""
+
+    def __init__(self, filename: str):
+        self.filename = filename
+        if not os.path.exists(filename):
+            raise StoreError(
+                f"no status store {filename} here: run the pipeline first (or pass --store)"
+            )
+        try:
+            self.conn = sqlite3.connect(f"file:{os.path.abspath(filename)}?mode=ro", uri=True)
+            self.conn.execute("SELECT count(*) FROM jobs").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{filename} is not a readable pypipegraph status store ({exc})") from exc
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _query(self, sql: str, params: tuple = ()) -> list:
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError:
+            return []  # a table an older store does not have yet
+
+    def records(self) -> dict[str, Record]:
+        """Every job's record (unreadable ones skipped)."""
+        result = {}
+        for job_id, raw in self._query("SELECT job_id, record FROM jobs"):
+            try:
+                result[job_id] = Record(*pickle.loads(raw))
+            except Exception:  # noqa: BLE001 - a damaged record is shown as missing
+                continue
+        return result
+
+    def record(self, job_id: str) -> Record | None:
+        rows = self._query("SELECT record FROM jobs WHERE job_id = ?", (job_id,))
+        return Record(*pickle.loads(rows[0][0])) if rows else None
+
+    def runs(self, limit: int = 50) -> list[RunInfo]:
+        rows = self._query(
+            "SELECT run_id, started, finished, outcome, jobs_run, jobs_failed FROM runs "
+            "ORDER BY run_id DESC LIMIT ?", (limit,))
+        return [RunInfo(*row) for row in rows]
+
+    def job_runs(self, job_id: str | None = None, run_id: int | None = None) -> list[JobRun]:
+        """Runs of one job (oldest first), or all job runs of one run."""
+        sql = "SELECT run_id, job_id, started, stopped, outcome, reason, worker, cores FROM job_runs"
+        if job_id is not None:
+            rows = self._query(sql + " WHERE job_id = ? ORDER BY run_id", (job_id,))
+        elif run_id is not None:
+            rows = self._query(sql + " WHERE run_id = ? ORDER BY started", (run_id,))
+        else:
+            rows = self._query(sql + " ORDER BY run_id, started")
+        return [JobRun(*row) for row in rows]
+
+    def last_runs(self) -> dict[str, JobRun]:
+        """Each job's most recent run."""
+        rows = self._query(
+            "SELECT run_id, job_id, started, stopped, outcome, reason, worker, cores FROM job_runs "
+            "WHERE rowid IN (SELECT max(rowid) FROM job_runs GROUP BY job_id)")
+        return {row[1]: JobRun(*row) for row in rows}
+
+    def job_log(self, job_id: str) -> tuple[int, str, str, str | None] | None:
+        """(run id, stdout, stderr, traceback) of the job's last run, if it printed anything."""
+        rows = self._query("SELECT run_id, stdout, stderr, traceback FROM job_logs WHERE job_id = ?",
+                           (job_id,))
+        return rows[0] if rows else None
+
+    def source(self, digest: int | None) -> str | None:
+        """A function's source text by its hash (see History.store_source)."""
+        if digest is None:
+            return None
+        rows = self._query("SELECT text FROM sources WHERE hash = ?", (_signed(digest),))
+        return rows[0][0] if rows else None
