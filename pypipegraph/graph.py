@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 
 from . import util
 from .console import Console
@@ -162,6 +163,14 @@ class Pipegraph:
             raise ValueError("Each pipegraph may be run only once.")
         self.has_run = True
         self.running = True
+        if util.plan_mode:
+            from .plan import PlanComplete
+
+            try:
+                jobs = self._prepare()
+            finally:
+                self.running = False
+            raise PlanComplete(self, jobs, os.getcwd())
         handler = self._attach_log_file()
         gc_enabled = gc.isenabled()
         gc.disable()  # the run allocates much and frees little: collecting is wasted time

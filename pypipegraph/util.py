@@ -15,6 +15,9 @@ global_pipegraph: Any = None
 # Set in forked workers so that code can tell it runs inside a job.
 is_worker = False
 
+# Set by `ppg why/graph/accept`: run_pipegraph() prepares the graph and stops the script.
+plan_mode = False
+
 
 def inside_ppg() -> bool:
     """True when a pipegraph exists (useful in libraries that build jobs)."""
