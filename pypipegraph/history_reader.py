@@ -14,6 +14,7 @@ import os
 import pickle
 import sqlite3
 from typing import NamedTuple
+from urllib.parse import quote
 
 from .errors import StoreError
 from .history import Record, _signed
@@ -50,8 +51,11 @@ class StoreReader:
             raise StoreError(
                 f"no status store {filename} here: run the pipeline first (or pass --store)"
             )
+        # Without a -wal file (no run active, last one checkpointed) open it immutable, so
+        # that reading creates no -wal/-shm files beside it; with one, read through it.
+        mode = "mode=ro" if os.path.exists(filename + "-wal") else "mode=ro&immutable=1"
         try:
-            self.conn = sqlite3.connect(f"file:{os.path.abspath(filename)}?mode=ro", uri=True)
+            self.conn = sqlite3.connect(f"file:{quote(os.path.abspath(filename))}?{mode}", uri=True)
             self.conn.execute("SELECT count(*) FROM jobs").fetchone()
         except sqlite3.Error as exc:
             raise StoreError(f"{filename} is not a readable pypipegraph status store ({exc})") from exc
