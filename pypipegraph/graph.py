@@ -18,9 +18,10 @@ import os
 from . import util
 from .console import Console
 from .errors import JobContractError, RuntimeError
+from .hashing import forget_global_values
 from .history import History
 from .jobs.generating import GenerationSession, load_generated
-from .logs import RunLog, logger
+from .logs import RunLog, attach_socket_handler, detach, logger, socket_address
 from .ordering import topological_order
 from .resources import LocalSystem
 from .scheduler import Scheduler
@@ -35,7 +36,8 @@ class Pipegraph:
     def __init__(self, resource_coordinator=None, quiet: bool = False,
                  invariant_status_filename: str | None = None, dump_graph: bool = True,
                  interactive: bool | None = None, cache_folder: str = "cache",
-                 log_file: str | None = None, log_level: int = logging.INFO):
+                 log_file: str | None = None, log_level: int = logging.INFO,
+                 log_socket: str | None = None):
         if resource_coordinator is None:
             resource_coordinator = LocalSystem(interactive=interactive if interactive is not None else True)
         self.rc = resource_coordinator
@@ -46,6 +48,9 @@ class Pipegraph:
         self.cache_folder = cache_folder
         self.log_file = log_file
         self.log_level = log_level
+        self.log_socket = log_socket
+        if log_socket is not None:
+            socket_address(log_socket)  # a malformed address fails here, not at run()
         self.jobs: dict = {}
         self.outputs: dict = {}
         self.has_run = False
@@ -172,6 +177,7 @@ class Pipegraph:
                 self.running = False
             raise PlanComplete(self, jobs, os.getcwd())
         handler = self._attach_log_file()
+        socket_handler = attach_socket_handler(self.log_socket)
         gc_enabled = gc.isenabled()
         gc.disable()  # the run allocates much and frees little: collecting is wasted time
         try:
@@ -189,6 +195,7 @@ class Pipegraph:
             self.running = False
             if gc_enabled:
                 gc.enable()
+            detach(socket_handler)
             if handler is not None:
                 logger.removeHandler(handler)
                 handler.close()
@@ -266,6 +273,7 @@ class Pipegraph:
 def new_pipegraph(*args, **kwargs) -> Pipegraph:
     """Create a new global pipegraph (forgetting the previous one) and return it."""
     gc.unfreeze()  # the previous graph's jobs may be collected now
+    forget_global_values()
     graph = Pipegraph(*args, **kwargs)
     util.global_pipegraph = graph
     return graph

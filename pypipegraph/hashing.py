@@ -25,6 +25,8 @@ from typing import Any
 
 import xxhash
 
+from .modules import is_user_module, package_version
+
 _CHUNK = 1 << 20
 PYTHON_VERSION = "%d.%d" % sys.version_info[:2]
 
@@ -222,8 +224,90 @@ def _unwrap(func: Any) -> Any:
 _SCALARS = frozenset((str, int, float, bool, type(None)))
 
 
-def function_fingerprint(func: Callable) -> int:
-    """Fingerprint of a callable: byte code, constants, defaults and closure values.
+_names_cache: dict[types.CodeType, tuple[str, ...]] = {}
+_globals_cache: dict[tuple, int] = {}
+_IMMUTABLE = frozenset((str, int, float, bool, type(None), bytes, complex))
+
+
+def forget_global_values() -> None:
+    """Module-level values may have changed (a new graph): re-read them."""
+    _globals_cache.clear()
+
+
+def _global_names(code: types.CodeType) -> tuple[str, ...]:
+    """Names a code object (and code nested in it) may read as globals."""
+    names = _names_cache.get(code)
+    if names is None:
+        found = set(code.co_names)
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                found.update(_global_names(const))
+        names = _names_cache[code] = tuple(sorted(found))
+    return names
+
+
+def _is_constant(value: Any) -> bool:
+    t = type(value)
+    if t in _IMMUTABLE:
+        return True
+    if t in (tuple, frozenset):
+        return all(_is_constant(item) for item in value)
+    return False
+
+
+def _globals_fingerprint(func, code: types.CodeType, seen: set) -> int:
+    """What a function reads from its module: helper functions of the user's own
+    modules (followed, recursively), immutable module-level constants, and the
+    versions of installed packages it uses. Mutable globals (dicts a loader fills)
+    and the standard library do not count."""
+    module_globals = getattr(func, "__globals__", None)
+    if not module_globals:
+        return 0
+    key = (code, id(module_globals))
+    cached = _globals_cache.get(key)
+    if cached is not None:
+        return cached
+    parts = []
+    names = _global_names(code)
+    for name in names:
+        if name not in module_globals:
+            continue
+        value = module_globals[name]
+        if isinstance(value, types.ModuleType) and is_user_module(value.__name__):
+            # `helpers.describe(...)`: the attribute names are among the code's names too
+            attributes = vars(value)
+            for attribute in names:
+                if attribute in attributes:
+                    parts.append((f"{name}.{attribute}", _global_value(attributes[attribute], seen)))
+            continue
+        parts.append((name, _global_value(value, seen)))
+    result = combine(parts) if parts else 0
+    _globals_cache[key] = result
+    return result
+
+
+def _global_value(value: Any, seen: set):
+    """How one global a function reads counts (None: it does not)."""
+    if _is_constant(value):
+        return ("const", hash_value(value))
+    if isinstance(value, types.FunctionType):
+        if is_user_module(value.__module__):
+            if value.__code__ in seen:
+                return ("recursion",)  # its code is hashed where the recursion started
+            return ("fn", function_fingerprint(value, seen))
+        return ("lib", package_version(value.__module__))
+    if isinstance(value, types.ModuleType):
+        return ("lib", package_version(value.__name__))
+    if isinstance(value, (type, types.BuiltinFunctionType)):
+        module = getattr(value, "__module__", None)
+        if not is_user_module(module):
+            return ("lib", package_version(module))
+    return None
+
+
+def function_fingerprint(func: Callable, _seen: set | None = None) -> int:
+    """Fingerprint of a callable: byte code, constants, defaults, closure values, and
+    the globals it reads (see _globals_fingerprint).
 
     Line numbers, docstrings and comments do not count. Builtins and other callables
     without byte code are identified by module and name.
@@ -240,17 +324,20 @@ def function_fingerprint(func: Callable) -> int:
         return hash_bytes(("builtin:%s.%s" % (getattr(func, "__module__", ""), name)).encode())
     hasher = xxhash.xxh3_64()
     hasher.update(b"code%d" % _code_fingerprint(code))
+    seen = _seen if _seen is not None else set()
+    seen.add(code)
+    hasher.update(b"globals%d" % _globals_fingerprint(func, code, seen))
     defaults = getattr(func, "__defaults__", None)
     kwdefaults = getattr(func, "__kwdefaults__", None)
     if defaults and not kwdefaults and all(type(d) in _SCALARS for d in defaults):
         hasher.update(b"defaults:" + repr(defaults).encode("utf-8", "surrogatepass"))
     elif defaults or kwdefaults:
-        seen = {id(func)}
-        _feed(hasher, defaults, seen, False)
-        _feed(hasher, kwdefaults, seen, False)
+        ids = {id(func)}
+        _feed(hasher, defaults, ids, False)
+        _feed(hasher, kwdefaults, ids, False)
     closure = getattr(func, "__closure__", None)
     if closure:
-        seen = {id(func)}
+        ids = {id(func)}
         for cell in closure:
             try:
                 contents = cell.cell_contents
@@ -260,7 +347,7 @@ def function_fingerprint(func: Callable) -> int:
             if contents is func:
                 hasher.update(b"<self>")
                 continue
-            _feed(hasher, contents, seen, False)
+            _feed(hasher, contents, ids, False)
     return hasher.intdigest()
 
 
