@@ -4,11 +4,14 @@ Invariant: logging only listens. It never changes what runs. Files are written o
 when a `logs/` directory exists (as the seed says): `ppg_run.txt` (every decision),
 `ppg_errors.txt` (each failed job's traceback, stdout and stderr), `ppg_graph.txt`
 (the graph) and, with dump_graph, `ppg_graph.gml`. Nothing goes to the root logger.
+Records can be streamed to a socket (`attach_socket_handler`, or the environment
+variable PYPIPEGRAPH_LOG_SOCKET) and read with util/log_listener.py.
 """
 
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import os
 import time
 
@@ -17,6 +20,60 @@ logger.addHandler(logging.NullHandler())
 logger.propagate = True
 
 LOG_DIR = "logs"
+SOCKET_ENV = "PYPIPEGRAPH_LOG_SOCKET"
+DEFAULT_SOCKET = ("localhost", 5005)  # where util/log_listener.py listens by default
+
+
+def socket_address(address: str | None = None) -> tuple[str, int] | None:
+    """(host, port) from `address` or $PYPIPEGRAPH_LOG_SOCKET: "host:port", ":port", "host"
+    or "1" (localhost:5005); None when neither is set (or the variable is "" or "0")."""
+    text = address if address is not None else os.environ.get(SOCKET_ENV, "")
+    text = text.strip()
+    if text in ("", "0"):
+        return None
+    if text == "1":
+        return DEFAULT_SOCKET
+    host, sep, port = text.rpartition(":")
+    if not sep:  # no colon: a host name alone
+        return (text, DEFAULT_SOCKET[1])
+    try:
+        number = int(port)
+    except ValueError:
+        raise ValueError(
+            f"log socket address {text!r}: expected host:port (e.g. localhost:5005) or 1") from None
+    return (host.strip("[]") or DEFAULT_SOCKET[0], number)
+
+
+def attach_socket_handler(address: str | None = None) -> logging.Handler | None:
+    """Stream the `pypipegraph` logger's records (DEBUG and up) to a socket.
+
+    `address` ("host:port", or "1" for localhost:5005) or else $PYPIPEGRAPH_LOG_SOCKET
+    says where; without either, nothing happens and None is returned. The logger is set
+    to DEBUG so that every decision is streamed (call this before the run's RunLog is
+    made); `detach(handler)` restores its level. A listener that is not there costs
+    nothing: the standard SocketHandler drops records and retries now and then.
+    """
+    where = socket_address(address)
+    if where is None:
+        return None
+    handler = logging.handlers.SocketHandler(*where)
+    handler.setLevel(logging.DEBUG)
+    handler._ppg_previous_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    return handler
+
+
+def detach(handler: logging.Handler | None) -> None:
+    """Remove a handler attach_socket_handler() added, close it, restore the logger level."""
+    if handler is None:
+        return
+    logger.removeHandler(handler)
+    previous = getattr(handler, "_ppg_previous_level", None)
+    if previous is not None and not any(
+            hasattr(other, "_ppg_previous_level") for other in logger.handlers):
+        logger.setLevel(previous)
+    handler.close()
 
 
 class RunLog:
