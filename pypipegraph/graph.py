@@ -53,6 +53,7 @@ class Pipegraph:
             socket_address(log_socket)  # a malformed address fails here, not at run()
         self.jobs: dict = {}
         self.outputs: dict = {}
+        self.edge_sites: dict = {}  # (upstream, downstream) -> (file, line) of the depends_on call
         self.has_run = False
         self.running = False
         self.failed_jobs: list = []
@@ -227,7 +228,7 @@ class Pipegraph:
             for invariant in job.auto_invariants():
                 job.depends_on(invariant)
         active = self._unpruned()
-        return topological_order(active)
+        return topological_order(active, self.edge_sites)
 
     def _unpruned(self) -> list:
         pruned = set()

@@ -9,6 +9,7 @@ existing object (same class) or raises ValueError (another class, other argument
 from __future__ import annotations
 
 import inspect
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from types import FunctionType
@@ -16,6 +17,8 @@ from typing import Any
 
 from .. import util
 from ..errors import CycleError, JobContractError
+
+_ENGINE = __name__.split(".")[0]
 
 
 def current_graph(what: str = "create a job"):
@@ -37,6 +40,16 @@ def current_graph(what: str = "create a job"):
             "create jobs; use a JobGeneratingJob or DependencyInjectionJob for that."
         )
     return graph
+
+
+def caller_site() -> tuple[str, int] | None:
+    """(file, line) of the first frame outside pypipegraph: where the user's call is."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith(_ENGINE):
+        frame = frame.f_back
+    if frame is None:
+        return None
+    return frame.f_code.co_filename, frame.f_lineno
 
 
 def normalize_id(job_id: Any, cls_name: str) -> str:
@@ -161,9 +174,13 @@ class Job:
         """Add upstream jobs. Takes jobs, (nested) lists, JobLists, None (ignored) and
         callables returning jobs (placeholders resolved just before the run).
         Returns this job."""
+        site = None
         for item in _flatten(other_jobs, self):
             if isinstance(item, Job):
                 self._add_prerequisite(item)
+                if site is None:
+                    site = caller_site()
+                self._graph.edge_sites[item, self] = site
             else:
                 if self._placeholders is None:
                     self._placeholders = []

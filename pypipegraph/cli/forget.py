@@ -1,0 +1,86 @@
+"""ppg forget JOB_OR_PATTERN ...: delete jobs' records so they run on the next run.
+
+Invariant: changes the store only under its run lock (History.open), so it refuses
+while a pipeline runs in the directory, and never creates a store that is not there.
+Patterns (fnmatch) match the jobs `ppg status` lists; an exact id matches any job,
+invariants included. A pattern that matches nothing is an error, and then nothing is
+forgotten.
+
+    ppg forget out/b.txt 'out/plots/*'
+"""
+
+from __future__ import annotations
+
+import fnmatch
+
+from ..errors import StoreError
+from ..history import History
+from . import CommandError
+from .status import is_invariant, lock_holder, open_reader
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        "forget", help="delete jobs' records so they run next time",
+        description="Delete the store records of the matching jobs: each runs on the next run "
+        "(its dependants run only if its output then changes). Refused while a pipeline runs.")
+    parser.add_argument("patterns", nargs="+", metavar="JOB_OR_PATTERN",
+                        help="job ids or glob patterns on job ids (fnmatch, quote them)")
+    parser.add_argument("--all", action="store_true",
+                        help="patterns also match invariants (FI*/PI* ids, file and parameter invariants)")
+    parser.add_argument("-n", "--dry-run", action="store_true", help="only list what would be forgotten")
+    return parser
+
+
+def run(args) -> int:
+    reader = open_reader(args)  # a missing store is an error here, never created by History
+    try:
+        unrecorded = sorted(job_id for job_id, row in reader.last_runs().items() if row.outcome != "done")
+    finally:
+        reader.close()
+    history = History(args.store)
+    try:
+        history.open()
+    except StoreError as exc:
+        if "Another pypipegraph run" not in str(exc):
+            raise
+        holder = lock_holder(args.store)
+        raise CommandError(
+            f"a pipeline is running here{f' (pid {holder})' if holder else ''} and holds the "
+            f"lock on {args.store}; forget changes the store, so wait for the run to finish"
+        ) from None
+    try:
+        matches = _match(history, args, unrecorded)
+        for job_id in matches:
+            if not args.dry_run:
+                history.delete(job_id)
+            print(f"{'would forget' if args.dry_run else 'forgot'} {job_id}")
+    finally:
+        history.close()
+    n = len(matches)
+    if not n:
+        return 0
+    verb = "would run" if args.dry_run else "runs"
+    print(f"{n} job{'s' if n != 1 else ''} {'would be ' if args.dry_run else ''}forgotten; "
+          f"{'each' if n != 1 else 'it'} {verb} on the next run")
+    return 0
+
+
+def _match(history: History, args, unrecorded: list[str]) -> list[str]:
+    ids = sorted(history.keys())
+    visible = [job_id for job_id in ids if args.all or not is_invariant(job_id, history.get(job_id))]
+    known = set(ids)
+    matches: dict[str, None] = {}
+    for pattern in args.patterns:
+        found = [pattern] if pattern in known else fnmatch.filter(visible, pattern)
+        if not found:
+            without = [job_id for job_id in unrecorded
+                       if job_id not in known and fnmatch.fnmatchcase(job_id, pattern)]
+            if without:
+                for job_id in without:
+                    print(f"{job_id} has no record (its last run failed): it runs next time anyway")
+                continue
+            raise CommandError(f"{pattern} matches no job with a record in the store "
+                               "(nothing was forgotten; `ppg status` lists the jobs)")
+        matches.update(dict.fromkeys(found))
+    return list(matches)

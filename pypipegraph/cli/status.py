@@ -1,0 +1,191 @@
+"""ppg status: each job's last outcome, runtime and finish time; `--runs` lists recent runs.
+
+Invariant: reads the store through StoreReader only (no lock, works beside a running
+pipeline). A job is listed when it has a record in the store, or when its last run
+failed or was killed (a failure deletes the job's record, so that it runs again).
+Invariants (ids starting with "FI"/"PI", or records with neither inputs nor outputs)
+are hidden unless `--all`.
+
+    ppg status --state failed 'out/*'
+    ppg status --runs
+
+The small helpers here (dates, durations, tables, opening the reader) are shared by
+the other store commands (log, history, forget).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import time
+
+from ..history_reader import StoreReader
+
+STATES = ("done", "failed", "killed", "ok")
+
+
+def add_parser(subparsers):
+    parser = subparsers.add_parser(
+        "status", help="each job's last outcome, runtime and finish time",
+        description="Each job of the store with its last outcome (done, failed, killed; ok = up "
+        "to date, no run in the kept history), last runtime and when it last finished.")
+    parser.add_argument("patterns", nargs="*", metavar="PATTERN",
+                        help="glob patterns on job ids (fnmatch, e.g. 'out/*.txt')")
+    parser.add_argument("--state", action="append", choices=STATES, default=None,
+                        help="only jobs whose last outcome is STATE (repeatable)")
+    parser.add_argument("--all", action="store_true",
+                        help="include invariants (FI*/PI* ids, file and parameter invariants)")
+    parser.add_argument("--runs", action="store_true", help="list the recent runs instead")
+    parser.add_argument("--limit", type=int, default=20, help="how many runs --runs lists (default 20)")
+    return parser
+
+
+def run(args) -> int:
+    reader = open_reader(args)
+    try:
+        if args.runs:
+            print_runs(reader, args.limit)
+        else:
+            print_jobs(reader, args)
+    finally:
+        reader.close()
+    return 0
+
+
+# --- jobs ----------------------------------------------------------------------
+
+
+def print_jobs(reader: StoreReader, args) -> None:
+    records = reader.records()
+    last = reader.last_runs()
+    ids = set(records)
+    ids.update(job_id for job_id, row in last.items() if row.outcome != "done")
+    rows = []
+    counts = dict.fromkeys(STATES, 0)
+    hidden = 0
+    for job_id in sorted(ids):
+        record = records.get(job_id)
+        if not args.all and is_invariant(job_id, record):
+            hidden += 1
+            continue
+        if args.patterns and not any(fnmatch.fnmatchcase(job_id, p) for p in args.patterns):
+            continue
+        row = last.get(job_id)
+        state = row.outcome if row is not None else "ok"
+        if args.state and state not in args.state:
+            continue
+        counts[state] = counts.get(state, 0) + 1
+        if record is not None and record.finished:
+            runtime, finished = record.runtime, record.finished
+        elif row is not None:
+            runtime, finished = (row.stopped or row.started) - row.started, row.stopped or row.started
+        else:
+            runtime, finished = None, None
+        if record is not None and is_invariant(job_id, record):
+            runtime = None  # checked, never run
+        rows.append((job_id, state, duration(runtime), date(finished),
+                     str(row.run_id) if row is not None else ""))
+    if rows:
+        print(table(("job", "last", "runtime", "finished", "run"), rows, right={2, 4}))
+    shown = len(rows)
+    summary = f"{shown} job{'s' if shown != 1 else ''}"
+    if args.patterns or args.state:
+        summary += " shown (filtered)"
+    summary += f", {counts['failed']} failed"
+    if counts["killed"]:
+        summary += f", {counts['killed']} killed"
+    if hidden and not args.all:
+        summary += f"; {hidden} invariant{'s' if hidden != 1 else ''} hidden (--all shows them)"
+    print(summary)
+
+
+def is_invariant(job_id: str, record) -> bool:
+    if job_id.startswith(("FI", "PI")):
+        return True
+    return record is not None and not record.outputs and not record.inputs
+
+
+# --- runs ----------------------------------------------------------------------
+
+
+def print_runs(reader: StoreReader, limit: int) -> None:
+    runs = reader.runs(limit)
+    if not runs:
+        print("no runs recorded")
+        return
+    holder = lock_holder(reader.filename)
+    rows = []
+    for info in runs:
+        outcome = info.outcome
+        if outcome is None:
+            running = info.run_id == runs[0].run_id and holder is not None
+            outcome = f"running (pid {holder})" if running else "did not finish"
+        took = duration(info.finished - info.started) if info.finished else ""
+        rows.append((str(info.run_id), date(info.started), took, outcome,
+                     "" if info.jobs_run is None else str(info.jobs_run),
+                     "" if info.jobs_failed is None else str(info.jobs_failed)))
+    print(table(("run", "started", "took", "outcome", "ran", "failed"), rows, right={0, 2, 4, 5}))
+
+
+def lock_holder(store: str) -> int | None:
+    """The pid in the store's lock file if that process is alive (no lock is taken)."""
+    try:
+        with open(store + ".lock") as fh:
+            pid = int(fh.read().strip() or 0)
+    except (OSError, ValueError):
+        return None
+    if pid <= 0:
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+# --- shared helpers --------------------------------------------------------------
+
+
+def open_reader(args) -> StoreReader:
+    """The store of `--store`, read-only; StoreError (one line) when there is none."""
+    return StoreReader(args.store)
+
+
+def known_ids(reader: StoreReader) -> set[str]:
+    """Job ids with a record or a kept run."""
+    return set(reader.records()) | set(reader.last_runs())
+
+
+def date(timestamp: float | None) -> str:
+    if not timestamp:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = max(0.0, seconds)
+    if seconds < 10:
+        return f"{seconds:.2f} s"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def table(header: tuple, rows: list, right: set = frozenset()) -> str:
+    """Aligned columns; the column indices in `right` are right-aligned."""
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(row) -> str:
+        cells = [str(cell).rjust(w) if i in right else str(cell).ljust(w)
+                 for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
+        return "  ".join(cells).rstrip()
+
+    return "\n".join([line(header), *(line(row) for row in rows)])
