@@ -16,7 +16,7 @@ import time
 import traceback
 from collections import deque
 
-from .errors import PyPipeGraphError, RunInterrupted
+from .errors import JobDiedException, PyPipeGraphError, RunInterrupted
 from .executors.local import LocalExecutor
 from .hashing import combine, file_stat
 from .history import Record
@@ -334,6 +334,8 @@ class Scheduler:
             self.history.job_ran(job.job_id, result.start, result.stop, "killed" if why else "failed",
                                  reason, result.pid, cores, result.stdout, result.stderr,
                                  result.traceback or str(result.value))
+            if why is None and isinstance(result.value, JobDiedException):
+                why = "Died: " + str(result.value)
             self._fail(job, result.value, result.traceback, reason=why or "Exception")
             return
         job.was_run = True

@@ -11,9 +11,11 @@ nothing about planning: it starts job indices and reports raw results.
 from __future__ import annotations
 
 import ctypes
+import faulthandler
 import gc
 import os
 import pickle
+import shutil
 import signal
 import sys
 import tempfile
@@ -64,6 +66,7 @@ class LocalExecutor:
         self.workers: list[Worker] = []
         self.idle: list[Worker] = []
         self.busy: dict = {}  # conn -> Worker
+        self.capture_dir = tempfile.mkdtemp(prefix="ppg_capture_")
 
     def bump_generation(self) -> int:
         """The master's state changed; jobs needing it must get new workers."""
@@ -134,6 +137,7 @@ class LocalExecutor:
             self._retire(worker)
         self.idle.clear()
         self.busy.clear()
+        shutil.rmtree(self.capture_dir, ignore_errors=True)
 
     # --- process management --------------------------------------------------
 
@@ -149,7 +153,7 @@ class LocalExecutor:
                 parent_conn.close()
                 for other in self.workers:
                     other.conn.close()
-                _worker_main(child_conn, self.job_list)
+                _worker_main(child_conn, self.job_list, self.capture_dir)
             except BaseException:
                 code = 1
             finally:
@@ -187,7 +191,18 @@ class LocalExecutor:
             f"The worker process (pid {worker.pid}) running {job.job_id} {how}.", exit_code=code
         )
         now = time.time()
-        return Result(False, exc, None, "", "", worker.started, now, worker.pid)
+        out_path, err_path = capture_paths(self.capture_dir, worker.pid)
+        stdout, stderr = read_capture(out_path), read_capture(err_path)
+        for path in (out_path, err_path):
+            _unlink(path)
+        return Result(False, exc, None, stdout, stderr, worker.started, now, worker.pid)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _reap(pid: int, block: bool) -> int | None:
@@ -201,28 +216,34 @@ def _reap(pid: int, block: bool) -> int | None:
 # --- inside the worker ---------------------------------------------------------
 
 
-class _Capture:
-    """Redirects fds 1 and 2 to temporary files; returns what each job wrote.
+def capture_paths(directory: str, pid: int) -> tuple[str, str]:
+    """Where worker `pid` captures its current job's stdout and stderr."""
+    return os.path.join(directory, f"{pid}.out"), os.path.join(directory, f"{pid}.err")
 
-    Output accumulates; a job's share is what was appended since `reset()`. The files
-    are truncated only when they grow large, saving syscalls per trivial job.
+
+class _Capture:
+    """Redirects fds 1 and 2 to files the master can read (even after the worker died).
+
+    Each job starts with empty files; files are truncated only when the previous job
+    wrote something, so a silent trivial job costs no extra syscalls.
     """
 
-    def __init__(self):
-        self.files = [tempfile.TemporaryFile(), tempfile.TemporaryFile()]
-        self.fds = [fh.fileno() for fh in self.files]
+    def __init__(self, directory: str):
+        self.fds = [os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+                    for path in capture_paths(directory, os.getpid())]
         for target, fd in zip((1, 2), self.fds, strict=True):
             os.dup2(fd, target)
-        sys.stdout = open(1, "w", closefd=False, errors="replace")
-        sys.stderr = open(2, "w", closefd=False, errors="replace")
-        self.starts = [0, 0]
+        sys.stdout = open(1, "w", closefd=False, errors="replace", buffering=1)  # lines survive a crash
+        sys.stderr = open(2, "w", closefd=False, errors="replace", buffering=1)
+        faulthandler.enable(file=sys.stderr)  # a crash's traceback lands in the job's stderr
+        self.written = [False, False]
 
     def reset(self) -> None:
         for i, fd in enumerate(self.fds):
-            if self.starts[i] > MAX_CAPTURE:
+            if self.written[i]:
                 os.ftruncate(fd, 0)
                 os.lseek(fd, 0, os.SEEK_SET)
-                self.starts[i] = 0
+                self.written[i] = False
 
     def collect(self) -> tuple[str, str]:
         for stream in (sys.stdout, sys.stderr):
@@ -233,10 +254,22 @@ class _Capture:
         texts = []
         for i, fd in enumerate(self.fds):
             size = os.fstat(fd).st_size
-            start = max(self.starts[i], size - MAX_CAPTURE)
-            texts.append(os.pread(fd, size - start, start).decode("utf-8", "replace") if size > start else "")
-            self.starts[i] = size
+            self.written[i] = size > 0
+            start = max(0, size - MAX_CAPTURE)
+            texts.append(os.pread(fd, size - start, start).decode("utf-8", "replace") if size else "")
         return texts[0], texts[1]
+
+
+def read_capture(path: str) -> str:
+    """The last MAX_CAPTURE bytes of a capture file ('' when there is none)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - MAX_CAPTURE))
+            return fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
 
 
 def _die_with_parent() -> None:
@@ -247,13 +280,13 @@ def _die_with_parent() -> None:
         pass
 
 
-def _worker_main(conn, job_list) -> None:  # pragma: no cover - runs in the child
+def _worker_main(conn, job_list, capture_dir: str) -> None:  # pragma: no cover - runs in the child
     util.is_worker = True
     gc.enable()  # the master pauses collection while it schedules; jobs get it back
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with_parent()
-    capture = _Capture()
+    capture = _Capture(capture_dir)
     home = os.getcwd()
     pid = os.getpid()
     while True:
