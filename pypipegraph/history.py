@@ -147,6 +147,18 @@ class History:
         except StoreError:
             conn.close()
             raise
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if _cannot_write(exc):
+                raise StoreError(
+                    f"cannot write the status store {self.filename} ({exc}): is the directory or "
+                    "the file read-only, or the disk full? Nothing was run."
+                ) from exc
+            raise StoreError(
+                f"{self.filename} is not a readable pypipegraph status store ({exc}). "
+                "It was left untouched; move it away to start from scratch (every job will "
+                "run again), or restore it from a backup."
+            ) from exc
         except sqlite3.Error as exc:
             conn.close()
             raise StoreError(
@@ -286,8 +298,17 @@ class History:
             self._pending = {**pending, **self._pending}
             self._pending_rows = rows + self._pending_rows
             self._pending_logs = logs + self._pending_logs
-            raise StoreError(f"cannot write the status store {self.filename}: {exc}") from exc
+            raise StoreError(
+                f"cannot write the status store {self.filename} ({exc}); the run stops here. "
+                "Finished jobs recorded before this stay recorded; free disk space (or make it "
+                "writable) and run again."
+            ) from exc
         self._last_commit = now
+
+
+def _cannot_write(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return any(word in text for word in ("readonly", "read-only", "unable to open", "disk", "full"))
 
 
 def _signed(digest: int) -> int:
