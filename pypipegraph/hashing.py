@@ -226,6 +226,7 @@ _SCALARS = frozenset((str, int, float, bool, type(None)))
 
 _names_cache: dict[types.CodeType, tuple[str, ...]] = {}
 _globals_cache: dict[tuple, int] = {}
+_recursions = [0]  # how often a walk met a function already on its path
 _IMMUTABLE = frozenset((str, int, float, bool, type(None), bytes, complex))
 
 
@@ -267,6 +268,7 @@ def _globals_fingerprint(func, code: types.CodeType, seen: set) -> int:
     cached = _globals_cache.get(key)
     if cached is not None:
         return cached
+    recursions_before = _recursions[0]
     parts = []
     names = _global_names(code)
     for name in names:
@@ -282,7 +284,9 @@ def _globals_fingerprint(func, code: types.CodeType, seen: set) -> int:
             continue
         parts.append((name, _global_value(value, seen)))
     result = combine(parts) if parts else 0
-    _globals_cache[key] = result
+    if _recursions[0] == recursions_before:
+        # A result that met recursion depends on where the walk started: not cached.
+        _globals_cache[key] = result
     return result
 
 
@@ -293,6 +297,7 @@ def _global_value(value: Any, seen: set):
     if isinstance(value, types.FunctionType):
         if is_user_module(value.__module__):
             if value.__code__ in seen:
+                _recursions[0] += 1
                 return ("recursion",)  # its code is hashed where the recursion started
             return ("fn", function_fingerprint(value, seen))
         return ("lib", package_version(value.__module__))
@@ -324,9 +329,14 @@ def function_fingerprint(func: Callable, _seen: set | None = None) -> int:
         return hash_bytes(("builtin:%s.%s" % (getattr(func, "__module__", ""), name)).encode())
     hasher = xxhash.xxh3_64()
     hasher.update(b"code%d" % _code_fingerprint(code))
-    seen = _seen if _seen is not None else set()
+    seen = _seen if _seen is not None else set()  # the functions on the current path
+    added = code not in seen
     seen.add(code)
-    hasher.update(b"globals%d" % _globals_fingerprint(func, code, seen))
+    try:
+        hasher.update(b"globals%d" % _globals_fingerprint(func, code, seen))
+    finally:
+        if added:
+            seen.discard(code)
     defaults = getattr(func, "__defaults__", None)
     kwdefaults = getattr(func, "__kwdefaults__", None)
     if defaults and not kwdefaults and all(type(d) in _SCALARS for d in defaults):

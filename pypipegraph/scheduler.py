@@ -242,10 +242,10 @@ class Scheduler:
 
     def _request(self, root) -> None:
         """Mark `root` as needing to run; first ask its lazy prerequisites to run."""
-        stack = [root]
+        self.state[root] = NEEDS_RUN
+        stack = [root]  # a job is marked NEEDS_RUN when pushed, so it is pushed only once
         while stack:
             job = stack.pop()
-            self.state[job] = NEEDS_RUN
             blockers = 0
             for up in job.prerequisites:
                 if not up.lazy:
@@ -266,6 +266,7 @@ class Scheduler:
                 if up_state == IDLE:
                     up.run_reasons = (f"needed by {job.job_id}",)
                     self.runlog.decision(up.job_id, up.run_reasons)
+                    self.state[up] = NEEDS_RUN
                     stack.append(up)
             if blockers > 0:
                 self.blocked[job] = blockers

@@ -6,8 +6,9 @@ run and what every file contains afterwards. The rules, from docs/rerun-decision
 docs/jobs-in-memory.md and docs/jobs-temp-files.md:
 
 R1  Fingerprints: FileInvariant = the file's content (a touch keeps it); Parameter-
-    Invariant = the value; FunctionInvariant (also the implicit FI<job id> of every
-    job) = code + default arguments (our callbacks share one code object, so: the spec);
+    Invariant = the value (a dict regardless of key order); FunctionInvariant (also
+    the implicit FI<job id> of every job) = code + default arguments, not line numbers,
+    comments or docstrings (our callbacks differ only in defaults, so: the spec);
     FileGeneratingJob / MultiFileGeneratingJob = the content of its output file(s).
 R2  A loader's or temp job's fingerprint = the sorted {input id: fingerprint} of its
     inputs (its own FI included). Whether it ran does not matter.
@@ -23,6 +24,8 @@ R5  Temp files do not exist after a run; output files of jobs no longer in the g
     against that record).
 R6  After every run, each output file holds exactly what a from-scratch build of the
     current graph writes (`from_scratch`).
+R7  A run never fails here, and each job's callback runs at most once per run
+    (checked in test_oracle.py).
 """
 
 from __future__ import annotations
@@ -37,12 +40,19 @@ LAZY = frozenset({"temp", "loader"})
 OUTPUTS = frozenset({"fg", "mfg"})
 TRANSFORMS = ("id", "upper", "len", "parity", "head", "const", "empty")
 FILE_CONTENTS = ("x", "X", "y", "xy", "xx", "Y")
-PARAM_VALUES = (0, 1, 2, "1", "a", "A")
+PARAM_VALUES = (0, 1, 2, "1", "a", True, 1.0, {"k": 1, "j": 2}, {"k": 1, "j": 3})
 FUNC_VALUES = ("v0", "V0", "v1", "w")
 SALTS = 4
 
 
 # --- what jobs compute (shared by the callbacks and the model) -----------------------
+
+
+def param_text(value) -> str:
+    """What a job reads from a parameter: dicts in key order (their fingerprint ignores order)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {v!r}" for k, v in sorted(value.items())) + "}"
+    return f"{type(value).__name__}:{value!r}"
 
 
 def short(value: str) -> str:
@@ -86,6 +96,7 @@ class Node:
     spec: tuple = (0, "id", 0)  # jobs: (salt, transform, noop)
     value: object = None  # file content / parameter / function return value
     noop: int = 0  # functions: changes the fingerprint, not the value
+    variant: int = 0  # jobs: 1 = the same callback code reformatted (no change)
     empty_ok: bool = False
 
     @property
@@ -133,7 +144,7 @@ class Node:
         if self.kind == "func":
             return f"{self.job_id}: {kind} returns {self.value!r} noop={self.noop}"
         deps = ", ".join(nodes[d].job_id for d in self.deps)
-        extra = " empty_ok" if self.empty_ok else ""
+        extra = (" empty_ok" if self.empty_ok else "") + (" reformatted" if self.variant else "")
         return f"{self.job_id}: {kind} spec={self.spec}{extra} <- [{deps}]"
 
 
@@ -255,9 +266,17 @@ class World:
         node = self._pick({"param"}, a)
         if node is None:
             return None
-        choices = [c for c in PARAM_VALUES if repr(c) != repr(node.value)]
+        choices = [c for c in PARAM_VALUES if param_text(c) != param_text(node.value)]
         old, node.value = node.value, choices[b % len(choices)]
         return f"parameter {node.job_id}: {old!r} -> {node.value!r}"
+
+    def edit_reorder_param(self, a, b, raw):
+        """Dicts fingerprint independent of order: nothing must run."""
+        node = self._pick({"param"}, a)
+        if node is None or not isinstance(node.value, dict):
+            return None
+        node.value = dict(reversed(list(node.value.items())))
+        return f"parameter {node.job_id}: same dict, keys reordered -> {node.value!r}"
 
     def edit_change_function(self, a, b, raw):
         """A job's callback changes (new default value): salt or transform."""
@@ -280,6 +299,14 @@ class World:
         old = node.spec
         node.spec = (old[0], old[1], old[2] + 1)
         return f"function of {node.job_id}: spec {old} -> {node.spec} (same output)"
+
+    def edit_reformat_function(self, a, b, raw):
+        """Line numbers, comments, formatting and docstrings do not count: nothing runs."""
+        node = self._pick({"fg", "mfg", "temp", "loader"}, a)
+        if node is None:
+            return None
+        node.variant = 1 - node.variant
+        return f"callback of {node.job_id} reformatted (variant {node.variant}), same code"
 
     def edit_change_function_invariant(self, a, b, raw):
         node = self._pick({"func"}, a)
@@ -387,8 +414,6 @@ class World:
         node = removed[a % len(removed)]
         self.present.add(node.num)
         node.deps = [d for d in node.deps if d in self.present]
-        if node.kind == "file":
-            self.disk[node.key] = node.value  # the file stayed on disk
         return f"re-add {node.describe(self.nodes)}"
 
     def edit_nothing(self, a, b, raw):
@@ -400,14 +425,14 @@ class World:
         if node.kind == "file":
             return ("file", self.disk[node.key])
         if node.kind == "param":
-            return ("param", type(node.value).__name__, repr(node.value))
+            return ("param", param_text(node.value))
         return ("func", node.value, node.noop)
 
     def value_of_invariant(self, node: Node) -> str:
         if node.kind == "file":
             return self.disk[node.key]
         if node.kind == "param":
-            return repr(node.value)
+            return param_text(node.value)
         return node.value
 
     def inputs_of(self, node: Node, fps: dict) -> dict:

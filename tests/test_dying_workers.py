@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import pypipegraph as ppg
+
 from conftest import read
 
 

@@ -106,10 +106,10 @@ def test_mutable_globals_and_stdlib_do_not_count(project):
 
 
 def test_installed_package_counts_by_version():
+    import xxhash
+
     from pypipegraph.hashing import function_fingerprint
     from pypipegraph.modules import is_user_module, package_version
-
-    import xxhash
 
     assert not is_user_module("xxhash") and not is_user_module("json")
     assert is_user_module("__main__")
@@ -120,3 +120,46 @@ def test_installed_package_counts_by_version():
         return xxhash.xxh3_64_intdigest(b"")
 
     assert function_fingerprint(uses_xxhash) == function_fingerprint(uses_xxhash)
+
+
+DIAMOND = '''
+def leaf(x):
+    return x + 1
+
+def helper_a(x):
+    return leaf(x) * 2
+
+def helper_b(x):
+    return leaf(x) * 3
+
+def job_one():
+    return helper_a(1)
+
+def job_two():
+    return helper_a(1) + helper_b(2)
+
+def ping(n):
+    return pong(n - 1) if n else 0
+
+def pong(n):
+    return ping(n - 1) if n else 1
+'''
+
+
+def test_fingerprints_do_not_depend_on_what_was_fingerprinted_before(tmp_path, monkeypatch):
+    """A helper reached twice (a diamond) or through recursion counts the same whatever
+    was hashed first."""
+    import importlib
+
+    from pypipegraph.hashing import forget_global_values, function_fingerprint
+
+    (tmp_path / "diamond_helpers.py").write_text(DIAMOND)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("diamond_helpers")
+    forget_global_values()
+    alone = function_fingerprint(module.job_two), function_fingerprint(module.pong)
+    forget_global_values()
+    function_fingerprint(module.job_one)
+    function_fingerprint(module.ping)
+    after_others = function_fingerprint(module.job_two), function_fingerprint(module.pong)
+    assert alone == after_others

@@ -62,3 +62,31 @@ def test_full_disk_mid_run_stops_cleanly(tmp_path, monkeypatch):
     for name, text in outputs_before.items():
         if "out/" + name in recorded:
             assert Path("out", name).read_text() == text
+
+
+def _chattr(flag: str, path: str) -> bool:
+    try:
+        return subprocess.run(["chattr", flag, path], capture_output=True).returncode == 0
+    except FileNotFoundError:
+        return False
+
+
+def test_read_only_directory_is_refused_before_any_job_runs(tmp_path, monkeypatch):
+    """The store's directory cannot be written (chattr +i stops even root)."""
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
+    Path("pipeline.py").write_text(SCRIPT)
+    assert subprocess.run([sys.executable, "pipeline.py"], capture_output=True, timeout=120).returncode == 0
+    Path("out/000").unlink()  # so that a run would have something to do
+    if not _chattr("+i", str(project)):
+        pytest.skip("chattr +i is not available here")
+    try:
+        proc = subprocess.run([sys.executable, "pipeline.py"], capture_output=True, text=True, timeout=120)
+    finally:
+        _chattr("-i", str(project))
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "cannot write the status store .pypipegraph_status_robust" in proc.stdout
+    assert "Nothing was run" in proc.stdout
+    assert not Path("out/000").exists()
+    assert len(Path("runs.log").read_text().split()) == 400  # no job ran a second time
