@@ -166,7 +166,10 @@ class Pipegraph:
     def run(self) -> None:
         """Run every out-of-date job; raise ppg.RuntimeError if any failed."""
         if self.has_run:
-            raise ValueError("Each pipegraph may be run only once.")
+            raise ValueError(
+                "Each pipegraph may be run only once. Call ppg.new_pipegraph() and define the "
+                "jobs again for another run; only what changed runs."
+            )
         self.has_run = True
         self.running = True
         if util.plan_mode:

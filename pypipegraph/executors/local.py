@@ -306,7 +306,9 @@ def _worker_main(conn, job_list, capture_dir: str) -> None:  # pragma: no cover 
         except SystemExit as exc:
             ok = False
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-            value = JobDiedException(f"{job.job_id} called sys.exit({exc.code!r})", exit_code=code)
+            value = JobDiedException(
+                f"{job.job_id} called sys.exit({exc.code!r}); job callbacks must not exit the "
+                "process: raise an exception instead", exit_code=code)
         except BaseException as exc:  # noqa: BLE001 - every failure is reported
             ok = False
             value = exc

@@ -52,6 +52,20 @@ def caller_site() -> tuple[str, int] | None:
     return frame.f_code.co_filename, frame.f_lineno
 
 
+def check_no_argument_callback(job, callback, what: str = "callback") -> None:
+    """Loaders, generators and final jobs call their callback without arguments."""
+    if not callable(callback):
+        raise TypeError(f"{type(job).__name__} {job.job_id!r}: {what} must be callable, got {callback!r}")
+    needed = required_positional(callback)
+    if needed:
+        name = getattr(callback, "__qualname__", repr(callback))
+        raise TypeError(
+            f"{type(job).__name__} {job.job_id!r}: the {what} {name} takes {needed} required "
+            f"argument{'s' if needed > 1 else ''}; loader, generator and final-job callbacks are "
+            "called without arguments (reach your data through a closure or a default argument)."
+        )
+
+
 def normalize_id(job_id: Any, cls_name: str) -> str:
     """Job ids are str; a pathlib.Path is accepted and converted."""
     if isinstance(job_id, str):
@@ -164,6 +178,19 @@ class Job:
                 "use distinct ids, or the same arguments."
             )
         return True
+
+    def _check_same_function(self, old: Callable, new: Callable) -> None:
+        """A redefinition with the same code must also capture the same values."""
+        if old is new:
+            return
+        from ..hashing import function_fingerprint
+
+        if function_fingerprint(old) != function_fingerprint(new):
+            raise ValueError(
+                f"{type(self).__name__} {self.job_id!r} was defined twice with the same function "
+                "code but different default arguments or closure values, so both definitions "
+                "would write one job's output. Give each job its own id (its own output file)."
+            )
 
     def _register(self) -> None:
         self._graph.add_job(self)

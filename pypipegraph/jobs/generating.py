@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from ..errors import JobContractError
 from ..hashing import combine
-from .base import Job
+from .base import Job, check_no_argument_callback
 from .invariants import FunctionInvariant
 
 
@@ -28,8 +28,7 @@ class JobGeneratingJob(Job):
     generates_jobs = True
 
     def __init__(self, job_id, callback: Callable):
-        if not callable(callback):
-            raise TypeError(f"{type(self).__name__} {self.job_id!r}: callback must be callable, got {callback!r}")
+        check_no_argument_callback(self, callback)
         if self._init_once(self._signature_of(callback)):
             return
         self.callback = callback
@@ -109,8 +108,7 @@ class FinalJob(Job):
     is_final = True
 
     def __init__(self, job_id, callback: Callable):
-        if not callable(callback):
-            raise TypeError(f"FinalJob {self.job_id!r}: callback must be callable, got {callback!r}")
+        check_no_argument_callback(self, callback)
         if self._init_once((getattr(callback, "__code__", callback),)):
             return
         self.callback = callback

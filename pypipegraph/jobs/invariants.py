@@ -150,7 +150,7 @@ class FileChecksumInvariant(_Invariant):
         self._register()
 
     def compute(self, old):
-        return _files_fingerprint(self.filenames, old)
+        return _files_fingerprint(self.filenames, old, self)
 
     def change_description(self) -> str:
         return f"input file {self.job_id} changed"
@@ -175,7 +175,7 @@ class MultiFileInvariant(_Invariant):
         self._register()
 
     def compute(self, old):
-        return _files_fingerprint(self.filenames, old)
+        return _files_fingerprint(self.filenames, old, self)
 
     def change_description(self) -> str:
         return f"input files {', '.join(self.filenames)} changed"
@@ -195,14 +195,20 @@ def _multi_id(filenames, cls_name: str) -> str:
     return ":".join(sorted(names))
 
 
-def _files_fingerprint(filenames: list[str], old) -> tuple[int, Any]:
+def _files_fingerprint(filenames: list[str], old, invariant) -> tuple[int, Any]:
     """Fingerprint of files, reusing the stored hash of each file whose stat is unchanged."""
     old_stats = old.extra if old is not None and isinstance(old.extra, dict) else {}
     stats = {}
     for name in filenames:
         st = file_stat(name)
         if st is None:
-            raise FileNotFoundError(f"input file {name!r} does not exist (needed by an invariant)")
+            users = sorted(job.job_id for job in invariant.dependants)
+            needed = ", ".join(users[:3]) + (f" and {len(users) - 3} more" if len(users) > 3 else "")
+            raise FileNotFoundError(
+                f"{type(invariant).__name__} {invariant.job_id!r}: input file {name} does not exist"
+                + (f" (needed by {needed})" if users else "")
+                + ". Create it before the run; if a job writes it, depend on that job."
+            )
         previous = old_stats.get(name)
         if previous is not None and previous[0] == st[0] and previous[1] == st[1]:
             stats[name] = previous

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import JobContractError
-from .base import Job
+from .base import Job, check_no_argument_callback
 from .invariants import FunctionInvariant
 from .output import FileGeneratingJob
 
@@ -31,9 +31,9 @@ class DataLoadingJob(Job):
         self._setup_loader(callback, ())
 
     def _setup_loader(self, callback, extra_signature: tuple) -> None:
-        if not callable(callback):
-            raise TypeError(f"{type(self).__name__} {self.job_id!r}: callback must be callable, got {callback!r}")
+        check_no_argument_callback(self, callback)
         if self._init_once((getattr(callback, "__code__", callback),) + extra_signature):
+            self._check_same_function(self.callback, callback)
             return
         self.callback = callback
         self._register()
@@ -79,7 +79,7 @@ class _CacheFileJob(FileGeneratingJob):
     """The `.lfg` of a cached job: runs the calculation in a worker and pickles the result."""
 
     def __init__(self, cache_filename, calc_function: Callable):
-        _check_callable(self.job_id, "calc_function", calc_function)
+        check_no_argument_callback(self, calc_function, "calc_function")
         previous = self.__dict__.get("calc_function")
         if previous is not None:
             if _code(previous) != _code(calc_function):
@@ -111,11 +111,6 @@ class _CacheFileJob(FileGeneratingJob):
 
 def _code(func):
     return getattr(func, "__code__", func)
-
-
-def _check_callable(job_id: str, what: str, value) -> None:
-    if not callable(value):
-        raise TypeError(f"{job_id}: {what} must be callable, got {value!r}")
 
 
 def load_cache(filename: str, job_id: str) -> Any:
@@ -162,7 +157,7 @@ class CachedAttributeLoadingJob(_CachedMixin, AttributeLoadingJob):
         return Job.__new__(cls, str(cache_filename) + "_load")
 
     def __init__(self, cache_filename, object: Any, attribute_name: str, calc_function: Callable):  # noqa: A002
-        _check_callable(self.job_id, "calc_function", calc_function)
+        check_no_argument_callback(self, calc_function, "calc_function")
         first = "lfg" not in self.__dict__
         if not first:
             _CacheFileJob(str(cache_filename), calc_function)  # raises on another calculation
@@ -181,8 +176,9 @@ class CachedDataLoadingJob(_CachedMixin, DataLoadingJob):
         return Job.__new__(cls, str(cache_filename) + "_load")
 
     def __init__(self, cache_filename, calc_function: Callable, store_function: Callable):
-        _check_callable(self.job_id, "calc_function", calc_function)
-        _check_callable(self.job_id, "store_function", store_function)
+        check_no_argument_callback(self, calc_function, "calc_function")
+        if not callable(store_function):
+            raise TypeError(f"{self.job_id}: store_function must be callable, got {store_function!r}")
         first = "lfg" not in self.__dict__
         if not first:
             _CacheFileJob(str(cache_filename), calc_function)  # raises on another calculation

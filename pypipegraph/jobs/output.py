@@ -34,6 +34,7 @@ class FileGeneratingJob(Job):
             raise TypeError(f"{kind} {self.job_id!r}: function must be callable, got {function!r}")
         code = getattr(function, "__code__", function)
         if self._init_once((code, bool(rename_broken), bool(empty_ok))):
+            self._check_same_function(self.callback, function)
             return
         arity = required_positional(function)
         if arity > 1:

@@ -1,0 +1,753 @@
+"""The misuse catalogue (docs/errors.md): one test per case, asserting the exact message.
+
+Every message below is shown verbatim in the case of the same number in docs/errors.md
+(`test_doc_shows_every_message` checks that), so changing a message means updating the
+catalogue too. Parts that vary (paths, pids, machine sizes) are written as placeholders
+from PLACEHOLDERS and filled in by the tests.
+"""
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+import pypipegraph as ppg
+from pypipegraph.history import FORMAT_VERSION, History
+from pypipegraph.resources import ResourceError
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "errors.md"
+STORE = ".pypipegraph_status_robust"
+
+PLACEHOLDERS = ("<module>", "<file>", "<line>", "<pid>", "<bytes>", "<generator>",
+                "<unpickling error>", "<found>", "<supported>")
+
+# case number (the "### N." heading in docs/errors.md) -> the messages that case shows
+M = {
+    1: ["FileGeneratingJob: job_id must be a str (or pathlib.Path), got int 5",
+        "DataLoadingJob: job_id must be a str (or pathlib.Path), got NoneType None"],
+    2: ["FileGeneratingJob 'out/report.txt': function must be callable, got None",
+        "DataLoadingJob 'genome': callback must be callable, got None"],
+    3: ["FileGeneratingJob 'out/ab.txt': the callback <module>.combine takes 2 required arguments; "
+        "it must take none or one (the output filename(s))."],
+    4: ["DataLoadingJob 'genome': the callback load_genome takes 1 required argument; loader, "
+        "generator and final-job callbacks are called without arguments (reach your data through a "
+        "closure or a default argument)."],
+    5: ["MultiFileGeneratingJob takes a list of filenames, not the single string 'out/a.txt'; "
+        "use FileGeneratingJob for one file.",
+        "MultiFileGeneratingJob: filenames must be a list of str, got PosixPath('out/a.txt')"],
+    6: ["out/a.txt:out/b.txt: the output file out/a.txt is already written by job out/a.txt. "
+        "Two jobs may not write the same file."],
+    7: ["Job id 'out/a.txt' is already used by a FileGeneratingJob; cannot redefine it as a "
+        "TempFileGeneratingJob. Use another id."],
+    8: ["Job 'out/a.txt' was defined twice with different arguments (FileGeneratingJob). Each job id "
+        "may only be defined once; use distinct ids, or the same arguments."],
+    9: ["Job 'PIfilter' was defined twice with different arguments (ParameterInvariant). Each job id "
+        "may only be defined once; use distinct ids, or the same arguments."],
+    10: ["Job id 'out/a.txt' is already used by a FileGeneratingJob; cannot redefine it as a "
+         "FileChecksumInvariant. Use another id.",
+         "Job id 'out/a.txt' is already used by a FileChecksumInvariant; cannot redefine it as a "
+         "FileGeneratingJob. Use another id."],
+    11: ["AttributeLoadingJob 'lengths': attribute_name must be a str, got Stats()"],
+    12: ["PlotJob 'out/squares.jpg': cannot render a .jpg file; the output filename must end in one "
+         "of .png, .pdf, .svg."],
+    13: ["Cached job 'cache/lengths.pickle' was defined twice with different calc functions. Each "
+         "cache file belongs to one calculation; use another filename.",
+         "CachedDataLoadingJob 'cache/lengths.pickle_load' was defined twice with different store "
+         "functions; use another cache filename."],
+    14: ["out/a.txt: cores_needed must be a positive int, -1 (all cores) or -2 (all cores, small jobs "
+         "may run beside it); got 0"],
+    15: ["out/a.txt: memory_needed must be bytes (an int >= 0) or -1; got '4GB'"],
+    16: ["FunctionInvariant 'FIsmooth' was defined twice with different functions (<module>.smooth). "
+         "Give each function its own id. (Bound methods of different instances count as different: "
+         "pass Class.method.)"],
+    17: ["ParameterInvariant 'PIfilter': cannot fingerprint a value of type lock: cannot pickle "
+         "'_thread.lock' object. Pass a picklable value (or a repr-able summary of it)."],
+    18: ["out/a.txt: depends_on takes jobs, lists of jobs, None or a callable returning jobs; got str "
+         "'reads.fa'. For a file use depends_on_file(); for parameters depends_on_params().",
+         "out/a.txt: depends_on takes jobs, lists of jobs, None or a callable returning jobs; got int "
+         "3. For a file use depends_on_file(); for parameters depends_on_params()."],
+    19: ["expected a job or a filename, got ['a.fa', 'b.fa']"],
+    20: ["out/a.txt: depends_on takes jobs, lists of jobs, None or a callable returning jobs; got str "
+         "'out/b.txt'. For a file use depends_on_file(); for parameters depends_on_params()."],
+    21: ["Job 'out/a.txt' cannot depend on itself."],
+    22: ["Cycle: 'out/b.txt' -> 'out/a.txt' -> 'out/b.txt'. Two jobs cannot depend on each other."],
+    23: ["The job graph has a cycle: out/b.txt -> out/a.txt -> out/c.txt -> out/b.txt. Each arrow "
+         "means 'is needed by'; remove one of these dependencies:\n"
+         "  out/a.txt depends on out/b.txt  (<file>:<line>)\n"
+         "  out/c.txt depends on out/a.txt  (<file>:<line>)\n"
+         "  out/b.txt depends on out/c.txt  (<file>:<line>)"],
+    24: ["Job 'out/a.txt' belongs to an earlier pipegraph; 'out/b.txt' cannot depend on it. Create it "
+         "again after ppg.new_pipegraph()."],
+    25: ["ParameterInvariant 'PIthreshold' cannot depend on other jobs (tried 'out/a.txt'): "
+         "invariants are checked, never run."],
+    26: ["FinalJob 'summary' cannot depend on 'out/a.txt': final jobs run after everything else anyway.",
+         "'out/a.txt' cannot depend on FinalJob 'summary': nothing runs after a final job."],
+    27: ["Cannot create a job: no pipegraph exists. Call ppg.new_pipegraph() first.",
+         "No pipegraph to run: call ppg.new_pipegraph() and create jobs first."],
+    28: ["This pipegraph was already run. You need to create a new one for more jobs "
+         "(ppg.new_pipegraph())."],
+    29: ["Each pipegraph may be run only once. Call ppg.new_pipegraph() and define the jobs again "
+         "for another run; only what changed runs."],
+    30: ["FileGeneratingJob 'out/a.txt' did not create its output file(s) out/a.txt. The callback must "
+         "write every declared output.",
+         "1 job(s) failed:\n"
+         "  out/a.txt: JobContractError: FileGeneratingJob 'out/a.txt' did not create its output "
+         "file(s) out/a.txt. The callback must write every declared output.\n"
+         "Tracebacks, stdout and stderr: logs/ppg_errors.txt."],
+    31: ["FileGeneratingJob 'out/a.txt': the callback returned 2; output jobs must write their files "
+         "and return None.",
+         "FileGeneratingJob 'out/a.txt': the callback returned 0; output jobs must write their files "
+         "and return None."],
+    32: ["FileGeneratingJob 'out/0.txt' did not create its output file(s) out/0.txt. The callback must "
+         "write every declared output."],
+    33: ["out/a.txt called sys.exit('no reads found'); job callbacks must not exit the process: "
+         "raise an exception instead"],
+    34: ["FileChecksumInvariant 'reads.fa': input file reads.fa does not exist (needed by out/a.txt). "
+         "Create it before the run; if a job writes it, depend on that job."],
+    35: ["out/a.txt needs 3 cores, only 2 are available. Lower cores_needed (or use -1 for 'all cores').",
+         "out/a.txt needs 1152921504606846976 bytes of memory, the machine has <bytes>. "
+         "Lower memory_needed."],
+    36: ["DataLoadingJob 'genome' tried to create a job. Loading jobs may not create jobs; use a "
+         "JobGeneratingJob or DependencyInjectionJob for that."],
+    37: ["[Errno 2] No such file or directory: 'cache/lengths.pickle'"],
+    38: ["cache/lengths.pickle: the calculation's result (generator) cannot be pickled into the cache "
+         "file: cannot pickle 'generator' object"],
+    39: ["cache/lengths.pickle_load: the cache file cache/lengths.pickle could not be unpickled "
+         "(<unpickling error>). Delete it to have it recalculated."],
+    40: ["cache/errors.pickle_load: the cache file cache/errors.pickle could not be unpickled "
+         "(TypeError: ParseError.__init__() missing 1 required positional argument: 'reason'). "
+         "Delete it to have it recalculated."],
+    41: ["JobGeneratingJob 'reports' added a dependency ('out/report_a.txt') to 'out/summary.txt', a job "
+         "that existed before it ran. Generated jobs may depend on existing jobs, not the other way "
+         "round; use a DependencyInjectionJob for that."],
+    42: ["<generator> generated 'out/x.txt', but a different job with that id exists already. "
+         "Generated job ids must be unique (or define the same job)."],
+    43: ["out/a.txt:out/b.txt: the output file out/a.txt is already written by job out/a.txt. "
+         "Two jobs may not write the same file."],
+    44: ["cannot pickle '_thread.lock' object"],
+    45: ["DependencyInjectionJob 'pages' tried to inject 'pages/1.html' into 'out/summary.txt', which "
+         "does not depend on 'pages'. Make it depend on the injection job first."],
+    46: ["DependencyInjectionJob 'pages' returned 'p'; return jobs (or None).",
+         "'int' object is not iterable"],
+    47: [".pypipegraph_status_robust is not a readable pypipegraph status store (file is not a "
+         "database). It was left untouched; move it away to start from scratch (every job will run "
+         "again), or restore it from a backup.",
+         ".pypipegraph_status_robust is an SQLite file but not a pypipegraph status store. Move it "
+         "away or pass another invariant_status_filename."],
+    48: [".pypipegraph_status_robust was written by a newer pypipegraph (store format <found>, this "
+         "version reads up to <supported>). Upgrade pypipegraph."],
+    49: ["Another pypipegraph run is using .pypipegraph_status_robust (lock "
+         ".pypipegraph_status_robust.lock, pid <pid>). Wait for it to finish; two runs in one "
+         "directory would overwrite each other's outputs."],
+    50: ["ppg log: unknown job unknown_job (not in the store)",
+         "ppg status: no status store .pypipegraph_status_robust here: run the pipeline first (or pass "
+         "--store)"],
+}
+
+_PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
+
+
+def fill(template: str, *values) -> str:
+    """The template with its placeholders replaced, in order, by `values`."""
+    remaining = list(values)
+    text = _PLACEHOLDER.sub(lambda _: str(remaining.pop(0)), template)
+    assert not remaining, "more values than placeholders"
+    return text
+
+
+def check_text(text: str, template: str, values: tuple) -> None:
+    """`text` is the template filled with `values` (or, with no values, any filling)."""
+    if values or not _PLACEHOLDER.search(template):
+        assert text == fill(template, *values)
+    else:
+        pattern = "".join(
+            ".+?" if _PLACEHOLDER.fullmatch(part) else re.escape(part)
+            for part in re.split(f"({_PLACEHOLDER.pattern})", template)
+        )
+        assert re.fullmatch(pattern, text, re.S), text
+
+
+@contextmanager
+def raises(cls, template: str, *values):
+    """The block raises exactly `cls` with the message `template` (filled with `values`)."""
+    with pytest.raises(cls) as info:
+        yield info
+    assert type(info.value) is cls, repr(info.value)
+    check_text(str(info.value), template, values)
+
+
+def run_fails(job_id: str, cls, template: str, *values, reason: str = "Exception"):
+    """Run the graph: `job_id` fails during the run with `cls` and the message; returns the job."""
+    with pytest.raises(ppg.RuntimeError) as info:
+        ppg.run_pipegraph()
+    job = ppg.util.global_pipegraph.jobs[job_id]
+    assert job.failed
+    assert type(job.exception) is cls, repr(job.exception)
+    check_text(str(job.exception), template, values)
+    assert job.error_reason == (str(job.exception) if reason == "message" else reason)
+    assert f"\n  {job_id}: {cls.__name__}: {job.exception}\n" in str(info.value)
+    return job
+
+
+# --- callbacks used by the cases ------------------------------------------------
+
+
+def writer(of):
+    Path(of).write_text("x")
+
+
+def write_both(filenames):
+    for name in filenames:
+        Path(name).write_text("x")
+
+
+def fg(filename):
+    return ppg.FileGeneratingJob(filename, writer)
+
+
+def make_report():
+    """Returns nothing: passing make_report() instead of make_report is case 2."""
+
+
+def load_genome(data):
+    data["seq"] = "ACGT"
+
+
+def combine(a, b):
+    pass
+
+
+class Stats:
+    def __repr__(self):
+        return "Stats()"
+
+
+class ParseError(Exception):
+    def __init__(self, line, reason):
+        super().__init__(f"line {line}: {reason}")
+
+
+# --- defining jobs (at the call) ------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", [0, 1])
+def test_01_job_id_not_a_str(new_pipegraph, variant):
+    with raises(TypeError, M[1][variant]):
+        if variant == 0:
+            ppg.FileGeneratingJob(5, writer)
+        else:
+            ppg.DataLoadingJob(None, make_report)
+
+
+@pytest.mark.parametrize("variant", [0, 1])
+def test_02_callback_not_callable(new_pipegraph, variant):
+    with raises(TypeError, M[2][variant]):
+        if variant == 0:
+            ppg.FileGeneratingJob("out/report.txt", make_report())
+        else:
+            ppg.DataLoadingJob("genome", make_report())
+    assert not ppg.util.global_pipegraph.jobs
+
+
+def test_03_output_callback_with_two_arguments(new_pipegraph):
+    with raises(TypeError, M[3][0], combine.__module__):
+        ppg.FileGeneratingJob("out/ab.txt", combine)
+
+
+def test_04_loader_callback_with_an_argument(new_pipegraph):
+    with raises(TypeError, M[4][0]):
+        ppg.DataLoadingJob("genome", load_genome)
+    assert "genome" not in ppg.util.global_pipegraph.jobs
+
+
+@pytest.mark.parametrize("variant, cls", [(0, ValueError), (1, TypeError)])
+def test_05_multi_file_job_without_a_list(new_pipegraph, variant, cls):
+    with raises(cls, M[5][variant]):
+        ppg.MultiFileGeneratingJob("out/a.txt" if variant == 0 else Path("out/a.txt"), write_both)
+
+
+def test_06_two_jobs_write_one_file(new_pipegraph):
+    fg("out/a.txt")
+    with raises(ValueError, M[6][0]):
+        ppg.MultiFileGeneratingJob(["out/a.txt", "out/b.txt"], write_both)
+
+
+def test_07_same_id_another_class(new_pipegraph):
+    fg("out/a.txt")
+    with raises(ValueError, M[7][0]):
+        ppg.TempFileGeneratingJob("out/a.txt", writer)
+
+
+def test_08_same_id_another_function(new_pipegraph):
+    ppg.FileGeneratingJob("out/a.txt", lambda of: Path(of).write_text("v1") and None)
+    with raises(ValueError, M[8][0]):
+        ppg.FileGeneratingJob("out/a.txt", lambda of: Path(of).write_text("v2") and None)
+
+
+def test_09_same_id_other_parameters(new_pipegraph):
+    ppg.ParameterInvariant("filter", {"k": 3})
+    with raises(ValueError, M[9][0]):
+        ppg.ParameterInvariant("filter", {"k": 4})
+
+
+@pytest.mark.parametrize("variant", [0, 1])
+def test_10_file_invariant_on_a_file_a_job_writes(new_pipegraph, variant):
+    if variant == 0:
+        fg("out/a.txt")
+        with raises(ValueError, M[10][0]):
+            fg("out/b.txt").depends_on(ppg.FileInvariant("out/a.txt"))
+    else:
+        fg("out/b.txt").depends_on(ppg.FileInvariant("out/a.txt"))
+        with raises(ValueError, M[10][1]):
+            fg("out/a.txt")
+
+
+def test_11_attribute_name_not_a_str(new_pipegraph):
+    stats = Stats()
+    with raises(ValueError, M[11][0]):
+        ppg.AttributeLoadingJob("lengths", "lengths", stats, lambda: [1, 2])
+
+
+def test_12_plot_job_wrong_suffix(new_pipegraph):
+    with raises(ValueError, M[12][0]):
+        ppg.PlotJob("out/squares.jpg", lambda: None, lambda df: None)
+
+
+@pytest.mark.parametrize("variant", [0, 1])
+def test_13_cached_job_another_function(new_pipegraph, variant):
+    stats = Stats()
+    if variant == 0:
+        ppg.CachedAttributeLoadingJob("cache/lengths.pickle", stats, "lengths", lambda: [1, 2])
+        with raises(ValueError, M[13][0]):
+            ppg.CachedAttributeLoadingJob("cache/lengths.pickle", stats, "lengths", lambda: [3, 4])
+    else:
+        ppg.CachedDataLoadingJob("cache/lengths.pickle", line_lengths, print)
+        with raises(ValueError, M[13][1]):
+            ppg.CachedDataLoadingJob("cache/lengths.pickle", line_lengths, repr)
+
+
+def test_14_cores_needed_invalid(new_pipegraph):
+    job = fg("out/a.txt")
+    with raises(ValueError, M[14][0]):
+        job.cores_needed = 0
+    assert job.cores_needed == 1
+
+
+def test_15_memory_needed_invalid(new_pipegraph):
+    job = fg("out/a.txt")
+    with raises(ValueError, M[15][0]):
+        job.memory_needed = "4GB"
+    assert job.memory_needed == -1
+
+
+def smooth(values):
+    return values
+
+
+def test_16_two_functions_one_function_invariant_id(new_pipegraph):
+    def smooth_v2(values):
+        return values[1:]
+
+    fg("out/a.txt").depends_on_func("smooth", smooth)
+    with raises(ValueError, M[16][0], smooth.__module__):
+        fg("out/b.txt").depends_on_func("smooth", smooth_v2)
+
+
+def test_17_unpicklable_parameters(new_pipegraph):
+    lock = threading.Lock()
+    with raises(TypeError, M[17][0]):
+        ppg.ParameterInvariant("filter", {"k": 3, "lock": lock})
+
+
+# --- dependencies -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", [0, 1])
+def test_18_depends_on_a_filename_or_an_int(new_pipegraph, variant):
+    job = fg("out/a.txt")
+    with raises(ValueError, M[18][variant]):
+        job.depends_on("reads.fa" if variant == 0 else 3)
+    assert not job.prerequisites
+
+
+def test_19_depends_on_file_with_a_list(new_pipegraph):
+    with raises(TypeError, M[19][0]):
+        fg("out/a.txt").depends_on_file(["a.fa", "b.fa"])
+
+
+def test_20_placeholder_returns_a_non_job(new_pipegraph):
+    fg("out/a.txt").depends_on(lambda: "out/b.txt")  # accepted: resolved at run()
+    with raises(ValueError, M[20][0]):
+        ppg.run_pipegraph()
+    assert not os.path.exists("out/a.txt")
+    assert not os.path.exists(STORE)
+
+
+def test_21_self_dependency(new_pipegraph):
+    job = fg("out/a.txt")
+    with raises(ppg.CycleError, M[21][0]) as info:
+        job.depends_on(job)
+    assert info.value.cycle == ["out/a.txt"]
+
+
+def test_22_two_job_cycle(new_pipegraph):
+    a, b = fg("out/a.txt"), fg("out/b.txt")
+    a.depends_on(b)
+    with raises(ppg.CycleError, M[22][0]):
+        b.depends_on(a)
+
+
+def here() -> int:
+    return sys._getframe(1).f_lineno
+
+
+def test_23_longer_cycle_at_run(new_pipegraph):
+    a, b, c = fg("out/a.txt"), fg("out/b.txt"), fg("out/c.txt")
+    lines = [here() + 1, here() + 2, here() + 3]
+    a.depends_on(b)
+    b.depends_on(c)
+    c.depends_on(a)  # accepted: longer cycles are found at run()
+    site = [__file__, lines[0], __file__, lines[2], __file__, lines[1]]
+    with raises(ppg.CycleError, M[23][0], *site) as info:
+        ppg.run_pipegraph()
+    assert info.value.cycle == ["out/b.txt", "out/a.txt", "out/c.txt"]
+    assert not os.path.exists(STORE)
+
+
+def test_24_job_of_an_earlier_graph(new_pipegraph):
+    a = fg("out/a.txt")
+    new_pipegraph.new_pipegraph()
+    with raises(ValueError, M[24][0]):
+        fg("out/b.txt").depends_on(a)
+
+
+def test_25_invariant_with_a_dependency(new_pipegraph):
+    with raises(ppg.JobContractError, M[25][0]):
+        ppg.ParameterInvariant("threshold", 0.5).depends_on(fg("out/a.txt"))
+
+
+@pytest.mark.parametrize("variant", [0, 1])
+def test_26_final_job_in_a_dependency(new_pipegraph, variant):
+    final = ppg.FinalJob("summary", lambda: None)
+    job = fg("out/a.txt")
+    with raises(ppg.JobContractError, M[26][variant]):
+        if variant == 0:
+            final.depends_on(job)
+        else:
+            job.depends_on(final)
+
+
+# --- the graph's lifecycle -------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", [0, 1])
+def test_27_no_graph(new_pipegraph, variant):
+    ppg.util.global_pipegraph = None
+    with raises(ValueError, M[27][variant]):
+        if variant == 0:
+            fg("out/a.txt")
+        else:
+            ppg.run_pipegraph()
+
+
+def test_28_job_after_run(new_pipegraph):
+    fg("out/a.txt")
+    ppg.run_pipegraph()
+    with raises(ValueError, M[28][0]):
+        fg("out/b.txt")
+
+
+def test_29_second_run(new_pipegraph):
+    fg("out/a.txt")
+    ppg.run_pipegraph()
+    with raises(ValueError, M[29][0]):
+        ppg.run_pipegraph()
+
+
+# --- output jobs' callbacks (during the run) ---------------------------------------
+
+
+def test_30_callback_does_not_write_its_output(new_pipegraph):
+    def summarize(of):
+        text = "3 samples"  # noqa: F841 - the mistake: never written
+    ppg.FileGeneratingJob("out/a.txt", summarize)
+    with pytest.raises(ppg.RuntimeError) as info:
+        ppg.run_pipegraph()
+    assert str(info.value) == M[30][1]
+    job = ppg.util.global_pipegraph.jobs["out/a.txt"]
+    assert type(job.exception) is ppg.JobContractError
+    assert str(job.exception) == M[30][0]
+    assert info.value.exceptions == [job.exception]
+
+
+@pytest.mark.parametrize("variant", [0, 1])
+def test_31_callback_returns_a_value(new_pipegraph, variant):
+    if variant == 0:
+        ppg.FileGeneratingJob("out/a.txt", lambda of: Path(of).write_text("hi"))
+    else:  # the `and None` idiom returns 0 when nothing is written
+        ppg.FileGeneratingJob("out/a.txt", lambda of: Path(of).write_text("") and None)
+    run_fails("out/a.txt", ppg.JobContractError, M[31][variant])
+    assert not os.path.exists("out/a.txt")  # the partial output is removed
+
+
+def test_32_lambda_in_a_loop_late_binding(new_pipegraph):
+    for i in range(2):
+        ppg.FileGeneratingJob(f"out/{i}.txt", lambda: Path(f"out/{i}.txt").write_text("x") and None)  # noqa: B023
+    run_fails("out/0.txt", ppg.JobContractError, M[32][0])
+    assert not ppg.util.global_pipegraph.jobs["out/1.txt"].failed
+    assert sorted(os.listdir("out")) == ["1.txt"]
+
+
+def test_33_sys_exit_in_a_callback(new_pipegraph):
+    def count(of):
+        sys.exit("no reads found")
+    ppg.FileGeneratingJob("out/a.txt", count)
+    job = run_fails("out/a.txt", ppg.JobDiedException, M[33][0], reason="Died: " + M[33][0])
+    assert job.exception.exit_code == 1
+
+
+def test_34_file_invariant_on_a_missing_file(new_pipegraph):
+    fg("out/a.txt").depends_on(ppg.FileInvariant("reads.fa"))
+    run_fails("reads.fa", FileNotFoundError, M[34][0])
+    assert ppg.util.global_pipegraph.jobs["out/a.txt"].error_reason == "Indirect"
+
+
+@pytest.mark.parametrize("variant", [0, 1])
+def test_35_more_than_the_machine_has(new_pipegraph, variant):
+    new_pipegraph.new_pipegraph(resource_coordinator=ppg.resource_coordinators.LocalSystem(max_cores_to_use=2))
+    job = fg("out/a.txt")
+    if variant == 0:
+        job.cores_needed = 3
+    else:
+        job.memory_needed = 1 << 60
+    job = run_fails("out/a.txt", ResourceError, M[35][variant], reason="message")
+    assert not job.was_run
+
+
+# --- loaders and caches ----------------------------------------------------------
+
+
+def test_36_loader_creates_a_job(new_pipegraph):
+    def load():
+        ppg.FileGeneratingJob("out/extra.txt", writer)
+    loader = ppg.DataLoadingJob("genome", load)
+    fg("out/a.txt").depends_on(loader)
+    run_fails("genome", ppg.JobContractError, M[36][0])
+    assert "out/extra.txt" not in ppg.util.global_pipegraph.jobs
+
+
+def lengths_job(stats, calc):
+    cached = ppg.CachedAttributeLoadingJob("cache/lengths.pickle", stats, "lengths", calc)
+    ppg.FileGeneratingJob("out/mean.txt", lambda of: Path(of).write_text(str(stats.lengths)) and None
+                          ).depends_on(cached)
+    return cached
+
+
+def line_lengths():
+    return [3, 4, 5]
+
+
+def test_37_cache_file_in_a_missing_directory(new_pipegraph):
+    stats = Stats()
+    lengths_job(stats, line_lengths)  # there is no cache/ directory
+    run_fails("cache/lengths.pickle", FileNotFoundError, M[37][0])
+    jobs = ppg.util.global_pipegraph.jobs
+    assert jobs["cache/lengths.pickle_load"].error_reason == jobs["out/mean.txt"].error_reason == "Indirect"
+
+
+def test_38_calc_result_cannot_be_pickled(new_pipegraph):
+    os.mkdir("cache")
+    lengths_job(Stats(), lambda: (len(line) for line in ["a", "bb"]))
+    run_fails("cache/lengths.pickle", ppg.JobContractError, M[38][0])
+    assert not os.path.exists("cache/lengths.pickle")
+
+
+def test_39_unreadable_cache_file(new_pipegraph):
+    os.mkdir("cache")
+    stats = Stats()
+    lengths_job(stats, line_lengths)
+    ppg.run_pipegraph()
+    # damaged behind the engine's back: same size and mtime, so it is not rehashed
+    cache = Path("cache/lengths.pickle")
+    st = cache.stat()
+    cache.write_bytes(b"\0" * st.st_size)
+    os.utime(cache, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.unlink("out/mean.txt")
+    new_pipegraph.new_pipegraph()
+    lengths_job(stats, line_lengths)
+    run_fails("cache/lengths.pickle_load", ppg.JobContractError, M[39][0],
+              "UnpicklingError: invalid load key, '\\x00'.")
+
+
+def test_40_cached_result_does_not_unpickle(new_pipegraph):
+    os.mkdir("cache")
+    stats = Stats()
+    cached = ppg.CachedAttributeLoadingJob("cache/errors.pickle", stats, "errors",
+                                           lambda: [ParseError(3, "no header")])
+    fg("out/a.txt").depends_on(cached)
+    run_fails("cache/errors.pickle_load", ppg.JobContractError, M[40][0])
+    assert os.path.exists("cache/errors.pickle")  # written fine; loading it fails
+
+
+# --- jobs that change the graph -----------------------------------------------------
+
+
+def test_41_generator_adds_a_dependency_to_an_existing_job(new_pipegraph):
+    summary = fg("out/summary.txt")
+
+    def make_reports():
+        summary.depends_on(fg("out/report_a.txt"))
+    ppg.JobGeneratingJob("reports", make_reports)
+    run_fails("reports", ppg.JobContractError, M[41][0])
+    assert "out/report_a.txt" not in ppg.util.global_pipegraph.jobs
+
+
+@pytest.mark.parametrize("variant", [0, 1])
+def test_42_two_generators_one_id(new_pipegraph, variant):
+    new_pipegraph.new_pipegraph(resource_coordinator=ppg.resource_coordinators.LocalSystem(max_cores_to_use=2))
+    gen1 = ppg.JobGeneratingJob("gen1", lambda: ppg.FileGeneratingJob(
+        "out/x.txt", lambda of: Path(of).write_text("1") and None) and None)
+    gen2 = ppg.JobGeneratingJob("gen2", lambda: ppg.FileGeneratingJob(
+        "out/x.txt", lambda of: Path(of).write_text("2") and None) and None)
+    if variant == 1:
+        gen2.depends_on(gen1)  # gen2's callback runs when gen1's job is in the graph: case 8
+    with pytest.raises(ppg.RuntimeError) as info:
+        ppg.run_pipegraph()
+    (failed,) = info.value.failed_jobs  # whichever generator's jobs arrive second
+    if variant == 0:
+        assert failed.job_id in ("gen1", "gen2")
+        assert type(failed.exception) is ppg.JobContractError
+        check_text(str(failed.exception), M[42][0], (failed.job_id,))
+    else:
+        assert failed.job_id == "gen2"
+        assert type(failed.exception) is ValueError
+        assert str(failed.exception) == M[8][0].replace("out/a.txt", "out/x.txt")
+    assert Path("out/x.txt").read_text() == ("2" if failed.job_id == "gen1" else "1")
+
+
+def test_43_generated_job_writes_an_existing_jobs_file(new_pipegraph):
+    fg("out/a.txt")
+    ppg.JobGeneratingJob("gen", lambda: ppg.MultiFileGeneratingJob(
+        ["out/a.txt", "out/b.txt"], write_both) and None)
+    run_fails("gen", ValueError, M[43][0])
+    assert "out/a.txt:out/b.txt" not in ppg.util.global_pipegraph.jobs
+    assert not os.path.exists("out/b.txt")
+
+
+def test_44_generator_captures_something_unpicklable(new_pipegraph):
+    lock = threading.Lock()
+
+    def make_jobs():
+        def work(of):
+            with lock:
+                Path(of).write_text("x")
+        ppg.FileGeneratingJob("out/x.txt", work)
+    ppg.JobGeneratingJob("gen", make_jobs)
+    run_fails("gen", TypeError, M[44][0])
+
+
+def test_45_injection_into_a_job_that_does_not_depend_on_it(new_pipegraph):
+    summary = fg("out/summary.txt")
+
+    def download_pages():
+        page = fg("pages/1.html")
+        summary.depends_on(page)
+        return [page]
+    ppg.DependencyInjectionJob("pages", download_pages)  # summary.depends_on(injector) is missing
+    run_fails("pages", ppg.JobContractError, M[45][0])
+
+
+@pytest.mark.parametrize("variant, cls", [(0, ppg.JobContractError), (1, TypeError)])
+def test_46_injection_returns_a_non_job(new_pipegraph, variant, cls):
+    summary = fg("out/summary.txt")
+    returned = "pages/1.html" if variant == 0 else 1
+    summary.depends_on(ppg.DependencyInjectionJob("pages", lambda: returned))
+    run_fails("pages", cls, M[46][variant])
+    assert summary.error_reason == "Indirect"
+
+
+# --- the status store and the ppg command ----------------------------------------------
+
+
+def test_47_corrupt_store(new_pipegraph):
+    Path(STORE).write_text("this is not a database\n")
+    fg("out/a.txt")
+    with raises(ppg.StoreError, M[47][0]):
+        ppg.run_pipegraph()
+    assert not os.path.exists("out/a.txt")
+    assert Path(STORE).read_text() == "this is not a database\n"
+
+
+def test_47_sqlite_file_that_is_not_a_store(new_pipegraph):
+    with sqlite3.connect(STORE) as conn:
+        conn.execute("CREATE TABLE samples (name TEXT)")
+    conn.close()
+    fg("out/a.txt")
+    with raises(ppg.StoreError, M[47][1]):
+        ppg.run_pipegraph()
+    assert not os.path.exists("out/a.txt")
+
+
+def test_48_store_of_a_newer_version(new_pipegraph):
+    fg("out/a.txt")
+    ppg.run_pipegraph()
+    with sqlite3.connect(STORE) as conn:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", (str(FORMAT_VERSION + 1),))
+    conn.close()
+    os.unlink("out/a.txt")
+    new_pipegraph.new_pipegraph()
+    fg("out/a.txt")
+    with raises(ppg.StoreError, M[48][0], FORMAT_VERSION + 1, FORMAT_VERSION):
+        ppg.run_pipegraph()
+    assert not os.path.exists("out/a.txt")
+
+
+def test_49_second_run_while_one_holds_the_lock(new_pipegraph):
+    holder = History(STORE).open()  # as a running pipeline does (this test's own pid)
+    try:
+        fg("out/a.txt")
+        with raises(ppg.StoreError, M[49][0], os.getpid()):
+            ppg.run_pipegraph()
+    finally:
+        holder.close()
+    assert not os.path.exists("out/a.txt")
+
+
+@pytest.mark.parametrize("variant", [0, 1])
+def test_50_ppg_command_errors(new_pipegraph, variant):
+    if variant == 0:
+        fg("out/a.txt")
+        ppg.run_pipegraph()
+        args = ["log", "unknown_job"]
+    else:
+        args = ["status"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("PYPIPEGRAPH_LOG_SOCKET", None)
+    done = subprocess.run([sys.executable, "-m", "pypipegraph", *args], capture_output=True, text=True,
+                          timeout=60, env=env)
+    assert (done.returncode, done.stdout, done.stderr) == (1, "", M[50][variant] + "\n")
+
+
+# --- the catalogue shows every message ---------------------------------------------------
+
+
+def test_doc_shows_every_message():
+    sections = {}
+    for chunk in DOC.read_text().split("\n### ")[1:]:
+        number = re.match(r"(\d+)\. ", chunk)
+        assert number, chunk[:60]
+        sections[int(number.group(1))] = chunk
+    assert sorted(sections) == list(range(1, len(sections) + 1)), "cases are numbered 1..N"
+    assert sorted(sections) == sorted(M), "one entry of M per case in docs/errors.md"
+    tests = {int(name.split("_")[1]) for name in globals() if re.match(r"test_\d\d_", name)}
+    assert tests == set(M), "one test per case"
+    for number, templates in M.items():
+        for template in templates:
+            assert f"```\n{template}\n```" in sections[number], (number, template)
