@@ -1,0 +1,382 @@
+"""The console while a graph runs, driven through a real pseudo-terminal.
+
+Each pipeline runs in its own process with a pty as its controlling terminal (stdin and
+stdout), as when a user starts it in a shell. The jobs wait for release files the test
+writes, so what runs when is decided by the test, not by sleeps.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import re
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from pypipegraph.history_reader import StoreReader
+
+ROOT = str(Path(__file__).resolve().parent.parent)
+STORE = ".pypipegraph_status_robust"
+TIMEOUT = 30.0  # generous: the expected things normally happen within a second
+
+PIPELINE = textwrap.dedent(
+    """
+    import os, resource, sys, time
+    from pathlib import Path
+    sys.path.insert(0, {root!r})
+    import pypipegraph as ppg
+
+    N = int(os.environ.get("JOBS", "4"))
+    SLEEP = float(os.environ.get("SLEEP", "0"))  # > 0: sleep instead of waiting for release files
+
+    def make(i):
+        def work(of):
+            with open("counts/" + str(i), "a") as fh:
+                fh.write("x")
+            Path("started/." + str(i)).write_text(str(os.getpid()))
+            os.rename("started/." + str(i), "started/" + str(i))  # appears with its content
+            with open(of, "w") as fh:
+                fh.write("partial")
+                fh.flush()
+                if SLEEP:
+                    time.sleep(SLEEP)
+                else:
+                    deadline = time.time() + 60
+                    while not (os.path.exists("release/" + str(i)) or os.path.exists("release/all")):
+                        assert time.time() < deadline, "never released"
+                        time.sleep(0.01)
+                fh.write(" done")
+        return work
+
+    ppg.new_pipegraph(resource_coordinator=ppg.resource_coordinators.LocalSystem(2),
+                      quiet=bool(os.environ.get("QUIET")))
+    for i in range(N):
+        ppg.FileGeneratingJob("out/" + str(i), make(i))
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    try:
+        ppg.run()
+        outcome = "ok"
+    except BaseException as exc:
+        outcome = type(exc).__name__ + ": " + (str(exc).splitlines() or [""])[0]
+        raise
+    finally:
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        Path("cpu").write_text(str(cpu))
+        Path("result").write_text(outcome)
+    """
+)
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("out", "counts", "started", "release"):
+        (tmp_path / name).mkdir()
+    Path("pipeline.py").write_text(PIPELINE.format(root=ROOT))
+    return tmp_path
+
+
+def child_env(**extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYPIPEGRAPH")}
+    env.update(PYTHONPATH=ROOT, TERM="xterm", **extra)
+    env.pop("COLUMNS", None)
+    env.pop("LINES", None)
+    return env
+
+
+class Terminal:
+    """The pipeline on a pseudo-terminal: send keys, wait for text, wait for the end."""
+
+    def __init__(self, **env: str):
+        environment = child_env(**env)
+        pid, fd = pty.fork()
+        if pid == 0:  # pragma: no cover - the child: only exec
+            try:
+                os.execve(sys.executable, [sys.executable, "pipeline.py"], environment)
+            finally:
+                os._exit(127)
+        self.pid, self.fd = pid, fd
+        fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 200, 0, 0))
+        self.raw = b""
+        self.seen = 0  # expect() looks after this position of the text
+        self.status = None
+        self.rusage = None
+        self.eof = False
+
+    @property
+    def text(self) -> str:
+        """The output without colours; a redrawn line (carriage return) counts as a new line."""
+        text = self.raw.decode(errors="replace").replace("\r\n", "\n").replace("\r", "\n")
+        return ANSI.sub("", text)
+
+    def _pump(self, timeout: float) -> None:
+        if self.eof:
+            time.sleep(timeout)
+        elif select.select([self.fd], [], [], timeout)[0]:
+            try:
+                data = os.read(self.fd, 65536)
+            except OSError:  # EIO: every process closed the terminal
+                data = b""
+            self.raw += data
+            self.eof = not data
+        if self.status is None:
+            pid, status, rusage = os.wait4(self.pid, os.WNOHANG)
+            if pid:
+                self.status, self.rusage = status, rusage
+
+    def send(self, text: str) -> None:
+        os.write(self.fd, text.encode())
+
+    def expect(self, pattern: str, timeout: float = TIMEOUT) -> re.Match:
+        """Wait until `pattern` (a regex) appears in the output after the last match."""
+        deadline = time.time() + timeout
+        while True:
+            match = re.compile(pattern, re.M).search(self.text, self.seen)
+            if match:
+                self.seen = match.end()
+                return match
+            assert time.time() < deadline, f"{pattern!r} did not appear; output:\n{self.text}"
+            assert self.status is None or self._drained(), (
+                f"the pipeline exited before {pattern!r} appeared; output:\n{self.text}")
+            self._pump(0.05)
+
+    def _drained(self) -> bool:
+        return self.eof or not select.select([self.fd], [], [], 0)[0]
+
+    def wait(self, timeout: float = TIMEOUT) -> int:
+        """Wait for the end (reading the terminal meanwhile); returns the exit code."""
+        deadline = time.time() + timeout
+        while self.status is None:
+            assert time.time() < deadline, f"the pipeline did not end; output:\n{self.text}"
+            self._pump(0.05)
+        while not self._drained():
+            self._pump(0)
+        return os.waitstatus_to_exitcode(self.status)
+
+    def close(self) -> None:
+        if self.status is None:
+            os.kill(self.pid, signal.SIGKILL)
+            os.waitpid(self.pid, 0)
+        os.close(self.fd)
+
+
+@pytest.fixture
+def terminal(workdir):
+    started = []
+
+    def start(**env: str) -> Terminal:
+        term = Terminal(**env)
+        started.append(term)
+        return term
+
+    yield start
+    for term in started:
+        term.close()
+
+
+def wait_for_files(*names: str, timeout: float = TIMEOUT) -> None:
+    deadline = time.time() + timeout
+    while not all(os.path.exists(name) for name in names):
+        assert time.time() < deadline, f"missing {[n for n in names if not os.path.exists(n)]}"
+        time.sleep(0.01)
+
+
+def release(*jobs) -> None:
+    for job in jobs:
+        Path(f"release/{job}").write_text("")
+
+
+def runs(i: int) -> int:
+    path = Path(f"counts/{i}")
+    return len(path.read_text()) if path.exists() else 0
+
+
+def rerun(jobs: int) -> None:
+    """The same pipeline again, without a terminal, every job released."""
+    release("all")
+    done = subprocess.run([sys.executable, "pipeline.py"], env=child_env(JOBS=str(jobs)), stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def outcomes() -> dict[str, str]:
+    """Each job's outcome in the last run, from the store."""
+    reader = StoreReader(STORE)
+    try:
+        return {job_id: row.outcome for job_id, row in reader.last_runs().items()}
+    finally:
+        reader.close()
+
+
+# --- the tests -----------------------------------------------------------------
+
+
+def test_enter_lists_the_running_jobs_and_help_lists_the_commands(terminal):
+    term = terminal(JOBS="3")
+    term.expect(r"Press Enter for the running jobs, type 'help' for commands\.")
+    wait_for_files("started/0", "started/1")
+    term.expect(r"ran 0 \| running 2 \| waiting 1 \| failed 0 \| up to date 0 \| 0:00:0\d")
+    term.send("\n")
+    header = term.expect(r"^#\s+job\s+running\s+cores\s+pid$")
+    rows = term.expect(r"^1\s+(out/\d)\s+0:00:0\d\s+1\s+(\d+)\n2\s+(out/\d)\s+0:00:0\d\s+1\s+(\d+)$")
+    assert header.start() < rows.start()
+    assert {rows.group(1), rows.group(3)} == {"out/0", "out/1"}
+    pids = {Path(f"started/{job[-1]}").read_text() for job in (rows.group(1), rows.group(3))}
+    assert pids == {rows.group(2), rows.group(4)}  # the workers' pids
+    term.send("help\n")
+    term.expect(r"^  stop\s+start nothing new")
+    term.expect(r"^  kill N\s+kill running job number N")
+    term.send("frobnicate\n")
+    term.expect(r"unknown command 'frobnicate'; type 'help'")
+    term.send("kill 7\n")
+    term.expect(r"kill takes the number of a running job \(1-2\)")
+    release("all")
+    assert term.wait() == 0
+    term.expect(r"pypipegraph: 3 job\(s\) ran, 0 failed")
+    assert Path("result").read_text() == "ok"
+    assert all(Path(f"out/{i}").read_text() == "partial done" for i in range(3))
+
+
+def test_quiet_shows_no_status_line_but_takes_commands(terminal):
+    term = terminal(JOBS="2", QUIET="1")
+    wait_for_files("started/0", "started/1")
+    term.send("\n")
+    term.expect(r"^#\s+job\s+running\s+cores\s+pid$")
+    release("all")
+    assert term.wait() == 0
+    assert "ran 0 |" not in term.text and "Press Enter" not in term.text
+    assert "pypipegraph:" not in term.text
+
+
+def test_stop_lets_running_jobs_finish_and_starts_nothing_new(terminal):
+    term = terminal(JOBS="5")
+    wait_for_files("started/0", "started/1")
+    term.send("stop\n")
+    term.expect(r"stopping: no new jobs start; waiting for the running ones to finish")
+    release("all")
+    assert term.wait() == 1
+    result = Path("result").read_text()
+    assert result.startswith("RunInterrupted: The run was stopped from the console after 2 job(s) ran")
+    assert Path("out/0").read_text() == Path("out/1").read_text() == "partial done"
+    assert [runs(i) for i in range(5)] == [1, 1, 0, 0, 0]  # not started
+    assert outcomes() == {"out/0": "done", "out/1": "done"}
+    rerun(5)
+    assert [runs(i) for i in range(5)] == [1, 1, 1, 1, 1]  # the finished ones were recorded
+
+
+def test_abort_kills_the_running_jobs_and_removes_their_outputs(terminal):
+    term = terminal(JOBS="4")
+    wait_for_files("started/0", "started/1")
+    term.send("abort\n")
+    term.expect(r"aborting: killing the running jobs")
+    assert term.wait(), "the run should end with an error"
+    assert Path("result").read_text().startswith("RunInterrupted: The run was aborted from the console")
+    assert not os.path.exists("out/0") and not os.path.exists("out/1")  # partial outputs removed
+    assert [runs(i) for i in range(4)] == [1, 1, 0, 0]
+    assert outcomes() == {"out/0": "killed", "out/1": "killed"}
+    rerun(4)
+    assert [runs(i) for i in range(4)] == [2, 2, 1, 1]
+    assert all(Path(f"out/{i}").read_text() == "partial done" for i in range(4))
+
+
+def test_kill_fails_one_job_and_the_others_go_on(terminal):
+    term = terminal(JOBS="3")
+    wait_for_files("started/0", "started/1")
+    term.send("\n")
+    first = term.expect(r"^1\s+(out/\d)\s").group(1)
+    other = {"out/0", "out/1"} - {first}
+    term.send("kill 1\n")
+    term.expect(rf"^killing {first}$")
+    term.expect(rf"FAILED {first}: JobDiedException: The worker process \(pid \d+\) running {first} "
+                r"was killed by signal SIGKILL")
+    wait_for_files("started/2")  # the freed core takes the next job
+    release("all")
+    assert term.wait() == 1
+    assert Path("result").read_text() == "RuntimeError: 1 job(s) failed:"
+    assert not os.path.exists(first)
+    for job in other | {"out/2"}:
+        assert Path(job).read_text() == "partial done"
+    assert outcomes() == {first: "killed", **dict.fromkeys(other | {"out/2"}, "done")}
+    rerun(3)
+    assert sum(runs(i) for i in range(3)) == 4  # only the killed job ran again
+
+
+@pytest.mark.parametrize("how", ["SIGINT", "ctrl-c"])
+def test_ctrl_c_keeps_finished_jobs_and_removes_partial_outputs(terminal, how):
+    term = terminal(JOBS="4")
+    wait_for_files("started/0", "started/1")
+    release(0, 1)
+    wait_for_files("started/2", "started/3")  # 0 and 1 finished (their cores are taken again)
+    if how == "SIGINT":
+        os.kill(term.pid, signal.SIGINT)
+    else:
+        term.send("\x03")  # the terminal sends SIGINT to the foreground process group
+    assert term.wait() == -signal.SIGINT  # Python's exit for an uncaught KeyboardInterrupt
+    assert Path("result").read_text().startswith("KeyboardInterrupt")
+    assert "KeyboardInterrupt" in term.text  # the traceback of the interrupted script
+    assert Path("out/0").read_text() == Path("out/1").read_text() == "partial done"
+    assert not os.path.exists("out/2") and not os.path.exists("out/3")  # killed, partial removed
+    for i in (2, 3):  # no worker is left behind
+        pid = int(Path(f"started/{i}").read_text())
+        deadline = time.time() + 10
+        while os.path.exists(f"/proc/{pid}") and "zombie" not in _proc_state(pid):
+            assert time.time() < deadline, f"worker {pid} still alive"
+            time.sleep(0.02)
+    reader = StoreReader(STORE)
+    try:
+        assert reader.runs()[0].outcome == "interrupted"
+    finally:
+        reader.close()
+    rerun(4)
+    assert [runs(i) for i in range(4)] == [1, 1, 2, 2]  # finished jobs were not redone
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().lower()
+    except OSError:
+        return "zombie"
+
+
+# --- without a terminal on stdin ------------------------------------------------
+
+
+@pytest.mark.parametrize("stdin", ["devnull", "closed pipe", "terminal at EOF"])
+def test_no_usable_stdin_finishes_normally_without_spinning(workdir, terminal, stdin):
+    env = {"JOBS": "4", "SLEEP": "1"}  # 4 one-second jobs on 2 cores: a two-second run
+    if stdin == "terminal at EOF":
+        term = terminal(**env)
+        term.expect(r"Press Enter")
+        term.send("\x04")  # Ctrl-D: end of input
+        assert term.wait() == 0
+        output = term.text
+    else:
+        if stdin == "devnull":
+            source = subprocess.DEVNULL
+        else:
+            source, writer = os.pipe()
+            os.close(writer)  # whoever wrote to it is gone: reading gives end of file at once
+        proc = subprocess.Popen([sys.executable, "pipeline.py"], env=child_env(**env), stdin=source,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if source != subprocess.DEVNULL:
+            os.close(source)
+        output, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0, output
+        assert "Press Enter" not in output  # no commands without a terminal
+    assert Path("result").read_text() == "ok"
+    assert "pypipegraph: 4 job(s) ran, 0 failed" in output
+    cpu = float(Path("cpu").read_text())
+    assert cpu < 0.5, f"the master used {cpu:.2f} s of CPU in a two-second run"
