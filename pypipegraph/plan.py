@@ -171,6 +171,9 @@ def describe_change(job, old: Record, extra, reader) -> list[str]:
         after = function_source(job.function) if job.function is not None else None
         if before is None or after is None:
             return [f"{job.job_id}: byte code changed (no source to compare)"]
+        if before == after:
+            return [f"{job.job_id}: its source is unchanged; something it reads changed (a helper "
+                    "function, a module-level constant, or an installed package's version)"]
         diff = difflib.unified_diff(before.splitlines(), after.splitlines(), "before", "now", lineterm="")
         return [f"{job.job_id}:"] + ["    " + line for line in diff]
     if kind == "ParameterInvariant":
