@@ -285,7 +285,7 @@ def run_scenario(initial, steps) -> None:
 
 
 @settings(
-    max_examples=int(os.environ.get("PPG_ORACLE_EXAMPLES", "150")),
+    max_examples=int(os.environ.get("PPG_ORACLE_EXAMPLES", "300")),
     deadline=None,
     database=None,
     print_blob=True,
