@@ -18,11 +18,12 @@ from collections import deque
 
 from .errors import JobDiedException, PyPipeGraphError, RunInterrupted
 from .executors.local import LocalExecutor
-from .hashing import combine, file_stat
+from .hashing import combine
 from .history import Record
 from .ordering import topological_order
 from .planner import decide, input_fingerprints, outputs_fingerprint
 from .resources import ResourceError
+from .temp_files import TempFiles
 
 WAITING = 0  # upstream not resolved yet
 IDLE = 1  # lazy job resolved, not (yet) asked to run
@@ -73,8 +74,7 @@ class Scheduler:
         self.blocked: dict = {}  # job -> number of lazy prerequisites not yet run
         self.waiters: dict = {}  # lazy job -> jobs waiting for it to run
         self.generation_of: dict = {}  # job -> executor generation it needs / produced
-        self.temp_users: dict = {}  # materialized temp job -> direct dependants not settled
-        self.temp_kept: set = set()  # temp jobs a failed dependant still needs
+        self.temp_files = TempFiles(history, runlog, self._is_settled, self._forget_temp)
         self.failed: list = []
         self.executor = LocalExecutor(jobs, budget.total)
 
@@ -108,7 +108,7 @@ class Scheduler:
                     console.handle_input()
                 console.tick()
                 history.flush()
-            self._cleanup_temp_files()
+            self.temp_files.remove_all()
             outcome = "stopped" if self.stopping else ("failed" if self.failed else "ok")
         except BaseException:
             self._abort()
@@ -238,7 +238,7 @@ class Scheduler:
                 if not count and self.state[dependant] == WAITING:
                     self.decide_queue.append(dependant)
         if state != IDLE:
-            self._settled(job, False)
+            self.temp_files.settled(job, False)
 
     def _request(self, root) -> None:
         """Mark `root` as needing to run; first ask its lazy prerequisites to run."""
@@ -251,7 +251,7 @@ class Scheduler:
                 if not up.lazy:
                     continue
                 up_state = self.state[up]
-                if up_state == IDLE and self._temp_output_reusable(up):
+                if up_state == IDLE and self.temp_files.reusable(up, self.fp):
                     self._job_done(up, self.fp[up])
                     up_state = DONE
                 if up_state == DONE:
@@ -366,10 +366,7 @@ class Scheduler:
             self._resolve(job, fingerprint, DONE)
             return
         self.state[job] = DONE
-        if job.filenames and hasattr(job, "temp_filenames"):
-            self.temp_users[job] = sum(
-                1 for d in job.dependants if d in self.state and not self._is_settled(d)
-            )
+        self.temp_files.made(job, self.state)
         generation = self.generation_of.get(job, 0)
         for waiter in self.waiters.pop(job, ()):
             if self.state[waiter] != NEEDS_RUN:
@@ -381,7 +378,7 @@ class Scheduler:
             else:
                 del self.blocked[waiter]
                 self.runnable.append(waiter)
-        self._settled(job, False)
+        self.temp_files.settled(job, False)
 
     # --- jobs created while running ------------------------------------------
 
@@ -424,49 +421,8 @@ class Scheduler:
         state = self.state[job]
         return state == DONE or state == FAILED or (state == SKIPPED and not job.lazy)
 
-    def _settled(self, job, failed: bool) -> None:
-        """`job` will not need its temp prerequisites any more; remove unneeded temp files."""
-        if not self.temp_users:
-            return
-        for up in job.prerequisites:
-            left = self.temp_users.get(up)
-            if left is None:
-                continue
-            if failed:
-                self.temp_kept.add(up)
-            left -= 1
-            self.temp_users[up] = left
-            if left <= 0:
-                self._remove_temp_files(up)
-
-    def _temp_output_reusable(self, job) -> bool:
-        """A temp job's files kept from a run whose dependant failed, with the same inputs."""
-        if not job.filenames or not hasattr(job, "temp_filenames"):
-            return False
-        record = self.history.get(job.job_id)
-        if record is None or record.inputs != input_fingerprints(job, self.fp):
-            return False
-        for name, mtime, size, _digest in record.outputs:
-            if file_stat(name) != (mtime, size):
-                return False
-        self.runlog.line(f"{job.job_id}: temp output kept from an earlier run, reused")
-        return True
-
-    def _remove_temp_files(self, job) -> None:
-        del self.temp_users[job]
-        if job in self.temp_kept:
-            self.runlog.line(f"{job.job_id}: temp file kept, a dependant failed")
-            return
-        for name in job.temp_filenames():
-            try:
-                os.unlink(name)
-            except FileNotFoundError:
-                pass
-        self.state[job] = IDLE  # a later request regenerates it
-
-    def _cleanup_temp_files(self) -> None:
-        for job in list(self.temp_users):
-            self._remove_temp_files(job)
+    def _forget_temp(self, job) -> None:
+        self.state[job] = IDLE  # its files are gone: a later request makes them again
 
     # --- failures ------------------------------------------------------------
 
@@ -480,7 +436,7 @@ class Scheduler:
             self.history.delete(job.job_id)
         self.runlog.failure(job, tb)
         self.console.job_failed(job)
-        self._settled(job, True)
+        self.temp_files.settled(job, True)
         self._fail_downstream(job)
 
     def _fail_indirect(self, job, cause) -> None:
@@ -506,4 +462,4 @@ class Scheduler:
         self.state[job] = FAILED
         self.blocked.pop(job, None)
         self.runlog.line(f"{job.job_id}: not run, upstream {cause.job_id} failed")
-        self._settled(job, True)
+        self.temp_files.settled(job, True)
