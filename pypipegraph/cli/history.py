@@ -9,8 +9,7 @@ runs.
 
 from __future__ import annotations
 
-from . import CommandError
-from .status import date, duration, known_ids, open_reader, table
+from .status import date, duration, open_reader, require_known, table
 
 
 def add_parser(subparsers):
@@ -24,9 +23,7 @@ def add_parser(subparsers):
 def run(args) -> int:
     reader = open_reader(args)
     try:
-        job_id = args.job
-        if job_id not in known_ids(reader):
-            raise CommandError(f"unknown job {job_id} (not in the store)")
+        job_id = require_known(reader, args.job)
         rows = reader.job_runs(job_id=job_id)
         record = reader.record(job_id)
     finally:

@@ -9,8 +9,7 @@ all is an error, a known job that printed nothing says so.
 
 from __future__ import annotations
 
-from . import CommandError
-from .status import date, known_ids, open_reader
+from .status import date, open_reader, require_known
 
 
 def add_parser(subparsers):
@@ -24,9 +23,7 @@ def add_parser(subparsers):
 def run(args) -> int:
     reader = open_reader(args)
     try:
-        job_id = args.job
-        if job_id not in known_ids(reader):
-            raise CommandError(f"unknown job {job_id} (not in the store)")
+        job_id = require_known(reader, args.job)
         runs = reader.job_runs(job_id=job_id)
         logged = reader.job_log(job_id)
     finally:

@@ -20,6 +20,7 @@ import os
 import time
 
 from ..history_reader import StoreReader
+from . import CommandError
 
 STATES = ("done", "failed", "killed", "ok")
 
@@ -156,6 +157,13 @@ def open_reader(args) -> StoreReader:
 def known_ids(reader: StoreReader) -> set[str]:
     """Job ids with a record or a kept run."""
     return set(reader.records()) | set(reader.last_runs())
+
+
+def require_known(reader: StoreReader, job_id: str) -> str:
+    """`job_id`, or CommandError when the store knows no such job."""
+    if job_id not in known_ids(reader):
+        raise CommandError(f"unknown job {job_id} (not in the store)")
+    return job_id
 
 
 def date(timestamp: float | None) -> str:
