@@ -20,7 +20,7 @@ HELP = """commands (type and press Enter):
   <Enter>   list the running jobs
   stop      start nothing new, let running jobs finish, then end the run
   abort     kill the running jobs, start nothing new, end the run
-  kill N    kill running job number N (from the list); it counts as failed
+  kill N    kill job number N of the last list (press Enter first); it counts as failed
   help      this text"""
 
 PLAIN_INTERVAL = 10.0  # seconds between progress lines when stdout is not a terminal
@@ -47,6 +47,7 @@ class Console:
         self.started = time.time()
         self._last = 0.0
         self._live = None
+        self._listed: list = []  # the jobs of the running-jobs table shown last
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -137,18 +138,23 @@ class Console:
             self.print(f"unknown command {text!r}; type 'help'")
 
     def _kill(self, argument: str) -> None:
-        running = self.scheduler.running_jobs()
+        """`kill N`: N is the number in the table shown last (Enter shows a fresh one)."""
+        listed = self._listed
         try:
-            number = int(argument)
-            job, _, _, _ = running[number - 1]
+            job = listed[int(argument) - 1]
         except (ValueError, IndexError):
-            self.print(f"kill takes the number of a running job (1-{len(running)}); press Enter for the list")
+            self.print(f"kill takes a number from the last list of running jobs (1-{len(listed)}); "
+                       "press Enter for the list")
+            return
+        if job not in {running[0] for running in self.scheduler.running_jobs()}:
+            self.print(f"{job.job_id} is not running any more; press Enter for the current list")
             return
         self.scheduler.kill_job(job)
         self.print(f"killing {job.job_id}")
 
     def running_table(self) -> str:
         running = self.scheduler.running_jobs()
+        self._listed = [job for job, _, _, _ in running]
         if not running:
             return "no job is running"
         now = time.time()

@@ -173,13 +173,15 @@ class Scheduler:
         return any(self.state[job] == NEEDS_RUN for job in self.runnable)
 
     def _abort(self) -> None:
-        """Kill running jobs, remove their partial outputs; finished work stays recorded."""
-        for worker in self.executor.running():
-            self.executor.kill(worker)
-            job = self.jobs[worker.job_index]
+        """Kill running jobs, remove their partial outputs; finished work stays recorded.
+
+        Workers are reaped before outputs are removed, so none can write after the removal.
+        """
+        killed = [self.jobs[worker.job_index] for worker in self.executor.running()]
+        self.executor.shutdown(kill=True)
+        for job in killed:
             job.remove_partial_outputs()
             self.budget.release(job)
-        self.executor.shutdown(kill=True)
 
     def _release_final_jobs(self) -> None:
         finals, self.final_jobs = self.final_jobs, []

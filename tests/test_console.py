@@ -43,11 +43,12 @@ PIPELINE = textwrap.dedent(
         def work(of):
             with open("counts/" + str(i), "a") as fh:
                 fh.write("x")
-            Path("started/." + str(i)).write_text(str(os.getpid()))
-            os.rename("started/." + str(i), "started/" + str(i))  # appears with its content
             with open(of, "w") as fh:
                 fh.write("partial")
                 fh.flush()
+                # started/i appears (with the worker's pid) once the partial output is written
+                Path("started/." + str(i)).write_text(str(os.getpid()))
+                os.rename("started/." + str(i), "started/" + str(i))
                 if SLEEP:
                     time.sleep(SLEEP)
                 else:
@@ -105,6 +106,8 @@ class Terminal:
         pid, fd = pty.fork()
         if pid == 0:  # pragma: no cover - the child: only exec
             try:
+                # a shell starting tests in the background ignores SIGINT: Ctrl-C must work here
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
                 os.execve(sys.executable, [sys.executable, "pipeline.py"], environment)
             finally:
                 os._exit(127)
@@ -238,11 +241,11 @@ def test_enter_lists_the_running_jobs_and_help_lists_the_commands(terminal):
     assert pids == {rows.group(2), rows.group(4)}  # the workers' pids
     term.send("help\n")
     term.expect(r"^  stop\s+start nothing new")
-    term.expect(r"^  kill N\s+kill running job number N")
+    term.expect(r"^  kill N\s+kill job number N of the last list")
     term.send("frobnicate\n")
     term.expect(r"unknown command 'frobnicate'; type 'help'")
     term.send("kill 7\n")
-    term.expect(r"kill takes the number of a running job \(1-2\)")
+    term.expect(r"kill takes a number from the last list of running jobs \(1-2\)")
     release("all")
     assert term.wait() == 0
     term.expect(r"pypipegraph: 3 job\(s\) ran, 0 failed")
