@@ -8,7 +8,15 @@ docs/jobs-in-memory.md and docs/jobs-temp-files.md:
 R1  Fingerprints: FileInvariant = the file's content (a touch keeps it); Parameter-
     Invariant = the value (a dict regardless of key order); FunctionInvariant (also
     the implicit FI<job id> of every job) = code + default arguments, not line numbers,
-    comments or docstrings (our callbacks differ only in defaults, so: the spec);
+    comments or docstrings (our callbacks differ only in defaults, so: the spec), plus
+    what the code reads from its module (R1b);
+R1b A job's `hook` makes its callback read module state of test_oracle.py, one or two
+    levels down: "const" / "tag" call a helper that reads the immutable constant
+    ORACLE_CONST (into the output / only checked, so early cutoff); "table" reads its
+    entry of the tuple constant ORACLE_TABLE (the whole tuple counts, only its entry
+    shows in the output); "helper" calls a helper that calls the global oracle_helper,
+    rebound between graphs to HELPER_VERSIONS (same code reformatted: no change; other
+    code with the same output: fingerprint change only; other output).
     FileGeneratingJob / MultiFileGeneratingJob = the content of its output file(s).
 R2  A loader's or temp job's fingerprint = the sorted {input id: fingerprint} of its
     inputs (its own FI included). Whether it ran does not matter.
@@ -43,6 +51,12 @@ FILE_CONTENTS = ("x", "X", "y", "xy", "xx", "Y")
 PARAM_VALUES = (0, 1, 2, "1", "a", True, 1.0, {"k": 1, "j": 2}, {"k": 1, "j": 3})
 FUNC_VALUES = ("v0", "V0", "v1", "w")
 SALTS = 4
+HOOKS = ("none", "const", "tag", "table", "helper")
+CONST_VALUES = ("c0", "c1", "c2")
+TABLE_VALUES = ("e0", "e1", "e2", "e3")
+TABLE_SIZE = 3
+# oracle_helper versions (test_oracle.HELPERS, same order): (code identity, suffix added)
+HELPER_VERSIONS = (("plain", ""), ("plain", ""), ("copy", ""), ("bang", "!"), ("tilde", "~h"))
 
 
 # --- what jobs compute (shared by the callbacks and the model) -----------------------
@@ -98,6 +112,7 @@ class Node:
     noop: int = 0  # functions: changes the fingerprint, not the value
     variant: int = 0  # jobs: 1 = the same callback code reformatted (no change)
     empty_ok: bool = False
+    hook: str = "none"  # jobs: what the callback reads from its module (R1b)
 
     @property
     def job_id(self) -> str:
@@ -111,6 +126,11 @@ class Node:
             "temp": f"tmp/t{n}",
             "loader": f"load{n}",
         }[self.kind]
+
+    @property
+    def slot(self) -> int:
+        """The entry of ORACLE_TABLE a "table" job reads."""
+        return self.num % TABLE_SIZE
 
     @property
     def outputs(self) -> list:
@@ -145,6 +165,8 @@ class Node:
             return f"{self.job_id}: {kind} returns {self.value!r} noop={self.noop}"
         deps = ", ".join(nodes[d].job_id for d in self.deps)
         extra = (" empty_ok" if self.empty_ok else "") + (" reformatted" if self.variant else "")
+        if self.hook != "none":
+            extra += f" hook={self.hook}" + (f"[{self.slot}]" if self.hook == "table" else "")
         return f"{self.job_id}: {kind} spec={self.spec}{extra} <- [{deps}]"
 
 
@@ -175,6 +197,10 @@ class World:
         self.next_num = 0
         self.clock = 0
         self.transcript: list[str] = []
+        # module state of test_oracle.py the hooked callbacks read (R1b)
+        self.const = CONST_VALUES[0]
+        self.table = TABLE_VALUES[:TABLE_SIZE]
+        self.helper = 0  # index into HELPER_VERSIONS
 
     # --- files -----------------------------------------------------------------
 
@@ -200,7 +226,7 @@ class World:
         return self.order.index(num)
 
     def new_node(self, raw, front: bool) -> Node:
-        kind_i, _picks, salt, transform, pick, empty_ok = raw
+        kind_i, _picks, salt, transform, pick, empty_ok, hook = raw
         kind = KINDS[kind_i % len(KINDS)]
         node = Node(self.next_num, kind)
         self.next_num += 1
@@ -214,6 +240,7 @@ class World:
         else:
             node.spec = (salt % SALTS, TRANSFORMS[transform % len(TRANSFORMS)], 0)
             node.empty_ok = bool(empty_ok) and kind in OUTPUTS
+            node.hook = HOOKS[hook % len(HOOKS)]
         self.nodes[node.num] = node
         self.present.add(node.num)
         if front:
@@ -233,6 +260,7 @@ class World:
                         node.deps.append(dep)
         self.transcript.append("initial graph:")
         self.transcript.extend("  " + n.describe(self.nodes) for n in self.live())
+        self.transcript.append(self.describe_module())
 
     # --- edits -----------------------------------------------------------------
 
@@ -416,6 +444,26 @@ class World:
         node.deps = [d for d in node.deps if d in self.present]
         return f"re-add {node.describe(self.nodes)}"
 
+    def edit_change_constant(self, a, b, raw):
+        """Rebind ORACLE_CONST or one entry of ORACLE_TABLE: their readers rerun."""
+        if a % 2:
+            choices = [c for c in CONST_VALUES if c != self.const]
+            old, self.const = self.const, choices[b % len(choices)]
+            return f"module constant ORACLE_CONST: {old!r} -> {self.const!r}"
+        slot = b % TABLE_SIZE
+        choices = [c for c in TABLE_VALUES if c != self.table[slot]]
+        old = self.table
+        self.table = old[:slot] + (choices[b // TABLE_SIZE % len(choices)],) + old[slot + 1:]
+        return f"module constant ORACLE_TABLE: {old!r} -> {self.table!r}"
+
+    def edit_change_helper(self, a, b, raw):
+        """Rebind oracle_helper to another version (maybe the same code reformatted)."""
+        choices = [i for i in range(len(HELPER_VERSIONS)) if i != self.helper]
+        old, self.helper = self.helper, choices[b % len(choices)]
+        same = HELPER_VERSIONS[old][0] == HELPER_VERSIONS[self.helper][0]
+        return (f"module helper oracle_helper: version {old} {HELPER_VERSIONS[old]} -> {self.helper} "
+                f"{HELPER_VERSIONS[self.helper]}" + (" (same code, reformatted)" if same else ""))
+
     def edit_nothing(self, a, b, raw):
         return "nothing (plain rerun)"
 
@@ -437,8 +485,29 @@ class World:
 
     def inputs_of(self, node: Node, fps: dict) -> dict:
         inputs = {self.nodes[d].job_id: fps[self.nodes[d].job_id] for d in node.deps}
-        inputs["FI" + node.job_id] = ("code", node.spec)  # the implicit FunctionInvariant
+        inputs["FI" + node.job_id] = ("code", node.spec, node.hook, self.hook_reads(node))  # implicit FI
         return inputs
+
+    def hook_reads(self, node: Node):
+        """R1b: the module state a job's function fingerprint follows."""
+        if node.hook in ("const", "tag"):
+            return ("const", self.const)
+        if node.hook == "table":
+            return ("table", self.table, node.slot)
+        if node.hook == "helper":
+            return ("helper", HELPER_VERSIONS[self.helper][0])
+        return ()
+
+    def main_text(self, node: Node, vals) -> str:
+        """A job's main output (or loaded value): render() plus what its hook adds."""
+        text = render(node.spec, vals)
+        if node.hook == "const":
+            return text + "+" + self.const
+        if node.hook == "table":
+            return text + "/" + self.table[node.slot]
+        if node.hook == "helper":
+            return text + HELPER_VERSIONS[self.helper][1]
+        return text
 
     def values_of(self, node: Node, values: dict) -> list:
         return sorted((self.nodes[d].job_id, values[self.nodes[d].job_id]) for d in node.deps)
@@ -460,7 +529,7 @@ class World:
             inputs = self.inputs_of(node, fps)
             if node.kind in LAZY:
                 fps[jid] = tuple(sorted(inputs.items()))
-                values[jid] = render(node.spec, self.values_of(node, values))
+                values[jid] = self.main_text(node, self.values_of(node, values))
                 continue
             why = []
             rec = records.get(jid)
@@ -481,7 +550,7 @@ class World:
             if why:
                 reasons[jid] = why
                 vals = self.values_of(node, values)
-                written = {node.outputs[0]: render(node.spec, vals)}
+                written = {node.outputs[0]: self.main_text(node, vals)}
                 if node.kind == "mfg":
                     written[node.outputs[1]] = render_b(node.spec, vals)
                 disk.update(written)
@@ -521,12 +590,16 @@ class World:
                 values[jid] = self.value_of_invariant(node)
                 continue
             vals = self.values_of(node, values)
-            values[jid] = render(node.spec, vals)
+            values[jid] = self.main_text(node, vals)
             if node.kind in OUTPUTS:
                 files[node.outputs[0]] = values[jid]
                 if node.kind == "mfg":
                     files[node.outputs[1]] = render_b(node.spec, vals)
         return files
 
+    def describe_module(self) -> str:
+        return (f"  module state: ORACLE_CONST={self.const!r} ORACLE_TABLE={self.table!r} "
+                f"oracle_helper=version {self.helper} {HELPER_VERSIONS[self.helper]}")
+
     def describe_graph(self) -> str:
-        return "\n".join("  " + n.describe(self.nodes) for n in self.live())
+        return "\n".join(["  " + n.describe(self.nodes) for n in self.live()] + [self.describe_module()])

@@ -5,8 +5,10 @@ TempFileGeneratingJob, DataLoadingJob; FileInvariant, ParameterInvariant and
 FunctionInvariant inputs; 1-40 nodes) and steps of 1-3 edits each: an input file
 changed or only touched, a parameter changed (or a dict parameter reordered), a job's
 function changed with a new output, with the same output, or only reformatted, an
-explicit FunctionInvariant changed, an output deleted / overwritten / touched, a
-dependency added or removed, a job added, removed or re-added. The engine runs after
+explicit FunctionInvariant changed, a module-level constant a job reads through a
+helper changed, a module-level helper rebound to other code (or to the same code
+reformatted), an output deleted / overwritten / touched, a dependency added or removed,
+a job added, removed or re-added. The engine runs after
 the first build, after every step and once more without edits, and
 
   (a) the set of jobs with `was_run` must equal what tests/oracle_model.py derives from
@@ -21,7 +23,9 @@ Every job's behaviour is data: a spec (salt, transform, noop) passed as default
 arguments, so changing it changes the job's FunctionInvariant; `noop` changes the
 fingerprint but not the output. Jobs read their inputs through module-level
 registries (forked workers see the master's memory), so a job depends only on what
-it declares. A mismatch prints the scenario as readable steps, the engine's reasons
+it declares. A job's `hook` makes its callback read module state one or two levels
+down (ORACLE_CONST, an entry of ORACLE_TABLE, the helper oracle_helper; see R1b in
+oracle_model.py); edits rebind those globals before the next graph is built. A mismatch prints the scenario as readable steps, the engine's reasons
 and logs/ppg_run.txt; hypothesis shrinks it first.
 
 PPG_ORACLE_EXAMPLES=10000 python -m pytest tests/test_oracle.py   # the long version
@@ -36,7 +40,19 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from oracle_model import KINDS, TRANSFORMS, World, param_text, render, render_b
+from oracle_model import (
+    CONST_VALUES,
+    HELPER_VERSIONS,
+    HOOKS,
+    KINDS,
+    TABLE_SIZE,
+    TABLE_VALUES,
+    TRANSFORMS,
+    World,
+    param_text,
+    render,
+    render_b,
+)
 
 import pypipegraph as ppg
 
@@ -70,10 +86,118 @@ def make_callback(node):
     """A callback whose default arguments carry the spec (so the FunctionInvariant sees it).
 
     `node.variant` 1 gives the same code reformatted (other line numbers, comments, a
-    docstring), which must not count as a change.
+    docstring), which must not count as a change. Jobs with a hook get a callback that
+    reads module state through helpers (variant does not apply to them).
     """
+    if node.hook != "none":
+        return hooked_callback(node.hook, node.kind, node.spec, node.job_id, tuple(node.outputs), node.key,
+                               node.slot)
     factory = reformatted_callback if node.variant else plain_callback
     return factory(node.kind, node.spec, node.job_id, tuple(node.outputs), node.key)
+
+
+# --- module state the hooked callbacks read (rebound by set_module_state) -------------
+
+ORACLE_CONST = CONST_VALUES[0]  # immutable: its value counts in the readers' fingerprints
+ORACLE_TABLE = TABLE_VALUES[:TABLE_SIZE]  # a tuple constant; each "table" job reads one entry
+
+
+def with_const(text):
+    return text + "+" + ORACLE_CONST
+
+
+def check_const(text):
+    """Reads ORACLE_CONST without showing it: a change reruns, the output stays (cutoff)."""
+    if not isinstance(ORACLE_CONST, str):
+        raise TypeError(ORACLE_CONST)
+    return text
+
+
+def with_entry(text, slot):
+    return text + "/" + ORACLE_TABLE[slot]
+
+
+def with_helper(text):
+    """Two levels down: the job calls this, this calls whatever oracle_helper is now."""
+    return oracle_helper(text)
+
+
+def helper_plain(text):
+    return text
+
+
+def helper_plain_reformatted(text):
+    """The same code as helper_plain: docstring, comments and layout do not count."""
+    # nothing to add
+    return (
+        text
+    )
+
+
+def helper_copy(text):
+    return text[:]  # other code, same result
+
+
+def helper_bang(text):
+    return text + "!"
+
+
+def helper_tilde(text):
+    return text + "~" + "h"
+
+
+HELPERS = (helper_plain, helper_plain_reformatted, helper_copy, helper_bang, helper_tilde)
+assert len(HELPERS) == len(HELPER_VERSIONS)
+oracle_helper = helper_plain
+
+
+def set_module_state(world: World) -> None:
+    """Rebind the module globals as the world says (as if the user had edited the file)."""
+    global ORACLE_CONST, ORACLE_TABLE, oracle_helper
+    ORACLE_CONST = world.const
+    ORACLE_TABLE = world.table
+    oracle_helper = HELPERS[world.helper]
+
+
+def emit(kind, outputs, key, spec, values, text):
+    """Stores a hooked job's main text (and the second file of an MFG)."""
+    if kind == "loader":
+        DATA[key] = text
+        return
+    Path(outputs[0]).write_text(text)
+    if kind == "mfg":
+        Path(outputs[1]).write_text(render_b(spec, values))
+
+
+def hooked_callback(hook, kind, spec, job_id, outputs, key, slot):
+    if hook == "const":
+
+        def const_job(spec=spec, job_id=job_id, outputs=outputs, key=key, kind=kind):
+            values = gather(job_id)
+            emit(kind, outputs, key, spec, values, with_const(render(spec, values)))
+
+        return const_job
+    if hook == "tag":
+
+        def tag_job(spec=spec, job_id=job_id, outputs=outputs, key=key, kind=kind):
+            values = gather(job_id)
+            emit(kind, outputs, key, spec, values, check_const(render(spec, values)))
+
+        return tag_job
+    if hook == "table":
+
+        def table_job(spec=spec, job_id=job_id, outputs=outputs, key=key, kind=kind, slot=slot):
+            values = gather(job_id)
+            emit(kind, outputs, key, spec, values, with_entry(render(spec, values), slot))
+
+        return table_job
+    assert hook == "helper", hook
+
+    def helper_job(spec=spec, job_id=job_id, outputs=outputs, key=key, kind=kind):
+        values = gather(job_id)
+        emit(kind, outputs, key, spec, values, with_helper(render(spec, values)))
+
+    return helper_job
 
 
 def plain_callback(kind, spec, job_id, outputs, key):
@@ -133,6 +257,7 @@ def make_function(value, noop):
 
 
 def build_graph(world: World) -> ppg.Pipegraph:
+    set_module_state(world)  # before the jobs (and their fingerprints) are made
     graph = ppg.new_pipegraph(quiet=True, dump_graph=False)
     INPUTS.clear()
     PARAMS.clear()
@@ -238,6 +363,7 @@ node_specs = st.tuples(
     st.integers(0, len(TRANSFORMS) - 1),  # transform
     st.integers(0, 11),  # value pick (file content, parameter, function value)
     st.booleans(),  # empty_ok
+    st.integers(0, len(HOOKS) - 1),  # hook: module state the callback reads (0: none)
 )
 
 EDITS = (
@@ -249,6 +375,8 @@ EDITS = (
     "change_function_same_output",
     "reformat_function",
     "change_function_invariant",
+    "change_constant",
+    "change_helper",
     "delete_output",
     "tamper_output",
     "touch_output",
