@@ -82,9 +82,7 @@ def hash_value(value: Any) -> int:
     (by `function_fingerprint`), numpy arrays and pandas objects by content, and
     falls back to pickle. Raises `TypeError` for values that cannot be fingerprinted.
     """
-    hasher = xxhash.xxh3_64()
-    _feed(hasher, value, set())
-    return hasher.intdigest()
+    return _sub(value, set(), True)
 
 
 def _sub(value: Any, seen: set, strict: bool) -> int:

@@ -23,9 +23,9 @@ import sys
 from typing import NamedTuple
 
 from . import util
-from .hashing import combine, function_source
+from .hashing import function_source
 from .history import Record
-from .planner import decide
+from .planner import decide, lazy_fingerprint
 
 UNKNOWN = object()
 
@@ -90,9 +90,8 @@ def explain(jobs: list, reader) -> tuple[dict, dict]:
         if job.is_invariant:
             _explain_invariant(job, reader, fingerprints, verdicts, changes)
         elif job.lazy:
-            ups = [fingerprints[up] for up in job.prerequisites]
-            fingerprints[job] = UNKNOWN if UNKNOWN in ups else combine(
-                sorted((up.job_id, fingerprints[up]) for up in job.prerequisites))
+            unknown = any(fingerprints[up] is UNKNOWN for up in job.prerequisites)
+            fingerprints[job] = UNKNOWN if unknown else lazy_fingerprint(job, fingerprints)
             verdicts[job] = Verdict(job, "lazy", [], [])
         elif job.always_runs:
             fingerprints[job] = UNKNOWN

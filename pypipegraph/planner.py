@@ -38,6 +38,11 @@ def input_fingerprints(job, fingerprints: dict) -> dict:
     return {up.job_id: fingerprints[up] for up in job.prerequisites}
 
 
+def lazy_fingerprint(job, fingerprints: dict) -> int:
+    """A loader's or temp job's fingerprint: that of its inputs (it stores no output)."""
+    return combine(sorted(input_fingerprints(job, fingerprints).items()))
+
+
 def outputs_fingerprint(outputs) -> int:
     """A job's fingerprint from its (name, mtime, size, hash) output tuples."""
     if len(outputs) == 1:

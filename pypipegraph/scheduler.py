@@ -21,7 +21,7 @@ from .executors.local import LocalExecutor
 from .hashing import combine
 from .history import Record
 from .ordering import topological_order
-from .planner import decide, input_fingerprints, outputs_fingerprint
+from .planner import decide, input_fingerprints, lazy_fingerprint, outputs_fingerprint
 from .resources import ResourceError
 from .temp_files import TempFiles
 
@@ -200,7 +200,7 @@ class Scheduler:
         if job.is_invariant:
             self._check_invariant(job)
         elif job.lazy:
-            self._resolve(job, combine(sorted(input_fingerprints(job, self.fp).items())), IDLE)
+            self._resolve(job, lazy_fingerprint(job, self.fp), IDLE)
         else:
             record = self.history.get(job.job_id)
             inputs = input_fingerprints(job, self.fp)
