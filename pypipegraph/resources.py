@@ -40,6 +40,12 @@ class LocalSystem:
     def budget(self) -> CoreBudget:
         return CoreBudget(self.cores_available, self.memory_available)
 
+    def executor(self, jobs: list, budget: CoreBudget):
+        """The executor that runs this coordinator's jobs: forked local workers."""
+        from .executors.local import LocalExecutor
+
+        return LocalExecutor(jobs, budget.total)
+
 
 class CoreBudget:
     """Counts cores held by running jobs; -1 jobs run alone, -2 jobs beside 1-core jobs."""

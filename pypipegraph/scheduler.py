@@ -17,7 +17,6 @@ import traceback
 from collections import deque
 
 from .errors import JobDiedException, PyPipeGraphError, RunInterrupted
-from .executors.local import LocalExecutor
 from .hashing import combine
 from .history import Record
 from .ordering import topological_order
@@ -50,7 +49,7 @@ class _SilentConsole:
 class Scheduler:
     """Runs one graph once. `run()` returns the failed jobs."""
 
-    def __init__(self, graph, jobs: list, history, budget, runlog, console=None):
+    def __init__(self, graph, jobs: list, history, budget, runlog, console=None, executor=None):
         self.graph = graph
         self.console = console or _SilentConsole()
         self.stopping = False  # `stop`: start nothing new
@@ -76,7 +75,7 @@ class Scheduler:
         self.generation_of: dict = {}  # job -> executor generation it needs / produced
         self.temp_files = TempFiles(history, runlog, self._is_settled, self._forget_temp)
         self.failed: list = []
-        self.executor = LocalExecutor(jobs, budget.total)
+        self.executor = executor if executor is not None else graph.rc.executor(jobs, budget)
 
     # --- the loop ------------------------------------------------------------
 
