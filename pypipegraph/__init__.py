@@ -47,6 +47,7 @@ from .jobs.output import (
     TempFilePlusGeneratingJob,
 )
 from .jobs.plots import PlotJob
+from .resources import LocalSystem, ResourceError
 from .util import inside_ppg
 
 __version__ = "0.1.0"
@@ -75,6 +76,7 @@ __all__ = [
     "JobContractError",
     "JobDiedException",
     "JobList",
+    "LocalSystem",
     "MultiFileGeneratingJob",
     "MultiFileInvariant",
     "NothingChanged",
@@ -83,6 +85,7 @@ __all__ = [
     "Pipegraph",
     "PyPipeGraphError",
     "PyPipelineGraphError",
+    "ResourceError",
     "RobustFileChecksumInvariant",
     "RunInterrupted",
     "RuntimeError",

@@ -23,7 +23,7 @@ from .history import History
 from .jobs.generating import GenerationSession, load_generated
 from .logs import RunLog, attach_socket_handler, detach, logger, socket_address
 from .ordering import topological_order
-from .resources import LocalSystem
+from .resources import LocalSystem, NamedResources, validate_capacity
 from .scheduler import Scheduler
 
 DEFAULT_STORE = ".pypipegraph_status_robust"
@@ -37,7 +37,8 @@ class Pipegraph:
                  invariant_status_filename: str | None = None, dump_graph: bool = True,
                  interactive: bool | None = None, cache_folder: str = "cache",
                  log_file: str | None = None, log_level: int = logging.INFO,
-                 log_socket: str | None = None):
+                 log_socket: str | None = None, resources: dict | None = None,
+                 critical_path: bool = True):
         if resource_coordinator is None:
             resource_coordinator = LocalSystem(interactive=interactive if interactive is not None else True)
         self.rc = resource_coordinator
@@ -49,6 +50,8 @@ class Pipegraph:
         self.log_file = log_file
         self.log_level = log_level
         self.log_socket = log_socket
+        self.resources = validate_capacity(resources)  # named, counted resources jobs may need()
+        self.critical_path = critical_path  # start long recorded chains first
         if log_socket is not None:
             socket_address(log_socket)  # a malformed address fails here, not at run()
         self.jobs: dict = {}
@@ -109,6 +112,7 @@ class Pipegraph:
                         f"{generator.job_id} generated {job.job_id!r}, which writes {name}, already "
                         f"written by {other.job_id!r}."
                     )
+        self.check_resource_needs(new_jobs)
         session = self.start_generation(generator)
         session.new_set.update(new_jobs)
         try:
@@ -231,7 +235,16 @@ class Pipegraph:
             for invariant in job.auto_invariants():
                 job.depends_on(invariant)
         active = self._unpruned()
-        return topological_order(active, self.edge_sites)
+        order = topological_order(active, self.edge_sites)
+        self.check_resource_needs(order)
+        return order
+
+    def check_resource_needs(self, jobs) -> None:
+        """ResourceError naming the first job that needs an undeclared or too small resource."""
+        pool = NamedResources(self.resources)
+        for job in jobs:
+            if job.resource_needs:
+                pool.check(job)
 
     def _unpruned(self) -> list:
         pruned = set()

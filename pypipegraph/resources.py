@@ -101,3 +101,68 @@ class CoreBudget:
         if held is not None:
             self.free += held[0]
             self.big_running -= held[1]
+
+
+class NamedResources:
+    """Counted resources the graph declares (`new_pipegraph(resources={"db": 4})`).
+
+    A job holds the units it `needs()` while it runs; the units held never exceed the
+    declared count. `check()` refuses unknown names and requests larger than the
+    capacity before any job runs.
+
+        >>> pool = NamedResources({"db": 2})
+    """
+
+    def __init__(self, capacity: dict | None):
+        self.capacity = validate_capacity(capacity)
+        self.free = dict(self.capacity)
+
+    def check(self, job) -> None:
+        """ResourceError when `job` needs a resource that is not declared or too small."""
+        for name, units in job.resource_needs.items():
+            have = self.capacity.get(name)
+            if have is None:
+                declared = ", ".join(sorted(self.capacity)) or "none"
+                raise ResourceError(
+                    f"{job.job_id} needs {units} unit(s) of resource {name!r}, which the graph does "
+                    f"not declare (declared: {declared}). Declare it: "
+                    f"ppg.new_pipegraph(resources={{{name!r}: N}})."
+                )
+            if units > have:
+                raise ResourceError(
+                    f"{job.job_id} needs {units} unit(s) of resource {name!r}, but only {have} "
+                    f"exist; it could never run. Lower the request or raise the count in "
+                    f"new_pipegraph(resources=...)."
+                )
+
+    def try_acquire(self, job) -> bool:
+        needs = job.resource_needs
+        if not needs:
+            return True
+        free = self.free
+        if any(free[name] < units for name, units in needs.items()):
+            return False
+        for name, units in needs.items():
+            free[name] -= units
+        return True
+
+    def release(self, job) -> None:
+        for name, units in job.resource_needs.items():
+            self.free[name] += units
+
+
+def validate_capacity(capacity: dict | None) -> dict:
+    """{name: count} as declared to new_pipegraph(resources=...); ValueError when malformed."""
+    if capacity is None:
+        return {}
+    if not isinstance(capacity, dict):
+        raise ValueError(
+            f"resources must be a dict of name -> count, e.g. {{'db_connections': 4}}; got "
+            f"{type(capacity).__name__}"
+        )
+    for name, count in capacity.items():
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"resources: names must be non-empty strings; got {name!r}")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise ValueError(f"resources: the count of {name!r} must be a positive int; got {count!r}")
+    return dict(capacity)

@@ -21,7 +21,8 @@ from .hashing import combine
 from .history import Record
 from .ordering import topological_order
 from .planner import decide, input_fingerprints, lazy_fingerprint, outputs_fingerprint
-from .resources import ResourceError
+from .priorities import ReadyQueue
+from .resources import NamedResources, ResourceError
 from .temp_files import TempFiles
 
 WAITING = 0  # upstream not resolved yet
@@ -69,7 +70,8 @@ class Scheduler:
             self.pending[job] = 1  # released when everything else is done
         self.fp: dict = {}
         self.decide_queue = deque(job for job in jobs if not self.pending[job])
-        self.runnable: deque = deque()
+        self.runnable = ReadyQueue(history, getattr(graph, "critical_path", True))
+        self.named = NamedResources(getattr(graph, "resources", None))
         self.blocked: dict = {}  # job -> number of lazy prerequisites not yet run
         self.waiters: dict = {}  # lazy job -> jobs waiting for it to run
         self.generation_of: dict = {}  # job -> executor generation it needs / produced
@@ -168,6 +170,10 @@ class Scheduler:
                 self.user_killed[job] = why
                 self.executor.kill(worker)
 
+    def _release(self, job) -> None:
+        self.budget.release(job)
+        self.named.release(job)
+
     def _startable(self) -> bool:
         return any(self.state[job] == NEEDS_RUN for job in self.runnable)
 
@@ -180,7 +186,7 @@ class Scheduler:
         self.executor.shutdown(kill=True)
         for job in killed:
             job.remove_partial_outputs()
-            self.budget.release(job)
+            self._release(job)
 
     def _release_final_jobs(self) -> None:
         finals, self.final_jobs = self.final_jobs, []
@@ -272,7 +278,7 @@ class Scheduler:
             if blockers > 0:
                 self.blocked[job] = blockers
             elif blockers == 0:
-                self.runnable.append(job)
+                self.runnable.push(job)
 
     def _need_generation(self, job, generation: int) -> None:
         if generation > self.generation_of.get(job, 0):
@@ -281,12 +287,14 @@ class Scheduler:
     # --- running -------------------------------------------------------------
 
     def _dispatch(self) -> None:
+        """Start ready jobs in priority order while cores and named resources allow."""
         runnable = self.runnable
-        skipped = deque()
-        scanned = 0
+        skipped = []  # ready, but what they need is held now: they keep their place
         budget = self.budget
-        while runnable and scanned < 64 and budget.free:
-            job = runnable.popleft()
+        named = self.named
+        while runnable and len(skipped) < 64 and budget.free:
+            entry = runnable.pop_entry()
+            job = entry[-1]
             if self.state[job] != NEEDS_RUN:
                 continue
             if job.runs_in == "master":
@@ -298,14 +306,17 @@ class Scheduler:
                 self._fail(job, exc, None, reason=str(exc))
                 continue
             if not fits:
-                skipped.append(job)
-                scanned += 1
+                skipped.append(entry)
+                continue
+            if not named.try_acquire(job):
+                budget.release(job)
+                skipped.append(entry)
                 continue
             if self.executor.start(self.index[job], self.generation_of.get(job, 0)) is None:
-                self.budget.release(job)
-                skipped.append(job)
+                self._release(job)
+                skipped.append(entry)
                 break
-        runnable.extendleft(reversed(skipped))
+        runnable.restore(skipped)
 
     def _run_in_master(self, job) -> None:
         job.start_time = time.time()
@@ -325,7 +336,7 @@ class Scheduler:
 
     def _finished(self, job, result) -> None:
         cores = self.budget.held(job)
-        self.budget.release(job)
+        self._release(job)
         job.stdout, job.stderr = result.stdout, result.stderr
         job.start_time, job.stop_time = result.start, result.stop
         reason = "; ".join(job.run_reasons)
@@ -378,7 +389,7 @@ class Scheduler:
                 self.blocked[waiter] = left
             else:
                 del self.blocked[waiter]
-                self.runnable.append(waiter)
+                self.runnable.push(waiter)
         self.temp_files.settled(job, False)
 
     # --- jobs created while running ------------------------------------------

@@ -137,6 +137,8 @@ class Job:
 
     _cores_needed = 1
     _memory_needed = -1
+    _priority = 0
+    resource_needs: dict = {}  # name -> units of the graph's named resources (see needs())
     _pruned = False
     _ignore_code_changes = False
     filenames: list = []
@@ -340,6 +342,29 @@ class Job:
                 f"{self.job_id}: memory_needed must be bytes (an int >= 0) or -1; got {value!r}"
             )
         self._memory_needed = value
+
+    @property
+    def priority(self) -> int | float:
+        """Among jobs ready to run, higher priorities start first (default 0)."""
+        return self._priority
+
+    @priority.setter
+    def priority(self, value: int | float) -> None:
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
+            raise ValueError(f"{self.job_id}: priority must be a number (higher runs first); got {value!r}")
+        self._priority = value
+
+    def needs(self, resource: str, units: int = 1) -> Job:
+        """Hold `units` of the graph's named `resource` while running (see new_pipegraph(resources=)).
+
+            >>> job.needs("db_connections", 1)
+        """
+        if not isinstance(resource, str) or not resource:
+            raise ValueError(f"{self.job_id}: needs() takes a resource name (a string); got {resource!r}")
+        if not isinstance(units, int) or isinstance(units, bool) or units < 1:
+            raise ValueError(f"{self.job_id}: needs({resource!r}, ...) takes a positive int; got {units!r}")
+        self.resource_needs = {**self.resource_needs, resource: units}
+        return self
 
     # --- what the engine asks ------------------------------------------------
 
