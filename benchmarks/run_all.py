@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -29,19 +28,29 @@ CORES = os.cpu_count() or 1
 
 
 def run_script(directory: str, text: str, timeout: float) -> tuple[float, int]:
-    """Run `text` as a script in `directory`; (wall seconds, peak RSS KiB of the child)."""
+    """Run `text` as a script in `directory`; (wall seconds, peak RSS KiB of that process)."""
     path = os.path.join(directory, "bench_script.py")
     with open(path, "w") as fh:
         fh.write(text)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, path], cwd=directory, capture_output=True, text=True,
-                          timeout=timeout)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark script failed in {directory}:\n{proc.stderr[-3000:]}")
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return elapsed, max(rss, before)
+    with tempfile.TemporaryFile() as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen([sys.executable, path], cwd=directory, stdout=out, stderr=out)
+        deadline = start + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                raise RuntimeError(f"benchmark script timed out after {timeout} s in {directory}")
+            time.sleep(0.002)
+        elapsed = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            out.seek(0)
+            raise RuntimeError(f"benchmark script failed in {directory}:\n"
+                               f"{out.read()[-3000:].decode(errors='replace')}")
+    return elapsed, usage.ru_maxrss
 
 
 def make_inputs(directory: str, n: int) -> None:
@@ -84,6 +93,8 @@ class Bench:
                     make_inputs(directory, n)
                     if engine == "floor":
                         bodies = [w.FANIN_FLOOR_COLD, w.FANIN_FLOOR_NOOP, w.FANIN_FLOOR_CHANGED]
+                    elif engine == "doit":
+                        bodies = [w.DOIT_FANIN] * 3
                     else:
                         bodies = [w.FANIN] * 3
                     for phase, body in zip(phases, bodies, strict=True):
@@ -107,6 +118,8 @@ class Bench:
     def simple(self, name: str, bodies: dict, raw: bool = False, **params) -> None:
         cells = {}
         for engine in self.engines:
+            if engine == "doit" and engine not in bodies:
+                continue  # doit has no equivalent of this workload
             times = []
             for _ in range(self.repeat):
                 directory = tempfile.mkdtemp(prefix=f"bench_{engine}_")
@@ -147,16 +160,18 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
     args = parser.parse_args(argv)
-    engines = args.engines or ["ours", "floor"] + (
-        ["ppg2"] if importlib.util.find_spec("pypipegraph2") else []
-    )
+    engines = args.engines or ["ours", "floor"] + [
+        engine for engine, module in (("ppg2", "pypipegraph2"), ("doit", "doit"))
+        if importlib.util.find_spec(module)
+    ]
     if args.quick:
         args.fanin, args.chain, args.loaders, args.repeat = [1000], 100, [200], 1
     bench = Bench(engines, args.repeat, args.timeout)
     print(f"{CORES} cores, Python {sys.version.split()[0]}, median of {args.repeat} run(s)\n")
     for n in args.fanin:
         bench.fanin(n)
-    bench.simple(f"chain of {args.chain} jobs, cold", {"engine": w.CHAIN, "floor": w.CHAIN_FLOOR},
+    bench.simple(f"chain of {args.chain} jobs, cold",
+                 {"engine": w.CHAIN, "floor": w.CHAIN_FLOOR, "doit": w.DOIT_CHAIN},
                  n=args.chain)
     for n in args.loaders:
         bench.simple(f"{n} DataLoadingJobs -> 1 file job", {"engine": w.LOADERS, "floor": w.LOADERS_FLOOR},

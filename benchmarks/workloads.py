@@ -4,8 +4,10 @@ Each workload is a Python script text, parameterised by size, written into a fre
 directory and run as its own process, so the times include interpreter start,
 imports, graph building, store reading and the run itself, as a user sees them.
 
-Engines: "ours" (pypipegraph), "ppg2" (pypipegraph2, the `bench` extra) and "floor"
-(one plain Python process doing the same file work, no engine).
+Engines: "ours" (pypipegraph), "ppg2" (pypipegraph2) and "doit" (both from the `bench`
+extra), and "floor" (one plain Python process doing the same file work, no engine).
+doit runs its tasks serially in one process (its default); it has no data-loading jobs,
+so it only takes part in the file workloads.
 """
 
 from __future__ import annotations
@@ -33,7 +35,49 @@ _HEADERS = {
         def loader_return():
             return ppg.UseInputHashesForOutput()
         """,
+    "doit": """
+        import sys
+        import doit
+        DOIT_CONFIG = {{"verbosity": 0, "dep_file": ".doit.db"}}
+        def write(of, text):
+            with open(of, "w") as fh:
+                fh.write(text)
+        """,
 }
+
+_DOIT_RUN = """
+sys.argv = sys.argv[:1]
+doit.run(globals())
+"""
+
+DOIT_FANIN = """
+import os
+os.makedirs("out", exist_ok=True)
+def copy(i):
+    with open("in/%d" % i) as fh:
+        write("out/%d" % i, fh.read())
+def final():
+    write("final.txt", str({n}))
+def task_copy():
+    for i in range({n}):
+        yield {{"name": str(i), "file_dep": ["in/%d" % i], "targets": ["out/%d" % i],
+               "actions": [(copy, (i,))]}}
+def task_final():
+    return {{"file_dep": ["out/%d" % i for i in range({n})], "targets": ["final.txt"],
+            "actions": [final]}}
+""" + _DOIT_RUN
+
+DOIT_CHAIN = """
+import os
+os.makedirs("out", exist_ok=True)
+def step(i):
+    text = "0" if i == 0 else open("out/%d" % (i - 1)).read()
+    write("out/%d" % i, str(int(text) + 1))
+def task_step():
+    for i in range({n}):
+        yield {{"name": str(i), "file_dep": ["out/%d" % (i - 1)] if i else [],
+               "targets": ["out/%d" % i], "actions": [(step, (i,))]}}
+""" + _DOIT_RUN
 
 # Fan-in: N jobs, each reading in/i (a file invariant) and writing out/i; one final
 # job depending on all of them.
@@ -142,7 +186,8 @@ for i in range({n}):
 ppg.run()
 """
 
-IMPORT = {"ours": "import pypipegraph\n", "ppg2": "import pypipegraph2\n", "floor": "pass\n"}
+IMPORT = {"ours": "import pypipegraph\n", "ppg2": "import pypipegraph2\n", "doit": "import doit\n",
+          "floor": "pass\n"}
 
 
 def script(engine: str, body: str, cores: int, raw: bool = False, **params) -> str:
