@@ -25,6 +25,8 @@ import time
 import workloads as w
 
 CORES = os.cpu_count() or 1
+# As users run: compiled modules cached (a dev shell may set PYTHONDONTWRITEBYTECODE).
+ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
 
 
 def run_script(directory: str, text: str, timeout: float) -> tuple[float, int]:
@@ -34,7 +36,7 @@ def run_script(directory: str, text: str, timeout: float) -> tuple[float, int]:
         fh.write(text)
     with tempfile.TemporaryFile() as out:
         start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, path], cwd=directory, stdout=out, stderr=out)
+        proc = subprocess.Popen([sys.executable, path], cwd=directory, stdout=out, stderr=out, env=ENV)
         deadline = start + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
