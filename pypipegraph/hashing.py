@@ -224,7 +224,7 @@ _SCALARS = frozenset((str, int, float, bool, type(None)))
 
 _names_cache: dict[types.CodeType, tuple[str, ...]] = {}
 _globals_cache: dict[tuple, int] = {}
-_recursions = [0]  # how often a walk met a function already on its path
+_cycle_met = [False]  # a walk met a function on its path other than by direct self-reference
 _IMMUTABLE = frozenset((str, int, float, bool, type(None), bytes, complex))
 
 
@@ -266,7 +266,8 @@ def _globals_fingerprint(func, code: types.CodeType, seen: set) -> int:
     cached = _globals_cache.get(key)
     if cached is not None:
         return cached
-    recursions_before = _recursions[0]
+    outer_cycle = _cycle_met[0]
+    _cycle_met[0] = False
     parts = []
     names = _global_names(code)
     for name in names:
@@ -278,24 +279,28 @@ def _globals_fingerprint(func, code: types.CodeType, seen: set) -> int:
             attributes = vars(value)
             for attribute in names:
                 if attribute in attributes:
-                    parts.append((f"{name}.{attribute}", _global_value(attributes[attribute], seen)))
+                    parts.append((f"{name}.{attribute}", _global_value(attributes[attribute], seen, code)))
             continue
-        parts.append((name, _global_value(value, seen)))
+        parts.append((name, _global_value(value, seen, code)))
     result = combine(parts) if parts else 0
-    if _recursions[0] == recursions_before:
-        # A result that met recursion depends on where the walk started: not cached.
+    cycle = _cycle_met[0]
+    if not cycle:
+        # No cycle through other functions below: the result does not depend on where
+        # the walk started (direct self-reference is the same everywhere), so cache it.
         _globals_cache[key] = result
+    _cycle_met[0] = outer_cycle or cycle
     return result
 
 
-def _global_value(value: Any, seen: set):
+def _global_value(value: Any, seen: set, owner: types.CodeType):
     """How one global a function reads counts (None: it does not)."""
     if _is_constant(value):
         return ("const", hash_value(value))
     if isinstance(value, types.FunctionType):
         if is_user_module(value.__module__):
             if value.__code__ in seen:
-                _recursions[0] += 1
+                if value.__code__ is not owner:
+                    _cycle_met[0] = True
                 return ("recursion",)  # its code is hashed where the recursion started
             return ("fn", function_fingerprint(value, seen))
         return ("lib", package_version(value.__module__))
