@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import sys
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -75,7 +76,9 @@ class WorkFunction:
         try:
             key = hash_value((self.function.__module__, self.name, args, kwargs))
         except TypeError as exc:
-            raise TypeError(f"work function {self.name}: an argument {exc}") from None
+            raise TypeError(
+                f"work function {self.name}: its arguments identify the call and must be picklable: {exc}"
+            ) from None
         job_id = f"{self.name}#{key:016x}"
         filename = os.path.join(graph.cache_folder, "futures", self.name, f"{key:016x}.pickle")
         job = WorkCallJob(job_id, filename, self, args, kwargs)
@@ -84,9 +87,12 @@ class WorkFunction:
     def __reduce__(self):
         # Generated jobs travel to the master pickled: find a module-level work function
         # by name there (its module attribute is this object, not the plain function).
-        if "<locals>" in self.__qualname__:
-            return WorkFunction, (self.function,)
-        return self.__qualname__
+        found = sys.modules.get(self.__module__)
+        for part in self.__qualname__.split("."):
+            found = getattr(found, part, None)
+        if found is self:
+            return self.__qualname__
+        return WorkFunction, (self.function,)
 
     def __repr__(self) -> str:
         return f"<work function {describe_function(self.function)}>"
