@@ -4,6 +4,7 @@ pickled to the cache folder, and reruns are incremental like every other job."""
 import pickle
 from pathlib import Path
 
+import cloudpickle
 import pytest
 
 import pypipegraph as ppg
@@ -216,6 +217,21 @@ def test_a_future_is_not_a_value(new_pipegraph, use, what):
     )
     assert repr(future).startswith("Future('describe#")
     assert {future: 1}[future] == 1  # hashable, by identity
+
+
+@ppg.work
+def module_level(x):
+    return x
+
+
+def test_work_functions_and_futures_pickle(new_pipegraph):
+    # generated calls travel from the worker to the master pickled
+    assert pickle.loads(pickle.dumps(module_level)) is module_level
+    local = ppg.work(lambda x: x + 1)
+    assert pickle.loads(cloudpickle.dumps(local)).function(1) == 2
+    future = module_level(1)
+    copy = pickle.loads(cloudpickle.dumps(future))
+    assert type(copy) is ppg.Future and repr(copy) == repr(future)
 
 
 def test_decorator_forms_and_wrapping(new_pipegraph):
