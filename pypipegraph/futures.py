@@ -73,16 +73,47 @@ class WorkFunction:
         except TypeError as exc:
             raise TypeError(f"work function {self.name}: {exc}") from None
         args, kwargs = bound.args, bound.kwargs
+        futures, paths = _collect(args, kwargs)
+        key = self._identity(args, kwargs, futures, graph)
+        job_id = f"{self.name}#{key:016x}"
+        filename = os.path.join(graph.cache_folder, "futures", self.name, f"{key:016x}.pickle")
+        new = job_id not in graph.jobs
+        job = WorkCallJob(job_id, filename, self, args, kwargs)
+        if new:  # the same call again is the same job, with the same dependencies
+            job.depends_on([future.job for future in futures])
+            for path in paths:
+                job.depends_on_file(path)
+        return Future(job)
+
+    def _identity(self, args: tuple, kwargs: dict, futures: list[Future], graph) -> int:
+        """The hash of the arguments; TypeError for futures the call would not find."""
+        for future in futures:
+            if future.job._graph is not graph:
+                raise ValueError(
+                    f"work function {self.name}: the argument {future!r} belongs to an earlier "
+                    "pipegraph. Futures live in the graph they were made in: make that call "
+                    "again after ppg.new_pipegraph()."
+                )
+        _hashed_futures.clear()
+        key = error = None
         try:
             key = hash_value((self.function.__module__, self.name, args, kwargs))
         except TypeError as exc:
+            error = exc
+        found = {id(future) for future in futures}
+        hidden = [future for future in _hashed_futures if id(future) not in found]
+        _hashed_futures.clear()
+        if hidden:
             raise TypeError(
-                f"work function {self.name}: its arguments identify the call and must be picklable: {exc}"
-            ) from None
-        job_id = f"{self.name}#{key:016x}"
-        filename = os.path.join(graph.cache_folder, "futures", self.name, f"{key:016x}.pickle")
-        job = WorkCallJob(job_id, filename, self, args, kwargs)
-        return Future(job)
+                f"work function {self.name}: the argument {hidden[0]!r} is where calls do not look "
+                "for futures. Futures are found in lists, tuples, sets and dict values; not in dict "
+                "keys, other containers or objects."
+            )
+        if error is not None:
+            raise TypeError(
+                f"work function {self.name}: its arguments identify the call and must be picklable: {error}"
+            )
+        return key
 
     def __reduce__(self):
         # Generated jobs travel to the master pickled: find a module-level work function
@@ -151,10 +182,6 @@ class WorkCallJob(FileGeneratingJob):
         self.args = args
         self.kwargs = kwargs
         self._setup([filename], self._compute, False, False)
-        futures, paths = _collect(args, kwargs)
-        self.depends_on([future.job for future in futures])
-        for path in paths:
-            self.depends_on_file(path)
 
     def _compute(self, filename: str) -> None:
         args, kwargs = _walk((self.args, self.kwargs), _value_in_worker)
@@ -166,6 +193,9 @@ class WorkCallJob(FileGeneratingJob):
         if self._ignore_code_changes:
             return []
         return [FunctionInvariant(self.job_id, self.work.function)]
+
+
+_hashed_futures: list[Future] = []  # the futures hash_value met while a call's arguments were hashed
 
 
 def _value_in_worker(item):
@@ -224,6 +254,7 @@ class Future:
         return load_cache(filename, job.job_id)
 
     def __ppg_fingerprint__(self) -> str:
+        _hashed_futures.append(self)
         return f"future:{self.job.job_id}"
 
     def __repr__(self) -> str:
@@ -238,6 +269,7 @@ class Future:
         _not_a_value(self, f"setting the attribute .{name}")
 
     def __reduce__(self):
+        _hashed_futures.append(self)  # pickled by hash_value: inside an object
         return Future, (self.job,)
 
 

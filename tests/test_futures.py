@@ -244,3 +244,15 @@ def test_decorator_forms_and_wrapping(new_pipegraph):
     assert ppg.work(wrapped) is wrapped and wrapped.__doc__ == "Doc." and wrapped.__name__ == "plain"
     with pytest.raises(TypeError, match="ppg.work decorates a function, got 3"):
         ppg.work(3)
+
+
+def test_futures_where_calls_do_not_look_are_refused(new_pipegraph):
+    from collections import OrderedDict
+
+    square = ppg.work(lambda x: x * x)
+    show = ppg.work(lambda data: data)
+    for argument in (OrderedDict(a=square(1)), {square(2): "key"}, [Path("x"), ValueError(square(3))]):
+        with pytest.raises(TypeError, match=r"is where calls do not look for futures. Futures are found in "
+                                            r"lists, tuples, sets and dict values; not in dict keys"):
+            show(argument)
+    assert show((square(4),)).job_id in ppg.util.global_pipegraph.jobs

@@ -162,7 +162,12 @@ M = {
     53: ["work function classify: missing a required argument: 'sample'",
          "work function classify: its arguments identify the call and must be picklable: cannot "
          "fingerprint a value of type lock: cannot pickle '_thread.lock' object. Pass a picklable value "
-         "(or a repr-able summary of it)."],
+         "(or a repr-able summary of it).",
+         "work function analyze: the argument Future('classify#<hash>') is where calls do not look for "
+         "futures. Futures are found in lists, tuples, sets and dict values; not in dict keys, other "
+         "containers or objects.",
+         "work function analyze: the argument Future('classify#<hash>') belongs to an earlier pipegraph. "
+         "Futures live in the graph they were made in: make that call again after ppg.new_pipegraph()."],
     54: ["lengths#<hash>: the result of lengths (generator) cannot be pickled into the cache file: "
          "cannot pickle 'generator' object"],
     55: ["The work function classify was called inside a running job. Work functions build the graph: "
@@ -806,14 +811,20 @@ def test_52_value_before_the_run_or_of_a_failed_call(new_pipegraph, variant):
         report.value()
 
 
-@pytest.mark.parametrize("variant", [0, 1])
+@pytest.mark.parametrize("variant", [0, 1, 2, 3])
 def test_53_work_function_called_with_wrong_arguments(new_pipegraph, variant):
-    with raises(TypeError, M[53][variant]):
-        if variant == 0:
-            classify()
-        else:
-            classify(threading.Lock())
-    assert not ppg.util.global_pipegraph.jobs
+    if variant < 2:
+        with raises(TypeError, M[53][variant]):
+            classify() if variant == 0 else classify(threading.Lock())
+        assert not ppg.util.global_pipegraph.jobs
+        return
+    label = classify("t1")
+    if variant == 3:
+        ppg.run_pipegraph()
+        new_pipegraph.new_pipegraph()
+    with raises(TypeError if variant == 2 else ValueError, M[53][variant], call_hash(label)):
+        analyze({label: "first"} if variant == 2 else [label])
+    assert not [job for job in ppg.util.global_pipegraph.jobs if job.startswith("analyze")]
 
 
 def test_54_work_result_cannot_be_pickled(new_pipegraph):
