@@ -97,7 +97,7 @@ class WorkFunction:
         _hashed_futures.clear()
         key = error = None
         try:
-            key = hash_value((self.function.__module__, self.name, args, kwargs))
+            key = hash_value((getattr(self.function, "__module__", None), self.name, args, kwargs))
         except TypeError as exc:
             error = exc
         found = {id(future) for future in futures}
@@ -118,8 +118,8 @@ class WorkFunction:
     def __reduce__(self):
         # Generated jobs travel to the master pickled: find a module-level work function
         # by name there (its module attribute is this object, not the plain function).
-        found = sys.modules.get(self.__module__)
-        for part in self.__qualname__.split("."):
+        found = sys.modules.get(self.__dict__.get("__module__"))
+        for part in self.__dict__.get("__qualname__", "<locals>").split("."):
             found = getattr(found, part, None)
         if found is self:
             return self.__qualname__
@@ -246,10 +246,10 @@ class Future:
                 "ppg.run_pipegraph() raised."
             )
         filename = job.filenames[0]
-        if job._pruned or not os.path.exists(filename):
+        if job._pruned or (job.run_reasons and not job.was_run) or not os.path.exists(filename):
             raise ValueError(
-                f"{self!r} has no value: it was not part of the run (pruned) or its cache "
-                f"file {filename} is missing. Run the pipeline again."
+                f"{self!r} has no value: it did not run (pruned, or the run was interrupted) or "
+                f"its cache file {filename} is missing. Run the pipeline again."
             )
         return load_cache(filename, job.job_id)
 

@@ -256,3 +256,16 @@ def test_futures_where_calls_do_not_look_are_refused(new_pipegraph):
                                             r"lists, tuples, sets and dict values; not in dict keys"):
             show(argument)
     assert show((square(4),)).job_id in ppg.util.global_pipegraph.jobs
+
+
+def test_no_value_for_a_pruned_call_or_a_missing_cache_file(new_pipegraph):
+    square = ppg.work(lambda x: x * x)
+    kept, pruned = square(2), square(3)
+    pruned.job.prune()
+    ppg.run_pipegraph()
+    assert kept.value() == 4
+    with pytest.raises(ValueError, match=r"has no value: it did not run \(pruned, or the run was interrupted\)"):
+        pruned.value()
+    Path(kept.job.filenames[0]).unlink()
+    with pytest.raises(ValueError, match="its cache file cache/futures/.*pickle is missing. Run the pipeline again."):
+        kept.value()
