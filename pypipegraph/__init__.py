@@ -21,6 +21,7 @@ from .errors import (
     RuntimeError,
     StoreError,
 )
+from .futures import Future, work
 from .graph import Pipegraph, new_pipegraph, run_pipegraph
 from .jobs.base import Job, JobList
 from .jobs.generating import DependencyInjectionJob, FinalJob, JobGeneratingJob
@@ -62,6 +63,7 @@ __all__ = [
     "DataLoadingJob",
     "DependencyInjectionJob",
     "FinalJob",
+    "Future",
     "JobGeneratingJob",
     "MultiTempFileGeneratingJob",
     "TempFileGeneratingJob",
@@ -98,4 +100,5 @@ __all__ = [
     "run",
     "run_pipegraph",
     "util",
+    "work",
 ]

@@ -56,3 +56,18 @@ def test_expression_example(tmp_path):
     run_example(folder)
     assert (out / "samples/new_sample.txt").exists()
     assert not (out / "cpm.tsv.tmp").exists()
+
+
+def test_tumor_normal_example(tmp_path):
+    folder = copy_example("tumor_normal", tmp_path)
+    first = run_example(folder)
+    assert "9 job(s) ran" in first  # 8 classify calls and analyze_tumors
+    assert "tumor\tp1_tumor\t" in first and "p3_tumor" not in first
+    assert "normal-looking samples: 5" in first
+    assert "0 job(s) ran" in run_example(folder)
+    reads = folder / "input/p3_normal.reads"
+    reads.write_text(reads.read_text() + "GATTACA\n")  # still normal: early cutoff
+    assert "1 job(s) ran" in run_example(folder)
+    reads.write_text("GATTACAAC\n" * 50)  # now it looks like a tumor
+    third = run_example(folder)
+    assert "2 job(s) ran" in third and "tumor\tp3_normal\tmotif in 100.0% of reads" in third

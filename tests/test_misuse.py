@@ -26,7 +26,7 @@ DOC = ROOT / "docs" / "errors.md"
 STORE = ".pypipegraph_status_robust"
 
 PLACEHOLDERS = ("<module>", "<file>", "<line>", "<pid>", "<bytes>", "<generator>",
-                "<unpickling error>", "<found>", "<supported>")
+                "<unpickling error>", "<found>", "<supported>", "<hash>")
 
 # case number (the "### N." heading in docs/errors.md) -> the messages that case shows
 M = {
@@ -149,6 +149,30 @@ M = {
     50: ["ppg log: unknown job unknown_job (not in the store)",
          "ppg status: no status store .pypipegraph_status_robust here: run the pipeline first (or pass "
          "--store)"],
+    51: ["Future('classify#<hash>') is not a value (==): a work function call only schedules the work. "
+         "Pass the future to another work function, which gets its value when it runs, or read "
+         "future.value() after ppg.run_pipegraph().",
+         "Future('classify#<hash>') is not a value (format()): a work function call only schedules the "
+         "work. Pass the future to another work function, which gets its value when it runs, or read "
+         "future.value() after ppg.run_pipegraph()."],
+    52: ["Future('classify#<hash>') has no value yet: call ppg.run_pipegraph() first; value() reads the "
+         "stored result afterwards.",
+         "Future('analyze#<hash>') has no value: its job failed (Indirect); see the error "
+         "ppg.run_pipegraph() raised."],
+    53: ["work function classify: missing a required argument: 'sample'",
+         "work function classify: its arguments identify the call and must be picklable: cannot "
+         "fingerprint a value of type lock: cannot pickle '_thread.lock' object. Pass a picklable value "
+         "(or a repr-able summary of it).",
+         "work function analyze: the argument Future('classify#<hash>') is where calls do not look for "
+         "futures. Futures are found in lists, tuples, sets and dict values; not in dict keys, other "
+         "containers or objects.",
+         "work function analyze: the argument Future('classify#<hash>') belongs to an earlier pipegraph. "
+         "Futures live in the graph they were made in: make that call again after ppg.new_pipegraph()."],
+    54: ["lengths#<hash>: the result of lengths (generator) cannot be pickled into the cache file: "
+         "cannot pickle 'generator' object"],
+    55: ["The work function classify was called inside a running job. Work functions build the graph: "
+         "call them in the script (or in a JobGeneratingJob's callback), or call the plain function "
+         "classify.function(...) to compute inline."],
 }
 
 _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
@@ -733,6 +757,85 @@ def test_50_ppg_command_errors(new_pipegraph, variant):
     done = subprocess.run([sys.executable, "-m", "pypipegraph", *args], capture_output=True, text=True,
                           timeout=60, env=env)
     assert (done.returncode, done.stdout, done.stderr) == (1, "", M[50][variant] + "\n")
+
+
+# --- futures (@ppg.work) -------------------------------------------------------------------
+
+
+@ppg.work
+def classify(sample):
+    return "tumor" if sample.startswith("t") else "normal"
+
+
+@ppg.work
+def analyze(labels):
+    return {label: labels.count(label) for label in set(labels)}
+
+
+@ppg.work
+def lengths(lines):
+    return (len(line) for line in lines)
+
+
+@ppg.work
+def classify_all(samples):
+    return [classify(sample) for sample in samples]
+
+
+def call_hash(future) -> str:
+    return future.job_id.split("#")[1]
+
+
+@pytest.mark.parametrize("variant", [0, 1])
+def test_51_a_future_used_as_a_value(new_pipegraph, variant):
+    label = classify("t1")
+    with raises(TypeError, M[51][variant], call_hash(label)):
+        if variant == 0:
+            label == "tumor"  # noqa: B015
+        else:
+            print(f"t1 is {label}")
+    assert repr(label) == f"Future('classify#{call_hash(label)}')"
+
+
+@pytest.mark.parametrize("variant", [0, 1])
+def test_52_value_before_the_run_or_of_a_failed_call(new_pipegraph, variant):
+    if variant == 0:
+        label = classify("t1")
+        with raises(ValueError, M[52][0], call_hash(label)):
+            label.value()
+        return
+    report = analyze([classify(1)])
+    with pytest.raises(ppg.RuntimeError):
+        ppg.run_pipegraph()
+    with raises(ValueError, M[52][1], call_hash(report)):
+        report.value()
+
+
+@pytest.mark.parametrize("variant", [0, 1, 2, 3])
+def test_53_work_function_called_with_wrong_arguments(new_pipegraph, variant):
+    if variant < 2:
+        with raises(TypeError, M[53][variant]):
+            classify() if variant == 0 else classify(threading.Lock())
+        assert not ppg.util.global_pipegraph.jobs
+        return
+    label = classify("t1")
+    if variant == 3:
+        ppg.run_pipegraph()
+        new_pipegraph.new_pipegraph()
+    with raises(TypeError if variant == 2 else ValueError, M[53][variant], call_hash(label)):
+        analyze({label: "first"} if variant == 2 else [label])
+    assert not [job for job in ppg.util.global_pipegraph.jobs if job.startswith("analyze")]
+
+
+def test_54_work_result_cannot_be_pickled(new_pipegraph):
+    future = lengths(["a", "bb"])
+    run_fails(future.job_id, ppg.JobContractError, M[54][0], call_hash(future))
+    assert not os.path.exists(future.job.filenames[0])
+
+
+def test_55_work_function_called_inside_a_running_job(new_pipegraph):
+    future = classify_all(["t1", "n1"])
+    run_fails(future.job_id, ppg.JobContractError, M[55][0])
 
 
 # --- the catalogue shows every message ---------------------------------------------------

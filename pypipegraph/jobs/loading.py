@@ -92,16 +92,7 @@ class _CacheFileJob(FileGeneratingJob):
         self._setup([self.job_id], self._calculate, False, False)
 
     def _calculate(self, filename: str) -> None:
-        value = self.calc_function()
-        try:
-            data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:
-            raise JobContractError(
-                f"{self.job_id}: the calculation's result ({type(value).__name__}) cannot be pickled "
-                f"into the cache file: {exc}"
-            ) from exc
-        with open(filename, "wb") as fh:
-            fh.write(data)
+        write_cache(filename, self.calc_function(), self.job_id)
 
     def auto_invariants(self) -> list[Job]:
         if self._ignore_code_changes:
@@ -111,6 +102,19 @@ class _CacheFileJob(FileGeneratingJob):
 
 def _code(func):
     return getattr(func, "__code__", func)
+
+
+def write_cache(filename: str, value: Any, job_id: str, what: str = "the calculation's result") -> None:
+    """Pickle `value` to a cache file, with an error that names the job when that fails."""
+    try:
+        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:
+        raise JobContractError(
+            f"{job_id}: {what} ({type(value).__name__}) cannot be pickled "
+            f"into the cache file: {exc}"
+        ) from exc
+    with open(filename, "wb") as fh:
+        fh.write(data)
 
 
 def load_cache(filename: str, job_id: str) -> Any:
