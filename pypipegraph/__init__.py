@@ -23,6 +23,7 @@ from .errors import (
 )
 from .graph import Pipegraph, new_pipegraph, run_pipegraph
 from .jobs.base import Job, JobList
+from .jobs.command import CommandFailed, CommandInvariant, CommandJob
 from .jobs.generating import DependencyInjectionJob, FinalJob, JobGeneratingJob
 from .jobs.invariants import (
     FileChecksumInvariant,
@@ -58,6 +59,9 @@ __all__ = [
     "AttributeLoadingJob",
     "CachedAttributeLoadingJob",
     "CachedDataLoadingJob",
+    "CommandFailed",
+    "CommandInvariant",
+    "CommandJob",
     "DataLoadingJob",
     "DependencyInjectionJob",
     "FinalJob",
