@@ -152,6 +152,31 @@ def test_working_directory_and_accepted_return_codes(new_pipegraph):
     assert read("out/lines.txt").strip() == "2"
 
 
+def test_shell_choices(new_pipegraph):
+    # a list through the shell (quoted), a str without one (split), and bash for pipefail
+    Path("names file.txt").write_text("x\n")
+    Path("$HOME").write_text("y\n")
+    ppg.CommandJob("out/a.txt", ["cp", "$HOME", "out/a.txt"], shell=True)
+    ppg.CommandJob("out/b.txt", "cp 'names file.txt' out/b.txt", shell=False)
+    ppg.CommandJob("out/c.txt", "set -o pipefail; false | cat > out/c.txt", shell="bash")
+    ppg.CommandJob("out/d.txt", "false | cat > out/d.txt", empty_ok=True)
+    exc = failure("out/c.txt")
+    assert exc.returncode == 1
+    assert read("out/a.txt") == "y\n"  # quoted for the shell: no expansion
+    assert read("out/b.txt") == "x\n"
+    assert read("out/d.txt") == ""  # /bin/sh: the pipeline's status is that of `cat`
+
+
+def test_ignore_code_changes(new_pipegraph):
+    counting("one").ignore_code_changes()
+    run_ok()
+    new_pipegraph.new_pipegraph()
+    job = counting("two")
+    job.ignore_code_changes()
+    run_ok()
+    assert not job.was_run and read("out/a.txt") == "one\n"
+
+
 def test_redefinition(new_pipegraph):
     job = ppg.CommandJob("out/a.txt", ["touch", "out/a.txt"])
     assert ppg.CommandJob("out/a.txt", ["touch", "out/a.txt"]) is job
@@ -291,3 +316,38 @@ def test_a_killed_run_leaves_no_program_running(ppg_dir, how):
         assert "out/a.txt: JobDiedException" in output
     for pid in (worker, shell, sleeper):
         wait_for(lambda pid=pid: not alive(pid), timeout=5)
+
+
+# --- with the rest of the engine ----------------------------------------------------------
+
+
+def test_ppg_why_and_status_explain_a_changed_command(ppg_dir):
+    body = """
+        import sys
+        ppg.CommandJob("out/a.txt", f"echo {sys.argv[1]} > out/a.txt")
+    """
+    Path("pipeline.py").write_text(
+        "import pypipegraph as ppg\nppg.new_pipegraph(quiet=True, interactive=False)\n"
+        + textwrap.dedent(body) + "ppg.run_pipegraph()\n")
+    subprocess.run([sys.executable, "pipeline.py", "one"], env=child_env(), check=True, timeout=60)
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "pypipegraph", *args], capture_output=True,
+                              text=True, env=child_env(), timeout=60, check=True).stdout
+
+    why = cli("why", "pipeline.py", "--args", "two")
+    assert "will run: 1\n  out/a.txt: command of out/a.txt changed\n" in why
+    assert "'cmd': 'echo one > out/a.txt'" in why and "'cmd': 'echo two > out/a.txt'" in why
+    assert "will run: 0" in cli("why", "pipeline.py", "--args", "one")
+    status = cli("status")
+    assert "out/a.txt" in status and "CIout/a.txt" not in status
+
+
+def test_a_generating_job_creates_command_jobs(new_pipegraph):
+    def make():
+        for name in ("x", "y"):
+            ppg.CommandJob(f"out/{name}.txt", ["sh", "-c", f"echo {name} > out/{name}.txt"])
+    ppg.JobGeneratingJob("make", make)
+    run_ok()
+    assert (read("out/x.txt"), read("out/y.txt")) == ("x\n", "y\n")
+    assert "CIout/x.txt" in ppg.util.global_pipegraph.jobs
