@@ -13,21 +13,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 
 from . import util
 
 # Reads the group id, waits for EOF (the starter finished or died), kills the group.
-_WATCHER = (
-    "import os, sys\n"
-    "line = sys.stdin.readline().strip()\n"
-    "sys.stdin.read()\n"
-    "if line:\n"
-    "    try:\n"
-    "        os.killpg(int(line), 9)\n"
-    "    except OSError:\n"
-    "        pass\n"
-)
+_WATCHER = 'read -r group; read -r _; [ -n "$group" ] && kill -9 -"$group" 2>/dev/null; exit 0'
 
 
 def run_program(argv: list[str], stdout_path: str, stderr_path: str, cwd: str | None,
@@ -40,7 +30,7 @@ def run_program(argv: list[str], stdout_path: str, stderr_path: str, cwd: str | 
     read_end, write_end = os.pipe()
     try:
         watcher = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _WATCHER], stdin=read_end,
+            ["/bin/sh", "-c", _WATCHER], stdin=read_end,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     finally:
         os.close(read_end)
