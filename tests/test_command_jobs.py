@@ -293,10 +293,10 @@ def test_background_processes_of_a_finished_command_are_killed(new_pipegraph):
     wait_for(lambda: not alive(pid), timeout=5)
 
 
-@pytest.mark.parametrize("how", ["abort", "kill worker"])
+@pytest.mark.parametrize("how", ["abort", "kill worker", "kill master"])
 def test_a_killed_run_leaves_no_program_running(ppg_dir, how):
-    """Ctrl-C / abort kill the workers; `kill N` kills one worker: the program, the shell and
-    the shell's children all die with it."""
+    """Ctrl-C / abort kill the workers; `kill N` kills one worker; the master may die: the
+    program, the shell and the shell's children all die with the worker."""
     proc = start_pipeline("""
         ppg.CommandJob("out/a.txt", "sleep 300 & echo $$ $PPID $! > out/pids; wait")
     """)
@@ -306,8 +306,10 @@ def test_a_killed_run_leaves_no_program_running(ppg_dir, how):
         assert alive(sleeper)
         if how == "abort":
             proc.send_signal(signal.SIGINT)  # Ctrl-C: the master aborts the run
+        elif how == "kill worker":
+            os.kill(worker, signal.SIGKILL)  # what `kill N` in the console does
         else:
-            os.kill(worker, signal.SIGKILL)
+            proc.kill()  # the workers die with the master, the program with its worker
         output, _ = proc.communicate(timeout=60)
     finally:
         proc.kill()
