@@ -34,12 +34,19 @@ def run_program(argv: list[str], stdout_path: str, stderr_path: str, cwd: str | 
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     finally:
         os.close(read_end)
+    parent = os.getpid()
+
+    def before_exec() -> None:  # in the child: its group is known before it can start anything
+        util.die_with_parent()
+        if os.getppid() != parent:  # the starter died before the line above took effect
+            os._exit(137)
+        os.write(write_end, f"{os.getpid()}\n".encode())
+
     try:
         with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
             process = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env,
-                start_new_session=True, preexec_fn=util.die_with_parent)
-        os.write(write_end, f"{process.pid}\n".encode())
+                start_new_session=True, preexec_fn=before_exec)
         return process.wait()
     finally:
         os.close(write_end)  # the watcher now kills whatever is left of the group

@@ -164,6 +164,8 @@ M = {
          "SIGKILL.\nLast lines of logs/jobs/out_c.bam/stderr:\n  out of memory",
          "CommandJob 'out/d.bai:out/d.bam': the command `touch out/d.bam` exited with code 0 but did not "
          "write out/d.bai. The command must write every declared output.\nIt wrote nothing to stderr."],
+    55: ["CommandJob 'out_a.txt': its log directory logs/jobs/out_a.txt is already used by CommandJob "
+         "'out/a.txt'. Rename one of their output files."],
 }
 
 _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
@@ -793,6 +795,13 @@ def test_54_command_fails(new_pipegraph):
         assert f"\n  {job_id}: CommandFailed: {job.exception}" in str(info.value)
     assert [jobs[i].exception.returncode for i in ids] == [3, None, -9, 0]
     assert os.listdir("out") == []
+
+
+def test_55_two_command_jobs_one_log_directory(new_pipegraph):
+    ppg.CommandJob("out/a.txt", "echo a > out/a.txt")
+    with raises(ValueError, M[55][0]):
+        ppg.CommandJob("out_a.txt", "echo b > out_a.txt")
+    assert list(ppg.util.global_pipegraph.jobs) == ["out/a.txt"]
 
 
 # --- the catalogue shows every message ---------------------------------------------------
