@@ -24,6 +24,7 @@ from .errors import (
 from .futures import Future, work
 from .graph import Pipegraph, new_pipegraph, run_pipegraph
 from .jobs.base import Job, JobList
+from .jobs.command import CommandFailed, CommandInvariant, CommandJob
 from .jobs.generating import DependencyInjectionJob, FinalJob, JobGeneratingJob
 from .jobs.invariants import (
     FileChecksumInvariant,
@@ -60,6 +61,9 @@ __all__ = [
     "AttributeLoadingJob",
     "CachedAttributeLoadingJob",
     "CachedDataLoadingJob",
+    "CommandFailed",
+    "CommandInvariant",
+    "CommandJob",
     "DataLoadingJob",
     "DependencyInjectionJob",
     "FinalJob",

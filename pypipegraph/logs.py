@@ -3,7 +3,8 @@
 Invariant: logging only listens. It never changes what runs. Files are written only
 when a `logs/` directory exists (as the seed says): `ppg_run.txt` (every decision),
 `ppg_errors.txt` (each failed job's traceback, stdout and stderr), `ppg_graph.txt`
-(the graph) and, with dump_graph, `ppg_graph.gml`. Nothing goes to the root logger.
+(the graph) and, with dump_graph, `ppg_graph.gml`; command jobs stream their output
+to `jobs/<job>/` (see job_log_dir). Nothing goes to the root logger.
 Records can be streamed to a socket (`attach_socket_handler`, or the environment
 variable PYPIPEGRAPH_LOG_SOCKET) and read with util/log_listener.py.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import re
 import time
 
 logger = logging.getLogger("pypipegraph")
@@ -74,6 +76,21 @@ def detach(handler: logging.Handler | None) -> None:
             hasattr(other, "_ppg_previous_level") for other in logger.handlers):
         logger.setLevel(previous)
     handler.close()
+
+
+def job_log_dir(job_id: str, log_dir: str = LOG_DIR) -> str:
+    """logs/jobs/<name>: where a command job streams its stdout and stderr.
+
+    The name is the job id with every run of characters other than letters, digits and
+    `._+-` replaced by one `_` (`out/a.txt` -> `out_a.txt`); ids longer than 120
+    characters are cut and get a hash of the full id appended.
+    """
+    name = re.sub(r"[^A-Za-z0-9._+-]+", "_", job_id).strip("._") or "_"
+    if len(name) > 120:
+        from .hashing import hash_value
+
+        name = f"{name[:100]}-{hash_value(job_id) & 0xFFFFFFFF:08x}"
+    return os.path.join(log_dir, "jobs", name)
 
 
 class RunLog:

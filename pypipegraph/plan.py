@@ -25,6 +25,7 @@ from typing import NamedTuple
 from . import util
 from .hashing import function_source
 from .history import Record
+from .jobs.invariants import ParameterInvariant
 from .planner import decide, lazy_fingerprint
 
 UNKNOWN = object()
@@ -175,7 +176,7 @@ def describe_change(job, old: Record, extra, reader) -> list[str]:
                     "function, a module-level constant, or an installed package's version)"]
         diff = difflib.unified_diff(before.splitlines(), after.splitlines(), "before", "now", lineterm="")
         return [f"{job.job_id}:"] + ["    " + line for line in diff]
-    if kind == "ParameterInvariant":
+    if isinstance(job, ParameterInvariant):  # and its kinds (CommandInvariant)
         before = _parameters_text(old.extra)
         return [f"{job.job_id}: {before}  ->  {repr(job.parameters)[:500]}"]
     if isinstance(old.extra, dict) and isinstance(extra, dict):

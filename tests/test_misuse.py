@@ -173,6 +173,23 @@ M = {
     55: ["The work function classify was called inside a running job. Work functions build the graph: "
          "call them in the script (or in a JobGeneratingJob's callback), or call the plain function "
          "classify.function(...) to compute inline."],
+    56: ["CommandJob 'out/a.bam': cmd[3] is int 4; every item of the list must be a str (write '4').",
+         "CommandJob 'out/a.txt': cmd must be a str (run by the shell) or a list of str (the program and "
+         "its arguments), got NoneType None"],
+    57: ["CommandJob 'out/a.bam': env must map str to str; env['THREADS'] is int 4 (write '4').",
+         "CommandJob 'out/a.bam': env must be a dict of str to str, got list ['THREADS=4']"],
+    58: ["CommandJob: output_files is empty; a command job must declare the file(s) its command writes "
+         "(the engine checks and hashes them)."],
+    59: ["CommandJob 'out/a.bam': the command `echo 'no index for in.bam' >&2; exit 3` exited with code 3 "
+         "(ok_returncodes: 0).\nLast lines of logs/jobs/out_a.bam/stderr:\n  no index for in.bam",
+         "CommandJob 'out/b.bam': cannot run `samtoolz sort in.bam`: the program 'samtoolz' was not found. "
+         "Install it, or give its full path (PATH is searched when the name has no '/').",
+         "CommandJob 'out/c.bam': the command `echo 'out of memory' >&2; kill -9 $$` was killed by signal "
+         "SIGKILL.\nLast lines of logs/jobs/out_c.bam/stderr:\n  out of memory",
+         "CommandJob 'out/d.bai:out/d.bam': the command `touch out/d.bam` exited with code 0 but did not "
+         "write out/d.bai. The command must write every declared output.\nIt wrote nothing to stderr."],
+    60: ["CommandJob 'out_a.txt': its log directory logs/jobs/out_a.txt is already used by CommandJob "
+         "'out/a.txt'. Rename one of their output files."],
 }
 
 _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
@@ -836,6 +853,56 @@ def test_54_work_result_cannot_be_pickled(new_pipegraph):
 def test_55_work_function_called_inside_a_running_job(new_pipegraph):
     future = classify_all(["t1", "n1"])
     run_fails(future.job_id, ppg.JobContractError, M[55][0])
+# --- command jobs ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", [0, 1])
+def test_56_command_not_a_str_or_a_list_of_str(new_pipegraph, variant):
+    if variant == 0:
+        with raises(TypeError, M[56][0]):
+            ppg.CommandJob("out/a.bam", ["samtools", "sort", "-@", 4, "in.bam"])
+    else:
+        with raises(TypeError, M[56][1]):
+            ppg.CommandJob("out/a.txt", None)
+    assert not ppg.util.global_pipegraph.jobs
+
+
+@pytest.mark.parametrize("variant", [0, 1])
+def test_57_command_env_not_str_to_str(new_pipegraph, variant):
+    env = {"THREADS": 4} if variant == 0 else ["THREADS=4"]
+    with raises(TypeError, M[57][variant]):
+        ppg.CommandJob("out/a.bam", ["samtools", "sort", "in.bam"], env=env)
+    assert not ppg.util.global_pipegraph.jobs
+
+
+def test_58_command_job_without_outputs(new_pipegraph):
+    with raises(ValueError, M[58][0]):
+        ppg.CommandJob([], "make all")
+
+
+def test_59_command_fails(new_pipegraph):
+    ppg.CommandJob("out/a.bam", "echo 'no index for in.bam' >&2; exit 3")
+    ppg.CommandJob("out/b.bam", ["samtoolz", "sort", "in.bam"])
+    ppg.CommandJob("out/c.bam", "echo 'out of memory' >&2; kill -9 $$")
+    ppg.CommandJob(["out/d.bam", "out/d.bai"], "touch out/d.bam")
+    with pytest.raises(ppg.RuntimeError) as info:
+        ppg.run_pipegraph()
+    jobs = ppg.util.global_pipegraph.jobs
+    ids = ["out/a.bam", "out/b.bam", "out/c.bam", "out/d.bai:out/d.bam"]
+    for job_id, template in zip(ids, M[59], strict=True):
+        job = jobs[job_id]
+        assert type(job.exception) is ppg.CommandFailed and job.error_reason == "Exception"
+        check_text(str(job.exception), template, ())
+        assert f"\n  {job_id}: CommandFailed: {job.exception}" in str(info.value)
+    assert [jobs[i].exception.returncode for i in ids] == [3, None, -9, 0]
+    assert os.listdir("out") == []
+
+
+def test_60_two_command_jobs_one_log_directory(new_pipegraph):
+    ppg.CommandJob("out/a.txt", "echo a > out/a.txt")
+    with raises(ValueError, M[60][0]):
+        ppg.CommandJob("out_a.txt", "echo b > out_a.txt")
+    assert list(ppg.util.global_pipegraph.jobs) == ["out/a.txt"]
 
 
 # --- the catalogue shows every message ---------------------------------------------------

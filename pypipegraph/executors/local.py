@@ -10,7 +10,6 @@ nothing about planning: it starts job indices and reports raw results.
 
 from __future__ import annotations
 
-import ctypes
 import faulthandler
 import gc
 import os
@@ -272,20 +271,12 @@ def read_capture(path: str) -> str:
         return ""
 
 
-def _die_with_parent() -> None:
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def _worker_main(conn, job_list, capture_dir: str) -> None:  # pragma: no cover - runs in the child
     util.is_worker = True
     gc.enable()  # the master pauses collection while it schedules; jobs get it back
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _die_with_parent()
+    util.die_with_parent()
     capture = _Capture(capture_dir)
     home = os.getcwd()
     pid = os.getpid()
