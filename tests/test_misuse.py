@@ -190,6 +190,14 @@ M = {
          "write out/d.bai. The command must write every declared output.\nIt wrote nothing to stderr."],
     60: ["CommandJob 'out_a.txt': its log directory logs/jobs/out_a.txt is already used by CommandJob "
          "'out/a.txt'. Rename one of their output files."],
+    61: ["out/a.txt needs 1 unit(s) of resource 'db_connections', which the graph does not declare "
+         "(declared: none). Declare it: ppg.new_pipegraph(resources={'db_connections': N}).",
+         "out/a.txt needs 3 unit(s) of resource 'db_connections', but only 2 exist; it could never run. "
+         "Lower the request or raise the count in new_pipegraph(resources=...)."],
+    62: ["resources must be a dict of name -> count, e.g. {'db_connections': 4}; got list",
+         "resources: the count of 'db_connections' must be a positive int; got 0"],
+    63: ["out/a.txt: needs('db_connections', ...) takes a positive int; got 0",
+         "out/a.txt: priority must be a number (higher runs first); got 'urgent'"],
 }
 
 _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
@@ -921,3 +929,38 @@ def test_doc_shows_every_message():
     for number, templates in M.items():
         for template in templates:
             assert f"```\n{template}\n```" in sections[number], (number, template)
+
+
+# --- limits and priorities -----------------------------------------------------------------
+
+
+def _query(of):
+    Path(of).write_text("rows")
+
+
+@pytest.mark.parametrize("variant", [0, 1])
+def test_61_resource_not_declared_or_too_small(new_pipegraph, variant):
+    if variant == 0:
+        job = ppg.FileGeneratingJob("out/a.txt", _query).needs("db_connections")
+    else:
+        new_pipegraph.new_pipegraph(resources={"db_connections": 2})
+        job = ppg.FileGeneratingJob("out/a.txt", _query).needs("db_connections", 3)
+    with raises(ppg.ResourceError, M[61][variant]):
+        ppg.run_pipegraph()
+    assert not job.was_run and not Path("out/a.txt").exists()
+
+
+@pytest.mark.parametrize("variant", [0, 1])
+def test_62_malformed_resources(new_pipegraph, variant):
+    with raises(ValueError, M[62][variant]):
+        ppg.new_pipegraph(resources=[["db_connections"], {"db_connections": 0}][variant])
+
+
+@pytest.mark.parametrize("variant", [0, 1])
+def test_63_malformed_needs_or_priority(new_pipegraph, variant):
+    job = ppg.FileGeneratingJob("out/a.txt", _query)
+    with raises(ValueError, M[63][variant]):
+        if variant == 0:
+            job.needs("db_connections", 0)
+        else:
+            job.priority = "urgent"
