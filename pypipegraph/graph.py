@@ -17,6 +17,7 @@ import os
 
 from . import util
 from .console import Console
+from .dask_coordinator import from_environment
 from .errors import JobContractError, RuntimeError
 from .hashing import forget_global_values
 from .history import History
@@ -38,6 +39,8 @@ class Pipegraph:
                  interactive: bool | None = None, cache_folder: str = "cache",
                  log_file: str | None = None, log_level: int = logging.INFO,
                  log_socket: str | None = None):
+        if resource_coordinator is None:
+            resource_coordinator = from_environment(interactive)  # $PYPIPEGRAPH_DASK_SCHEDULER
         if resource_coordinator is None:
             resource_coordinator = LocalSystem(interactive=interactive if interactive is not None else True)
         self.rc = resource_coordinator
