@@ -19,6 +19,7 @@ import os
 from .resources import CoreBudget, ResourceError
 
 ENV_VARIABLE = "PYPIPEGRAPH_DASK_SCHEDULER"
+IN_FLIGHT = 4  # cores' worth of tasks submitted per core of the cluster: workers never wait for the master
 
 
 def from_environment(interactive: bool | None):
@@ -116,12 +117,13 @@ class DaskCoordinator:
 
 
 class DaskBudget(CoreBudget):
-    """Cores in flight across the cluster; a job must fit on the largest worker."""
+    """Cores' worth of tasks in flight (IN_FLIGHT x the cluster's); a job must fit on the
+    largest worker. Dask starts a task only when a worker has its cores free."""
 
     def __init__(self, workers: list):
         cores = [int(w["resources"]["cores"]) for w in workers]
         largest = max(workers, key=lambda w: w["resources"]["cores"])
-        super().__init__(sum(cores), sum(int(w.get("memory_limit") or 0) for w in workers))
+        super().__init__(sum(cores) * IN_FLIGHT, sum(int(w.get("memory_limit") or 0) for w in workers))
         self.worker_cores = int(largest["resources"]["cores"])
         self.worker_memory = int(largest["resources"].get("memory") or largest.get("memory_limit") or 0)
         self.memory_resource = all("memory" in w["resources"] for w in workers)

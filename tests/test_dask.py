@@ -141,6 +141,8 @@ def test_two_core_job_never_overlaps_on_its_worker(dask_graph):
     ppg.run_pipegraph()
     rows = intervals(files)
     assert all(peak <= 2 for peak in max_cores_in_use(rows).values())
+    small = [r for r in rows if r[3] == 1]
+    assert any(a[2] == b[2] and a[0] < b[1] and b[0] < a[1] for a in small for b in small if a is not b)
     big = [r for r in rows if r[3] == 2]
     for start, stop, pid, _ in big:
         assert not [r for r in rows if r[2] == pid and r[0] < stop and start < r[1] and r[0] != start]
@@ -159,7 +161,7 @@ def test_a_job_bigger_than_every_worker_fails_before_running(dask_graph):
 
 
 def test_workers_without_cores_resource_are_an_error(ppg_dir):
-    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=None) as bare:
+    with distributed.LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as bare:
         with distributed.Client(bare) as client:
             ppg.new_pipegraph(resource_coordinator=ppg.DaskCoordinator(client), quiet=True)
             ppg.FileGeneratingJob("out/a.txt", lambda of: Path(of).write_text("a") and None)
@@ -202,6 +204,26 @@ def test_loaders_run_once_per_worker_process(dask_graph):
     worker_loads = [pid for pid in loads if pid != os.getpid()]
     assert sorted(worker_loads) == sorted(set(worker_loads))  # once per worker process
     assert set(worker_loads) == job_pids
+
+
+def test_loader_failing_only_on_a_worker_fails_its_dependant_clearly(dask_graph):
+    master = os.getpid()
+    holder = Holder()
+
+    def load():
+        if os.getpid() != master:
+            raise OSError("input/ is not mounted here")
+        return 1
+
+    loader = ppg.AttributeLoadingJob("data", holder, "data", load)
+    job = ppg.FileGeneratingJob("out/x.txt", lambda of: Path(of).write_text(str(holder.data)) and None)
+    job.depends_on(loader)
+    with pytest.raises(ppg.RuntimeError):
+        ppg.run_pipegraph()
+    assert str(job.exception).startswith(
+        "out/x.txt did not run: its loader data failed on the Dask worker (pid ")
+    assert "OSError: input/ is not mounted here" in str(job.exception)
+    assert not os.path.exists("out/x.txt")
 
 
 def test_failing_job_reports_exception_and_output(dask_graph):
@@ -326,6 +348,9 @@ Path("out").mkdir(exist_ok=True)
 for i in range(6):
     job = ppg.FileGeneratingJob(f"out/{i}.txt", lambda of, i=i: body(of, 1 + i % 2))
     job.cores_needed = 1 + i % 2
+Path("ready").touch()
+while not Path("../go").exists():  # both pipelines start together
+    time.sleep(0.02)
 ppg.run_pipegraph()
 """
 
@@ -338,10 +363,19 @@ def test_two_pipelines_share_one_cluster(tmp_path, cluster):
         (tmp_path / name / "pipeline.py").write_text(SHARING_SCRIPT)
         procs.append(subprocess.Popen([sys.executable, "pipeline.py"], cwd=tmp_path / name, env=env,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    deadline = time.time() + 60
+    while not all((tmp_path / name / "ready").exists() for name in ("first", "second")):
+        assert time.time() < deadline and all(proc.poll() is None for proc in procs)
+        time.sleep(0.02)
+    (tmp_path / "go").touch()
     for proc in procs:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
-    rows = intervals(tmp_path / name / "out" / f"{i}.txt" for name in ("first", "second") for i in range(6))
+    first, second = (intervals(tmp_path / name / "out" / f"{i}.txt" for i in range(6))
+                     for name in ("first", "second"))
+    assert max(r[0] for r in first) > min(r[1] for r in second)  # they ran at the same time
+    assert max(r[0] for r in second) > min(r[1] for r in first)
+    rows = first + second
     assert len({pid for _, _, pid, _ in rows}) <= 2  # only the cluster's workers ran jobs
     assert all(peak <= 2 for peak in max_cores_in_use(rows).values())
 
@@ -353,7 +387,7 @@ def test_slurm_job_script_in_docs_is_what_dask_jobqueue_renders():
     jobqueue = pytest.importorskip("dask_jobqueue")
     with jobqueue.SLURMCluster(queue="normal", account="mylab", cores=8, processes=1, memory="32GB",
                                walltime="04:00:00", worker_extra_args=["--resources", "cores=8"],
-                               scheduler_options={"dashboard_address": None}) as slurm:
+                               scheduler_options={"dashboard_address": ":0"}) as slurm:
         script = slurm.job_script()
     assert "#SBATCH --cpus-per-task=8" in script
     assert "#SBATCH -A mylab" in script

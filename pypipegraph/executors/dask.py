@@ -110,7 +110,7 @@ class DaskExecutor:
         ready_extra = [obj for obj in readable if obj != self._wake_r]
         if self._wake_r in readable:
             os.read(self._wake_r, 65536)
-        finished = []
+        done = []
         while True:
             try:
                 key = self._done.get_nowait()
@@ -123,23 +123,41 @@ class DaskExecutor:
                 self._lost = True  # the scheduler went away: the task did not finish
                 continue
             del self.busy[key]
-            finished.append((task, task.job_index, self._result(task)))
+            done.append(task)
+        finished = [(task, task.job_index, result) for task, result in zip(done, self._results(done),
+                                                                             strict=True)]
+        for task in done:
             task.future.release()  # Dask may forget the result now
         if not finished:
             self._check_scheduler()
         return finished, ready_extra
 
+    def _results(self, tasks: list[Task]) -> list[Result]:
+        """The Results of finished tasks, fetched in one round trip when all succeeded."""
+        if tasks and all(task.future.status == "finished" for task in tasks):
+            try:
+                payloads = self.client.gather([task.future for task in tasks])
+            except Exception:  # noqa: BLE001 - a result was lost: look at each on its own
+                pass
+            else:
+                return [self._decode(task, payload) for task, payload in zip(tasks, payloads, strict=True)]
+        return [self._result(task) for task in tasks]
+
+    def _decode(self, task: Task, payload: bytes) -> Result:
+        try:
+            return pickle.loads(payload)
+        except Exception as exc:  # noqa: BLE001 - a result the master cannot read
+            return self._died(task, f"its result could not be read in the master: {type(exc).__name__}: {exc}")
+
     def _result(self, task: Task) -> Result:
         future = task.future
-        job = self.job_list[task.job_index]
-        now = time.time()
         if future.status == "finished":
             try:
-                return pickle.loads(future.result())
-            except Exception as exc:  # noqa: BLE001 - a result the master cannot read
-                why = f"its result could not be read in the master: {type(exc).__name__}: {exc}"
+                return self._decode(task, future.result())
+            except Exception as exc:  # noqa: BLE001 - the result was lost with its worker
+                why = f"its result was lost: {type(exc).__name__}: {exc}"
         elif future.status == "cancelled":
-            why = "its Dask task was cancelled (the scheduler lost it or it was killed)"
+            why = "its Dask task was cancelled (killed, or lost by the scheduler)"
         else:
             exc = future.exception()
             if type(exc).__name__ == "KilledWorker":
@@ -147,8 +165,12 @@ class DaskExecutor:
                        f"'distributed.scheduler.allowed-failures' was reached): {exc}")
             else:
                 why = f"its Dask task failed outside the job: {type(exc).__name__}: {exc}"
+        return self._died(task, why)
+
+    def _died(self, task: Task, why: str) -> Result:
+        job = self.job_list[task.job_index]
         return Result(False, JobDiedException(f"{job.job_id} did not finish: {why}."), None, "", "",
-                      task.started, now, 0)
+                      task.started, time.time(), 0)
 
     def _check_scheduler(self) -> None:
         """Raise ClusterLost when the scheduler is gone for `lost_after` seconds."""

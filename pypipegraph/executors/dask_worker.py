@@ -65,12 +65,17 @@ class _DirectoryGate:
         self.cond = threading.Condition()
         self.directory = None
         self.inside = 0
+        self.waiting = 0
 
     def enter(self, directory: str) -> None:
+        """Wait for the directory; while another directory waits, newcomers wait too (turns)."""
         with self.cond:
-            while self.inside and self.directory != directory:
-                self.cond.wait()
-            if os.getcwd() != directory:
+            if self.inside and (self.directory != directory or self.waiting):
+                self.waiting += 1
+                while self.inside and (self.directory != directory or self.waiting > 1):
+                    self.cond.wait()
+                self.waiting -= 1
+            if _cwd() != directory:
                 os.chdir(directory)
             self.directory = directory
             self.inside += 1
@@ -78,12 +83,22 @@ class _DirectoryGate:
     def leave(self) -> None:
         with self.cond:
             self.inside -= 1
-            if os.getcwd() != self.directory:
-                os.chdir(self.directory)  # a job's chdir is undone
+            if _cwd() != self.directory:
+                try:
+                    os.chdir(self.directory)  # a job's chdir is undone
+                except OSError:
+                    pass  # the directory is gone; the next job changes into its own
             self.cond.notify_all()
 
 
 _gate = _DirectoryGate()
+
+
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except FileNotFoundError:  # the last pipeline's directory was removed
+        return None
 
 
 class _ThreadStream(io.TextIOBase):
