@@ -170,6 +170,17 @@ def test_workers_without_cores_resource_are_an_error(ppg_dir):
     assert not os.path.exists("out/a.txt")
 
 
+def test_unreachable_scheduler_from_environment_is_an_error(ppg_dir, monkeypatch):
+    monkeypatch.setenv("PYPIPEGRAPH_DASK_SCHEDULER", "tcp://127.0.0.1:1")
+    graph = ppg.new_pipegraph(quiet=True)
+    assert isinstance(graph.rc, ppg.DaskCoordinator)
+    graph.rc.wait_for_workers = 1.0
+    ppg.FileGeneratingJob("out/a.txt", lambda of: Path(of).write_text("a") and None)
+    with pytest.raises(ResourceError, match=r"^Could not reach the Dask scheduler at tcp://127.0.0.1:1 "):
+        ppg.run_pipegraph()
+    assert not os.path.exists("out/a.txt")
+
+
 # --- in-memory data ------------------------------------------------------------
 
 
