@@ -10,6 +10,7 @@ parallel on forked workers, and finished work is never lost.
 """
 
 from . import resource_coordinators, util
+from .dask_coordinator import DaskCoordinator
 from .errors import (
     CycleError,
     JobContractError,
@@ -73,6 +74,7 @@ __all__ = [
     "TempFileGeneratingJob",
     "TempFilePlusGeneratingJob",
     "CycleError",
+    "DaskCoordinator",
     "FileChecksumInvariant",
     "FileGeneratingJob",
     "FileInvariant",

@@ -17,6 +17,7 @@ import os
 
 from . import util
 from .console import Console
+from .dask_coordinator import from_environment
 from .errors import JobContractError, RuntimeError
 from .hashing import forget_global_values
 from .history import History
@@ -39,6 +40,8 @@ class Pipegraph:
                  log_file: str | None = None, log_level: int = logging.INFO,
                  log_socket: str | None = None, resources: dict | None = None,
                  critical_path: bool = True):
+        if resource_coordinator is None:
+            resource_coordinator = from_environment(interactive)  # $PYPIPEGRAPH_DASK_SCHEDULER
         if resource_coordinator is None:
             resource_coordinator = LocalSystem(interactive=interactive if interactive is not None else True)
         self.rc = resource_coordinator

@@ -290,32 +290,36 @@ def _worker_main(conn, job_list, capture_dir: str) -> None:  # pragma: no cover 
         job = job_list[index]
         capture.reset()
         start = time.time()
-        tb = None
-        try:
-            value = job.run_in_worker()
-            ok = True
-        except SystemExit as exc:
-            ok = False
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-            value = JobDiedException(
-                f"{job.job_id} called sys.exit({exc.code!r}); job callbacks must not exit the "
-                "process: raise an exception instead", exit_code=code)
-        except BaseException as exc:  # noqa: BLE001 - every failure is reported
-            ok = False
-            value = exc
-            tb = traceback.format_exc()
+        ok, value, tb = run_job(job)
         stop = time.time()
         stdout, stderr = capture.collect()
         if os.getcwd() != home:
             os.chdir(home)
-        result = Result(ok, value, tb, stdout, stderr, start, stop, pid)
-        try:
-            payload = pickle.dumps(result, protocol=5)
-        except Exception as exc:  # an unpicklable exception or value
-            result.value = PyPipeGraphError(
-                f"{job.job_id}: {type(value).__name__}: {value} (the original could not be sent "
-                f"to the master: {exc})"
-            ) if not ok else PyPipeGraphError(f"{job.job_id}: its result could not be pickled: {exc}")
-            result.ok = False
-            payload = pickle.dumps(result, protocol=5)
-        conn.send_bytes(payload)
+        conn.send_bytes(encode_result(Result(ok, value, tb, stdout, stderr, start, stop, pid), job))
+
+
+def run_job(job) -> tuple[bool, object, str | None]:
+    """Run one job's worker part: (ok, value or exception, traceback or None)."""
+    try:
+        return True, job.run_in_worker(), None
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        return False, JobDiedException(
+            f"{job.job_id} called sys.exit({exc.code!r}); job callbacks must not exit the "
+            "process: raise an exception instead", exit_code=code), None
+    except BaseException as exc:  # noqa: BLE001 - every failure is reported
+        return False, exc, traceback.format_exc()
+
+
+def encode_result(result: Result, job) -> bytes:
+    """Pickle a Result; an unpicklable value or exception becomes a PyPipeGraphError naming the job."""
+    try:
+        return pickle.dumps(result, protocol=5)
+    except Exception as exc:  # an unpicklable exception or value
+        value = result.value
+        result.value = PyPipeGraphError(
+            f"{job.job_id}: {type(value).__name__}: {value} (the original could not be sent "
+            f"to the master: {exc})"
+        ) if not result.ok else PyPipeGraphError(f"{job.job_id}: its result could not be pickled: {exc}")
+        result.ok = False
+        return pickle.dumps(result, protocol=5)

@@ -149,7 +149,8 @@ def dump_generated(graph, new_jobs: list[Job], injections: list) -> bytes:
 
     new_set = set(new_jobs)
 
-    main_globals = getattr(sys.modules.get("__main__"), "__dict__", None)
+    # On a Dask worker the script's namespace is the graph's copy of it (executors/dask_worker.py).
+    main_globals = getattr(graph, "main_globals", None) or getattr(sys.modules.get("__main__"), "__dict__", None)
 
     class _Pickler(cloudpickle.CloudPickler):
         def persistent_id(self, obj):

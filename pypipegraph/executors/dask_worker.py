@@ -1,0 +1,192 @@
+"""What runs inside a Dask worker process for the Dask executor.
+
+Invariant: a worker process unpickles a pipeline's job list once per (run token,
+generation) and keeps it, so job objects keep their identity between tasks (an
+AttributeLoadingJob sets an attribute a later job reads). A loader runs at most once
+per replica, before the first job that needs it. Jobs of one pipeline share the
+process's working directory (the master's); jobs of pipelines in other directories
+wait until the directory is free, so one never runs in another's directory.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import sys
+import threading
+import time
+import traceback
+
+from .. import util
+from ..errors import PyPipeGraphError
+from .local import MAX_CAPTURE, Result, encode_result, run_job
+
+_KEEP_RUNS = 4  # pipelines (run tokens) a worker process keeps the job lists of
+
+
+class _Replica:
+    """One pipeline's job list in this worker process, and which loaders ran here."""
+
+    def __init__(self, graph, jobs: list):
+        self.graph = graph
+        self.jobs = jobs
+        self.loaded: dict = {}  # loader index -> None (ran) or the error text (failed)
+        self.lock = threading.Lock()  # loaders and generating jobs run one at a time
+
+
+_replicas: dict = {}  # (token, generation) -> _Replica
+_replicas_lock = threading.Lock()
+
+
+def _replica(token: str, generation: int, path: str) -> _Replica:
+    key = (token, generation)
+    with _replicas_lock:
+        replica = _replicas.get(key)
+        if replica is None:
+            with open(path, "rb") as fh:
+                graph, jobs, probe = pickle.load(fh)
+            if graph is not None and probe is not None:
+                graph.main_globals = probe.__globals__  # the script's namespace, for generated jobs
+            replica = _replicas[key] = _Replica(graph, jobs)
+            for old in [k for k in _replicas if k[0] == token and k[1] < generation]:
+                del _replicas[old]  # tasks still running keep their own reference
+            tokens = list(dict.fromkeys(k[0] for k in _replicas))
+            for stale in tokens[:-_KEEP_RUNS]:
+                for old in [k for k in _replicas if k[0] == stale]:
+                    del _replicas[old]
+        return replica
+
+
+class _DirectoryGate:
+    """Jobs run concurrently only with jobs of the same working directory."""
+
+    def __init__(self):
+        self.cond = threading.Condition()
+        self.directory = None
+        self.inside = 0
+        self.waiting = 0
+
+    def enter(self, directory: str) -> None:
+        """Wait for the directory; while another directory waits, newcomers wait too (turns)."""
+        with self.cond:
+            if self.inside and (self.directory != directory or self.waiting):
+                self.waiting += 1
+                while self.inside and (self.directory != directory or self.waiting > 1):
+                    self.cond.wait()
+                self.waiting -= 1
+            if _cwd() != directory:
+                os.chdir(directory)
+            self.directory = directory
+            self.inside += 1
+
+    def leave(self) -> None:
+        with self.cond:
+            self.inside -= 1
+            if _cwd() != self.directory:
+                try:
+                    os.chdir(self.directory)  # a job's chdir is undone
+                except OSError:
+                    pass  # the directory is gone; the next job changes into its own
+            self.cond.notify_all()
+
+
+_gate = _DirectoryGate()
+
+
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except FileNotFoundError:  # the last pipeline's directory was removed
+        return None
+
+
+class _ThreadStream(io.TextIOBase):
+    """sys.stdout/sys.stderr of the worker: a job thread's writes go to its own buffer."""
+
+    def __init__(self, original):
+        self.original = original
+        self.local = threading.local()
+
+    def write(self, text: str) -> int:
+        buffer = getattr(self.local, "buffer", None)
+        if buffer is None:
+            return self.original.write(text)
+        if buffer.tell() > 4 * MAX_CAPTURE:
+            tail = buffer.getvalue()[-MAX_CAPTURE:]
+            buffer.seek(0)
+            buffer.truncate()
+            buffer.write(tail)
+        return buffer.write(text)
+
+    def flush(self) -> None:
+        if getattr(self.local, "buffer", None) is None:
+            self.original.flush()
+
+    def capture(self) -> None:
+        self.local.buffer = io.StringIO()
+
+    def collect(self) -> str:
+        text = self.local.buffer.getvalue()[-MAX_CAPTURE:]
+        self.local.buffer = None
+        return text
+
+
+def _streams() -> tuple[_ThreadStream, _ThreadStream]:
+    with _replicas_lock:
+        if not isinstance(sys.stdout, _ThreadStream):
+            sys.stdout = _ThreadStream(sys.stdout)
+        if not isinstance(sys.stderr, _ThreadStream):
+            sys.stderr = _ThreadStream(sys.stderr)
+    return sys.stdout, sys.stderr
+
+
+def run_task(path: str, token: str, generation: int, directory: str, job_index: int,
+             loaders: tuple) -> bytes:
+    """The Dask task: run missing loaders here, then job `job_index`; a pickled Result."""
+    replica = _replica(token, generation, path)
+    job = replica.jobs[job_index]
+    out, err = _streams()
+    out.capture()
+    err.capture()
+    _gate.enter(directory)
+    start = time.time()
+    try:
+        util.is_worker = True
+        util.global_pipegraph = replica.graph  # generated jobs register with the replica
+        failure = _load(replica, job, loaders)
+        if failure is not None:
+            ok, value, tb = False, failure, None
+        elif job.generates_jobs:
+            with replica.lock:
+                ok, value, tb = run_job(job)
+        else:
+            ok, value, tb = run_job(job)
+    finally:
+        _gate.leave()
+    stop = time.time()
+    return encode_result(Result(ok, value, tb, out.collect(), err.collect(), start, stop, os.getpid()), job)
+
+
+def _load(replica: _Replica, job, loaders: tuple) -> PyPipeGraphError | None:
+    """Run the loaders `job` needs that have not run in this process; the first failure."""
+    for index in loaders:
+        if index in replica.loaded and replica.loaded[index] is None:
+            continue
+        with replica.lock:
+            if index not in replica.loaded:
+                loader = replica.jobs[index]
+                try:
+                    loader.run_in_master()
+                    replica.loaded[index] = None
+                except Exception:  # noqa: BLE001 - reported as the dependant's failure
+                    replica.loaded[index] = traceback.format_exc()
+            error = replica.loaded[index]
+        if error is not None:
+            loader = replica.jobs[index]
+            return PyPipeGraphError(
+                f"{job.job_id} did not run: its loader {loader.job_id} failed on the Dask worker "
+                f"(pid {os.getpid()}) although it succeeded in the master. Loaders must give the "
+                f"same result everywhere (same files, no local state).\n{error}"
+            )
+    return None
