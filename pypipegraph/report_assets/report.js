@@ -90,14 +90,15 @@
         if (x0 > w) break;
         const x1 = xOf(stopOf[i]);
         if (x1 < LABEL_W) continue;
-        const bw = Math.max(x1 - x0, 1);
+        const marked = critical.has(i) || i === selected;
+        const bw = Math.max(x1 - x0, J.outcome[i] || marked ? 3 : 1); // failures stay visible
+        if (marked) drawn.push([i, x0, bw, y]);
         // many sub-pixel bars in a row: paint each pixel column once per colour
         if (bw <= 1 && Math.floor(x0) === lastX && J.outcome[i] === lastColor) continue;
         lastX = Math.floor(x0); lastColor = J.outcome[i];
         ctx.fillStyle = COLOR[J.outcome[i]];
         ctx.fillRect(x0, y + 3, bw, LANE_H - 6);
         if (bw > 3) { ctx.fillStyle = "rgba(255,255,255,.35)"; ctx.fillRect(x1 - 1, y + 3, 1, LANE_H - 6); }
-        if (critical.has(i) || i === selected) drawn.push([i, x0, bw, y]);
       }
       ctx.restore();
       ctx.fillStyle = "#333";
@@ -235,16 +236,16 @@
     $("failures-section").hidden = false;
     const failed = counts[1] + counts[2];
     $("failures").innerHTML = (failed > D.failures.length ? `<p>The first ${D.failures.length} of ${failed} shown.</p>` : "") +
-      D.failures.map((f) => {
+      D.failures.map((f, k) => {
         const i = f.row;
-        return `<div class="failure" id="failure-${i}"><h3>${esc(J.id[i])}</h3>` +
+        return `<details class="failure" id="failure-${i}"${k < 3 ? " open" : ""}><summary><h3>${esc(J.id[i])}</h3></summary>` +
           `<div><span class="out-${D.outcomes[J.outcome[i]]}">${D.outcomes[J.outcome[i]]}</span> after ${fmt(J.dur[i])}; ` +
           `ran because: ${esc(D.reasons[J.reason[i]])}</div>` +
           (f.traceback ? `<div>Traceback:</div><pre class="traceback">${esc(f.traceback)}</pre>` : "") +
           (f.stderr ? `<div>Last lines of stderr:</div><pre class="stderr">${esc(f.stderr)}</pre>` : "") +
           (f.stdout ? `<div>Last lines of stdout:</div><pre class="stdout">${esc(f.stdout)}</pre>` : "") +
           (f.log_kept ? "" : "<div><i>The store kept no output of this job from this run (a later run replaced it).</i></div>") +
-          "</div>";
+          "</details>";
       }).join("");
   }
 
@@ -402,7 +403,7 @@
       `${nodes.length} of ${G.ids.length} job(s) shown, ${ran} of them ran (coloured by outcome; grey: up to date or not needed).` +
       (nodes.length >= MAX_NODES && start >= 0 ? ` Capped at ${MAX_NODES} jobs.` : "");
     const { columns, pos, inSet } = layout(nodes);
-    const NW = 230, NH = 22, CW = 290, RH = 30, PAD = 10;
+    const NW = 200, NH = 22, CW = 250, RH = 30, PAD = 10;
     const rows = Math.max(...columns.map((c) => (c ? c.length : 0)), 1);
     const wpx = PAD * 2 + columns.length * CW, hpx = PAD * 2 + rows * RH;
     const xy = (v) => {
@@ -426,7 +427,7 @@
       const fill = row >= 0 ? LIGHT[J.outcome[row]] : "#f2f2f2";
       const stroke = v === start ? SELECT : row >= 0 && critical.has(row) ? CRIT : row >= 0 ? COLOR[J.outcome[row]] : "#bbb";
       const sw = v === start || (row >= 0 && critical.has(row)) ? 3 : row >= 0 ? 2 : 1;
-      const label = G.ids[v].length > 34 ? "\u2026" + G.ids[v].slice(-33) : G.ids[v];
+      const label = G.ids[v].length > 29 ? "\u2026" + G.ids[v].slice(-28) : G.ids[v];
       const title = `${G.ids[v]} (${G.names[G.types[v]]})` + (row >= 0 ? `: ${D.outcomes[J.outcome[row]]}, ${fmt(J.dur[row])}, ${D.reasons[J.reason[row]]}` : ": did not run");
       parts.push(`<g class="node${row >= 0 ? " ran" : ""}" data-node="${v}"><title>${esc(title)}</title>` +
         `<rect x="${x}" y="${y}" width="${NW}" height="${NH}" rx="4" fill="${fill}" stroke="${stroke}" stroke-width="${sw}"/>` +
@@ -465,5 +466,12 @@
   drawTimeline();
   refreshTable();
   drawGraph(-1);
-  window.ppgReport = { bars: N, lanes: lanes.length, critical: D.critical.length, matching: () => matching.length };
+  // for tests and the curious: counts, and where a job's bar is drawn (canvas pixels)
+  window.ppgReport = {
+    bars: N, lanes: lanes.length, critical: D.critical.map((i) => J.id[i]), matching: () => matching.length,
+    barCenter: (id) => {
+      const i = J.id.indexOf(id);
+      return i < 0 ? null : { x: (xOf(J.start[i]) + Math.max(xOf(stopOf[i]), xOf(J.start[i]) + 1)) / 2, y: AXIS_H + J.lane[i] * LANE_H + LANE_H / 2 };
+    },
+  };
 })();
