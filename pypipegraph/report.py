@@ -61,7 +61,7 @@ def write_report_if_wanted(store: str, run_id: int | None, on_run: bool | None,
     try:
         os.makedirs(LOG_DIR, exist_ok=True)
         return write_report(store, output, run_id)
-    except (OSError, StoreError, ValueError) as exc:
+    except Exception as exc:  # noqa: BLE001 - the report never changes the run's outcome
         logger.warning("could not write the run report %s: %s", output, exc)
         return None
 

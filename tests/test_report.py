@@ -253,6 +253,20 @@ def test_screenshot_of_the_small_report(small_page, small_report):
     print(f"screenshot: {shot}")
 
 
+def test_a_run_where_nothing_ran_shows_an_empty_timeline(new_pipegraph, browser):
+    for _ in range(2):
+        new_pipegraph.new_pipegraph(report=True)
+        ppg.FileGeneratingJob("out/x", write)
+        ppg.run()
+    opened = Opened(browser, "logs/ppg_report.html")
+    assert opened.errors == []
+    assert opened.page.evaluate("window.ppgReport.bars") == 0
+    assert opened.page.inner_text("#critical-summary") == "Critical path: no job ran"
+    assert opened.page.locator("#graph svg g.node.ran").count() == 0
+    assert opened.page.locator("#graph svg g.node").count() == 1
+    opened.page.close()
+
+
 # --- 5 000 jobs ----------------------------------------------------------------------------
 
 
@@ -297,6 +311,9 @@ def test_ppg_report_picks_the_run(new_pipegraph, ppg_dir):
     last = embedded_data("last.html")
     assert last["run"]["id"] == 2 and last["jobs"]["id"] == ["out/d"]
     assert "ValueError: the report template is missing" in last["failures"][0]["traceback"]
+    unwritable = ppg_command(["report", "-o", "no/such/dir/x.html"], ppg_dir)
+    assert unwritable.returncode == 1
+    assert unwritable.stderr.strip() == "ppg report: cannot write no/such/dir/x.html: No such file or directory"
     missing = ppg_command(["report", "--run", "7", "-o", "x.html"], ppg_dir)
     assert missing.returncode == 1
     assert missing.stderr.strip() == (
@@ -320,6 +337,18 @@ def test_environment_variable_asks_for_the_report_and_the_flag_overrides_it(new_
     ppg.FileGeneratingJob("out/x", write)
     ppg.run()
     assert not Path("logs/ppg_report.html").exists()
+
+
+def test_jobs_run_in_the_master_get_their_own_lane(new_pipegraph, ppg_dir):
+    new_pipegraph.new_pipegraph(report=True)
+    data = {}
+    loader = ppg.DataLoadingJob("load", lambda: data.update(words=3))
+    ppg.FileGeneratingJob("out/x", lambda of: write(of)).depends_on(loader)
+    ppg.run()
+    report = embedded_data("logs/ppg_report.html")
+    lanes = {job: report["lanes"][lane] for job, lane in zip(report["jobs"]["id"], report["jobs"]["lane"], strict=True)}
+    assert lanes["load"] == f"master (pid {os.getpid()})"
+    assert lanes["out/x"].startswith("worker 1 (pid ")
 
 
 def test_a_rerun_of_the_same_graph_stores_it_once(new_pipegraph):

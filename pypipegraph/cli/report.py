@@ -9,6 +9,7 @@ self-contained file that opens without network access.
 from __future__ import annotations
 
 from ..report import write_report
+from . import CommandError
 
 
 def add_parser(subparsers):
@@ -24,6 +25,9 @@ def add_parser(subparsers):
 
 
 def run(args) -> int:
-    output = write_report(args.store, args.output, args.run)
+    try:
+        output = write_report(args.store, args.output, args.run)
+    except OSError as exc:
+        raise CommandError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     print(f"wrote {output}")
     return 0
