@@ -47,6 +47,7 @@ from .jobs.output import (
     TempFilePlusGeneratingJob,
 )
 from .jobs.plots import PlotJob
+from .report import write_report
 from .util import inside_ppg
 
 __version__ = "0.1.0"
@@ -95,4 +96,5 @@ __all__ = [
     "run",
     "run_pipegraph",
     "util",
+    "write_report",
 ]

@@ -201,6 +201,17 @@ def test_hovering_a_bar_shows_the_job_and_why_it_ran(small_page):
     assert "out/b" in text and "done" in text and "never ran" in text
 
 
+def test_clicking_a_bar_selects_the_job_in_the_table_and_the_graph(small_page):
+    page = small_page.page
+    where = page.evaluate("window.ppgReport.barCenter('out/c')")
+    box = page.locator("#timeline").bounding_box()
+    page.mouse.click(box["x"] + where["x"], box["y"] + where["y"])
+    assert page.locator("#jobs tr.selected td.id").all_inner_texts() == ["out/c"]
+    assert page.input_value("#graph-job") == "out/c"
+    around = page.locator("#graph svg g.node text").evaluate_all("ts => ts.map(t => t.textContent)")
+    assert sorted(around) == ["out/a", "out/c", "out/e"]  # out/c with its neighbours, depth 2
+
+
 def test_critical_path_is_the_chain_that_set_the_wall_time(small_page):
     assert small_page.page.evaluate("window.ppgReport.critical") == ["out/a", "out/b", "out/e"]
     summary = small_page.page.inner_text("#critical-summary")
