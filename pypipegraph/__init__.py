@@ -51,6 +51,7 @@ from .jobs.output import (
 )
 from .jobs.plots import PlotJob
 from .resources import LocalSystem, ResourceError
+from .report import write_report
 from .util import inside_ppg
 
 __version__ = "0.1.0"
@@ -107,4 +108,5 @@ __all__ = [
     "run_pipegraph",
     "util",
     "work",
+    "write_report",
 ]

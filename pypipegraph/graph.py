@@ -24,7 +24,9 @@ from .history import History
 from .jobs.generating import GenerationSession, load_generated
 from .logs import RunLog, attach_socket_handler, detach, logger, socket_address
 from .ordering import topological_order
+from .report import report_wanted, write_report_if_wanted
 from .resources import LocalSystem, NamedResources, validate_capacity
+from .run_graph import snapshot
 from .scheduler import Scheduler
 
 DEFAULT_STORE = ".pypipegraph_status_robust"
@@ -39,7 +41,7 @@ class Pipegraph:
                  interactive: bool | None = None, cache_folder: str = "cache",
                  log_file: str | None = None, log_level: int = logging.INFO,
                  log_socket: str | None = None, resources: dict | None = None,
-                 critical_path: bool = True):
+                 critical_path: bool = True, report: bool | None = None):
         if resource_coordinator is None:
             resource_coordinator = from_environment(interactive)  # $PYPIPEGRAPH_DASK_SCHEDULER
         if resource_coordinator is None:
@@ -55,6 +57,7 @@ class Pipegraph:
         self.log_socket = log_socket
         self.resources = validate_capacity(resources)  # named, counted resources jobs may need()
         self.critical_path = critical_path  # start long recorded chains first
+        self.report = report  # write logs/ppg_report.html after the run (None: $PYPIPEGRAPH_REPORT)
         if log_socket is not None:
             socket_address(log_socket)  # a malformed address fails here, not at run()
         self.jobs: dict = {}
@@ -170,8 +173,11 @@ class Pipegraph:
 
     # --- running -------------------------------------------------------------
 
-    def run(self) -> None:
-        """Run every out-of-date job; raise ppg.RuntimeError if any failed."""
+    def run(self, report: bool | None = None) -> None:
+        """Run every out-of-date job; raise ppg.RuntimeError if any failed.
+
+        With `report` (or new_pipegraph(report=True), or $PYPIPEGRAPH_REPORT=1) the HTML run
+        report is written to logs/ppg_report.html afterwards, also when jobs failed."""
         if self.has_run:
             raise ValueError(
                 "Each pipegraph may be run only once. Call ppg.new_pipegraph() and define the "
@@ -194,14 +200,21 @@ class Pipegraph:
         try:
             jobs = self._prepare()
             runlog = RunLog()
+            history = History(self.invariant_status_filename)
             try:
                 runlog.write_graph(jobs, gml=self.dump_graph)
-                with History(self.invariant_status_filename) as history:
+                with history:
                     console = Console(quiet=self.quiet, interactive=self._interactive())
                     scheduler = Scheduler(self, jobs, history, self.rc.budget(), runlog, console)
-                    self.failed_jobs = scheduler.run()
+                    try:
+                        self.failed_jobs = scheduler.run()
+                    finally:
+                        if scheduler.n_ran or scheduler.failed or report_wanted(report, self.report):
+                            # a run where nothing ran needs no graph: spare the no-op rerun
+                            history.record_graph(snapshot(scheduler.jobs), scheduler.budget.total)
             finally:
                 runlog.close()
+                write_report_if_wanted(self.invariant_status_filename, history.run_id, report, self.report)
         finally:
             self.running = False
             if gc_enabled:

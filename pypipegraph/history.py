@@ -4,7 +4,9 @@ Invariant: the store knows keys and records, never job classes. It is written as
 jobs finish (commits batched at most `COMMIT_INTERVAL` apart), so a killed master
 loses at most the last fraction of a second. A file that is not a readable store is
 refused with a `StoreError` naming it; it is never replaced or deleted. One run at a
-time holds the store's lock file.
+time holds the store's lock file. Each run's job graph (opaque `run_graph` bytes, for
+reports) is kept once per distinct content; tables are only ever added, so a store of
+an earlier version opens as it is.
 
     >>> store = History(".pypipegraph_status_robust")   # doctest: +SKIP
     >>> store.open(); store.get("out/a.txt"); store.close()  # doctest: +SKIP
@@ -13,6 +15,7 @@ time holds the store's lock file.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import pickle
 import sqlite3
@@ -20,6 +23,8 @@ import time
 from typing import Any, NamedTuple
 
 from .errors import StoreError
+from .hashing import hash_bytes
+from .run_graph import compress
 
 FORMAT_VERSION = 1
 COMMIT_INTERVAL = 0.2
@@ -55,8 +60,12 @@ CREATE INDEX IF NOT EXISTS job_runs_by_job ON job_runs (job_id, run_id);
 CREATE TABLE IF NOT EXISTS job_logs (job_id TEXT PRIMARY KEY, run_id INTEGER, stdout TEXT,
     stderr TEXT, traceback TEXT);
 CREATE TABLE IF NOT EXISTS sources (hash INTEGER PRIMARY KEY, text TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS graphs (hash INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS run_graphs (run_id INTEGER PRIMARY KEY, graph INTEGER, cores INTEGER,
+    master_pid INTEGER);
 """
 KEEP_RUNS = 50  # runs whose per-job rows are kept for `ppg history` and reports
+KEEP_GRAPHS = 10  # runs whose job graph (for reports) is kept; older runs' graphs are dropped
 
 
 class History:
@@ -250,6 +259,36 @@ class History:
         elif job_id in self._logged:
             self._pending_logs.append((job_id, None, None, None, None))
             self._logged.discard(job_id)
+
+    def record_graph(self, raw: bytes, cores: int) -> None:
+        """Keep the run's job graph (`run_graph.snapshot` bytes) and core count for reports.
+
+        A graph is stored once by content hash; graphs only runs older than KEEP_GRAPHS
+        refer to are dropped. Best effort: a failure to write is logged, never raised.
+        """
+        if self._conn is None or self.run_id is None:
+            return
+        digest = _signed(hash_bytes(raw))
+        conn = self._conn
+        try:
+            conn.execute("BEGIN")
+            if conn.execute("SELECT 1 FROM graphs WHERE hash = ?", (digest,)).fetchone() is None:
+                conn.execute("INSERT INTO graphs VALUES (?, ?)", (digest, compress(raw)))
+            conn.execute("INSERT OR REPLACE INTO run_graphs VALUES (?, ?, ?, ?)",
+                         (self.run_id, digest, cores, os.getpid()))
+            conn.execute("UPDATE run_graphs SET graph = NULL WHERE run_id <= ?",
+                         (self.run_id - KEEP_GRAPHS,))
+            conn.execute("DELETE FROM run_graphs WHERE run_id <= ?", (self.run_id - KEEP_RUNS,))
+            conn.execute("DELETE FROM graphs WHERE hash NOT IN "
+                         "(SELECT graph FROM run_graphs WHERE graph IS NOT NULL)")
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            logging.getLogger("pypipegraph").warning(
+                "could not keep the job graph of run %s in %s: %s", self.run_id, self.filename, exc)
 
     def store_source(self, digest: int, text: str) -> None:
         """Keep a function's source text (by hash) for `ppg why` diffs."""

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from .errors import StoreError
 from .history import Record, _signed
+from .run_graph import RunGraph, decode
 
 
 class JobRun(NamedTuple):
@@ -40,6 +41,14 @@ class RunInfo(NamedTuple):
     outcome: str | None
     jobs_run: int | None
     jobs_failed: int | None
+
+
+class RunSetting(NamedTuple):
+    """What the store keeps of a run's setting (for reports); graph None when not kept."""
+
+    graph: RunGraph | None
+    cores: int | None
+    master_pid: int | None
 
 
 class StoreReader:
@@ -118,4 +127,28 @@ class StoreReader:
         if digest is None:
             return None
         rows = self._query("SELECT text FROM sources WHERE hash = ?", (_signed(digest),))
+        return rows[0][0] if rows else None
+
+    def run_setting(self, run_id: int) -> RunSetting:
+        """The run's job graph, core count and master pid, as far as the store kept them."""
+        rows = self._query(
+            "SELECT g.data, r.cores, r.master_pid FROM run_graphs r "
+            "LEFT JOIN graphs g ON g.hash = r.graph WHERE r.run_id = ?", (run_id,))
+        if not rows:
+            return RunSetting(None, None, None)
+        blob, cores, master_pid = rows[0]
+        try:
+            graph = decode(blob) if blob is not None else None
+        except ValueError:
+            graph = None  # a damaged graph: the report shows the rest
+        return RunSetting(graph, cores, master_pid)
+
+    def run_logs(self, run_id: int) -> dict[str, tuple[str, str, str | None]]:
+        """{job id: (stdout, stderr, traceback)} of jobs whose last kept log is from run `run_id`."""
+        rows = self._query(
+            "SELECT job_id, stdout, stderr, traceback FROM job_logs WHERE run_id = ?", (run_id,))
+        return {row[0]: tuple(row[1:]) for row in rows}
+
+    def run_cwd(self, run_id: int) -> str | None:
+        rows = self._query("SELECT cwd FROM runs WHERE run_id = ?", (run_id,))
         return rows[0][0] if rows else None

@@ -17,7 +17,7 @@ import sys
 
 from ..errors import PyPipeGraphError
 
-COMMANDS = ["status", "why", "log", "history", "forget", "accept", "graph"]
+COMMANDS = ["status", "why", "log", "history", "forget", "accept", "graph", "report"]
 
 
 class CommandError(Exception):

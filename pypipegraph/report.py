@@ -1,0 +1,287 @@
+"""The HTML run report: one self-contained file showing what a run did and why.
+
+Invariant: the report is built from the store alone (read-only, no lock), so it can be
+made for any kept run, beside a running pipeline, and never changes what runs. The
+page needs no network: its script and style are inlined from `report_assets/`, its
+data embedded as JSON. Job times are milliseconds from the run's start.
+
+    >>> write_report(".pypipegraph_status_robust", "report.html")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import deque
+from importlib import resources
+
+from .errors import StoreError
+from .history_reader import JobRun, StoreReader
+from .logs import LOG_DIR, logger
+from .run_graph import RunGraph
+
+REPORT_ENV = "PYPIPEGRAPH_REPORT"
+REPORT_NAME = "ppg_report.html"
+OUTCOMES = ("done", "failed", "killed")
+MAX_DETAILED_FAILURES = 200  # failures shown with traceback and output; the rest are counted
+TAIL_LINES = 30  # last lines of stderr shown per failure
+MAX_TEXT = 20000  # characters kept of a traceback or output tail
+
+
+def write_report(store: str, output: str, run_id: int | None = None) -> str:
+    """Write the report of run `run_id` (default: the last) of `store` to `output`; returns
+    `output`. StoreError when the store or the run is not there."""
+    reader = StoreReader(store)
+    try:
+        data = gather(reader, run_id)
+    finally:
+        reader.close()
+    data["run"]["store"] = os.path.abspath(store)
+    html = render(data)
+    with open(output, "w", encoding="utf-8") as fh:
+        fh.write(html)
+    return output
+
+
+def report_wanted(on_run: bool | None, on_graph: bool | None) -> bool:
+    """run(report=...) wins over new_pipegraph(report=...), which wins over $PYPIPEGRAPH_REPORT."""
+    for flag in (on_run, on_graph):
+        if flag is not None:
+            return bool(flag)
+    return os.environ.get(REPORT_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def write_report_if_wanted(store: str, run_id: int | None, on_run: bool | None,
+                           on_graph: bool | None) -> str | None:
+    """After a run: write logs/ppg_report.html when asked; a failure to do so is logged only."""
+    if run_id is None or not report_wanted(on_run, on_graph):
+        return None
+    output = os.path.join(LOG_DIR, REPORT_NAME)
+    try:
+        os.makedirs(LOG_DIR, exist_ok=True)
+        return write_report(store, output, run_id)
+    except Exception as exc:  # noqa: BLE001 - the report never changes the run's outcome
+        logger.warning("could not write the run report %s: %s", output, exc)
+        return None
+
+
+# --- gathering ---------------------------------------------------------------------
+
+
+def gather(reader: StoreReader, run_id: int | None = None) -> dict:
+    """Everything the page shows, as JSON-ready data."""
+    runs = reader.runs(limit=1_000_000)
+    if not runs:
+        raise StoreError(f"{reader.filename} has no recorded run yet: run the pipeline first")
+    if run_id is None:
+        run = runs[0]
+    else:
+        matching = [r for r in runs if r.run_id == run_id]
+        if not matching:
+            known = ", ".join(str(r.run_id) for r in runs[:10])
+            raise StoreError(f"run {run_id} is not in {reader.filename} (recent runs: {known})")
+        run = matching[0]
+    rows = _last_row_per_job(reader.job_runs(run_id=run.run_id))
+    setting = reader.run_setting(run.run_id)
+    t0 = run.started
+    end = run.finished or max((r.stopped or r.started for r in rows), default=t0)
+    lanes, lane_of = _lanes(rows, setting.master_pid)
+    reasons: dict[str, int] = {}
+    jobs = {"id": [], "start": [], "dur": [], "lane": [], "outcome": [], "reason": [], "cores": []}
+    for r in rows:
+        stop = r.stopped if r.stopped is not None else r.started
+        jobs["id"].append(r.job_id)
+        jobs["start"].append(_ms(r.started - t0))
+        jobs["dur"].append(_ms(stop - r.started))
+        jobs["lane"].append(lane_of[r.worker])
+        jobs["outcome"].append(OUTCOMES.index(r.outcome) if r.outcome in OUTCOMES else 1)
+        jobs["reason"].append(reasons.setdefault(r.reason or "", len(reasons)))
+        jobs["cores"].append(r.cores or 0)
+    return {
+        "run": {"id": run.run_id, "started": run.started, "finished": run.finished,
+                "outcome": run.outcome or "interrupted", "jobs_run": run.jobs_run,
+                "jobs_failed": run.jobs_failed, "cwd": reader.run_cwd(run.run_id),
+                "cores": setting.cores, "wall_ms": _ms(end - t0),
+                "generated": time.time()},
+        "lanes": lanes,
+        "reasons": list(reasons),
+        "jobs": jobs,
+        "critical": critical_path(rows, setting.graph),
+        "shares": time_shares(rows, t0, end, setting.cores),
+        "graph": _graph_data(setting.graph),
+        "failures": _failures(rows, reader.run_logs(run.run_id)),
+        "outcomes": list(OUTCOMES),
+    }
+
+
+def _ms(seconds: float) -> int:
+    return int(round(seconds * 1000))
+
+
+def _last_row_per_job(rows: list[JobRun]) -> list[JobRun]:
+    """A job that ran twice in a run (a temp file made again) is shown by its last run."""
+    last = {r.job_id: r for r in rows}
+    return sorted(last.values(), key=lambda r: (r.started, r.job_id))
+
+
+def _lanes(rows: list[JobRun], master_pid: int | None) -> tuple[list[str], dict]:
+    """Timeline lanes: the master's own, then workers; a worker forked after another
+    ended takes over its lane, so lanes stay as few as the workers alive at once."""
+    spans: dict = {}
+    for r in rows:
+        stop = r.stopped if r.stopped is not None else r.started
+        first, last = spans.get(r.worker, (r.started, stop))
+        spans[r.worker] = (min(first, r.started), max(last, stop))
+    names: list[str] = []
+    lane_of: dict = {}
+    if master_pid in spans:
+        names.append(f"master (pid {master_pid})")
+        lane_of[master_pid] = 0
+    lane_end: list[float] = []
+    lane_pids: list[list] = []
+    for pid, (first, last) in sorted(spans.items(), key=lambda item: item[1]):
+        if pid in lane_of:
+            continue
+        free = next((i for i, end in enumerate(lane_end) if end <= first), None)
+        if free is None:
+            lane_end.append(last)
+            lane_pids.append([pid])
+        else:
+            lane_end[free] = last
+            lane_pids[free].append(pid)
+    for i, pids in enumerate(lane_pids):
+        for pid in pids:
+            lane_of[pid] = len(names)
+        shown = ", ".join(str(p) for p in pids[:3]) + (", ..." if len(pids) > 3 else "")
+        names.append(f"worker {i + 1} (pid {shown})")
+    return names, lane_of
+
+
+def critical_path(rows: list[JobRun], graph: RunGraph | None) -> list[int]:
+    """Row indices of the run's critical path, first job first.
+
+    Starting from the job that finished last, each step goes to the upstream job (through
+    jobs that did not run) that finished last: the chain of waits that set the wall time.
+    Empty without a kept graph.
+    """
+    if graph is None or not rows:
+        return []
+    node_of = {job_id: i for i, job_id in enumerate(graph.ids)}
+    ran = {node_of[r.job_id]: i for i, r in enumerate(rows) if r.job_id in node_of}
+    stop = [r.stopped if r.stopped is not None else r.started for r in rows]
+    ups: list[list[int]] = [[] for _ in graph.ids]
+    downs: list[list[int]] = [[] for _ in graph.ids]
+    for up, down in graph.edges:
+        ups[down].append(up)
+        downs[up].append(down)
+    latest: list[int | None] = [None] * len(graph.ids)  # row of the last-finishing ran ancestor
+    via: list[int | None] = [None] * len(graph.ids)  # the node itself if it ran, else `latest`
+    for node in _topological(downs, ups):
+        best = None
+        for up in ups[node]:
+            candidate = via[up]
+            if candidate is not None and (best is None or stop[candidate] > stop[best]):
+                best = candidate
+        latest[node] = best
+        via[node] = ran.get(node, best)
+    last = max(range(len(rows)), key=lambda i: stop[i])
+    if rows[last].job_id not in node_of:
+        return [last]
+    row_node = {row: node for node, row in ran.items()}
+    path = [last]
+    seen = {last}
+    while True:
+        before = latest[row_node[path[-1]]]
+        if before is None or before in seen:
+            break
+        path.append(before)
+        seen.add(before)
+    return path[::-1]
+
+
+def _topological(downs: list[list[int]], ups: list[list[int]]) -> list[int]:
+    indegree = [len(u) for u in ups]
+    queue = deque(i for i, d in enumerate(indegree) if not d)
+    order = []
+    while queue:
+        node = queue.popleft()
+        order.append(node)
+        for down in downs[node]:
+            indegree[down] -= 1
+            if not indegree[down]:
+                queue.append(down)
+    return order
+
+
+def time_shares(rows: list[JobRun], t0: float, end: float, cores: int | None) -> dict:
+    """How the wall time was spent: with at least one job running, or with the master
+    alone (deciding, hashing, starting up); and how busy the cores were on average."""
+    wall = max(end - t0, 1e-9)
+    intervals = sorted((r.started, r.stopped if r.stopped is not None else r.started) for r in rows)
+    busy = 0.0
+    current_start = current_end = None
+    for start, stop in intervals:
+        if current_end is None or start > current_end:
+            if current_end is not None:
+                busy += current_end - current_start
+            current_start, current_end = start, stop
+        else:
+            current_end = max(current_end, stop)
+    if current_end is not None:
+        busy += current_end - current_start
+    core_seconds = sum(((r.stopped or r.started) - r.started) * max(r.cores or 0, 1) for r in rows)
+    return {
+        "wall_s": wall,
+        "jobs_running_s": min(busy, wall),
+        "master_alone_s": max(wall - busy, 0.0),
+        "core_seconds": core_seconds,
+        "utilisation": core_seconds / (cores * wall) if cores else None,
+        "mean_parallel": core_seconds / wall,
+    }
+
+
+def _graph_data(graph: RunGraph | None) -> dict | None:
+    if graph is None:
+        return None
+    type_names: dict[str, int] = {}
+    kinds = [type_names.setdefault(t, len(type_names)) for t in graph.types]
+    flat = [i for edge in graph.edges for i in edge]
+    return {"ids": graph.ids, "type_names": list(type_names), "types": kinds, "edges": flat}
+
+
+def _failures(rows: list[JobRun], logs: dict) -> list[dict]:
+    failed = [(i, r) for i, r in enumerate(rows) if r.outcome != "done"]
+    result = []
+    for i, r in failed[:MAX_DETAILED_FAILURES]:
+        stdout, stderr, traceback = logs.get(r.job_id, (None, None, None))
+        result.append({
+            "row": i,
+            "traceback": _tail(traceback or "", 10_000),
+            "stderr": _tail(stderr or "", TAIL_LINES),
+            "stdout": _tail(stdout or "", 10),
+            "log_kept": r.job_id in logs,
+        })
+    return result
+
+
+def _tail(text: str, lines: int) -> str:
+    kept = "\n".join(text.rstrip("\n").split("\n")[-lines:])
+    return kept[-MAX_TEXT:]
+
+
+# --- rendering ---------------------------------------------------------------------
+
+
+def render(data: dict) -> str:
+    """The self-contained page: template with style, script and data inlined."""
+    assets = resources.files("pypipegraph") / "report_assets"
+    template = (assets / "report.html").read_text(encoding="utf-8")
+    style = (assets / "report.css").read_text(encoding="utf-8")
+    script = (assets / "report.js").read_text(encoding="utf-8")
+    payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False).replace("<", "\\u003c")
+    title = f"pypipegraph run {data['run']['id']}"
+    return (template.replace("{{title}}", title)
+            .replace("/*{{style}}*/", style)
+            .replace("/*{{script}}*/", script.replace("</script", "<\\/script"))
+            .replace("{{data}}", payload))

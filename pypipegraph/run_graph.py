@@ -1,0 +1,55 @@
+"""The job graph of one run as plain data: what the store keeps for reports.
+
+Invariant: a snapshot is a pure function of the jobs' ids, class names and edges, so
+two runs of the same graph give identical bytes (and the store keeps them once, by
+content hash). It reads only those three attributes of a job; it knows no job class.
+
+    >>> raw = snapshot(jobs); graph = decode(zlib.compress(raw))   # doctest: +SKIP
+    >>> graph.ids[graph.edges[0][0]]                                # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import NamedTuple
+
+
+class RunGraph(NamedTuple):
+    """The graph of a run: job ids, their class names, and (upstream, downstream) index pairs."""
+
+    ids: list[str]
+    types: list[str]
+    edges: list[tuple[int, int]]
+
+
+def snapshot(jobs) -> bytes:
+    """The graph of `jobs` as compact JSON bytes (edges to jobs outside `jobs` dropped)."""
+    index = {job: i for i, job in enumerate(jobs)}
+    type_names: dict[str, int] = {}
+    kinds = [type_names.setdefault(type(job).__name__, len(type_names)) for job in jobs]
+    edges: list[int] = []
+    for i, job in enumerate(jobs):
+        ups = sorted(index[up] for up in job.prerequisites if up in index)
+        for up in ups:
+            edges.append(up)
+            edges.append(i)
+    data = {"ids": [job.job_id for job in jobs], "type_names": list(type_names), "types": kinds,
+            "edges": edges}
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
+def compress(raw: bytes) -> bytes:
+    return zlib.compress(raw, 6)
+
+
+def decode(blob: bytes) -> RunGraph:
+    """A RunGraph from compressed snapshot bytes; ValueError when they are damaged."""
+    try:
+        data = json.loads(zlib.decompress(blob))
+        names = data["type_names"]
+        flat = data["edges"]
+        return RunGraph(data["ids"], [names[k] for k in data["types"]],
+                        list(zip(flat[0::2], flat[1::2], strict=True)))
+    except (zlib.error, ValueError, KeyError, IndexError, TypeError) as exc:
+        raise ValueError(f"damaged job graph in the store ({exc})") from exc

@@ -1,0 +1,399 @@
+"""The HTML run report: made from real runs, opened in a real headless chromium.
+
+The browser tests need Debian's /usr/bin/chromium (driven by Playwright); they are skipped
+only when it is missing and $CI is unset. In CI, `.ci/run` installs it and they must run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import pypipegraph as ppg
+from pypipegraph.history_reader import StoreReader
+
+STORE = ".pypipegraph_status_robust"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+BIG = 5000
+
+
+# --- pipelines --------------------------------------------------------------------------
+
+
+def write(of, seconds: float = 0.0):
+    time.sleep(seconds)
+    Path(of).write_text(of)
+
+
+def template_missing(of):
+    print("reading the summary", file=sys.stderr)
+    raise ValueError("the report template is missing")
+
+
+def small_pipeline(**graph_args):
+    """a -> b (slow) -> d (fails); a -> c (quick); e after b and c. Critical path: a, b, e."""
+    ppg.new_pipegraph(resource_coordinator=ppg.resource_coordinators.LocalSystem(2), quiet=True,
+                      dump_graph=False, **graph_args)
+    a = ppg.FileGeneratingJob("out/a", lambda of: write(of, 0.1))
+    b = ppg.FileGeneratingJob("out/b", lambda of: write(of, 0.6)).depends_on(a)
+    c = ppg.FileGeneratingJob("out/c", lambda of: write(of, 0.05)).depends_on(a)
+    ppg.FileGeneratingJob("out/d", template_missing).depends_on(b)
+    ppg.FileGeneratingJob("out/e", lambda of: write(of, 0.1)).depends_on(b, c)
+
+
+def big_pipeline(n: int = BIG):
+    """n quick jobs, each tenth one feeding ten others."""
+    ppg.new_pipegraph(resource_coordinator=ppg.resource_coordinators.LocalSystem(2), quiet=True,
+                      dump_graph=False)
+    jobs = []
+    for i in range(n):
+        job = ppg.FileGeneratingJob(f"out/sample_{i:05d}.txt", write)
+        if i >= 10:
+            job.depends_on(jobs[i // 10 - 1])
+        jobs.append(job)
+
+
+def run_failing():
+    with pytest.raises(ppg.RuntimeError):
+        ppg.run()
+
+
+def embedded_data(html_file) -> dict:
+    text = Path(html_file).read_text()
+    found = re.search(r'<script type="application/json" id="ppg-data">(.*?)</script>', text, re.S)
+    return json.loads(found.group(1))
+
+
+@pytest.fixture(scope="module")
+def small_report(tmp_path_factory):
+    """A real run with a failing job, its report written by run(report=True)."""
+    directory = tmp_path_factory.mktemp("small")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(directory)
+        mp.delenv("PYPIPEGRAPH_REPORT", raising=False)
+        os.mkdir("out")
+        small_pipeline()
+        with pytest.raises(ppg.RuntimeError):
+            ppg.run(report=True)
+        ppg.util.global_pipegraph = None
+    return directory / "logs" / "ppg_report.html"
+
+
+@pytest.fixture(scope="module")
+def big_report(tmp_path_factory):
+    """A real 5 000-job run, its report written by `ppg report`."""
+    directory = tmp_path_factory.mktemp("big")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(directory)
+        os.mkdir("out")
+        big_pipeline()
+        ppg.run()
+        ppg.util.global_pipegraph = None
+    ppg_command(["report", "-o", "report.html"], directory)
+    return directory / "report.html"
+
+
+def ppg_command(args, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pypipegraph", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=120)
+
+
+# --- the browser ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not os.path.exists(CHROMIUM):
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing in CI: .ci/run should have installed chromium")
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); the report is not opened")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+class Opened:
+    """A report opened in a page, with what the page logged and requested."""
+
+    def __init__(self, browser, html_file):
+        self.page = browser.new_page(viewport={"width": 1280, "height": 900})
+        self.errors: list[str] = []
+        self.requests: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type in ("error", "warning") else None)
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on("request", lambda r: self.requests.append(r.url))
+        self.url = Path(html_file).resolve().as_uri()
+        started = time.monotonic()
+        self.page.goto(self.url)
+        self.page.wait_for_function("window.ppgReport !== undefined", timeout=30000)
+        self.load_seconds = time.monotonic() - started
+
+    def rows(self) -> list[str]:
+        return self.page.locator("#jobs tbody td.id").all_inner_texts()
+
+    def filter(self, text: str) -> None:
+        self.page.fill("#filter", text)
+        self.page.wait_for_timeout(400)  # the filter is debounced
+
+
+@pytest.fixture
+def small_page(browser, small_report):
+    opened = Opened(browser, small_report)
+    yield opened
+    opened.page.close()
+
+
+@pytest.fixture(scope="module")
+def big_page(browser, big_report):
+    opened = Opened(browser, big_report)
+    yield opened
+    opened.page.close()
+
+
+# --- the small run ----------------------------------------------------------------------
+
+
+def test_report_true_writes_logs_report_also_when_jobs_failed(small_report):
+    assert small_report.exists()
+    data = embedded_data(small_report)
+    assert data["run"]["outcome"] == "failed"
+    assert sorted(data["jobs"]["id"]) == ["out/a", "out/b", "out/c", "out/d", "out/e"]
+
+
+def test_page_loads_without_errors_or_network(small_page):
+    assert small_page.errors == []
+    assert small_page.requests == [small_page.url]  # the file itself, nothing else
+
+
+def test_one_bar_per_job_that_ran(small_page, small_report):
+    store = small_report.parent.parent / STORE
+    reader = StoreReader(str(store))
+    try:
+        ran = {row.job_id for row in reader.job_runs(run_id=reader.runs()[0].run_id)}
+    finally:
+        reader.close()
+    assert len(ran) == 5
+    assert small_page.page.get_attribute("#timeline", "data-bars") == "5"
+    assert small_page.page.evaluate("window.ppgReport.bars") == 5
+
+
+def test_hovering_a_bar_shows_the_job_and_why_it_ran(small_page):
+    page = small_page.page
+    where = page.evaluate("window.ppgReport.barCenter('out/b')")
+    box = page.locator("#timeline").bounding_box()
+    page.mouse.move(box["x"] + where["x"], box["y"] + where["y"])
+    tooltip = page.locator("#tooltip")
+    assert tooltip.is_visible()
+    text = tooltip.inner_text()
+    assert "out/b" in text and "done" in text and "never ran" in text
+
+
+def test_clicking_a_bar_selects_the_job_in_the_table_and_the_graph(small_page):
+    page = small_page.page
+    where = page.evaluate("window.ppgReport.barCenter('out/c')")
+    box = page.locator("#timeline").bounding_box()
+    page.mouse.click(box["x"] + where["x"], box["y"] + where["y"])
+    assert page.locator("#jobs tr.selected td.id").all_inner_texts() == ["out/c"]
+    assert page.input_value("#graph-job") == "out/c"
+    around = page.locator("#graph svg g.node text").evaluate_all("ts => ts.map(t => t.textContent)")
+    assert sorted(around) == ["out/a", "out/c", "out/e"]  # out/c with its neighbours, depth 2
+
+
+def test_critical_path_is_the_chain_that_set_the_wall_time(small_page):
+    assert small_page.page.evaluate("window.ppgReport.critical") == ["out/a", "out/b", "out/e"]
+    summary = small_page.page.inner_text("#critical-summary")
+    assert "3 job(s)" in summary and "out/e" in summary
+    shares = small_page.page.inner_text("#shares")
+    assert "at least one job ran" in shares and "of 2" in shares
+
+
+def test_failed_job_shows_traceback_and_stderr(small_page):
+    failure = small_page.page.locator(".failure", has_text="out/d")
+    assert "ValueError: the report template is missing" in failure.locator(".traceback").inner_text()
+    assert "reading the summary" in failure.locator(".stderr").inner_text()
+
+
+def test_text_filter_narrows_the_table(small_page):
+    assert len(small_page.rows()) == 5
+    small_page.filter("out/b")
+    assert small_page.rows() == ["out/b"]
+    small_page.filter("failed")
+    assert small_page.rows() == ["out/d"]
+    small_page.filter("no such job")
+    assert small_page.rows() == []
+    assert small_page.page.inner_text("#job-count").startswith("0 of 5")
+
+
+def test_sort_by_runtime(small_page):
+    page = small_page.page
+    page.click("#sort-runtime")
+    runtimes = [int(ms) for ms in page.locator("#jobs tbody td[data-ms]").evaluate_all(
+        "cells => cells.map(c => c.dataset.ms)")]
+    assert runtimes == sorted(runtimes, reverse=True)
+    assert small_page.rows()[0] == "out/b"  # the slowest job first
+    page.click("#sort-runtime")
+    assert small_page.rows()[-1] == "out/b"
+
+
+def test_graph_shows_every_job_with_those_that_ran_highlighted(small_page):
+    page = small_page.page
+    assert page.locator("#graph svg g.node").count() == 5  # invariants hidden
+    assert page.locator("#graph svg g.node.ran").count() == 5
+    page.check("#show-invariants")
+    assert page.locator("#graph svg g.node").count() == 10  # one FunctionInvariant per job
+    assert page.locator("#graph svg g.node.ran").count() == 5
+
+
+def test_screenshot_of_the_small_report(small_page, small_report):
+    shot = small_report.parent / "report.png"
+    small_page.page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 20_000
+    print(f"screenshot: {shot}")
+
+
+def test_a_run_where_nothing_ran_shows_an_empty_timeline(new_pipegraph, browser):
+    for _ in range(2):
+        new_pipegraph.new_pipegraph(report=True)
+        ppg.FileGeneratingJob("out/x", write)
+        ppg.run()
+    opened = Opened(browser, "logs/ppg_report.html")
+    assert opened.errors == []
+    assert opened.page.evaluate("window.ppgReport.bars") == 0
+    assert opened.page.inner_text("#critical-summary") == "Critical path: no job ran"
+    assert opened.page.locator("#graph svg g.node.ran").count() == 0
+    assert opened.page.locator("#graph svg g.node").count() == 1
+    opened.page.close()
+
+
+# --- 5 000 jobs ----------------------------------------------------------------------------
+
+
+def test_big_report_is_small_and_loads_quickly(big_page, big_report):
+    assert big_report.stat().st_size < 4_000_000  # 20 000 jobs stay well under 15 MB
+    assert big_page.errors == []
+    assert big_page.requests == [big_page.url]
+    assert big_page.load_seconds < 10
+    assert big_page.page.evaluate("window.ppgReport.bars") == BIG
+    assert big_page.page.get_attribute("#timeline", "data-bars") == str(BIG)
+
+
+def test_big_report_filters_and_shows_a_neighbourhood_of_the_graph(big_page):
+    page = big_page.page
+    assert page.evaluate("window.ppgReport.matching()") == BIG
+    assert len(big_page.rows()) == 300  # a page of rows, more on demand
+    big_page.filter("sample_0012")
+    assert page.evaluate("window.ppgReport.matching()") == 10
+    assert all("sample_0012" in row for row in big_page.rows())
+    assert "too many to draw" in page.inner_text("#graph-note")
+    page.fill("#graph-job", "out/sample_00012.txt")
+    page.press("#graph-job", "Enter")
+    nodes = page.locator("#graph svg g.node").evaluate_all("gs => gs.map(g => g.querySelector('text').textContent)")
+    assert {"out/sample_00012.txt", "out/sample_00000.txt", "out/sample_00130.txt"} <= set(nodes)
+    assert len(nodes) <= 250
+    page.screenshot(path=str(Path(big_page.url[len("file://"):]).with_suffix(".png")))
+
+
+# --- the command, the flag and the store ----------------------------------------------------
+
+
+def test_ppg_report_picks_the_run(new_pipegraph, ppg_dir):
+    small_pipeline()
+    run_failing()
+    small_pipeline()  # second run: only the failed job runs (and fails) again
+    run_failing()
+    result = ppg_command(["report", "--run", "1", "-o", "first.html"], ppg_dir)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "wrote first.html"
+    assert len(embedded_data("first.html")["jobs"]["id"]) == 5
+    assert ppg_command(["report", "-o", "last.html"], ppg_dir).returncode == 0
+    last = embedded_data("last.html")
+    assert last["run"]["id"] == 2 and last["jobs"]["id"] == ["out/d"]
+    assert "ValueError: the report template is missing" in last["failures"][0]["traceback"]
+    unwritable = ppg_command(["report", "-o", "no/such/dir/x.html"], ppg_dir)
+    assert unwritable.returncode == 1
+    assert unwritable.stderr.strip() == "ppg report: cannot write no/such/dir/x.html: No such file or directory"
+    missing = ppg_command(["report", "--run", "7", "-o", "x.html"], ppg_dir)
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == (
+        f"ppg report: run 7 is not in {STORE} (recent runs: 2, 1)")
+
+
+def test_ppg_report_without_a_store(ppg_dir):
+    result = ppg_command(["report"], ppg_dir)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"ppg report: no status store {STORE} here: run the pipeline first (or pass --store)")
+
+
+def test_environment_variable_asks_for_the_report_and_the_flag_overrides_it(new_pipegraph, monkeypatch):
+    monkeypatch.setenv("PYPIPEGRAPH_REPORT", "1")
+    ppg.FileGeneratingJob("out/x", write)
+    ppg.run()
+    assert Path("logs/ppg_report.html").exists()
+    os.unlink("logs/ppg_report.html")
+    new_pipegraph.new_pipegraph(report=False)
+    ppg.FileGeneratingJob("out/x", write)
+    ppg.run()
+    assert not Path("logs/ppg_report.html").exists()
+
+
+def test_jobs_run_in_the_master_get_their_own_lane(new_pipegraph, ppg_dir):
+    new_pipegraph.new_pipegraph(report=True)
+    data = {}
+    loader = ppg.DataLoadingJob("load", lambda: data.update(words=3))
+    ppg.FileGeneratingJob("out/x", lambda of: write(of)).depends_on(loader)
+    ppg.run()
+    report = embedded_data("logs/ppg_report.html")
+    lanes = {job: report["lanes"][lane] for job, lane in zip(report["jobs"]["id"], report["jobs"]["lane"], strict=True)}
+    assert lanes["load"] == f"master (pid {os.getpid()})"
+    assert lanes["out/x"].startswith("worker 1 (pid ")
+
+
+def test_a_rerun_of_the_same_graph_stores_it_once(new_pipegraph):
+    for _ in range(3):
+        new_pipegraph.new_pipegraph()
+        ppg.FileGeneratingJob("out/x", write)
+        ppg.run()
+    conn = sqlite3.connect(STORE)
+    assert conn.execute("SELECT count(*) FROM graphs").fetchone()[0] == 1
+    assert conn.execute("SELECT count(*) FROM run_graphs").fetchone()[0] == 3
+    conn.close()
+    new_pipegraph.new_pipegraph()
+    ppg.FileGeneratingJob("out/x", write)
+    ppg.FileGeneratingJob("out/y", write)
+    ppg.run()
+    conn = sqlite3.connect(STORE)
+    assert conn.execute("SELECT count(*) FROM graphs").fetchone()[0] == 2
+    conn.close()
+
+
+def test_a_store_of_the_previous_version_opens_and_reports_without_a_graph(new_pipegraph, ppg_dir):
+    ppg.FileGeneratingJob("out/x", write)
+    ppg.run()
+    conn = sqlite3.connect(STORE)  # as the previous version left it: no graph tables
+    conn.execute("DROP TABLE graphs")
+    conn.execute("DROP TABLE run_graphs")
+    conn.commit()
+    conn.close()
+    assert ppg_command(["report", "-o", "old.html"], ppg_dir).returncode == 0
+    old = embedded_data("old.html")
+    assert old["graph"] is None and old["critical"] == [] and old["jobs"]["id"] == ["out/x"]
+    new_pipegraph.new_pipegraph(report=True)
+    ppg.FileGeneratingJob("out/x", write)
+    ppg.FileGeneratingJob("out/y", write)
+    ppg.run()
+    new = embedded_data("logs/ppg_report.html")
+    assert new["run"]["id"] == 2 and "out/y" in new["graph"]["ids"]
