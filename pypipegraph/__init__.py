@@ -50,8 +50,8 @@ from .jobs.output import (
     TempFilePlusGeneratingJob,
 )
 from .jobs.plots import PlotJob
-from .resources import LocalSystem, ResourceError
 from .report import write_report
+from .resources import LocalSystem, ResourceError
 from .util import inside_ppg
 
 __version__ = "0.1.0"
