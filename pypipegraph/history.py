@@ -51,7 +51,7 @@ class Record(NamedTuple):
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, record BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, record BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs (run_id INTEGER PRIMARY KEY AUTOINCREMENT, started REAL NOT NULL,
     finished REAL, outcome TEXT, jobs_run INTEGER, jobs_failed INTEGER, cwd TEXT);
 CREATE TABLE IF NOT EXISTS job_runs (run_id INTEGER NOT NULL, job_id TEXT NOT NULL, started REAL,
@@ -60,6 +60,7 @@ CREATE INDEX IF NOT EXISTS job_runs_by_job ON job_runs (job_id, run_id);
 CREATE TABLE IF NOT EXISTS job_logs (job_id TEXT PRIMARY KEY, run_id INTEGER, stdout TEXT,
     stderr TEXT, traceback TEXT);
 CREATE TABLE IF NOT EXISTS sources (hash INTEGER PRIMARY KEY, text TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reasons (hash INTEGER PRIMARY KEY, text TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS graphs (hash INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS run_graphs (run_id INTEGER PRIMARY KEY, graph INTEGER, cores INTEGER,
     master_pid INTEGER);
@@ -83,6 +84,8 @@ class History:
         self._pending_rows: list[tuple] = []
         self._pending_logs: list[tuple] = []
         self._pending_sources: dict[int, str] = {}
+        self._reasons: dict[str, int] = {}  # reason text -> its key in `reasons` (this run)
+        self._pending_reasons: dict[int, str] = {}
         self._logged: set[str] = set()
         self._last_commit = 0.0
         self.run_id: int | None = None
@@ -245,13 +248,23 @@ class History:
         self._conn.execute(
             "DELETE FROM job_runs WHERE run_id <= ?", (self.run_id - KEEP_RUNS,)
         )
+        if self.run_id % 10 == 0:  # reasons no kept row refers to; a scan, so not every run
+            self._conn.execute("DELETE FROM reasons WHERE hash NOT IN (SELECT reason FROM job_runs)")
 
     def job_ran(self, job_id: str, started: float, stopped: float, outcome: str, reason: str,
                 worker: int | None, cores: int, stdout: str = "", stderr: str = "",
                 traceback: str | None = None) -> None:
-        """Note one job's run (and keep its output as the job's last log)."""
+        """Note one job's run (and keep its output as the job's last log).
+
+        The reason is kept once per distinct text (`reasons`): a full rerun of 100 000
+        jobs stores "never ran" once, not 100 000 times.
+        """
+        key = self._reasons.get(reason)
+        if key is None:
+            key = self._reasons[reason] = _signed(hash_bytes(reason.encode("utf-8", "surrogatepass")))
+            self._pending_reasons[key] = reason
         self._pending_rows.append(
-            (self.run_id, job_id, started, stopped, outcome, reason, worker, cores)
+            (self.run_id, job_id, started, stopped, outcome, key, worker, cores)
         )
         if stdout or stderr or traceback:
             self._pending_logs.append((job_id, self.run_id, stdout, stderr, traceback))
@@ -308,6 +321,7 @@ class History:
         rows, self._pending_rows = self._pending_rows, []
         logs, self._pending_logs = self._pending_logs, []
         sources, self._pending_sources = self._pending_sources, {}
+        reasons, self._pending_reasons = self._pending_reasons, {}
         puts = [(k, v) for k, v in pending.items() if v is not None]
         deletes = [(k,) for k, v in pending.items() if v is None]
         conn = self._conn
@@ -317,6 +331,8 @@ class History:
                 conn.executemany("INSERT OR REPLACE INTO jobs VALUES (?, ?)", puts)
             if deletes:
                 conn.executemany("DELETE FROM jobs WHERE job_id = ?", deletes)
+            if reasons:
+                conn.executemany("INSERT OR IGNORE INTO reasons VALUES (?, ?)", reasons.items())
             if rows:
                 conn.executemany("INSERT INTO job_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
             for job_id, run_id, stdout, stderr, tb in logs:
@@ -337,6 +353,8 @@ class History:
             self._pending = {**pending, **self._pending}
             self._pending_rows = rows + self._pending_rows
             self._pending_logs = logs + self._pending_logs
+            self._pending_sources = {**sources, **self._pending_sources}
+            self._pending_reasons = {**reasons, **self._pending_reasons}
             raise StoreError(
                 f"cannot write the status store {self.filename} ({exc}); the run stops here. "
                 "Finished jobs recorded before this stay recorded; free disk space (or make it "

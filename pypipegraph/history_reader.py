@@ -78,6 +78,14 @@ class StoreReader:
         except sqlite3.OperationalError:
             return []  # a table an older store does not have yet
 
+    def _job_runs_sql(self) -> str:
+        """SELECT of job_runs rows with their reason texts (kept once each in `reasons`)."""
+        has_reasons = self._query("SELECT 1 FROM sqlite_master WHERE name = 'reasons'")
+        reason = "COALESCE(r.text, j.reason)" if has_reasons else "j.reason"
+        join = " LEFT JOIN reasons r ON r.hash = j.reason" if has_reasons else ""
+        return ("SELECT j.run_id, j.job_id, j.started, j.stopped, j.outcome, " + reason
+                + ", j.worker, j.cores FROM job_runs j" + join)
+
     def records(self) -> dict[str, Record]:
         """Every job's record (unreadable ones skipped)."""
         result = {}
@@ -100,20 +108,19 @@ class StoreReader:
 
     def job_runs(self, job_id: str | None = None, run_id: int | None = None) -> list[JobRun]:
         """Runs of one job (oldest first), or all job runs of one run."""
-        sql = "SELECT run_id, job_id, started, stopped, outcome, reason, worker, cores FROM job_runs"
+        sql = self._job_runs_sql()
         if job_id is not None:
-            rows = self._query(sql + " WHERE job_id = ? ORDER BY run_id", (job_id,))
+            rows = self._query(sql + " WHERE j.job_id = ? ORDER BY j.run_id", (job_id,))
         elif run_id is not None:
-            rows = self._query(sql + " WHERE run_id = ? ORDER BY started", (run_id,))
+            rows = self._query(sql + " WHERE j.run_id = ? ORDER BY j.started", (run_id,))
         else:
-            rows = self._query(sql + " ORDER BY run_id, started")
+            rows = self._query(sql + " ORDER BY j.run_id, j.started")
         return [JobRun(*row) for row in rows]
 
     def last_runs(self) -> dict[str, JobRun]:
         """Each job's most recent run."""
         rows = self._query(
-            "SELECT run_id, job_id, started, stopped, outcome, reason, worker, cores FROM job_runs "
-            "WHERE rowid IN (SELECT max(rowid) FROM job_runs GROUP BY job_id)")
+            self._job_runs_sql() + " WHERE j.rowid IN (SELECT max(rowid) FROM job_runs GROUP BY job_id)")
         return {row[1]: JobRun(*row) for row in rows}
 
     def job_log(self, job_id: str) -> tuple[int, str, str, str | None] | None:

@@ -149,3 +149,47 @@ def test_kill_minus_nine_keeps_finished_work(new_pipegraph):
         assert os.path.exists(f"out/{i}")
     for i in finished_before:
         assert runs(f"out/count{i}") == 1, f"job {i} finished long before the kill but ran again"
+
+
+def test_reasons_are_kept_once_and_read_back(new_pipegraph):
+    """A full run of many jobs stores each distinct reason text once; readers see the text."""
+    for i in range(50):
+        ppg.FileGeneratingJob(f"out/{i}", lambda of: Path(of).write_text("x") and None)
+    ppg.run()
+    conn = sqlite3.connect(STORE)
+    assert conn.execute("SELECT count(*) FROM job_runs").fetchone()[0] == 50
+    assert conn.execute("SELECT text FROM reasons").fetchall() == [("never ran (no record in the store)",)]
+    conn.close()
+    from pypipegraph.history_reader import StoreReader
+
+    reader = StoreReader(STORE)
+    assert {run.reason for run in reader.job_runs(run_id=1)} == {"never ran (no record in the store)"}
+    assert reader.last_runs()["out/7"].reason == "never ran (no record in the store)"
+    reader.close()
+    done = subprocess.run([sys.executable, "-m", "pypipegraph", "history", "out/7"], capture_output=True,
+                          text=True, timeout=60)
+    assert "never ran (no record in the store)" in done.stdout, done.stdout + done.stderr
+
+
+def test_job_runs_of_the_previous_layout_still_read(new_pipegraph):
+    """Rows written before reasons were shared keep their text in the row itself."""
+    simple_job()
+    ppg.run()
+    conn = sqlite3.connect(STORE)
+    conn.execute("INSERT INTO job_runs VALUES (1, 'out/old', 1.0, 2.0, 'done', 'an old reason', 1, 1)")
+    conn.execute("DROP TABLE reasons")  # as a store of the previous version has it
+    conn.commit()
+    conn.close()
+    from pypipegraph.history_reader import StoreReader
+
+    reader = StoreReader(STORE)
+    assert reader.last_runs()["out/old"].reason == "an old reason"
+    reader.close()
+    new_pipegraph.new_pipegraph()
+    simple_job()
+    Path("out/a").unlink()
+    ppg.run()  # the new version adds the table and goes on
+    reader = StoreReader(STORE)
+    reasons = {run.job_id: run.reason for run in reader.job_runs()}
+    assert reasons["out/old"] == "an old reason" and reasons["out/a"] == "output out/a missing"
+    reader.close()
