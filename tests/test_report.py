@@ -400,3 +400,22 @@ def test_a_store_of_the_previous_version_opens_and_reports_without_a_graph(new_p
     ppg.run()
     new = embedded_data("logs/ppg_report.html")
     assert new["run"]["id"] == 2 and "out/y" in new["graph"]["ids"]
+
+
+def test_a_graph_kept_by_the_previous_version_still_reads(new_pipegraph):
+    """Graphs were zlib-compressed before they were xz-compressed; both read back."""
+    import lzma
+    import zlib
+
+    a = ppg.FileGeneratingJob("out/a", write)
+    ppg.FileGeneratingJob("out/b", write).depends_on(a)
+    ppg.run()
+    conn = sqlite3.connect(STORE)
+    blob = conn.execute("SELECT data FROM graphs").fetchone()[0]
+    conn.execute("UPDATE graphs SET data = ?", (zlib.compress(lzma.decompress(blob)),))
+    conn.commit()
+    conn.close()
+    reader = StoreReader(STORE)
+    graph = reader.run_setting(reader.runs()[0].run_id).graph
+    reader.close()
+    assert ("out/a", "out/b") in {(graph.ids[up], graph.ids[down]) for up, down in graph.edges}
