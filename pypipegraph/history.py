@@ -61,6 +61,7 @@ CREATE TABLE IF NOT EXISTS job_logs (job_id TEXT PRIMARY KEY, run_id INTEGER, st
     stderr TEXT, traceback TEXT);
 CREATE TABLE IF NOT EXISTS sources (hash INTEGER PRIMARY KEY, text TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS reasons (hash INTEGER PRIMARY KEY, text TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS failures (job_id TEXT PRIMARY KEY, outcome TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS graphs (hash INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS run_graphs (run_id INTEGER PRIMARY KEY, graph INTEGER, cores INTEGER,
     master_pid INTEGER);
@@ -86,6 +87,8 @@ class History:
         self._pending_sources: dict[int, str] = {}
         self._reasons: dict[str, int] = {}  # reason text -> its key in `reasons` (this run)
         self._pending_reasons: dict[int, str] = {}
+        self.failures: dict[str, str] = {}  # job id -> "failed"/"killed": its last run did not finish
+        self._pending_failures: dict[str, str | None] = {}
         self._logged: set[str] = set()
         self._last_commit = 0.0
         self.run_id: int | None = None
@@ -156,6 +159,7 @@ class History:
                 )
             self._raw = dict(conn.execute("SELECT job_id, record FROM jobs"))
             self._logged = {row[0] for row in conn.execute("SELECT job_id FROM job_logs")}
+            self.failures = dict(conn.execute("SELECT job_id, outcome FROM failures"))
         except StoreError:
             conn.close()
             raise
@@ -266,6 +270,11 @@ class History:
         self._pending_rows.append(
             (self.run_id, job_id, started, stopped, outcome, key, worker, cores)
         )
+        if outcome != "done":
+            self.failures[job_id] = self._pending_failures[job_id] = outcome
+        elif job_id in self.failures:
+            del self.failures[job_id]
+            self._pending_failures[job_id] = None
         if stdout or stderr or traceback:
             self._pending_logs.append((job_id, self.run_id, stdout, stderr, traceback))
             self._logged.add(job_id)
@@ -322,6 +331,7 @@ class History:
         logs, self._pending_logs = self._pending_logs, []
         sources, self._pending_sources = self._pending_sources, {}
         reasons, self._pending_reasons = self._pending_reasons, {}
+        failures, self._pending_failures = self._pending_failures, {}
         puts = [(k, v) for k, v in pending.items() if v is not None]
         deletes = [(k,) for k, v in pending.items() if v is None]
         conn = self._conn
@@ -333,6 +343,11 @@ class History:
                 conn.executemany("DELETE FROM jobs WHERE job_id = ?", deletes)
             if reasons:
                 conn.executemany("INSERT OR IGNORE INTO reasons VALUES (?, ?)", reasons.items())
+            if failures:
+                conn.executemany("INSERT OR REPLACE INTO failures VALUES (?, ?)",
+                                 [(k, v) for k, v in failures.items() if v is not None])
+                conn.executemany("DELETE FROM failures WHERE job_id = ?",
+                                 [(k,) for k, v in failures.items() if v is None])
             if rows:
                 conn.executemany("INSERT INTO job_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
             for job_id, run_id, stdout, stderr, tb in logs:
@@ -355,6 +370,7 @@ class History:
             self._pending_logs = logs + self._pending_logs
             self._pending_sources = {**sources, **self._pending_sources}
             self._pending_reasons = {**reasons, **self._pending_reasons}
+            self._pending_failures = {**failures, **self._pending_failures}
             raise StoreError(
                 f"cannot write the status store {self.filename} ({exc}); the run stops here. "
                 "Finished jobs recorded before this stay recorded; free disk space (or make it "

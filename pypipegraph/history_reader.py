@@ -56,6 +56,7 @@ class StoreReader:
 
     def __init__(self, filename: str):
         self.filename = filename
+        self._failures: dict | None = None
         if not os.path.exists(filename):
             raise StoreError(
                 f"no status store {filename} here: run the pipeline first (or pass --store)"
@@ -85,6 +86,12 @@ class StoreReader:
         join = " LEFT JOIN reasons r ON r.hash = j.reason" if has_reasons else ""
         return ("SELECT j.run_id, j.job_id, j.started, j.stopped, j.outcome, " + reason
                 + ", j.worker, j.cores FROM job_runs j" + join)
+
+    def failures(self) -> dict[str, str]:
+        """{job id: "failed" or "killed"} of jobs whose last run did not finish."""
+        if self._failures is None:
+            self._failures = dict(self._query("SELECT job_id, outcome FROM failures"))
+        return self._failures
 
     def records(self) -> dict[str, Record]:
         """Every job's record (unreadable ones skipped)."""

@@ -125,7 +125,7 @@ def _explain_output_job(job, reader, fingerprints, verdicts, changes) -> None:
     for up in job.prerequisites:
         value = fingerprints[up]
         inputs[up.job_id] = recorded.get(up.job_id, value) if value is UNKNOWN else value
-    decision = decide(job, record, fingerprints, inputs)
+    decision = decide(job, record, fingerprints, inputs, reader.failures().get(job.job_id))
     if decision.reasons:
         details = []
         for up in job.prerequisites:

@@ -50,11 +50,20 @@ def outputs_fingerprint(outputs) -> int:
     return combine((name, digest) for name, _, _, digest in outputs)
 
 
-def decide(job, record, fingerprints: dict, current_inputs: dict) -> Decision:
-    """Whether `job` (an output job) must run, given its stored `record`."""
+def decide(job, record, fingerprints: dict, current_inputs: dict, last_outcome: str | None = None
+           ) -> Decision:
+    """Whether `job` (an output job) must run, given its stored `record`.
+
+    `last_outcome` is "failed" or "killed" when the job's last run did not finish (a
+    failure drops the record, so the job runs again).
+    """
     if job.always_runs:
         return Decision([f"{type(job).__name__} runs on every run"])
     if record is None:
+        if last_outcome == "killed":
+            return Decision(["its last run was killed"])
+        if last_outcome:
+            return Decision(["its last run failed"])
         return Decision(["never ran (no record in the store)"])
     reasons = []
     outputs = record.outputs

@@ -209,7 +209,8 @@ class Scheduler:
         else:
             record = self.history.get(job.job_id)
             inputs = input_fingerprints(job, self.fp)
-            decision = decide(job, record, self.fp, inputs)
+            decision = decide(job, record, self.fp, inputs,
+                              self.history.failures.get(job.job_id) if record is None else None)
             if not decision.reasons:
                 if decision.outputs is not None:
                     self.history.put(job.job_id, record._replace(outputs=decision.outputs))

@@ -193,3 +193,44 @@ def test_job_runs_of_the_previous_layout_still_read(new_pipegraph):
     reasons = {run.job_id: run.reason for run in reader.job_runs()}
     assert reasons["out/old"] == "an old reason" and reasons["out/a"] == "output out/a missing"
     reader.close()
+
+
+def test_a_job_that_failed_last_time_says_so(new_pipegraph):
+    """A failure drops the record; the next run says why the job runs: it failed, not 'never ran'."""
+    def flaky(of):
+        if not os.path.exists("fixed"):
+            raise ValueError("not yet")
+        Path(of).write_text("ok")
+
+    ppg.FileGeneratingJob("out/a", flaky)
+    with pytest.raises(ppg.RuntimeError):
+        ppg.run()
+    script = Path("pipeline.py")
+    script.write_text(textwrap.dedent("""
+        import os
+        from pathlib import Path
+        import pypipegraph as ppg
+        ppg.new_pipegraph(quiet=True)
+        def flaky(of):
+            if not os.path.exists("fixed"):
+                raise ValueError("not yet")
+            Path(of).write_text("ok")
+        ppg.FileGeneratingJob("out/a", flaky)
+        ppg.run()
+    """))
+    done = subprocess.run([sys.executable, "-m", "pypipegraph", "why", "pipeline.py"], capture_output=True,
+                          text=True, timeout=60)
+    assert "out/a: its last run failed" in done.stdout, done.stdout + done.stderr
+    Path("fixed").write_text("")
+    new_pipegraph.new_pipegraph()
+    job = ppg.FileGeneratingJob("out/a", flaky)
+    ppg.run()
+    assert job.run_reasons == ("its last run failed",)
+    os.unlink("out/a")
+    new_pipegraph.new_pipegraph()
+    job = ppg.FileGeneratingJob("out/a", flaky)
+    ppg.run()
+    assert job.run_reasons == ("output out/a missing",)  # the failure is forgotten once it ran
+    conn = sqlite3.connect(STORE)
+    assert conn.execute("SELECT count(*) FROM failures").fetchone()[0] == 0
+    conn.close()

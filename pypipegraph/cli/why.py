@@ -49,6 +49,9 @@ class _EmptyStore:
     def source(self, digest):
         return None
 
+    def failures(self):
+        return {}
+
     def close(self):
         pass
 
