@@ -135,7 +135,8 @@ class RunLog:
             f"Exception: {type(exc).__name__}: {exc}" if exc is not None else "",
         ]
         if traceback_text:
-            parts += ["Traceback (from the worker):", traceback_text.rstrip()]
+            where = "the master" if job.runs_in == "master" or job.is_invariant else "the worker"
+            parts += [f"Traceback (from {where}):", traceback_text.rstrip()]
         if job.stdout:
             parts += ["--- stdout ---", job.stdout.rstrip()]
         if job.stderr:

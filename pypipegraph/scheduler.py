@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import time
-import traceback
 from collections import deque
 
 from .errors import JobDiedException, PyPipeGraphError, RunInterrupted
@@ -24,6 +23,7 @@ from .planner import decide, input_fingerprints, lazy_fingerprint, outputs_finge
 from .priorities import ReadyQueue
 from .resources import NamedResources, ResourceError
 from .temp_files import TempFiles
+from .util import user_traceback
 
 WAITING = 0  # upstream not resolved yet
 IDLE = 1  # lazy job resolved, not (yet) asked to run
@@ -226,7 +226,7 @@ class Scheduler:
         try:
             fingerprint, extra = job.compute(old)
         except Exception as exc:  # noqa: BLE001 - reported as the invariant's failure
-            self._fail(job, exc, traceback.format_exc())
+            self._fail(job, exc, user_traceback(exc))
             return
         if old is None or old.fingerprint != fingerprint or old.extra != extra:
             self.history.put(job.job_id, Record({}, (), fingerprint, 0.0, time.time(), extra))
@@ -325,7 +325,7 @@ class Scheduler:
             job.run_in_master()
         except Exception as exc:  # noqa: BLE001
             job.stop_time = time.time()
-            self._fail(job, exc, traceback.format_exc())
+            self._fail(job, exc, user_traceback(exc))
             return
         job.stop_time = time.time()
         job.was_run = True
@@ -400,7 +400,7 @@ class Scheduler:
             new_jobs, injections = self.graph.merge_generated(generator, payload)
             topological_order(new_jobs)
         except Exception as exc:  # noqa: BLE001 - conflicts, cycles, unpicklable jobs
-            self._fail(generator, exc, traceback.format_exc())
+            self._fail(generator, exc, user_traceback(exc))
             return
         generation = self.executor.bump_generation() if new_jobs else 0
         for job in new_jobs:

@@ -467,6 +467,29 @@ def test_errors_log(new_pipegraph):
     assert "ppg_errors.txt" in str(excinfo.value)
 
 
+def test_tracebacks_start_at_the_users_code(new_pipegraph):
+    """The engine's frames before the callback (worker loop, job wrapper) are left out."""
+    def helper_that_fails():
+        raise ValueError("deep")
+
+    def callback_abc(of):
+        helper_that_fails()
+
+    def loader_abc():
+        raise KeyError("loader")
+
+    ppg.FileGeneratingJob("out/failing", callback_abc)
+    ppg.FileGeneratingJob("out/loaded", lambda of: None).depends_on(ppg.DataLoadingJob("load", loader_abc))
+    with pytest.raises(ppg.RuntimeError):
+        ppg.run_pipegraph()
+    text = read("logs/ppg_errors.txt")
+    for frames in text.split("Traceback (most recent call last):")[1:]:
+        first = frames.strip().splitlines()[0]
+        assert "pypipegraph" not in first, first
+    assert 'in callback_abc' in text and "in helper_that_fails" in text and "in loader_abc" in text
+    assert "executors" not in text and "run_in_worker" not in text
+
+
 def test_run_log_exists(new_pipegraph):
     ppg.FileGeneratingJob("out/a", lambda of: write(of, "x"))
     ppg.run_pipegraph()

@@ -19,7 +19,6 @@ import signal
 import sys
 import tempfile
 import time
-import traceback
 from multiprocessing.connection import Pipe, wait
 
 from .. import util
@@ -308,7 +307,7 @@ def run_job(job) -> tuple[bool, object, str | None]:
             f"{job.job_id} called sys.exit({exc.code!r}); job callbacks must not exit the "
             "process: raise an exception instead", exit_code=code), None
     except BaseException as exc:  # noqa: BLE001 - every failure is reported
-        return False, exc, traceback.format_exc()
+        return False, exc, util.user_traceback(exc)
 
 
 def encode_result(result: Result, job) -> bytes:
