@@ -118,7 +118,12 @@ class WorkFunction:
     def __reduce__(self):
         # Generated jobs travel to the master pickled: find a module-level work function
         # by name there (its module attribute is this object, not the plain function).
-        found = sys.modules.get(self.__dict__.get("__module__"))
+        # Not for the script's own (`__main__`) ones: on a Dask worker, `__main__` is not
+        # the script, so those travel by value (cloudpickle).
+        module = self.__dict__.get("__module__")
+        if module == "__main__":
+            return WorkFunction, (self.function,)
+        found = sys.modules.get(module)
         for part in self.__dict__.get("__qualname__", "<locals>").split("."):
             found = getattr(found, part, None)
         if found is self:

@@ -127,6 +127,21 @@ def test_expression_example_same_as_local(tmp_path, cluster):
             assert (local / "out" / name).read_text() == (remote / "out" / name).read_text(), name
 
 
+def test_futures_example_same_as_local(tmp_path, cluster):
+    """The futures API needs no change for the cluster: examples/tumor_normal, unchanged."""
+    local = copy_example("tumor_normal", tmp_path / "local")
+    remote = copy_example("tumor_normal", tmp_path / "dask")
+    env_local = {k: v for k, v in os.environ.items() if k != "PYPIPEGRAPH_DASK_SCHEDULER"}
+    env_dask = dict(env_local, PYPIPEGRAPH_DASK_SCHEDULER=cluster[0].scheduler_address)
+    ran = []
+    for _ in range(2):
+        out_local, out_dask = run_script(local, env_local), run_script(remote, env_dask)
+        assert out_local == out_dask
+        assert decisions(local) == decisions(remote)
+        ran.append(decisions(remote))
+    assert len(ran[0]) >= 9 and ran[1] == []  # 8 classify calls and analyze ran, then nothing
+
+
 # --- resources -------------------------------------------------------------
 
 
