@@ -125,6 +125,7 @@ class DaskBudget(CoreBudget):
         largest = max(workers, key=lambda w: w["resources"]["cores"])
         super().__init__(sum(cores) * IN_FLIGHT, sum(int(w.get("memory_limit") or 0) for w in workers))
         self.worker_cores = int(largest["resources"]["cores"])
+        self.parallelism = sum(cores)  # `total` counts the tasks kept in flight, not cores
         self.worker_memory = int(largest["resources"].get("memory") or largest.get("memory_limit") or 0)
         self.memory_resource = all("memory" in w["resources"] for w in workers)
 

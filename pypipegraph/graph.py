@@ -211,7 +211,7 @@ class Pipegraph:
                     finally:
                         if scheduler.n_ran or scheduler.failed or report_wanted(report, self.report):
                             # a run where nothing ran needs no graph: spare the no-op rerun
-                            history.record_graph(snapshot(scheduler.jobs), scheduler.budget.total)
+                            history.record_graph(snapshot(scheduler.jobs), scheduler.budget.parallelism)
             finally:
                 runlog.close()
                 write_report_if_wanted(self.invariant_status_filename, history.run_id, report, self.report)

@@ -52,6 +52,7 @@ class CoreBudget:
 
     def __init__(self, cores: int, memory: int):
         self.total = max(1, int(cores))
+        self.parallelism = self.total  # jobs of one core that can run at once (ETA, reports)
         self.memory = memory
         self.free = self.total
         self.big_running = 0  # jobs with cores_needed -1 or -2

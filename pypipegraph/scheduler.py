@@ -144,7 +144,7 @@ class Scheduler:
             if record is not None:
                 remaining += record.runtime
         if remaining:
-            result["eta"] = remaining / self.budget.total
+            result["eta"] = remaining / self.budget.parallelism
         return result
 
     def running_jobs(self) -> list[tuple]:
