@@ -86,15 +86,15 @@ def gather(reader: StoreReader, run_id: int | None = None) -> dict:
     setting = reader.run_setting(run.run_id)
     t0 = run.started
     end = run.finished or max((r.stopped or r.started for r in rows), default=t0)
-    lanes, lane_of = _lanes(rows, setting.master_pid)
+    lanes, lane_of_row = _lanes(rows, setting.master_pid)
     reasons: dict[str, int] = {}
     jobs = {"id": [], "start": [], "dur": [], "lane": [], "outcome": [], "reason": [], "cores": []}
-    for r in rows:
+    for r, lane in zip(rows, lane_of_row, strict=True):
         stop = r.stopped if r.stopped is not None else r.started
         jobs["id"].append(r.job_id)
         jobs["start"].append(_ms(r.started - t0))
         jobs["dur"].append(_ms(stop - r.started))
-        jobs["lane"].append(lane_of[r.worker])
+        jobs["lane"].append(lane)
         jobs["outcome"].append(OUTCOMES.index(r.outcome) if r.outcome in OUTCOMES else 1)
         jobs["reason"].append(reasons.setdefault(r.reason or "", len(reasons)))
         jobs["cores"].append(r.cores or 0)
@@ -125,37 +125,55 @@ def _last_row_per_job(rows: list[JobRun]) -> list[JobRun]:
     return sorted(last.values(), key=lambda r: (r.started, r.job_id))
 
 
-def _lanes(rows: list[JobRun], master_pid: int | None) -> tuple[list[str], dict]:
-    """Timeline lanes: the master's own, then workers; a worker forked after another
-    ended takes over its lane, so lanes stay as few as the workers alive at once."""
-    spans: dict = {}
-    for r in rows:
+def _lanes(rows: list[JobRun], master_pid: int | None) -> tuple[list[str], list[int]]:
+    """Timeline lanes (names) and each row's lane: the master's own, then workers.
+
+    A worker that runs several jobs at once (a Dask worker's threads) gets one lane per
+    job slot; a worker forked after another ended takes over its lane, so lanes stay as
+    few as the job slots alive at once.
+    """
+    slot_of: list[tuple] = []
+    slot_ends: dict = {}  # pid -> end time of each of its slots
+    for r in rows:  # rows come sorted by start
         stop = r.stopped if r.stopped is not None else r.started
-        first, last = spans.get(r.worker, (r.started, stop))
-        spans[r.worker] = (min(first, r.started), max(last, stop))
+        ends = slot_ends.setdefault(r.worker, [])
+        slot = next((i for i, end in enumerate(ends) if end <= r.started), None)
+        if slot is None:
+            slot = len(ends)
+            ends.append(stop)
+        else:
+            ends[slot] = stop
+        slot_of.append((r.worker, slot))
+    spans: dict = {}
+    for r, key in zip(rows, slot_of, strict=True):
+        stop = r.stopped if r.stopped is not None else r.started
+        first, last = spans.get(key, (r.started, stop))
+        spans[key] = (min(first, r.started), max(last, stop))
     names: list[str] = []
     lane_of: dict = {}
-    if master_pid in spans:
+    if (master_pid, 0) in spans:
         names.append(f"master (pid {master_pid})")
-        lane_of[master_pid] = 0
+        lane_of[(master_pid, 0)] = 0
     lane_end: list[float] = []
-    lane_pids: list[list] = []
-    for pid, (first, last) in sorted(spans.items(), key=lambda item: item[1]):
-        if pid in lane_of:
+    lane_keys: list[list] = []
+    for key, (first, last) in sorted(spans.items(), key=lambda item: item[1]):
+        if key in lane_of:
             continue
         free = next((i for i, end in enumerate(lane_end) if end <= first), None)
         if free is None:
             lane_end.append(last)
-            lane_pids.append([pid])
+            lane_keys.append([key])
         else:
             lane_end[free] = last
-            lane_pids[free].append(pid)
-    for i, pids in enumerate(lane_pids):
-        for pid in pids:
-            lane_of[pid] = len(names)
-        shown = ", ".join(str(p) for p in pids[:3]) + (", ..." if len(pids) > 3 else "")
+            lane_keys[free].append(key)
+    threaded = {pid for pid, ends in slot_ends.items() if len(ends) > 1}
+    for i, keys in enumerate(lane_keys):
+        for key in keys:
+            lane_of[key] = len(names)
+        labels = [f"{pid}/{slot + 1}" if pid in threaded else str(pid) for pid, slot in keys]
+        shown = ", ".join(labels[:3]) + (", ..." if len(labels) > 3 else "")
         names.append(f"worker {i + 1} (pid {shown})")
-    return names, lane_of
+    return names, [lane_of[key] for key in slot_of]
 
 
 def critical_path(rows: list[JobRun], graph: RunGraph | None) -> list[int]:

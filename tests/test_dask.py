@@ -446,3 +446,25 @@ def test_slurm_job_script_in_docs_is_what_dask_jobqueue_renders():
     worker_line = [line for line in script.splitlines() if "distributed.cli.dask_worker" in line][0]
     assert worker_line.split("--name dummy-name", 1)[1].strip() in docs
 
+
+
+def test_report_gives_each_job_slot_of_a_worker_its_own_lane(dask_graph):
+    """Dask workers run 2 jobs at once (threads): the report's lanes never overlap."""
+    from pypipegraph.history_reader import StoreReader
+    from pypipegraph.report import gather
+
+    for i in range(6):
+        ppg.FileGeneratingJob(f"out/{i}", lambda of: (time.sleep(0.3), Path(of).write_text("x"))[0])
+    ppg.run_pipegraph()
+    reader = StoreReader(".pypipegraph_status_robust")
+    report = gather(reader)
+    reader.close()
+    jobs = report["jobs"]
+    by_lane: dict = {}
+    for start, dur, lane in zip(jobs["start"], jobs["dur"], jobs["lane"], strict=True):
+        by_lane.setdefault(lane, []).append((start, start + dur))
+    for spans in by_lane.values():
+        spans.sort()
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), spans
+    assert len(by_lane) >= 3  # 6 jobs of 0.3 s on 2 workers x 2 slots overlapped
+    assert any("/2" in name for name in report["lanes"]), report["lanes"]
