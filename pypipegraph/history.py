@@ -228,6 +228,10 @@ class History:
         self._cache.pop(key, None)
         self._pending[key] = None
 
+    def record_count(self) -> int:
+        """How many jobs have a record."""
+        return len(self._raw)
+
     def keys(self):
         return self._raw.keys()
 

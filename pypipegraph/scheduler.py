@@ -70,7 +70,8 @@ class Scheduler:
             self.pending[job] = 1  # released when everything else is done
         self.fp: dict = {}
         self.decide_queue = deque(job for job in jobs if not self.pending[job])
-        self.runnable = ReadyQueue(history, getattr(graph, "critical_path", True))
+        # an empty store knows no runtimes: no critical paths to compute (a cold run)
+        self.runnable = ReadyQueue(history, getattr(graph, "critical_path", True) and history.record_count() > 0)
         self.named = NamedResources(getattr(graph, "resources", None))
         self.blocked: dict = {}  # job -> number of lazy prerequisites not yet run
         self.waiters: dict = {}  # lazy job -> jobs waiting for it to run
