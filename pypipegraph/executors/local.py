@@ -14,17 +14,21 @@ import faulthandler
 import gc
 import os
 import pickle
+import select
 import shutil
 import signal
+import struct
 import sys
 import tempfile
 import time
-from multiprocessing.connection import Pipe, wait
+from multiprocessing.connection import Pipe
 
 from .. import util
 from ..errors import JobDiedException, PyPipeGraphError
 
 MAX_CAPTURE = 1 << 20  # keep at most the last MiB of a job's stdout/stderr
+_INDEX = struct.Struct("<i")  # the master sends a job index; empty bytes: retire
+_READABLE = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
 
 
 class Result:
@@ -64,6 +68,8 @@ class LocalExecutor:
         self.workers: list[Worker] = []
         self.idle: list[Worker] = []
         self.busy: dict = {}  # conn -> Worker
+        self._poll = select.poll()  # the busy workers' connections, registered while busy
+        self._busy_fds: dict = {}  # fd -> conn
         self.capture_dir = tempfile.mkdtemp(prefix="ppg_capture_")
 
     def bump_generation(self) -> int:
@@ -86,11 +92,15 @@ class LocalExecutor:
             worker = self._fork()
         worker.job_index = job_index
         worker.started = time.time()
+        conn = worker.conn
         try:
-            worker.conn.send(job_index)
+            conn.send_bytes(_INDEX.pack(job_index))
         except OSError:
             pass  # it died while idle; the EOF shows up in wait()
-        self.busy[worker.conn] = worker
+        self.busy[conn] = worker
+        fd = conn.fileno()
+        self._busy_fds[fd] = conn
+        self._poll.register(fd, _READABLE)
         return worker
 
     def wait(self, timeout: float | None, extra: list = ()) -> tuple[list[tuple[Worker, int, Result]], list]:
@@ -102,10 +112,24 @@ class LocalExecutor:
             return [], []
         finished = []
         ready_extra = []
-        for conn in wait(list(self.busy) + list(extra), timeout):
-            if conn not in self.busy:
-                ready_extra.append(conn)
+        extra_fds = {}
+        for obj in extra:
+            fd = obj.fileno()
+            if fd not in self._busy_fds:
+                extra_fds[fd] = obj
+                self._poll.register(fd, _READABLE)
+        try:
+            events = self._poll.poll(-1 if timeout is None else max(0, int(timeout * 1000)))
+        finally:
+            for fd in extra_fds:
+                self._poll.unregister(fd)
+        for fd, _ in events:
+            conn = self._busy_fds.pop(fd, None)
+            if conn is None:
+                if fd in extra_fds:
+                    ready_extra.append(extra_fds[fd])
                 continue
+            self._poll.unregister(fd)
             worker = self.busy.pop(conn)
             index = worker.job_index
             try:
@@ -135,6 +159,9 @@ class LocalExecutor:
             self._retire(worker)
         self.idle.clear()
         self.busy.clear()
+        for fd in self._busy_fds:
+            self._poll.unregister(fd)
+        self._busy_fds.clear()
         shutil.rmtree(self.capture_dir, ignore_errors=True)
 
     # --- process management --------------------------------------------------
@@ -163,7 +190,7 @@ class LocalExecutor:
 
     def _retire(self, worker: Worker) -> None:
         try:
-            worker.conn.send(None)
+            worker.conn.send_bytes(b"")
         except OSError:
             pass
         worker.conn.close()
@@ -281,12 +308,12 @@ def _worker_main(conn, job_list, capture_dir: str) -> None:  # pragma: no cover 
     pid = os.getpid()
     while True:
         try:
-            index = conn.recv()
+            message = conn.recv_bytes()
         except (EOFError, OSError):
             return
-        if index is None:
+        if not message:
             return
-        job = job_list[index]
+        job = job_list[_INDEX.unpack(message)[0]]
         capture.reset()
         start = time.time()
         ok, value, tb = run_job(job)
