@@ -14,6 +14,7 @@ an earlier version opens as it is.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -297,22 +298,17 @@ class History:
         digest = _signed(hash_bytes(raw))
         conn = self._conn
         try:
-            conn.execute("BEGIN")
-            if conn.execute("SELECT 1 FROM graphs WHERE hash = ?", (digest,)).fetchone() is None:
-                conn.execute("INSERT INTO graphs VALUES (?, ?)", (digest, compress(raw)))
-            conn.execute("INSERT OR REPLACE INTO run_graphs VALUES (?, ?, ?, ?)",
-                         (self.run_id, digest, cores, os.getpid()))
-            conn.execute("UPDATE run_graphs SET graph = NULL WHERE run_id <= ?",
-                         (self.run_id - KEEP_GRAPHS,))
-            conn.execute("DELETE FROM run_graphs WHERE run_id <= ?", (self.run_id - KEEP_RUNS,))
-            conn.execute("DELETE FROM graphs WHERE hash NOT IN "
-                         "(SELECT graph FROM run_graphs WHERE graph IS NOT NULL)")
-            conn.execute("COMMIT")
+            with _transaction(conn):
+                if conn.execute("SELECT 1 FROM graphs WHERE hash = ?", (digest,)).fetchone() is None:
+                    conn.execute("INSERT INTO graphs VALUES (?, ?)", (digest, compress(raw)))
+                conn.execute("INSERT OR REPLACE INTO run_graphs VALUES (?, ?, ?, ?)",
+                             (self.run_id, digest, cores, os.getpid()))
+                conn.execute("UPDATE run_graphs SET graph = NULL WHERE run_id <= ?",
+                             (self.run_id - KEEP_GRAPHS,))
+                conn.execute("DELETE FROM run_graphs WHERE run_id <= ?", (self.run_id - KEEP_RUNS,))
+                conn.execute("DELETE FROM graphs WHERE hash NOT IN "
+                             "(SELECT graph FROM run_graphs WHERE graph IS NOT NULL)")
         except sqlite3.Error as exc:
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
             logging.getLogger("pypipegraph").warning(
                 "could not keep the job graph of run %s in %s: %s", self.run_id, self.filename, exc)
 
@@ -340,35 +336,30 @@ class History:
         deletes = [(k,) for k, v in pending.items() if v is None]
         conn = self._conn
         try:
-            conn.execute("BEGIN")
-            if puts:
-                conn.executemany("INSERT OR REPLACE INTO jobs VALUES (?, ?)", puts)
-            if deletes:
-                conn.executemany("DELETE FROM jobs WHERE job_id = ?", deletes)
-            if reasons:
-                conn.executemany("INSERT OR IGNORE INTO reasons VALUES (?, ?)", reasons.items())
-            if failures:
-                conn.executemany("INSERT OR REPLACE INTO failures VALUES (?, ?)",
-                                 [(k, v) for k, v in failures.items() if v is not None])
-                conn.executemany("DELETE FROM failures WHERE job_id = ?",
-                                 [(k,) for k, v in failures.items() if v is None])
-            if rows:
-                conn.executemany("INSERT INTO job_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-            for job_id, run_id, stdout, stderr, tb in logs:
-                if run_id is None:
-                    conn.execute("DELETE FROM job_logs WHERE job_id = ?", (job_id,))
-                else:
-                    conn.execute("INSERT OR REPLACE INTO job_logs VALUES (?, ?, ?, ?, ?)",
-                                 (job_id, run_id, stdout, stderr, tb))
-            if sources:
-                conn.executemany("INSERT OR IGNORE INTO sources VALUES (?, ?)",
-                                 [(_signed(k), v) for k, v in sources.items()])
-            conn.execute("COMMIT")
+            with _transaction(conn):
+                if puts:
+                    conn.executemany("INSERT OR REPLACE INTO jobs VALUES (?, ?)", puts)
+                if deletes:
+                    conn.executemany("DELETE FROM jobs WHERE job_id = ?", deletes)
+                if reasons:
+                    conn.executemany("INSERT OR IGNORE INTO reasons VALUES (?, ?)", reasons.items())
+                if failures:
+                    conn.executemany("INSERT OR REPLACE INTO failures VALUES (?, ?)",
+                                     [(k, v) for k, v in failures.items() if v is not None])
+                    conn.executemany("DELETE FROM failures WHERE job_id = ?",
+                                     [(k,) for k, v in failures.items() if v is None])
+                if rows:
+                    conn.executemany("INSERT INTO job_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                for job_id, run_id, stdout, stderr, tb in logs:
+                    if run_id is None:
+                        conn.execute("DELETE FROM job_logs WHERE job_id = ?", (job_id,))
+                    else:
+                        conn.execute("INSERT OR REPLACE INTO job_logs VALUES (?, ?, ?, ?, ?)",
+                                     (job_id, run_id, stdout, stderr, tb))
+                if sources:
+                    conn.executemany("INSERT OR IGNORE INTO sources VALUES (?, ?)",
+                                     [(_signed(k), v) for k, v in sources.items()])
         except sqlite3.Error as exc:
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
             self._pending = {**pending, **self._pending}
             self._pending_rows = rows + self._pending_rows
             self._pending_logs = logs + self._pending_logs
@@ -381,6 +372,21 @@ class History:
                 "writable) and run again."
             ) from exc
         self._last_commit = now
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection):
+    """BEGIN ... COMMIT; on an SQLite error, roll back and re-raise it."""
+    conn.execute("BEGIN")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except sqlite3.Error:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        raise
 
 
 def _cannot_write(exc: sqlite3.Error) -> bool:

@@ -266,23 +266,24 @@ def test_failing_job_reports_exception_and_output(dask_graph):
     assert ok.was_run and read("out/ok.txt") == "ok"
 
 
-def test_command_jobs_and_named_resources_on_dask(dask_graph):
-    """Command jobs run on Dask workers; named resources hold across the cluster."""
+def two_locked_commands(dask_graph) -> None:
+    """A graph of two command jobs that write their start and stop times and share a lock."""
     dask_graph(resources={"lock": 1})
     for name in ("a", "b"):
         ppg.CommandJob([f"out/{name}.1", f"out/{name}.2"],
                        f"date +%s.%N > out/{name}.1; sleep 0.3; date +%s.%N > out/{name}.2; echo done {name}",
                        ).needs("lock")
+
+
+def test_command_jobs_and_named_resources_on_dask(dask_graph):
+    """Command jobs run on Dask workers; named resources hold across the cluster."""
+    two_locked_commands(dask_graph)
     ppg.run_pipegraph()
     spans = {name: (float(read(f"out/{name}.1")), float(read(f"out/{name}.2"))) for name in "ab"}
     (a1, a2), (b1, b2) = spans["a"], spans["b"]
     assert a2 <= b1 or b2 <= a1, spans  # the lock kept them apart, on two workers' threads
     assert read("logs/jobs/out_a.1_out_a.2/stdout") == "done a\n"
-    dask_graph(resources={"lock": 1})
-    for name in ("a", "b"):
-        ppg.CommandJob([f"out/{name}.1", f"out/{name}.2"],
-                       f"date +%s.%N > out/{name}.1; sleep 0.3; date +%s.%N > out/{name}.2; echo done {name}",
-                       ).needs("lock")
+    two_locked_commands(dask_graph)
     ppg.run_pipegraph()
     assert spans["a"] == (float(read("out/a.1")), float(read("out/a.2")))  # unchanged: did not rerun
 
