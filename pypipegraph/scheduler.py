@@ -120,10 +120,13 @@ class Scheduler:
             console.stop()
             history.end_run(outcome, self.n_ran, len(self.failed))
         if self.stopping:
+            failed = [job for job in self.failed if job.error_reason != "Indirect"]
             raise RunInterrupted(
                 "The run was " + ("aborted" if self.aborting else "stopped")
                 + f" from the console after {self.n_ran} job(s) ran; finished jobs are recorded, "
                 "the rest run next time."
+                + (f" {len(failed)} job(s) failed or were killed ({', '.join(j.job_id for j in failed[:5])}"
+                   + (", ..." if len(failed) > 5 else "") + "): see logs/ppg_errors.txt." if failed else "")
             )
         return self.failed
 

@@ -286,7 +286,9 @@ def test_abort_kills_the_running_jobs_and_removes_their_outputs(terminal):
     term.send("abort\n")
     term.expect(r"aborting: killing the running jobs")
     assert term.wait(), "the run should end with an error"
-    assert Path("result").read_text().startswith("RunInterrupted: The run was aborted from the console")
+    result = Path("result").read_text()
+    assert result.startswith("RunInterrupted: The run was aborted from the console")
+    assert "2 job(s) failed or were killed (out/" in result and result.endswith("see logs/ppg_errors.txt.")
     assert not os.path.exists("out/0") and not os.path.exists("out/1")  # partial outputs removed
     assert [runs(i) for i in range(4)] == [1, 1, 0, 0]
     assert outcomes() == {"out/0": "killed", "out/1": "killed"}
