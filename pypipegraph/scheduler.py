@@ -71,8 +71,8 @@ class Scheduler:
         self.fp: dict = {}
         self.decide_queue = deque(job for job in jobs if not self.pending[job])
         # an empty store knows no runtimes: no critical paths to compute (a cold run)
-        self.runnable = ReadyQueue(history, getattr(graph, "critical_path", True) and history.record_count() > 0)
-        self.named = NamedResources(getattr(graph, "resources", None))
+        self.runnable = ReadyQueue(history, graph.critical_path and history.record_count() > 0)
+        self.named = NamedResources(graph.resources)
         self.blocked: dict = {}  # job -> number of lazy prerequisites not yet run
         self.waiters: dict = {}  # lazy job -> jobs waiting for it to run
         self.generation_of: dict = {}  # job -> executor generation it needs / produced
