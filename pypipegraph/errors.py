@@ -61,5 +61,13 @@ class StoreError(PyPipeGraphError):
     """The status store cannot be read, written or locked."""
 
 
+class StoreLocked(StoreError):
+    """Another run holds the store's lock; `holder` is its pid when the lock file names one."""
+
+    def __init__(self, message: str, holder: int | None = None):
+        super().__init__(message)
+        self.holder = holder
+
+
 class RunInterrupted(KeyboardInterrupt):
     """The run was stopped or aborted from the console; finished work is recorded."""

@@ -22,8 +22,10 @@ from .errors import JobContractError, RuntimeError
 from .hashing import forget_global_values
 from .history import History
 from .jobs.generating import GenerationSession, load_generated
+from .listeners import standard_listeners
 from .logs import RunLog, attach_socket_handler, detach, logger, socket_address
 from .ordering import topological_order
+from .rebuilder import Rebuilder
 from .report import report_wanted, write_report_if_wanted
 from .resources import LocalSystem, NamedResources, validate_capacity
 from .run_graph import snapshot
@@ -205,7 +207,8 @@ class Pipegraph:
                 runlog.write_graph(jobs, gml=self.dump_graph)
                 with history:
                     console = Console(quiet=self.quiet, interactive=self._interactive())
-                    scheduler = Scheduler(self, jobs, history, self.rc.budget(), runlog, console)
+                    scheduler = Scheduler(self, jobs, Rebuilder(history, runlog.line), self.rc.budget(),
+                                          standard_listeners(history, runlog, console), console)
                     try:
                         self.failed_jobs = scheduler.run()
                     finally:

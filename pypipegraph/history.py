@@ -18,55 +18,18 @@ import contextlib
 import fcntl
 import logging
 import os
-import pickle
 import sqlite3
 import time
-from typing import Any, NamedTuple
 
-from .errors import StoreError
+from .errors import StoreError, StoreLocked
 from .hashing import hash_bytes
 from .run_graph import compress
+from .store_format import FORMAT_VERSION, SCHEMA, Record, decode_record, encode_record
+from .store_format import signed as _signed
 
-FORMAT_VERSION = 1
+__all__ = ["COMMIT_INTERVAL", "FORMAT_VERSION", "History", "Record", "StoreError", "StoreLocked"]
+
 COMMIT_INTERVAL = 0.2
-
-
-class Record(NamedTuple):
-    """What a job last ran with.
-
-    inputs       {upstream job id: fingerprint} the job last ran (or was checked) with
-    outputs      ((filename, mtime_ns, size, hash), ...) of its output files
-    fingerprint  the job's own fingerprint (output hash, invariant value, ...)
-    runtime      seconds the job took last time it ran
-    finished     unix time it last finished
-    extra        invariant-specific state (stat cache, parameters, source hash)
-    """
-
-    inputs: dict
-    outputs: tuple
-    fingerprint: int
-    runtime: float = 0.0
-    finished: float = 0.0
-    extra: Any = None
-
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, record BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS runs (run_id INTEGER PRIMARY KEY AUTOINCREMENT, started REAL NOT NULL,
-    finished REAL, outcome TEXT, jobs_run INTEGER, jobs_failed INTEGER, cwd TEXT);
-CREATE TABLE IF NOT EXISTS job_runs (run_id INTEGER NOT NULL, job_id TEXT NOT NULL, started REAL,
-    stopped REAL, outcome TEXT NOT NULL, reason TEXT, worker INTEGER, cores INTEGER);
-CREATE INDEX IF NOT EXISTS job_runs_by_job ON job_runs (job_id, run_id);
-CREATE TABLE IF NOT EXISTS job_logs (job_id TEXT PRIMARY KEY, run_id INTEGER, stdout TEXT,
-    stderr TEXT, traceback TEXT);
-CREATE TABLE IF NOT EXISTS sources (hash INTEGER PRIMARY KEY, text TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS reasons (hash INTEGER PRIMARY KEY, text TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS failures (job_id TEXT PRIMARY KEY, outcome TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS graphs (hash INTEGER PRIMARY KEY, data BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS run_graphs (run_id INTEGER PRIMARY KEY, graph INTEGER, cores INTEGER,
-    master_pid INTEGER);
-"""
 KEEP_RUNS = 50  # runs whose per-job rows are kept for `ppg history` and reports
 KEEP_GRAPHS = 10  # runs whose job graph (for reports) is kept; older runs' graphs are dropped
 
@@ -119,10 +82,11 @@ class History:
                 holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
             finally:
                 os.close(fd)
-            raise StoreError(
+            raise StoreLocked(
                 f"Another pypipegraph run is using {self.filename} (lock {lock_name}"
                 f"{', pid ' + holder if holder else ''}). Wait for it to finish; "
-                "two runs in one directory would overwrite each other's outputs."
+                "two runs in one directory would overwrite each other's outputs.",
+                int(holder) if holder.isdigit() else None,
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
@@ -149,7 +113,7 @@ class History:
                 )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
+            conn.executescript(SCHEMA)
             row = conn.execute("SELECT value FROM meta WHERE key='format_version'").fetchone()
             if row is None:
                 conn.execute("INSERT INTO meta VALUES ('format_version', ?)", (str(FORMAT_VERSION),))
@@ -211,15 +175,14 @@ class History:
         raw = self._raw.get(key)
         if raw is None:
             return None
-        try:
-            record = Record(*pickle.loads(raw))
-        except Exception:
+        record = decode_record(raw)
+        if record is None:
             return None  # an unreadable record counts as "never ran"
         self._cache[key] = record
         return record
 
     def put(self, key: str, record: Record) -> None:
-        raw = pickle.dumps(tuple(record), protocol=5)
+        raw = encode_record(record)
         self._raw[key] = raw
         self._cache[key] = record
         self._pending[key] = raw
@@ -392,8 +355,3 @@ def _transaction(conn: sqlite3.Connection):
 def _cannot_write(exc: sqlite3.Error) -> bool:
     text = str(exc).lower()
     return any(word in text for word in ("readonly", "read-only", "unable to open", "disk", "full"))
-
-
-def _signed(digest: int) -> int:
-    """SQLite integers are signed 64-bit; fingerprints are unsigned."""
-    return digest - (1 << 64) if digest >= (1 << 63) else digest

@@ -11,14 +11,14 @@ a StoreError naming the file.
 from __future__ import annotations
 
 import os
-import pickle
 import sqlite3
 from typing import NamedTuple
 from urllib.parse import quote
 
 from .errors import StoreError
-from .history import Record, _signed
 from .run_graph import RunGraph, decode
+from .store_format import Record, decode_record
+from .store_format import signed as _signed
 
 
 class JobRun(NamedTuple):
@@ -97,15 +97,16 @@ class StoreReader:
         """Every job's record (unreadable ones skipped)."""
         result = {}
         for job_id, raw in self._query("SELECT job_id, record FROM jobs"):
-            try:
-                result[job_id] = Record(*pickle.loads(raw))
-            except Exception:  # noqa: BLE001 - a damaged record is shown as missing
-                continue
+            record = decode_record(raw)
+            if record is not None:  # a damaged record is shown as missing
+                result[job_id] = record
         return result
 
     def record(self, job_id: str) -> Record | None:
         rows = self._query("SELECT record FROM jobs WHERE job_id = ?", (job_id,))
-        return Record(*pickle.loads(rows[0][0])) if rows else None
+        return decode_record(rows[0][0]) if rows else None
+
+    get = record  # the store protocol the rebuilder reads through
 
     def runs(self, limit: int = 50) -> list[RunInfo]:
         rows = self._query(

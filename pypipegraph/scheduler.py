@@ -1,12 +1,15 @@
-"""The master's loop: resolve jobs upstream-first, run what is out of date.
+"""The master's loop: resolve jobs upstream-first, run what the rebuilder says must run.
 
-Invariant: a job is decided only after every upstream job is resolved (its
-fingerprint known: checked, skipped, or finished), so early cutoff needs no second
-pass. Lazy jobs (loaders, temp files) resolve to the fingerprint of their inputs and
-run only when a dependant that must run asks for them. A failed job fails only its
-downstream; everything independent still runs. Each finished job is recorded in the
-store at once. The scheduler never forks or talks to processes itself: the executor
-does.
+Invariant: a job is decided only after every upstream job is resolved (checked,
+skipped, or finished), so early cutoff needs no second pass. Lazy jobs (loaders, temp
+files) resolve to the fingerprint of their inputs and run only when a dependant that
+must run asks for them. A failed job fails only its downstream; everything independent
+still runs. The scheduler only schedules: job states, the ready queue, cores, memory
+and named resources, dispatch and failure propagation. Whether a job must run, its
+fingerprint and its record belong to the Rebuilder it is given; processes belong to the
+executor; everything else (the store's run rows, the run log, the console, the jobs'
+outcome fields) listens to its events (events.py). It imports no hashing, store,
+temp-file, log, console or report module.
 """
 
 from __future__ import annotations
@@ -15,14 +18,11 @@ import os
 import time
 from collections import deque
 
-from .errors import JobDiedException, PyPipeGraphError, RunInterrupted
-from .hashing import combine
-from .history import Record
+from .errors import JobDiedException, RunInterrupted
+from .events import Attempt, Failure, subscribers
 from .ordering import topological_order
-from .planner import decide, input_fingerprints, lazy_fingerprint, outputs_fingerprint
 from .priorities import ReadyQueue
 from .resources import NamedResources, ResourceError
-from .temp_files import TempFiles
 from .util import user_traceback
 
 WAITING = 0  # upstream not resolved yet
@@ -32,25 +32,27 @@ SKIPPED = 3  # up to date
 DONE = 4  # ran successfully
 FAILED = 5
 
-_TICK = 0.5  # seconds between flushes of the store while jobs run
+_TICK = 0.5  # seconds between wake-ups while jobs run and nothing happens
+_BUSY_TICK = 0.1  # ... while a listener has work pending (the store's batched commits)
 
 
 class _SilentConsole:
-    """Stands in when nobody watches (no status line, no commands)."""
+    """Stands in when nobody types commands (no input to watch)."""
 
-    def start(self, scheduler) -> None: ...
-    def stop(self) -> None: ...
     def inputs(self) -> list:
         return []
     def handle_input(self) -> None: ...
     def tick(self) -> None: ...
-    def job_failed(self, job) -> None: ...
 
 
 class Scheduler:
-    """Runs one graph once. `run()` returns the failed jobs."""
+    """Runs one graph once. `run()` returns the failed jobs.
 
-    def __init__(self, graph, jobs: list, history, budget, runlog, console=None, executor=None):
+    `rebuilder` decides and records (rebuilder.Rebuilder); `listeners` receive the
+    events (events.Listener), in order; `console` is asked for input to watch and
+    handles it (commands call request_stop, request_abort, kill_job)."""
+
+    def __init__(self, graph, jobs: list, rebuilder, budget, listeners=(), console=None, executor=None):
         self.graph = graph
         self.console = console or _SilentConsole()
         self.stopping = False  # `stop`: start nothing new
@@ -59,35 +61,40 @@ class Scheduler:
         self.n_ran = 0
         self.started = time.time()
         self.jobs = jobs
-        self.history = history
+        self.rebuilder = rebuilder
         self.budget = budget
-        self.runlog = runlog
+        self.listeners = list(listeners)
+        self._on = subscribers(self.listeners)
         self.index = {job: i for i, job in enumerate(jobs)}
         self.state = dict.fromkeys(jobs, WAITING)
         self.pending = {job: len(job.prerequisites) for job in jobs}
         self.final_jobs = [job for job in jobs if job.is_final]
         for job in self.final_jobs:
             self.pending[job] = 1  # released when everything else is done
-        self.fp: dict = {}
+        self.resolved: set = set()  # jobs whose fingerprint is known
         self.decide_queue = deque(job for job in jobs if not self.pending[job])
         # an empty store knows no runtimes: no critical paths to compute (a cold run)
-        self.runnable = ReadyQueue(history, graph.critical_path and history.record_count() > 0)
+        self.runnable = ReadyQueue(rebuilder.store, graph.critical_path and rebuilder.has_records())
         self.named = NamedResources(graph.resources)
         self.blocked: dict = {}  # job -> number of lazy prerequisites not yet run
         self.waiters: dict = {}  # lazy job -> jobs waiting for it to run
         self.generation_of: dict = {}  # job -> executor generation it needs / produced
-        self.temp_files = TempFiles(history, runlog, self._is_settled, self._forget_temp)
+        self.temp_files = rebuilder.temp_files(self._is_settled, self._forget_temp)
         self.failed: list = []
         self.executor = executor if executor is not None else graph.rc.executor(jobs, budget)
+
+    def _emit(self, event: str, *args) -> None:
+        for method in self._on[event]:
+            method(*args)
 
     # --- the loop ------------------------------------------------------------
 
     def run(self) -> list:
-        history = self.history
         console = self.console
-        history.begin_run()
         outcome = "interrupted"
-        console.start(self)
+        self._emit("on_run_started", self)
+        busy_tick = [getattr(listener, "has_pending", None) for listener in self.listeners]
+        busy_tick = [pending for pending in busy_tick if pending is not None]
         try:
             while True:
                 self._drain_decisions()
@@ -102,14 +109,14 @@ class Scheduler:
                         self._release_final_jobs()
                         continue
                     break
-                timeout = history.COMMIT_INTERVAL / 2 if history.has_pending() else _TICK
+                timeout = _BUSY_TICK if any(pending() for pending in busy_tick) else _TICK
                 finished, typed = self.executor.wait(timeout, console.inputs())
                 for _worker, index, result in finished:
                     self._finished(self.jobs[index], result)
                 if typed:
                     console.handle_input()
                 console.tick()
-                history.flush()
+                self._emit("on_tick")
             self.temp_files.remove_all()
             outcome = "stopped" if self.stopping else ("failed" if self.failed else "ok")
         except BaseException:
@@ -117,8 +124,7 @@ class Scheduler:
             raise
         finally:
             self.executor.shutdown()
-            console.stop()
-            history.end_run(outcome, self.n_ran, len(self.failed))
+            self._emit("on_run_ended", self, outcome)
         if self.stopping:
             failed = [job for job in self.failed if job.error_reason != "Indirect"]
             raise RunInterrupted(
@@ -144,9 +150,7 @@ class Scheduler:
                   "failed": counts[FAILED], "up to date": counts[SKIPPED]}
         remaining = 0.0
         for job in self.runnable:
-            record = self.history.get(job.job_id)
-            if record is not None:
-                remaining += record.runtime
+            remaining += self.rebuilder.last_runtime(job)
         if remaining:
             result["eta"] = remaining / self.budget.parallelism
         return result
@@ -206,40 +210,25 @@ class Scheduler:
     # --- decisions -----------------------------------------------------------
 
     def _decide(self, job) -> None:
-        if job.is_invariant:
-            self._check_invariant(job)
+        decision = self.rebuilder.check(job)
+        if decision.error is not None:
+            self._fail(job, Failure(decision.error, user_traceback(decision.error), "Exception"))
         elif job.lazy:
-            self._resolve(job, lazy_fingerprint(job, self.fp), IDLE)
+            self._resolve(job, IDLE)
+        elif not decision.reasons:
+            self._resolve(job, SKIPPED)
+            self._emit("on_job_skipped", job)
         else:
-            record = self.history.get(job.job_id)
-            inputs = input_fingerprints(job, self.fp)
-            decision = decide(job, record, self.fp, inputs,
-                              self.history.failures.get(job.job_id) if record is None else None)
-            if not decision.reasons:
-                if decision.outputs is not None:
-                    self.history.put(job.job_id, record._replace(outputs=decision.outputs))
-                self._resolve(job, decision.fingerprint, SKIPPED)
-                return
-            job.run_reasons = tuple(decision.reasons)
             job.was_invalidated = decision.invalidated
-            self.runlog.decision(job.job_id, decision.reasons)
+            self._ready(job, tuple(decision.reasons))
             self._request(job)
 
-    def _check_invariant(self, job) -> None:
-        old = self.history.get(job.job_id)
-        try:
-            fingerprint, extra = job.compute(old)
-        except Exception as exc:  # noqa: BLE001 - reported as the invariant's failure
-            self._fail(job, exc, user_traceback(exc))
-            return
-        if old is None or old.fingerprint != fingerprint or old.extra != extra:
-            self.history.put(job.job_id, Record({}, (), fingerprint, 0.0, time.time(), extra))
-            for digest, text in job.kept_texts().items():
-                self.history.store_source(digest, text)
-        self._resolve(job, fingerprint, SKIPPED)
+    def _ready(self, job, reasons: tuple) -> None:
+        job.run_reasons = reasons
+        self._emit("on_job_ready", job, reasons)
 
-    def _resolve(self, job, fingerprint: int, state: int) -> None:
-        self.fp[job] = fingerprint
+    def _resolve(self, job, state: int) -> None:
+        self.resolved.add(job)
         self.state[job] = state
         pending = self.pending
         for dependant in job.dependants:
@@ -263,8 +252,8 @@ class Scheduler:
                 if not up.lazy:
                     continue
                 up_state = self.state[up]
-                if up_state == IDLE and self.temp_files.reusable(up, self.fp):
-                    self._job_done(up, self.fp[up])
+                if up_state == IDLE and self.rebuilder.temp_reusable(up):
+                    self._job_done(up)
                     up_state = DONE
                 if up_state == DONE:
                     self._need_generation(job, self.generation_of.get(up, 0))
@@ -276,8 +265,7 @@ class Scheduler:
                 blockers += 1
                 self.waiters.setdefault(up, []).append(job)
                 if up_state == IDLE:
-                    up.run_reasons = (f"needed by {job.job_id}",)
-                    self.runlog.decision(up.job_id, up.run_reasons)
+                    self._ready(up, (f"needed by {job.job_id}",))
                     self.state[up] = NEEDS_RUN
                     stack.append(up)
             if blockers > 0:
@@ -308,7 +296,7 @@ class Scheduler:
             try:
                 fits = budget.try_acquire(job)
             except ResourceError as exc:
-                self._fail(job, exc, None, reason=str(exc))
+                self._fail(job, Failure(exc, None, str(exc)))
                 continue
             if not fits:
                 skipped.append(entry)
@@ -321,66 +309,51 @@ class Scheduler:
                 self._release(job)
                 skipped.append(entry)
                 break
+            self._emit("on_job_started", job, budget.held(job))
         runnable.restore(skipped)
 
     def _run_in_master(self, job) -> None:
-        job.start_time = time.time()
+        self._emit("on_job_started", job, 0)
+        start = time.time()
         try:
             job.run_in_master()
         except Exception as exc:  # noqa: BLE001
-            job.stop_time = time.time()
-            self._fail(job, exc, user_traceback(exc))
+            attempt = Attempt(start, time.time(), os.getpid(), 0, outcome="failed",
+                              reason="; ".join(job.run_reasons), traceback=user_traceback(exc))
+            self._fail(job, Failure(exc, attempt.traceback, "Exception", attempt, stored=False))
             return
-        job.stop_time = time.time()
-        job.was_run = True
         self.n_ran += 1
-        self.history.job_ran(job.job_id, job.start_time, job.stop_time, "done",
-                             "; ".join(job.run_reasons), os.getpid(), 0)
+        self._emit("on_job_finished", job, Attempt(start, time.time(), os.getpid(), 0,
+                                                   reason="; ".join(job.run_reasons)))
         self.generation_of[job] = self.executor.bump_generation()
-        self._job_done(job, self.fp[job])
+        self._job_done(job)
 
     def _finished(self, job, result) -> None:
         cores = self.budget.held(job)
         self._release(job)
-        job.stdout, job.stderr = result.stdout, result.stderr
-        job.start_time, job.stop_time = result.start, result.stop
         reason = "; ".join(job.run_reasons)
         if not result.ok:
             if not result.traceback:
                 job.remove_partial_outputs()
             why = self.user_killed.pop(job, None)
-            self.history.job_ran(job.job_id, result.start, result.stop, "killed" if why else "failed",
-                                 reason, result.pid, cores, result.stdout, result.stderr,
-                                 result.traceback or str(result.value))
+            attempt = Attempt(result.start, result.stop, result.pid, cores, result.stdout, result.stderr,
+                              "killed" if why else "failed", reason, result.traceback)
             if why is None and isinstance(result.value, JobDiedException):
                 why = "Died: " + str(result.value)
-            self._fail(job, result.value, result.traceback, reason=why or "Exception")
+            self._fail(job, Failure(result.value, result.traceback, why or "Exception", attempt))
             return
-        job.was_run = True
         self.n_ran += 1
-        self.history.job_ran(job.job_id, result.start, result.stop, "done", reason, result.pid,
-                             cores, result.stdout, result.stderr)
+        self._emit("on_job_finished", job, Attempt(result.start, result.stop, result.pid, cores,
+                                                   result.stdout, result.stderr, "done", reason))
         if job.generates_jobs:
             self._merge_generated(job, result.value)
             return
-        outputs = tuple(result.value)
-        if job.lazy:
-            fingerprint = self.fp[job]
-        else:
-            fingerprint = outputs_fingerprint(outputs) if outputs else combine([job.job_id])
-            old = self.history.get(job.job_id)
-            if old is not None and old.fingerprint == fingerprint and not job.always_runs:
-                self.runlog.line(f"{job.job_id}: output unchanged, dependants not invalidated")
-        self.history.put(
-            job.job_id,
-            Record(input_fingerprints(job, self.fp), outputs, fingerprint,
-                   result.stop - result.start, result.stop),
-        )
-        self._job_done(job, fingerprint)
+        self.rebuilder.record_run(job, result.value, result.start, result.stop)
+        self._job_done(job)
 
-    def _job_done(self, job, fingerprint: int) -> None:
+    def _job_done(self, job) -> None:
         if not job.lazy:
-            self._resolve(job, fingerprint, DONE)
+            self._resolve(job, DONE)
             return
         self.state[job] = DONE
         self.temp_files.made(job, self.state)
@@ -404,7 +377,7 @@ class Scheduler:
             new_jobs, injections = self.graph.merge_generated(generator, payload)
             topological_order(new_jobs)
         except Exception as exc:  # noqa: BLE001 - conflicts, cycles, unpicklable jobs
-            self._fail(generator, exc, user_traceback(exc))
+            self._fail(generator, Failure(exc, user_traceback(exc), "Exception"))
             return
         generation = self.executor.bump_generation() if new_jobs else 0
         for job in new_jobs:
@@ -412,13 +385,14 @@ class Scheduler:
             self.jobs.append(job)
             self.generation_of[job] = generation
             self.state[job] = WAITING
-        self.runlog.line(f"{generator.job_id}: generated {len(new_jobs)} job(s)")
+        self._emit("on_jobs_generated", generator, new_jobs)
         for job in new_jobs:
             self._add_pending(job, job.prerequisites)
         for downstream, upstream in injections:
             if downstream in self.pending:
                 self._add_pending(downstream, [upstream], extra=True)
-        self._resolve(generator, generator.fingerprint_of(new_jobs), DONE)
+        self.rebuilder.record_generated(generator, new_jobs)
+        self._resolve(generator, DONE)
 
     def _add_pending(self, job, upstream, extra: bool = False) -> None:
         if self.state[job] != WAITING:
@@ -427,7 +401,7 @@ class Scheduler:
         if failed:
             self._fail_indirect(job, failed[0])
             return
-        count = sum(1 for up in upstream if up not in self.fp)
+        count = sum(1 for up in upstream if up not in self.resolved)
         self.pending[job] = self.pending.get(job, 0) + count if extra else count
         if not extra and not count:
             self.decide_queue.append(job)
@@ -443,16 +417,11 @@ class Scheduler:
 
     # --- failures ------------------------------------------------------------
 
-    def _fail(self, job, exc, tb, reason: str = "Exception") -> None:
-        job.failed = True
-        job.exception = exc
-        job.error_reason = reason
+    def _fail(self, job, failure: Failure) -> None:
         self.state[job] = FAILED
         self.failed.append(job)
-        if not job.is_invariant and not (job.lazy and not job.filenames):
-            self.history.delete(job.job_id)
-        self.runlog.failure(job, tb)
-        self.console.job_failed(job)
+        self.rebuilder.record_failure(job)
+        self._emit("on_job_failed", job, failure)
         self.temp_files.settled(job, True)
         self._fail_downstream(job)
 
@@ -468,15 +437,12 @@ class Scheduler:
                 state = self.state.get(dependant)
                 # A lazy source resolved before it failed has released its WAITING
                 # dependants already; they fail only if they ask for it (_request).
-                if state == NEEDS_RUN or (state == WAITING and source not in self.fp):
+                if state == NEEDS_RUN or (state == WAITING and source not in self.resolved):
                     self._mark_indirect(dependant, source)
                     stack.append(dependant)
 
     def _mark_indirect(self, job, cause) -> None:
-        job.failed = True
-        job.error_reason = "Indirect"
-        job.exception = PyPipeGraphError(f"{job.job_id} did not run: upstream {cause.job_id} failed")
         self.state[job] = FAILED
         self.blocked.pop(job, None)
-        self.runlog.line(f"{job.job_id}: not run, upstream {cause.job_id} failed")
+        self._emit("on_job_blocked", job, cause)
         self.temp_files.settled(job, True)

@@ -13,7 +13,6 @@ import fnmatch
 from ..hashing import file_stat
 from ..history import History
 from ..plan import UNKNOWN
-from ..planner import input_fingerprints
 from . import CommandError
 from .why import plan_script
 
@@ -47,7 +46,7 @@ def run(args) -> int:
             if problem:
                 print(f"{job.job_id}: not accepted: {problem}")
                 continue
-            history.put(job.job_id, record._replace(inputs=input_fingerprints(job, fingerprints)))
+            history.put(job.job_id, record._replace(inputs={up.job_id: fingerprints[up] for up in job.prerequisites}))
             accepted += 1
             print(f"{job.job_id}: accepted ({'; '.join(verdict.reasons)})")
     finally:

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import fnmatch
 
-from ..errors import StoreError
+from ..errors import StoreLocked
 from ..history import History
+from ..store_format import record_is_invariant
 from . import CommandError
-from .status import is_invariant, lock_holder, open_reader
+from .status import lock_holder, open_reader
 
 
 def add_parser(subparsers):
@@ -27,7 +28,7 @@ def add_parser(subparsers):
     parser.add_argument("patterns", nargs="+", metavar="JOB_OR_PATTERN",
                         help="job ids or glob patterns on job ids (fnmatch, quote them)")
     parser.add_argument("--all", action="store_true",
-                        help="patterns also match invariants (FI*/PI* ids, file and parameter invariants)")
+                        help="patterns also match invariants (function, parameter and file invariants)")
     parser.add_argument("-n", "--dry-run", action="store_true", help="only list what would be forgotten")
     return parser
 
@@ -41,10 +42,8 @@ def run(args) -> int:
     history = History(args.store)
     try:
         history.open()
-    except StoreError as exc:
-        if "Another pypipegraph run" not in str(exc):
-            raise
-        holder = lock_holder(args.store)
+    except StoreLocked as exc:
+        holder = exc.holder or lock_holder(args.store)
         raise CommandError(
             f"a pipeline is running here{f' (pid {holder})' if holder else ''} and holds the "
             f"lock on {args.store}; forget changes the store, so wait for the run to finish"
@@ -68,7 +67,7 @@ def run(args) -> int:
 
 def _match(history: History, args, unrecorded: list[str]) -> list[str]:
     ids = sorted(history.keys())
-    visible = [job_id for job_id in ids if args.all or not is_invariant(job_id, history.get(job_id))]
+    visible = [job_id for job_id in ids if args.all or not record_is_invariant(job_id, history.get(job_id))]
     known = set(ids)
     matches: dict[str, None] = {}
     for pattern in args.patterns:

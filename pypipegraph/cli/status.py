@@ -3,8 +3,9 @@
 Invariant: reads the store through StoreReader only (no lock, works beside a running
 pipeline). A job is listed when it has a record in the store, or when its last run
 failed or was killed (a failure deletes the job's record, so that it runs again).
-Invariants (ids starting with "FI"/"PI", or records with neither inputs nor outputs)
-are hidden unless `--all`.
+Invariants (records of kind "invariant"; for records of stores written before kinds
+were kept, ids starting with "FI"/"PI" or records with neither inputs nor outputs) are
+hidden unless `--all`.
 
     ppg status --state failed 'out/*'
     ppg status --runs
@@ -20,6 +21,7 @@ import os
 import time
 
 from ..history_reader import StoreReader
+from ..store_format import record_is_invariant
 from . import CommandError
 
 STATES = ("done", "failed", "killed", "ok")
@@ -35,7 +37,7 @@ def add_parser(subparsers):
     parser.add_argument("--state", action="append", choices=STATES, default=None,
                         help="only jobs whose last outcome is STATE (repeatable)")
     parser.add_argument("--all", action="store_true",
-                        help="include invariants (FI*/PI* ids, file and parameter invariants)")
+                        help="include invariants (function, parameter and file invariants)")
     parser.add_argument("--runs", action="store_true", help="list the recent runs instead")
     parser.add_argument("--limit", type=int, default=20, help="how many runs --runs lists (default 20)")
     return parser
@@ -101,9 +103,8 @@ def print_jobs(reader: StoreReader, args) -> None:
 
 
 def is_invariant(job_id: str, record) -> bool:
-    if job_id.startswith(("FI", "PI")):
-        return True
-    return record is not None and not record.outputs and not record.inputs
+    """Whether to hide the job without --all: its record's kind says so."""
+    return record_is_invariant(job_id, record)
 
 
 # --- runs ----------------------------------------------------------------------

@@ -46,6 +46,8 @@ class _EmptyStore:
     def record(self, job_id):
         return None
 
+    get = record
+
     def source(self, digest):
         return None
 

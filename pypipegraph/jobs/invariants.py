@@ -3,11 +3,14 @@
 Invariant: an invariant never runs and never depends on anything. `compute(old)`
 takes its stored record (or None) and returns (fingerprint, extra); returning the old
 fingerprint means "unchanged" even when the raw value moved (a touched file, an
-accepted parameter change, byte code changed only by a Python upgrade).
+accepted parameter change, byte code changed only by a Python upgrade). `extra` is the
+state the class keeps between runs; only the class reads it (in `compute` and in
+`describe_change`, which words a change for `ppg why`).
 """
 
 from __future__ import annotations
 
+import difflib
 import pickle
 from collections.abc import Callable
 from typing import Any
@@ -35,6 +38,11 @@ class _Invariant(Job):
     def kept_texts(self) -> dict[int, str]:
         """Texts (by hash) the store should keep for explaining changes later."""
         return {}
+
+    def describe_change(self, old, extra, source) -> list[str]:
+        """Lines saying how this invariant changed since `old` (its record) to `extra`
+        (its new state); `source(digest)` gives a text kept with `kept_texts`."""
+        return [f"{self.job_id} changed"]
 
 
 class FunctionInvariant(_Invariant):
@@ -68,28 +76,45 @@ class FunctionInvariant(_Invariant):
 
     def compute(self, old):
         fingerprint = self.fingerprint
-        if old is not None and old.extra and old.extra[0] == fingerprint:
+        old_state = _function_state(old)
+        if old_state is not None and old_state[0] == fingerprint:
             return old.fingerprint, old.extra
         source = function_source(self.function) if self.function is not None else None
         source_hash = hash_value(source) if source is not None else None
         if source is not None:
             self._kept = {source_hash: source}
         extra = (fingerprint, source_hash, PYTHON_VERSION)
-        if (
-            old is not None
-            and old.extra
-            and source_hash is not None
-            and old.extra[1] == source_hash
-            and old.extra[2] != PYTHON_VERSION
-        ):
-            return old.fingerprint, extra  # only the interpreter's byte code moved
+        if old_state is not None and source_hash is not None:
+            _old_bytecode, old_source, old_python = old_state
+            if old_source == source_hash and old_python != PYTHON_VERSION:
+                return old.fingerprint, extra  # only the interpreter's byte code moved
         return fingerprint, extra
+
+    def describe_change(self, old, extra, source) -> list[str]:
+        """A diff of the function's source, before and now."""
+        old_state = _function_state(old)
+        before = source(old_state[1]) if old_state is not None else None
+        after = function_source(self.function) if self.function is not None else None
+        if before is None or after is None:
+            return [f"{self.job_id}: byte code changed (no source to compare)"]
+        if before == after:
+            return [f"{self.job_id}: its source is unchanged; something it reads changed (a helper "
+                    "function, a module-level constant, or an installed package's version)"]
+        diff = difflib.unified_diff(before.splitlines(), after.splitlines(), "before", "now", lineterm="")
+        return [f"{self.job_id}:"] + ["    " + line for line in diff]
 
     def kept_texts(self) -> dict[int, str]:
         return getattr(self, "_kept", {})
 
     def change_description(self) -> str:
         return f"function {describe_function(self.function)} changed"
+
+
+def _function_state(old) -> tuple | None:
+    """(byte code fingerprint, source hash, Python version) a FunctionInvariant stored."""
+    if old is None or not old.extra or len(old.extra) != 3:
+        return None
+    return tuple(old.extra)
 
 
 class ParameterInvariant(_Invariant):
@@ -124,8 +149,9 @@ class ParameterInvariant(_Invariant):
             extra = ("repr", repr(self.parameters)[:10000])
         if old is None or old.fingerprint == self.fingerprint:
             return self.fingerprint, extra
-        if self.accept_as_unchanged_func is not None and old.extra and old.extra[0] == "pickle":
-            old_params = pickle.loads(old.extra[1])
+        how, stored = old.extra if old.extra else (None, None)
+        if self.accept_as_unchanged_func is not None and how == "pickle":
+            old_params = pickle.loads(stored)
             func = self.accept_as_unchanged_func
             if required_positional(func) >= 2:
                 accepted = func(old_params, self.parameters)
@@ -137,6 +163,23 @@ class ParameterInvariant(_Invariant):
 
     def change_description(self) -> str:
         return f"parameters {self.job_id} changed"
+
+    def describe_change(self, old, extra, source) -> list[str]:
+        """Old and new parameters."""
+        return [f"{self.job_id}: {_parameters_text(old.extra)}  ->  {repr(self.parameters)[:500]}"]
+
+
+def _parameters_text(extra) -> str:
+    """The parameters a ParameterInvariant stored, as text."""
+    if not extra:
+        return "(unknown)"
+    how, stored = extra
+    if how == "pickle":
+        try:
+            return repr(pickle.loads(stored))[:500]
+        except Exception:  # noqa: BLE001
+            return "(unreadable)"
+    return str(stored)[:500]
 
 
 class FileChecksumInvariant(_Invariant):
@@ -151,6 +194,9 @@ class FileChecksumInvariant(_Invariant):
 
     def compute(self, old):
         return _files_fingerprint(self.filenames, old, self)
+
+    def describe_change(self, old, extra, source) -> list[str]:
+        return _describe_files_change(old, extra)
 
     def change_description(self) -> str:
         return f"input file {self.job_id} changed"
@@ -176,6 +222,9 @@ class MultiFileInvariant(_Invariant):
 
     def compute(self, old):
         return _files_fingerprint(self.filenames, old, self)
+
+    def describe_change(self, old, extra, source) -> list[str]:
+        return _describe_files_change(old, extra)
 
     def change_description(self) -> str:
         return f"input files {', '.join(self.filenames)} changed"
@@ -219,3 +268,17 @@ def _files_fingerprint(filenames: list[str], old, invariant) -> tuple[int, Any]:
     else:
         fingerprint = combine((name, stats[name][2]) for name in filenames)
     return fingerprint, stats
+
+
+def _describe_files_change(old, stats: dict) -> list[str]:
+    """Which files are new or have another content hash than in `old` (a file invariant's record)."""
+    before = old.extra if isinstance(old.extra, dict) else {}
+    lines = []
+    for name, (_mtime, size, digest) in stats.items():
+        previous = before.get(name)
+        if previous is None:
+            lines.append(f"{name}: new file")
+        elif previous[2] != digest:
+            lines.append(f"{name}: content changed (size {previous[1]} -> {size}, "
+                         f"hash {previous[2]:016x} -> {digest:016x})")
+    return lines

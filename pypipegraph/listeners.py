@@ -1,0 +1,110 @@
+"""The scheduler's standard listeners: the jobs' outcome fields, the store's run rows,
+the run log and the console.
+
+Invariant: each listener turns events into one concern's writes and nothing else; the
+scheduler's behaviour does not depend on which of them are attached (a unit test runs
+it with none). `standard_listeners` gives them in the order the run needs: outcome
+fields first, so that the others see `job.exception`, `job.stdout`, ... already set.
+"""
+
+from __future__ import annotations
+
+from .errors import PyPipeGraphError
+from .events import Attempt, Failure, Listener
+
+
+class OutcomeFields(Listener):
+    """Writes what a user reads off a job after the run: was_run, failed, exception,
+    error_reason, stdout, stderr, start_time, stop_time."""
+
+    def on_job_finished(self, job, attempt: Attempt) -> None:
+        job.was_run = True
+        _copy_attempt(job, attempt)
+
+    def on_job_failed(self, job, failure: Failure) -> None:
+        job.failed = True
+        job.exception = failure.exception
+        job.error_reason = failure.reason
+        if failure.attempt is not None:
+            _copy_attempt(job, failure.attempt)
+
+    def on_job_blocked(self, job, cause) -> None:
+        job.failed = True
+        job.error_reason = "Indirect"
+        job.exception = PyPipeGraphError(f"{job.job_id} did not run: upstream {cause.job_id} failed")
+
+
+def _copy_attempt(job, attempt: Attempt) -> None:
+    job.start_time, job.stop_time = attempt.start, attempt.stop
+    job.stdout, job.stderr = attempt.stdout, attempt.stderr
+
+
+class StoreWriter(Listener):
+    """Keeps the run and each job's run (outcome, reason, worker, output) in the store."""
+
+    def __init__(self, history):
+        self.history = history
+
+    def has_pending(self) -> bool:
+        """Records wait for the next batched commit: the scheduler wakes up sooner."""
+        return self.history.has_pending()
+
+    def on_run_started(self, scheduler) -> None:
+        self.history.begin_run()
+
+    def on_run_ended(self, scheduler, outcome: str) -> None:
+        self.history.end_run(outcome, scheduler.n_ran, len(scheduler.failed))
+
+    def on_job_finished(self, job, a: Attempt) -> None:
+        self.history.job_ran(job.job_id, a.start, a.stop, "done", a.reason, a.pid, a.cores,
+                             a.stdout, a.stderr)
+
+    def on_job_failed(self, job, failure: Failure) -> None:
+        a = failure.attempt
+        if a is None or not failure.stored:
+            return
+        self.history.job_ran(job.job_id, a.start, a.stop, a.outcome, a.reason, a.pid, a.cores,
+                             a.stdout, a.stderr, a.traceback or str(failure.exception))
+
+    def on_tick(self) -> None:
+        self.history.flush()
+
+
+class RunLogWriter(Listener):
+    """Decisions, failures and generated jobs into logs/ppg_run.txt and logs/ppg_errors.txt."""
+
+    def __init__(self, runlog):
+        self.runlog = runlog
+
+    def on_job_ready(self, job, reasons) -> None:
+        self.runlog.decision(job.job_id, reasons)
+
+    def on_job_failed(self, job, failure: Failure) -> None:
+        self.runlog.failure(job, failure.traceback)
+
+    def on_job_blocked(self, job, cause) -> None:
+        self.runlog.line(f"{job.job_id}: not run, upstream {cause.job_id} failed")
+
+    def on_jobs_generated(self, generator, new_jobs: list) -> None:
+        self.runlog.line(f"{generator.job_id}: generated {len(new_jobs)} job(s)")
+
+
+class ConsoleView(Listener):
+    """Starts and stops the console's status display; failures show even when quiet."""
+
+    def __init__(self, console):
+        self.console = console
+
+    def on_run_started(self, scheduler) -> None:
+        self.console.start(scheduler)
+
+    def on_run_ended(self, scheduler, outcome: str) -> None:
+        self.console.stop()
+
+    def on_job_failed(self, job, failure: Failure) -> None:
+        self.console.job_failed(job)
+
+
+def standard_listeners(history, runlog, console) -> list[Listener]:
+    """The listeners of a normal run, in the order they must hear each event."""
+    return [OutcomeFields(), StoreWriter(history), RunLogWriter(runlog), ConsoleView(console)]

@@ -1,0 +1,392 @@
+"""The rebuilder: must a job run, and why (in words); what is recorded after it ran.
+
+Invariant: this is the one place that computes fingerprints, checks invariants, decides
+with reasons, applies early cutoff, decides temp-file reuse and writes job records. A
+decision depends only on the job's record in the store, the current fingerprints of its
+upstream jobs and the state of its output files. A job is out of date when it never ran
+(or its last run failed), an output is missing (or empty and not `empty_ok`) or was
+changed outside the pipeline, the set of its upstream jobs changed, or an upstream
+fingerprint differs from the one recorded when it last ran. Early cutoff follows: a job
+that reran and produced byte-identical output keeps its fingerprint, so its dependants
+are not out of date. How an invariant's state compares and how a change reads in words
+belongs to the invariant's class (`compute`, `describe_change`); nothing here looks at
+class names or inside `Record.extra`.
+
+The run (`Scheduler`) and `ppg why` (`explain`) use the same Rebuilder; for `ppg why`
+it reads a store opened read-only (`read_only=True`: nothing is written).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import NamedTuple
+
+from .hashing import combine, file_stat, hash_file
+from .store_format import GENERATOR, INVARIANT, LOADER, OUTPUT, TEMP, Record
+
+UNKNOWN = object()  # `explain`: a fingerprint that depends on a job that will (or may) run
+
+
+class Decision:
+    """The outcome of `Rebuilder.check`.
+
+    reasons      why the job must run (empty: it is up to date, or lazy)
+    invalidated  True when an input changed (as opposed to a missing output / no record)
+    fingerprint  the job's fingerprint if it does not run
+    error        the exception an invariant raised while being checked, else None
+    """
+
+    __slots__ = ("reasons", "invalidated", "fingerprint", "error")
+
+    def __init__(self, reasons, invalidated=False, fingerprint=None, error=None):
+        self.reasons = reasons
+        self.invalidated = invalidated
+        self.fingerprint = fingerprint
+        self.error = error
+
+
+class Verdict(NamedTuple):
+    """`explain`'s answer for one job: status "run", "may", "ok" (or "lazy" while resolving)."""
+
+    job: object
+    status: str
+    reasons: list
+    details: list
+
+
+def job_kind(job) -> str:
+    """The kind a job's record carries in the store (store_format.KINDS)."""
+    if job.is_invariant:
+        return INVARIANT
+    if job.lazy:
+        return TEMP if job.filenames else LOADER
+    if job.generates_jobs:
+        return GENERATOR
+    return OUTPUT
+
+
+def is_temp(job) -> bool:
+    return bool(job.filenames) and hasattr(job, "temp_filenames")
+
+
+def outputs_fingerprint(outputs) -> int:
+    """A job's fingerprint from its (name, mtime, size, hash) output tuples."""
+    if len(outputs) == 1:
+        return outputs[0][3]
+    return combine((name, digest) for name, _, _, digest in outputs)
+
+
+class Rebuilder:
+    """Decides and records for one store. `fingerprints` maps each resolved job to its
+    fingerprint; `note(text)` receives the lines the run log shows (early cutoff, reuse)."""
+
+    def __init__(self, store, note=None, read_only: bool = False):
+        self.store = store  # get(id) -> Record | None; writable: put, delete, store_source
+        self.read_only = read_only
+        self.note = note or _ignore
+        self.fingerprints: dict = {}
+        self.changed: dict = {}  # invariant -> (old record, new extra) when its check moved it
+
+    def has_records(self) -> bool:
+        """Whether the store knows any job (an empty store knows no runtimes)."""
+        return self.store.record_count() > 0
+
+    def last_runtime(self, job) -> float:
+        """Seconds `job` took when it last ran (0 when unknown)."""
+        record = self.store.get(job.job_id)
+        return record.runtime if record is not None else 0.0
+
+    def temp_files(self, is_settled, forget) -> TempFiles:
+        """The temp-file lifecycle of a run; `is_settled(job)`/`forget(job)` are the scheduler's."""
+        return TempFiles(self.note, is_settled, forget)
+
+    def failures(self) -> dict:
+        """{job id: "failed"/"killed"} of jobs whose last run did not finish."""
+        failures = self.store.failures
+        return failures() if callable(failures) else failures
+
+    # --- deciding ------------------------------------------------------------
+
+    def inputs(self, job) -> dict:
+        """{upstream id: fingerprint} of a job's upstream jobs (all resolved)."""
+        fingerprints = self.fingerprints
+        return {up.job_id: fingerprints[up] for up in job.prerequisites}
+
+    def check(self, job) -> Decision:
+        """Decide `job`, whose upstream jobs are all resolved; record its fingerprint
+        unless it must run. Invariants are computed (and their record updated); a lazy
+        job gets the fingerprint of its inputs and never reasons of its own."""
+        if job.is_invariant:
+            return self._check_invariant(job)
+        if job.lazy:
+            fingerprint = self.fingerprints[job] = combine(sorted(self.inputs(job).items()))
+            return Decision([], False, fingerprint)
+        record = self.store.get(job.job_id)
+        decision = self.judge(job, record, self.inputs(job))
+        if not decision.reasons:
+            self.fingerprints[job] = decision.fingerprint
+        return decision
+
+    def judge(self, job, record: Record | None, current_inputs: dict) -> Decision:
+        """Whether output job `job` must run, given its stored `record` and the current
+        fingerprints of its inputs. Output files whose mtime moved but whose content did
+        not are re-recorded (in a writable store)."""
+        if job.always_runs:
+            return Decision([f"{type(job).__name__} runs on every run"])
+        if record is None:
+            last = self.failures().get(job.job_id)
+            if last == "killed":
+                return Decision(["its last run was killed"])
+            if last:
+                return Decision(["its last run failed"])
+            return Decision(["never ran (no record in the store)"])
+        reasons = []
+        outputs = record.outputs
+        refreshed = None
+        if [entry[0] for entry in outputs] != list(job.output_names()):
+            reasons.append("its declared outputs changed")
+        else:
+            for i, (name, mtime, size, digest) in enumerate(outputs):
+                stat = file_stat(name)
+                complaint = job.output_complaint(name, stat)
+                if complaint:
+                    reasons.append(complaint)
+                    continue
+                if stat[0] != mtime or stat[1] != size:
+                    if hash_file(name) != digest:
+                        reasons.append(f"output {name} was changed outside the pipeline")
+                        continue
+                    if refreshed is None:
+                        refreshed = list(outputs)
+                    refreshed[i] = (name, stat[0], stat[1], digest)
+        invalidated = False
+        if current_inputs != record.inputs:
+            invalidated = True
+            reasons.extend(_input_changes(job, record.inputs, current_inputs))
+        if reasons:
+            return Decision(reasons, invalidated)
+        if refreshed is not None and not self.read_only:
+            self.store.put(job.job_id, record._replace(outputs=tuple(refreshed)))
+        return Decision([], False, record.fingerprint)
+
+    def _check_invariant(self, job) -> Decision:
+        old = self.store.get(job.job_id)
+        try:
+            fingerprint, extra = job.compute(old)
+        except Exception as exc:  # noqa: BLE001 - reported as the invariant's failure
+            return Decision([f"cannot be checked: {type(exc).__name__}: {exc}"], error=exc)
+        self.fingerprints[job] = fingerprint
+        if not self.read_only and (old is None or old.fingerprint != fingerprint or old.extra != extra
+                                   or old.kind != INVARIANT):
+            self.store.put(job.job_id, Record({}, (), fingerprint, 0.0, time.time(), extra, INVARIANT))
+            for digest, text in job.kept_texts().items():
+                self.store.store_source(digest, text)
+        if old is not None and old.fingerprint != fingerprint:
+            self.changed[job] = (old, extra)
+            return Decision([], True, fingerprint)
+        return Decision([], False, fingerprint)
+
+    def describe_change(self, job) -> list[str]:
+        """Lines showing how invariant `job` changed in this check (empty when it did not);
+        the invariant's class words it (`describe_change(old record, new extra, source)`)."""
+        old, extra = self.changed.get(job, (None, None))
+        if old is None:
+            return []
+        describe = getattr(job, "describe_change", None)
+        if describe is None:
+            return [f"{job.job_id} changed"]
+        return describe(old, extra, getattr(self.store, "source", _no_source))
+
+    # --- temporary files -------------------------------------------------------
+
+    def temp_reusable(self, job) -> bool:
+        """Temp files kept from a run whose dependant failed, made from the same inputs."""
+        if not is_temp(job):
+            return False
+        record = self.store.get(job.job_id)
+        if record is None or record.inputs != self.inputs(job):
+            return False
+        for name, mtime, size, _digest in record.outputs:
+            if file_stat(name) != (mtime, size):
+                return False
+        self.note(f"{job.job_id}: temp output kept from an earlier run, reused")
+        return True
+
+    # --- recording -------------------------------------------------------------
+
+    def record_run(self, job, outputs, start: float, stop: float) -> int:
+        """Record a job that ran (its `outputs` as (name, mtime, size, hash)); its fingerprint.
+
+        Early cutoff: a rerun that produced the same output keeps the old fingerprint,
+        so dependants recorded with it stay up to date."""
+        outputs = tuple(outputs)
+        if job.lazy:
+            fingerprint = self.fingerprints[job]
+        else:
+            fingerprint = outputs_fingerprint(outputs) if outputs else combine([job.job_id])
+            old = self.store.get(job.job_id)
+            if old is not None and old.fingerprint == fingerprint and not job.always_runs:
+                self.note(f"{job.job_id}: output unchanged, dependants not invalidated")
+            self.fingerprints[job] = fingerprint
+        self.store.put(job.job_id, Record(self.inputs(job), outputs, fingerprint, stop - start, stop,
+                                          None, job_kind(job)))
+        return fingerprint
+
+    def record_generated(self, generator, new_jobs: list) -> int:
+        """A job-generating job ran and created `new_jobs`: its fingerprint."""
+        fingerprint = self.fingerprints[generator] = generator.fingerprint_of(new_jobs)
+        return fingerprint
+
+    def record_failure(self, job) -> None:
+        """A failed job runs again next time: its record goes (invariants and loaders,
+        which keep no outputs, keep theirs)."""
+        if not job.is_invariant and not (job.lazy and not job.filenames):
+            self.store.delete(job.job_id)
+
+    # --- the plan: `ppg why` -----------------------------------------------------
+
+    def explain(self, jobs: list) -> dict:
+        """{job: Verdict} for `jobs` (in topological order): what the next run would run.
+
+        The same checks as a run, with UNKNOWN fingerprints for jobs that will (or may)
+        run: their dependants "may" run, depending on early cutoff at run time."""
+        fingerprints = self.fingerprints
+        verdicts: dict = {}
+        for job in jobs:
+            if any(fingerprints.get(up, UNKNOWN) is UNKNOWN for up in job.prerequisites):
+                verdicts[job] = self._explain_unknown(job, fingerprints)
+                continue
+            decision = self.check(job)
+            if job.lazy:
+                verdicts[job] = Verdict(job, "lazy", [], [])
+            elif decision.reasons:
+                fingerprints[job] = UNKNOWN
+                details = [] if job.is_invariant else self._upstream_details(job)
+                verdicts[job] = Verdict(job, "run", decision.reasons, details)
+            else:
+                verdicts[job] = Verdict(job, "ok", [], [])
+        _resolve_lazy(jobs, verdicts)
+        return verdicts
+
+    def _explain_unknown(self, job, fingerprints) -> Verdict:
+        fingerprints[job] = UNKNOWN
+        if job.lazy:
+            return Verdict(job, "lazy", [], [])
+        record = self.store.get(job.job_id)
+        recorded = record.inputs if record is not None else {}
+        inputs = {up.job_id: recorded.get(up.job_id, fingerprints[up]) if fingerprints[up] is UNKNOWN
+                  else fingerprints[up] for up in job.prerequisites}
+        decision = self.judge(job, record, inputs)
+        if decision.reasons:
+            return Verdict(job, "run", decision.reasons, self._upstream_details(job))
+        unknown = [up for up in job.prerequisites if fingerprints[up] is UNKNOWN]
+        return Verdict(job, "may", [f"upstream {up.job_id} will run; reruns if its output changes"
+                                    for up in unknown], [])
+
+    def _upstream_details(self, job) -> list[str]:
+        record = self.store.get(job.job_id)
+        if record is None or job.always_runs:
+            return []
+        details = []
+        for up in job.prerequisites:
+            if up.is_invariant and record.inputs.get(up.job_id) != self.fingerprints.get(up):
+                details.extend(self.describe_change(up))
+        return details
+
+
+def _resolve_lazy(jobs: list, verdicts: dict) -> None:
+    """A lazy job runs if a dependant runs, may run if one may."""
+    rank = {"run": 2, "may": 1}
+    for job in reversed(jobs):
+        verdict = verdicts[job]
+        if verdict.status != "lazy":
+            continue
+        best, needed_by = 0, None
+        for dependant in job.dependants:
+            other = verdicts.get(dependant)
+            level = rank.get(other.status, 0) if other else 0
+            if level > best:
+                best, needed_by = level, dependant
+        if best == 2:
+            verdicts[job] = Verdict(job, "run", [f"needed by {needed_by.job_id}"], [])
+        elif best == 1:
+            verdicts[job] = Verdict(job, "may", [f"needed if {needed_by.job_id} runs"], [])
+        else:
+            verdicts[job] = Verdict(job, "ok", [], [])
+
+
+def _input_changes(job, old: dict, new: dict) -> list[str]:
+    """Words for each difference between recorded and current input fingerprints."""
+    by_id = {up.job_id: up for up in job.prerequisites}
+    reasons = []
+    for key, value in new.items():
+        if key not in old:
+            reasons.append(f"new input {key}")
+        elif old[key] != value:
+            reasons.append(by_id[key].change_description())
+    for key in old:
+        if key not in new:
+            reasons.append(f"input {key} removed")
+    return reasons
+
+
+def _ignore(_text: str) -> None:
+    pass
+
+
+def _no_source(_digest) -> None:
+    return None
+
+
+class TempFiles:
+    """The lifecycle of temporary files during one run.
+
+    Invariant: a temp job's files are removed once every direct dependant has settled
+    (ran, was up to date, or failed), and kept when one of them failed, so that the next
+    run can reuse them (`Rebuilder.temp_reusable`). It never removes a file that is not a
+    temp job's declared temporary file. `is_settled(job)` and `forget(job)` come from the
+    scheduler (a forgotten temp job must run again if asked)."""
+
+    def __init__(self, note, is_settled, forget):
+        self.note = note
+        self.is_settled = is_settled
+        self.forget = forget
+        self.users: dict = {}  # materialized temp job -> direct dependants not settled
+        self.kept: set = set()
+
+    def made(self, job, active) -> None:
+        """`job`'s files exist now; count the dependants (in `active`) still to settle."""
+        if is_temp(job):
+            self.users[job] = sum(1 for d in job.dependants if d in active and not self.is_settled(d))
+
+    def settled(self, job, failed: bool) -> None:
+        """`job` will not need its temp prerequisites any more."""
+        if not self.users:
+            return
+        for up in job.prerequisites:
+            left = self.users.get(up)
+            if left is None:
+                continue
+            if failed:
+                self.kept.add(up)
+            self.users[up] = left - 1
+            if left <= 1:
+                self._remove(up)
+
+    def remove_all(self) -> None:
+        """End of the run: remove what no failed dependant needs."""
+        for job in list(self.users):
+            self._remove(job)
+
+    def _remove(self, job) -> None:
+        del self.users[job]
+        if job in self.kept:
+            self.note(f"{job.job_id}: temp file kept, a dependant failed")
+            return
+        for name in job.temp_filenames():
+            try:
+                os.unlink(name)
+            except FileNotFoundError:
+                pass
+        self.forget(job)

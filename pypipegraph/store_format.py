@@ -1,0 +1,93 @@
+"""The status store's format: its SQLite schema and how a job's record is encoded.
+
+Invariant: this is the only module that knows how a record becomes bytes and back;
+the writer (history.History) and the reader (history_reader.StoreReader) both go
+through `encode_record`/`decode_record`. Every record written carries its job's kind
+(one of KINDS), so tools reading the store never guess a kind from a job id. Tables
+are only ever added, so a store of an earlier version opens as it is; a record written
+before kinds existed decodes with kind "" and `record_is_invariant` falls back to the
+old guess for it.
+"""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any, NamedTuple
+
+FORMAT_VERSION = 1
+
+INVARIANT = "invariant"  # checked in the master, never run (function, parameter, file)
+OUTPUT = "output"  # writes files (or always runs)
+TEMP = "temp"  # lazy: temporary files, made when a dependant runs
+LOADER = "loader"  # lazy: loads data into the master's memory
+GENERATOR = "generator"  # creates jobs while running
+KINDS = (INVARIANT, OUTPUT, TEMP, LOADER, GENERATOR)
+
+
+class Record(NamedTuple):
+    """What a job last ran with.
+
+    inputs       {upstream job id: fingerprint} the job last ran (or was checked) with
+    outputs      ((filename, mtime_ns, size, hash), ...) of its output files
+    fingerprint  the job's own fingerprint (output hash, invariant value, ...)
+    runtime      seconds the job took last time it ran
+    finished     unix time it last finished
+    extra        the state an invariant keeps between runs (its class alone reads it)
+    kind         the job's kind (KINDS); "" in records written before kinds were stored
+    """
+
+    inputs: dict
+    outputs: tuple
+    fingerprint: int
+    runtime: float = 0.0
+    finished: float = 0.0
+    extra: Any = None
+    kind: str = ""
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, record BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS runs (run_id INTEGER PRIMARY KEY AUTOINCREMENT, started REAL NOT NULL,
+    finished REAL, outcome TEXT, jobs_run INTEGER, jobs_failed INTEGER, cwd TEXT);
+CREATE TABLE IF NOT EXISTS job_runs (run_id INTEGER NOT NULL, job_id TEXT NOT NULL, started REAL,
+    stopped REAL, outcome TEXT NOT NULL, reason TEXT, worker INTEGER, cores INTEGER);
+CREATE INDEX IF NOT EXISTS job_runs_by_job ON job_runs (job_id, run_id);
+CREATE TABLE IF NOT EXISTS job_logs (job_id TEXT PRIMARY KEY, run_id INTEGER, stdout TEXT,
+    stderr TEXT, traceback TEXT);
+CREATE TABLE IF NOT EXISTS sources (hash INTEGER PRIMARY KEY, text TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS reasons (hash INTEGER PRIMARY KEY, text TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS failures (job_id TEXT PRIMARY KEY, outcome TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS graphs (hash INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS run_graphs (run_id INTEGER PRIMARY KEY, graph INTEGER, cores INTEGER,
+    master_pid INTEGER);
+"""
+
+
+def encode_record(record: Record) -> bytes:
+    """The bytes kept in the `jobs` table for `record`."""
+    return pickle.dumps(tuple(record), protocol=5)
+
+
+def decode_record(raw: bytes) -> Record | None:
+    """The record of `raw`; None when it cannot be read (counts as "never ran")."""
+    try:
+        return Record(*pickle.loads(raw))
+    except Exception:  # noqa: BLE001 - a damaged record is a missing one
+        return None
+
+
+def record_is_invariant(job_id: str, record: Record | None) -> bool:
+    """Whether the stored job is an invariant: from its kind. Jobs without a record are
+    not (an invariant is never run, so it has no failed runs); records written before
+    kinds were stored are guessed as before (FI/PI ids, no inputs and no outputs)."""
+    if record is None:
+        return False
+    if record.kind:
+        return record.kind == INVARIANT
+    return job_id.startswith(("FI", "PI")) or (not record.outputs and not record.inputs)
+
+
+def signed(digest: int) -> int:
+    """SQLite integers are signed 64-bit; fingerprints are unsigned."""
+    return digest - (1 << 64) if digest >= (1 << 63) else digest
