@@ -21,6 +21,7 @@ from .errors import (
     RunInterrupted,
     RuntimeError,
     StoreError,
+    StoreLocked,
 )
 from .futures import Future, work
 from .graph import Pipegraph, new_pipegraph, run_pipegraph
@@ -99,6 +100,7 @@ __all__ = [
     "RunInterrupted",
     "RuntimeError",
     "StoreError",
+    "StoreLocked",
     "__version__",
     "inside_ppg",
     "new",

@@ -767,7 +767,7 @@ def test_49_second_run_while_one_holds_the_lock(new_pipegraph):
     holder = History(STORE).open()  # as a running pipeline does (this test's own pid)
     try:
         fg("out/a.txt")
-        with raises(ppg.StoreError, M[49][0], os.getpid()):
+        with raises(ppg.StoreLocked, M[49][0], os.getpid()):
             ppg.run_pipegraph()
     finally:
         holder.close()
