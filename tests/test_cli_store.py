@@ -134,6 +134,38 @@ def one_line_error(done: subprocess.CompletedProcess, command: str) -> str:
 
 # --- status --------------------------------------------------------------------
 
+FIG_PIPELINE = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    sys.path.insert(0, {root!r})
+    import pypipegraph as ppg
+
+    def write(of):
+        Path(of).write_text(of)
+
+    ppg.new_pipegraph(quiet=True, resource_coordinator=ppg.resource_coordinators.LocalSystem(1))
+    ppg.FileGeneratingJob("FIGURE.txt", write)
+    ppg.FileGeneratingJob("PIPE.txt", write)
+    ppg.run()
+    """
+)
+
+
+def test_outputs_named_like_invariant_ids_are_listed_and_forgotten(workdir):
+    """The store keeps each job's kind: FIGURE.txt is an output, not a FunctionInvariant."""
+    Path("fig.py").write_text(FIG_PIPELINE.format(root=ROOT))
+    run_pipeline("fig.py")
+    rows = table_rows(ok("status"))
+    assert rows["FIGURE.txt"][0] == "done"
+    assert rows["PIPE.txt"][0] == "done"
+    assert "FIFIGURE.txt" not in rows  # its function invariant stays hidden
+    assert "FIFIGURE.txt" in table_rows(ok("status", "--all"))
+    out = ok("forget", "FIG*")
+    assert out.splitlines() == ["forgot FIGURE.txt", "1 job forgotten; it runs on the next run"]
+
+
+
 
 def test_status_lists_each_job_with_its_last_outcome(workdir):
     assert "RUN FAILED" in run_pipeline().stdout
