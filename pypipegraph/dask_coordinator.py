@@ -101,10 +101,12 @@ class DaskCoordinator:
 
     def executor(self, jobs: list, budget: DaskBudget):
         """Tasks on the cluster; a client this coordinator opened is closed after the run."""
+        from .dask_shipment import Shipment
         from .executors.dask import DaskExecutor
 
-        graph = jobs[0]._graph if jobs else None
-        return DaskExecutor(jobs, self.client, budget.request, graph, lost_after=self.lost_after,
+        shipment = Shipment(jobs[0]._graph if jobs else None, jobs, self)
+        return DaskExecutor(jobs, self.client, budget.request, shipment.dump, shipment.loaders_of,
+                            lost_after=self.lost_after,
                             on_shutdown=self._close_own_client if self._owned else None)
 
     def _close_own_client(self) -> None:

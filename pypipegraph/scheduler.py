@@ -14,12 +14,12 @@ temp-file, log, console or report module.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import deque
 
 from .errors import JobDiedException, RunInterrupted
 from .events import Attempt, Failure, subscribers
+from .executors.master import InMasterExecutor
 from .ordering import topological_order
 from .priorities import ReadyQueue
 from .resources import NamedResources, ResourceError
@@ -52,7 +52,8 @@ class Scheduler:
     events (events.Listener), in order; `console` is asked for input to watch and
     handles it (commands call request_stop, request_abort, kill_job)."""
 
-    def __init__(self, graph, jobs: list, rebuilder, budget, listeners=(), console=None, executor=None):
+    def __init__(self, graph, jobs: list, rebuilder, budget, listeners=(), console=None, executor=None,
+                 in_master=None):
         self.graph = graph
         self.console = console or _SilentConsole()
         self.stopping = False  # `stop`: start nothing new
@@ -82,6 +83,7 @@ class Scheduler:
         self.temp_files = rebuilder.temp_files(self._is_settled, self._forget_temp)
         self.failed: list = []
         self.executor = executor if executor is not None else graph.rc.executor(jobs, budget)
+        self.in_master = in_master if in_master is not None else InMasterExecutor()
 
     def _emit(self, event: str, *args) -> None:
         for method in self._on[event]:
@@ -314,17 +316,15 @@ class Scheduler:
 
     def _run_in_master(self, job) -> None:
         self._emit("on_job_started", job, 0)
-        start = time.time()
-        try:
-            job.run_in_master()
-        except Exception as exc:  # noqa: BLE001
-            attempt = Attempt(start, time.time(), os.getpid(), 0, outcome="failed",
-                              reason="; ".join(job.run_reasons), traceback=user_traceback(exc))
-            self._fail(job, Failure(exc, attempt.traceback, "Exception", attempt, stored=False))
+        result = self.in_master.run(job)
+        reason = "; ".join(job.run_reasons)
+        if not result.ok:
+            attempt = Attempt(result.start, result.stop, result.pid, 0, outcome="failed", reason=reason,
+                              traceback=result.traceback)
+            self._fail(job, Failure(result.value, result.traceback, "Exception", attempt, stored=False))
             return
         self.n_ran += 1
-        self._emit("on_job_finished", job, Attempt(start, time.time(), os.getpid(), 0,
-                                                   reason="; ".join(job.run_reasons)))
+        self._emit("on_job_finished", job, Attempt(result.start, result.stop, result.pid, 0, reason=reason))
         self.generation_of[job] = self.executor.bump_generation()
         self._job_done(job)
 

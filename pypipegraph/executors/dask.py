@@ -11,25 +11,18 @@ on a byte a done-callback writes to a pipe, so console input still interrupts it
 
 from __future__ import annotations
 
-import io
 import os
-import pickle
 import queue
 import select
 import shutil
-import sys
 import time
-import types
 import uuid
-
-import cloudpickle
 
 from ..errors import JobDiedException, PyPipeGraphError
 from .dask_worker import run_task
-from .local import Result
+from .worker import Result, decode_result
 
 SHIP_DIR = ".pypipegraph_dask"  # job lists for the workers, removed after the run
-_PROBE = compile("None", "<pypipegraph>", "eval")
 
 
 class ClusterLost(PyPipeGraphError):
@@ -49,15 +42,18 @@ class Task:
 
 
 class DaskExecutor:
-    """Submits jobs to `client`; `resources_of(job)` gives each task's Dask resources,
-    `on_shutdown()` is called after the run."""
+    """Submits jobs to `client`. What travels is declared by the caller: `dump()` gives
+    the bytes a worker unpickles (the job list of the current generation), `loaders_of(i)`
+    the indices of the loaders job `i` needs there (upstream first), `resources_of(job)`
+    each task's Dask resources; `on_shutdown()` is called after the run."""
 
-    def __init__(self, job_list: list, client, resources_of, graph, lost_after: float = 10.0,
-                 on_shutdown=None):
+    def __init__(self, job_list: list, client, resources_of, dump, loaders_of,
+                 lost_after: float = 10.0, on_shutdown=None):
         self.job_list = job_list
         self.client = client
         self.resources_of = resources_of
-        self.graph = graph
+        self.dump = dump
+        self.loaders_of = loaders_of
         self.on_shutdown = on_shutdown
         self.lost_after = lost_after
         self.token = uuid.uuid4().hex[:12]
@@ -65,8 +61,6 @@ class DaskExecutor:
         self.generation = 0
         self.ship_dir = os.path.join(self.directory, SHIP_DIR)
         self._shipped = (-1, "")  # (generation, path of the pickled job list)
-        self._loaders: dict = {}  # job index -> loader indices it needs, upstream first
-        self._index: dict = {}  # job -> index in job_list
         self.busy: dict = {}  # future key -> Task
         self._done: queue.SimpleQueue = queue.SimpleQueue()
         self._wake_r, self._wake_w = os.pipe()
@@ -87,7 +81,7 @@ class DaskExecutor:
         self._submitted += 1
         future = self.client.submit(
             run_task, self._ship(), self.token, self.generation, self.directory, job_index,
-            self._loaders_of(job_index), key=f"ppg-{self.token}-{job_index}-{self._submitted}",
+            self.loaders_of(job_index), key=f"ppg-{self.token}-{job_index}-{self._submitted}",
             resources=self.resources_of(job), pure=False, retries=0,
         )
         task = Task(future, job_index)
@@ -145,7 +139,7 @@ class DaskExecutor:
 
     def _decode(self, task: Task, payload: bytes) -> Result:
         try:
-            return pickle.loads(payload)
+            return decode_result(payload)
         except Exception as exc:  # noqa: BLE001 - a result the master cannot read
             return self._died(task, f"its result could not be read in the master: {type(exc).__name__}: {exc}")
 
@@ -220,76 +214,11 @@ class DaskExecutor:
 
         Workers see the master's filesystem; a file survives any worker's death."""
         if self._shipped[0] != self.generation:
-            blob = dump_job_list(self.graph, self.job_list)
+            blob = self.dump()
             os.makedirs(self.ship_dir, exist_ok=True)
             path = os.path.join(self.ship_dir, f"{self.token}-{self.generation}.pickle")
             with open(path + ".tmp", "wb") as fh:
                 fh.write(blob)
             os.replace(path + ".tmp", path)
             self._shipped = (self.generation, path)
-            self._loaders.clear()
         return self._shipped[1]
-
-    def _loaders_of(self, job_index: int) -> tuple:
-        loaders = self._loaders.get(job_index)
-        if loaders is None:
-            if len(self._index) != len(self.job_list):
-                self._index = {job: i for i, job in enumerate(self.job_list)}
-            loaders = self._loaders[job_index] = tuple(
-                self._index[up] for up in needed_loaders(self.job_list[job_index]))
-        return loaders
-
-
-def needed_loaders(job) -> list:
-    """The master-run loaders `job` reads from, transitively, upstream first."""
-    order: list = []
-    seen: set = set()
-
-    def visit(node) -> None:
-        for up in node.prerequisites:
-            if up.lazy and up.runs_in == "master" and up not in seen:
-                seen.add(up)
-                visit(up)
-                order.append(up)
-
-    visit(job)
-    return order
-
-
-def dump_job_list(graph, jobs: list) -> bytes:
-    """Pickle the graph and its jobs in one go; the coordinator (a Dask client) stays home."""
-    rc = getattr(graph, "rc", None)
-
-    class _Pickler(cloudpickle.CloudPickler):
-        def reducer_override(self, obj):
-            if obj is rc:
-                return (type(None), ())
-            return super().reducer_override(obj)
-
-    main = sys.modules.get("__main__")
-    # pickled with the script's functions, so it shares their globals on the worker
-    probe = types.FunctionType(_PROBE, main.__dict__) if main is not None else None
-    buffer = io.BytesIO()
-    try:
-        _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump((graph, jobs, probe))
-    except Exception as exc:
-        raise PyPipeGraphError(_unpicklable(jobs, exc)) from exc
-    return buffer.getvalue()
-
-
-def _unpicklable(jobs: list, exc: Exception) -> str:
-    """Name the first job whose callback cannot travel to a worker."""
-    for job in jobs:
-        for name in ("callback", "calc_function", "plot_function", "store_function"):
-            func = job.__dict__.get(name)
-            if func is None:
-                continue
-            try:
-                cloudpickle.dumps(func)
-            except Exception as job_exc:  # noqa: BLE001 - the first offender is named
-                return (f"{job.job_id}: its {name} cannot be pickled for the Dask workers "
-                        f"({type(job_exc).__name__}: {job_exc}). Functions and the values they capture "
-                        "must be picklable (cloudpickle) to run on a cluster; create unpicklable "
-                        "objects inside the function.")
-    return (f"The jobs could not be pickled for the Dask workers ({type(exc).__name__}: {exc}). "
-            "Functions and the values they capture must be picklable (cloudpickle) to run on a cluster.")

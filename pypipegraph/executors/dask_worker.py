@@ -15,12 +15,11 @@ import os
 import pickle
 import sys
 import threading
-import time
 import traceback
 
 from .. import util
 from ..errors import PyPipeGraphError
-from .local import MAX_CAPTURE, Result, encode_result, run_job
+from .worker import MAX_CAPTURE, execute, run_job
 
 _KEEP_RUNS = 4  # pipelines (run tokens) a worker process keeps the job lists of
 
@@ -150,22 +149,22 @@ def run_task(path: str, token: str, generation: int, directory: str, job_index: 
     out.capture()
     err.capture()
     _gate.enter(directory)
-    start = time.time()
-    try:
-        util.is_worker = True
-        util.global_pipegraph = replica.graph  # generated jobs register with the replica
-        failure = _load(replica, job, loaders)
-        if failure is not None:
-            ok, value, tb = False, failure, None
-        elif job.generates_jobs:
-            with replica.lock:
-                ok, value, tb = run_job(job)
-        else:
-            ok, value, tb = run_job(job)
-    finally:
-        _gate.leave()
-    stop = time.time()
-    return encode_result(Result(ok, value, tb, out.collect(), err.collect(), start, stop, os.getpid()), job)
+
+    def run(job) -> tuple:
+        try:
+            util.is_worker = True
+            util.global_pipegraph = replica.graph  # generated jobs register with the replica
+            failure = _load(replica, job, loaders)
+            if failure is not None:
+                return False, failure, None
+            if job.generates_jobs:
+                with replica.lock:
+                    return run_job(job)
+            return run_job(job)
+        finally:
+            _gate.leave()
+
+    return execute(job, lambda: (out.collect(), err.collect()), os.getpid(), run)
 
 
 def _load(replica: _Replica, job, loaders: tuple) -> PyPipeGraphError | None:

@@ -24,27 +24,12 @@ import time
 from multiprocessing.connection import Pipe
 
 from .. import util
-from ..errors import JobDiedException, PyPipeGraphError
+from ..errors import JobDiedException
+from .worker import MAX_CAPTURE, Result, execute
 
-MAX_CAPTURE = 1 << 20  # keep at most the last MiB of a job's stdout/stderr
+__all__ = ["LocalExecutor", "MAX_CAPTURE", "Result"]
 _INDEX = struct.Struct("<i")  # the master sends a job index; empty bytes: retire
 _READABLE = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
-
-
-class Result:
-    """What a worker reports for one job."""
-
-    __slots__ = ("ok", "value", "traceback", "stdout", "stderr", "start", "stop", "pid")
-
-    def __init__(self, ok, value, tb, stdout, stderr, start, stop, pid):
-        self.ok = ok
-        self.value = value
-        self.traceback = tb
-        self.stdout = stdout
-        self.stderr = stderr
-        self.start = start
-        self.stop = stop
-        self.pid = pid
 
 
 class Worker:
@@ -315,37 +300,7 @@ def _worker_main(conn, job_list, capture_dir: str) -> None:  # pragma: no cover 
             return
         job = job_list[_INDEX.unpack(message)[0]]
         capture.reset()
-        start = time.time()
-        ok, value, tb = run_job(job)
-        stop = time.time()
-        stdout, stderr = capture.collect()
+        payload = execute(job, capture.collect, pid)
         if os.getcwd() != home:
             os.chdir(home)
-        conn.send_bytes(encode_result(Result(ok, value, tb, stdout, stderr, start, stop, pid), job))
-
-
-def run_job(job) -> tuple[bool, object, str | None]:
-    """Run one job's worker part: (ok, value or exception, traceback or None)."""
-    try:
-        return True, job.run_in_worker(), None
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        return False, JobDiedException(
-            f"{job.job_id} called sys.exit({exc.code!r}); job callbacks must not exit the "
-            "process: raise an exception instead", exit_code=code), None
-    except BaseException as exc:  # noqa: BLE001 - every failure is reported
-        return False, exc, util.user_traceback(exc)
-
-
-def encode_result(result: Result, job) -> bytes:
-    """Pickle a Result; an unpicklable value or exception becomes a PyPipeGraphError naming the job."""
-    try:
-        return pickle.dumps(result, protocol=5)
-    except Exception as exc:  # an unpicklable exception or value
-        value = result.value
-        result.value = PyPipeGraphError(
-            f"{job.job_id}: {type(value).__name__}: {value} (the original could not be sent "
-            f"to the master: {exc})"
-        ) if not result.ok else PyPipeGraphError(f"{job.job_id}: its result could not be pickled: {exc}")
-        result.ok = False
-        return pickle.dumps(result, protocol=5)
+        conn.send_bytes(payload)

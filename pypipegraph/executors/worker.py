@@ -1,0 +1,77 @@
+"""The worker side of every executor: run one job, time it, encode its Result.
+
+Invariant: this is the only place that turns a job's run into the bytes an executor
+sends back to the master, and the only definition of those bytes (`Result`, pickled).
+A result always reaches the master: an exception or value that cannot be pickled is
+replaced by a PyPipeGraphError naming the job. It knows a job only as an object with
+`job_id` and `run_in_worker()`.
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+from collections.abc import Callable
+
+from .. import util
+from ..errors import JobDiedException, PyPipeGraphError
+
+MAX_CAPTURE = 1 << 20  # keep at most the last MiB of a job's stdout/stderr
+
+
+class Result:
+    """What a worker reports for one job."""
+
+    __slots__ = ("ok", "value", "traceback", "stdout", "stderr", "start", "stop", "pid")
+
+    def __init__(self, ok, value, tb, stdout, stderr, start, stop, pid):
+        self.ok = ok
+        self.value = value
+        self.traceback = tb
+        self.stdout = stdout
+        self.stderr = stderr
+        self.start = start
+        self.stop = stop
+        self.pid = pid
+
+
+def run_job(job) -> tuple[bool, object, str | None]:
+    """Run one job's worker part: (ok, value or exception, traceback or None)."""
+    try:
+        return True, job.run_in_worker(), None
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        return False, JobDiedException(
+            f"{job.job_id} called sys.exit({exc.code!r}); job callbacks must not exit the "
+            "process: raise an exception instead", exit_code=code), None
+    except BaseException as exc:  # noqa: BLE001 - every failure is reported
+        return False, exc, util.user_traceback(exc)
+
+
+def execute(job, collect: Callable[[], tuple[str, str]], pid: int,
+            run: Callable = run_job) -> bytes:
+    """Run `job` (through `run`), collect its (stdout, stderr) and encode the Result."""
+    start = time.time()
+    ok, value, tb = run(job)
+    stop = time.time()
+    stdout, stderr = collect()
+    return encode_result(Result(ok, value, tb, stdout, stderr, start, stop, pid), job)
+
+
+def encode_result(result: Result, job) -> bytes:
+    """Pickle a Result; an unpicklable value or exception becomes a PyPipeGraphError naming the job."""
+    try:
+        return pickle.dumps(result, protocol=5)
+    except Exception as exc:  # an unpicklable exception or value
+        value = result.value
+        result.value = PyPipeGraphError(
+            f"{job.job_id}: {type(value).__name__}: {value} (the original could not be sent "
+            f"to the master: {exc})"
+        ) if not result.ok else PyPipeGraphError(f"{job.job_id}: its result could not be pickled: {exc}")
+        result.ok = False
+        return pickle.dumps(result, protocol=5)
+
+
+def decode_result(payload: bytes) -> Result:
+    """The Result of `encode_result`'s bytes (raises what unpickling raises)."""
+    return pickle.loads(payload)
