@@ -1,0 +1,172 @@
+"""The fast tier: the real Scheduler and Rebuilder, driven by a fake executor and an
+in-memory store, with no process forked. A job's callback runs in the test process when
+the fake executor finishes it, so the order of events is exact and repeatable.
+
+`drive(graph, slots=..., cores=...)` prepares the graph, runs it once and returns the
+Recorder of the events, in order.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+import pypipegraph as ppg
+from pypipegraph.events import Listener
+from pypipegraph.executors.worker import run_job
+from pypipegraph.listeners import OutcomeFields
+from pypipegraph.rebuilder import Rebuilder
+from pypipegraph.resources import CoreBudget
+from pypipegraph.scheduler import Scheduler
+
+
+class MemoryStore:
+    """The store protocol the Rebuilder and the ready queue use, in a dict."""
+
+    def __init__(self):
+        self.records: dict = {}
+        self.failures: dict = {}
+        self.sources: dict = {}
+
+    def get(self, key):
+        return self.records.get(key)
+
+    def put(self, key, record) -> None:
+        self.records[key] = record
+
+    def delete(self, key) -> None:
+        self.records.pop(key, None)
+
+    def store_source(self, digest, text) -> None:
+        self.sources[digest] = text
+
+    def source(self, digest):
+        return self.sources.get(digest)
+
+    def record_count(self) -> int:
+        return len(self.records)
+
+
+class _Handle:
+    __slots__ = ("job_index", "started", "pid")
+
+    def __init__(self, job_index: int):
+        self.job_index = job_index
+        self.started = 0.0
+        self.pid = os.getpid()
+
+
+class _Result:
+    def __init__(self, ok, value, tb, seconds: float):
+        self.ok, self.value, self.traceback = ok, value, tb
+        self.stdout = self.stderr = ""
+        self.start, self.stop, self.pid = 0.0, seconds, os.getpid()
+
+
+class FakeExecutor:
+    """`slots` jobs at once; `wait()` finishes the job started first (running its callback
+    in this process), so a run is one deterministic sequence of starts and finishes.
+    `runtimes` {job id: seconds} is what a job reports having taken (default 1)."""
+
+    def __init__(self, jobs: list, slots: int, runtimes: dict | None = None):
+        self.jobs = jobs
+        self.slots = slots
+        self.runtimes = runtimes or {}
+        self.busy: dict = {}  # handle -> None, in start order
+        self.generation = 0
+        self.peak = 0
+
+    def start(self, job_index: int, min_generation: int = 0):
+        if len(self.busy) >= self.slots:
+            return None
+        handle = _Handle(job_index)
+        self.busy[handle] = None
+        self.peak = max(self.peak, len(self.busy))
+        return handle
+
+    def wait(self, timeout, extra=()):
+        if not self.busy:
+            return [], []
+        handle = next(iter(self.busy))
+        del self.busy[handle]
+        job = self.jobs[handle.job_index]
+        ok, value, tb = run_job(job)
+        return [(handle, handle.job_index, _Result(ok, value, tb, self.runtimes.get(job.job_id, 1.0)))], []
+
+    def kill(self, handle) -> None:
+        raise AssertionError("nothing is killed in the unit tier")
+
+    def running(self) -> list:
+        return list(self.busy)
+
+    def bump_generation(self) -> int:
+        self.generation += 1
+        return self.generation
+
+    def shutdown(self, kill: bool = False) -> None:
+        self.busy.clear()
+
+
+class Recorder(Listener):
+    """Every event as a (name, job id) tuple, in order; `held` the cores held at each start."""
+
+    def __init__(self, budget: CoreBudget):
+        self.budget = budget
+        self.events: list = []
+        self.held: list = []
+
+    def on_job_ready(self, job, reasons) -> None:
+        self.events.append(("ready", job.job_id))
+
+    def on_job_started(self, job, cores) -> None:
+        self.events.append(("started", job.job_id))
+        self.held.append(self.budget.total - self.budget.free)
+
+    def on_job_finished(self, job, attempt) -> None:
+        self.events.append(("finished", job.job_id))
+
+    def on_job_failed(self, job, failure) -> None:
+        self.events.append(("failed", job.job_id))
+
+    def on_job_skipped(self, job) -> None:
+        self.events.append(("skipped", job.job_id))
+
+    def on_job_blocked(self, job, cause) -> None:
+        self.events.append(("blocked", job.job_id))
+
+    def of(self, kind: str) -> list[str]:
+        """Job ids of the events of one kind, in order (invariants left out)."""
+        return [job_id for name, job_id in self.events if name == kind and not job_id.startswith(("FI", "PI"))]
+
+
+class Driver:
+    """Runs graphs against one MemoryStore (a second `run` is a rerun)."""
+
+    def __init__(self):
+        self.store = MemoryStore()
+        self.notes: list = []
+
+    def new_graph(self, **kwargs) -> ppg.Pipegraph:
+        kwargs.setdefault("quiet", True)
+        kwargs.setdefault("dump_graph", False)
+        return ppg.new_pipegraph(**kwargs)
+
+    def run(self, graph, slots: int = 1, cores: int | None = None, runtimes: dict | None = None
+            ) -> Recorder:
+        jobs = graph._prepare()
+        budget = CoreBudget(cores or slots, 1 << 40)
+        recorder = Recorder(budget)
+        scheduler = Scheduler(graph, jobs, Rebuilder(self.store, self.notes.append), budget,
+                              [OutcomeFields(), recorder], executor=FakeExecutor(jobs, slots, runtimes))
+        recorder.failed = scheduler.run()
+        return recorder
+
+
+@pytest.fixture
+def driver(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "out").mkdir()
+    ppg.util.global_pipegraph = None
+    yield Driver()
+    ppg.util.global_pipegraph = None
