@@ -23,6 +23,7 @@ from .errors import (
     StoreError,
     StoreLocked,
 )
+from .events import Listener
 from .futures import Future, work
 from .graph import Pipegraph, new_pipegraph, run_pipegraph
 from .jobs.base import Job, JobList
@@ -86,6 +87,7 @@ __all__ = [
     "JobContractError",
     "JobDiedException",
     "JobList",
+    "Listener",
     "LocalSystem",
     "MultiFileGeneratingJob",
     "MultiFileInvariant",

@@ -70,6 +70,7 @@ class Pipegraph:
         self.failed_jobs: list = []
         self.job_creation_forbidden_by = None  # a loading job while it runs
         self.generation = None  # a GenerationSession while a generating job's callback runs
+        self.listeners: list = []  # events.Listener objects that hear the run's events too
 
     # --- building ------------------------------------------------------------
 
@@ -208,7 +209,8 @@ class Pipegraph:
                 with history:
                     console = Console(quiet=self.quiet, interactive=self._interactive())
                     scheduler = Scheduler(self, jobs, Rebuilder(history, runlog.line), self.rc.budget(),
-                                          standard_listeners(history, runlog, console), console)
+                                          standard_listeners(history, runlog, console) + self.listeners,
+                                          console)
                     try:
                         self.failed_jobs = scheduler.run()
                     finally:

@@ -41,6 +41,54 @@ def new_pipegraph(ppg_dir):
     return factory
 
 
+class Order(ppg.Listener):
+    """The order in which jobs started and finished (attach with `Order.attach()`)."""
+
+    def __init__(self):
+        self.events: list = []
+
+    @classmethod
+    def attach(cls) -> Order:
+        order = cls()
+        ppg.util.global_pipegraph.listeners.append(order)
+        return order
+
+    def on_job_started(self, job, cores) -> None:
+        self.events.append(("started", job.job_id))
+
+    def on_job_finished(self, job, attempt) -> None:
+        self.events.append(("finished", job.job_id))
+
+    def started(self) -> list[str]:
+        return [job_id for kind, job_id in self.events if kind == "started"]
+
+    def runs_alone(self, job_id: str) -> bool:
+        """Nothing else was running when `job_id` started, nor started before it finished."""
+        running: set = set()
+        for kind, other in self.events:
+            if kind == "started":
+                if other == job_id and running:
+                    return False
+                if job_id in running:
+                    return False
+                running.add(other)
+            else:
+                running.discard(other)
+        return True
+
+    def overlap(self, a: str, b: str) -> bool:
+        """`a` and `b` ran at the same time (one started while the other ran)."""
+        running: set = set()
+        for kind, job_id in self.events:
+            if kind == "started":
+                if {job_id, *running} >= {a, b}:
+                    return True
+                running.add(job_id)
+            else:
+                running.discard(job_id)
+        return False
+
+
 def append(filename: str, text: str) -> None:
     """Append text to a file (jobs use it to count how often they ran)."""
     with open(filename, "a") as fh:

@@ -1,4 +1,7 @@
-"""Cores and memory: what may run beside what."""
+"""Cores and memory: what may run beside what.
+
+Whether two jobs ran at the same time is read from the run's events (conftest.Order:
+one started while the other was running), not from wall-clock stamps."""
 
 import os
 import time
@@ -8,24 +11,19 @@ import pytest
 
 import pypipegraph as ppg
 
+from conftest import Order
+
 
 def timed(name, seconds=0.3):
     def work(of):
-        start = time.time()
         time.sleep(seconds)
-        Path(of).write_text(f"{start} {time.time()}")
+        Path(of).write_text("done")
 
     return ppg.FileGeneratingJob(f"out/{name}", work)
 
 
-def interval(name):
-    start, stop = map(float, Path(f"out/{name}").read_text().split())
-    return start, stop
-
-
-def overlap(a, b):
-    (s1, e1), (s2, e2) = interval(a), interval(b)
-    return s1 < e2 and s2 < e1
+def overlap(order: Order, a: str, b: str) -> bool:
+    return order.overlap(f"out/{a}", f"out/{b}")
 
 
 def rendezvous(name, partner, timeout=5.0):
@@ -45,7 +43,9 @@ def rendezvous(name, partner, timeout=5.0):
 
 @pytest.fixture
 def two_cores(new_pipegraph):
-    return new_pipegraph.new_pipegraph(resource_coordinator=ppg.resource_coordinators.LocalSystem(2))
+    """A two-core graph; the Order of its jobs' starts and finishes."""
+    new_pipegraph.new_pipegraph(resource_coordinator=ppg.resource_coordinators.LocalSystem(2))
+    return Order.attach()
 
 
 def test_all_cores_job_runs_alone(two_cores):
@@ -53,13 +53,14 @@ def test_all_cores_job_runs_alone(two_cores):
     big.cores_needed = -1
     timed("small1"), timed("small2")
     ppg.run()
-    assert not overlap("big", "small1") and not overlap("big", "small2")
+    assert not overlap(two_cores, "big", "small1") and not overlap(two_cores, "big", "small2")
 
 
 def test_one_core_jobs_run_side_by_side(two_cores):
     rendezvous("a", "b"), rendezvous("b", "a")
     ppg.run()
     assert Path("out/a").read_text() == Path("out/b").read_text() == "met"
+    assert overlap(two_cores, "a", "b")
 
 
 def test_minus_two_job_lets_one_core_jobs_run_beside_it(two_cores):
@@ -74,14 +75,14 @@ def test_minus_two_jobs_do_not_run_together(two_cores):
     first, second = timed("first"), timed("second")
     first.cores_needed = second.cores_needed = -2
     ppg.run()
-    assert not overlap("first", "second")
+    assert not overlap(two_cores, "first", "second")
 
 
 def test_multi_core_job_waits_for_free_cores(two_cores):
     timed("two").use_cores(2)
     timed("one")
     ppg.run()
-    assert not overlap("two", "one")
+    assert not overlap(two_cores, "two", "one")
 
 
 def test_memory_needed_counts_as_cores(two_cores):
@@ -90,7 +91,7 @@ def test_memory_needed_counts_as_cores(two_cores):
     hungry.memory_needed = rc.memory_available  # all of it: needs both cores' share
     timed("other")
     ppg.run()
-    assert not overlap("hungry", "other")
+    assert not overlap(two_cores, "hungry", "other")
 
 
 def test_job_needing_more_cores_than_the_machine_fails_clearly(two_cores):
@@ -113,7 +114,8 @@ def test_job_needing_more_memory_than_the_machine_fails_clearly(two_cores):
 
 
 def test_lowering_cores_available_before_the_run(new_pipegraph):
+    order = Order.attach()
     ppg.util.global_pipegraph.rc.cores_available = 1
     timed("x"), timed("y")
     ppg.run()
-    assert not overlap("x", "y")
+    assert not overlap(order, "x", "y")
