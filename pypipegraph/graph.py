@@ -18,7 +18,7 @@ import os
 from . import util
 from .console import Console
 from .dask_coordinator import from_environment
-from .errors import JobContractError, RuntimeError
+from .errors import JobContractError, RunInterrupted, RuntimeError
 from .hashing import forget_global_values
 from .history import History
 from .jobs.generating import GenerationSession, load_generated
@@ -213,6 +213,8 @@ class Pipegraph:
                                           console)
                     try:
                         self.failed_jobs = scheduler.run()
+                        if scheduler.stopping:
+                            raise _interrupted(scheduler, runlog)
                     finally:
                         if scheduler.n_ran or scheduler.failed or report_wanted(report, self.report):
                             # a run where nothing ran needs no graph: spare the no-op rerun
@@ -306,6 +308,19 @@ class Pipegraph:
             exceptions=[job.exception for job in failed],
             failed_jobs=failed,
         )
+
+
+def _interrupted(scheduler, runlog) -> RunInterrupted:
+    """The error of a run stopped or aborted from the console, naming failed or killed jobs."""
+    failed = [job for job in scheduler.failed if job.error_reason != "Indirect"]
+    where = f": see {runlog.errors_filename}."
+    return RunInterrupted(
+        "The run was " + ("aborted" if scheduler.aborting else "stopped")
+        + f" from the console after {scheduler.n_ran} job(s) ran; finished jobs are recorded, "
+        "the rest run next time."
+        + (f" {len(failed)} job(s) failed or were killed ({', '.join(j.job_id for j in failed[:5])}"
+           + (", ..." if len(failed) > 5 else "") + ")" + where if failed else "")
+    )
 
 
 def new_pipegraph(*args, **kwargs) -> Pipegraph:

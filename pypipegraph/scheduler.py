@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from .errors import JobDiedException, RunInterrupted
+from .errors import JobDiedException
 from .events import Attempt, Failure, subscribers
 from .executors.master import InMasterExecutor
 from .ordering import topological_order
@@ -46,7 +46,8 @@ class _SilentConsole:
 
 
 class Scheduler:
-    """Runs one graph once. `run()` returns the failed jobs.
+    """Runs one graph once. `run()` returns the failed jobs; after a stop or abort from
+    the console, `stopping` (and `aborting`) is set and the caller says so.
 
     `rebuilder` decides and records (rebuilder.Rebuilder); `listeners` receive the
     events (events.Listener), in order; `console` is asked for input to watch and
@@ -127,15 +128,6 @@ class Scheduler:
         finally:
             self.executor.shutdown()
             self._emit("on_run_ended", self, outcome)
-        if self.stopping:
-            failed = [job for job in self.failed if job.error_reason != "Indirect"]
-            raise RunInterrupted(
-                "The run was " + ("aborted" if self.aborting else "stopped")
-                + f" from the console after {self.n_ran} job(s) ran; finished jobs are recorded, "
-                "the rest run next time."
-                + (f" {len(failed)} job(s) failed or were killed ({', '.join(j.job_id for j in failed[:5])}"
-                   + (", ..." if len(failed) > 5 else "") + "): see logs/ppg_errors.txt." if failed else "")
-            )
         return self.failed
 
     # --- what the console asks -------------------------------------------------
