@@ -76,6 +76,15 @@ class Order(ppg.Listener):
                 running.discard(other)
         return True
 
+    def most_held(self, weights: dict) -> int:
+        """The most units (weights: job id -> units) the weighted jobs held at one moment."""
+        held = best = 0
+        for kind, job_id in self.events:
+            weight = weights.get(job_id, 0)
+            held += weight if kind == "started" else -weight
+            best = max(best, held)
+        return best
+
     def overlap(self, a: str, b: str) -> bool:
         """`a` and `b` ran at the same time (one started while the other ran)."""
         running: set = set()

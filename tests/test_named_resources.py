@@ -1,70 +1,69 @@
-"""Named, counted resources: `new_pipegraph(resources=...)` and `job.needs()`."""
+"""Named, counted resources: `new_pipegraph(resources=...)` and `job.needs()`.
+
+What ran at the same time is read from the run's events (conftest.Order)."""
 
 import time
 from pathlib import Path
 
 import pytest
-from test_resources import interval, overlap, timed
+from test_resources import overlap, timed
 
 import pypipegraph as ppg
 
+from conftest import Order
 
-def max_overlap(names, units=None) -> int:
+
+def max_overlap(order: Order, names, units=None) -> int:
     """The most units (default: one per job) the named jobs held at one moment."""
-    events = []
-    for name in names:
-        start, stop = interval(name)
-        weight = units[name] if units else 1
-        events += [(start, weight), (stop, -weight)]
-    running = best = 0
-    for _, delta in sorted(events, key=lambda e: (e[0], e[1])):
-        running += delta
-        best = max(best, running)
-    return best
+    return order.most_held({f"out/{name}": units[name] if units else 1 for name in names})
 
 
 def test_at_most_n_instances_of_a_kind(new_pipegraph):
     new_pipegraph.new_pipegraph(resource_coordinator=ppg.LocalSystem(max_cores_to_use=4),
                                 resources={"downloads": 2})
+    order = Order.attach()
     names = [f"dl{i}" for i in range(6)]
     for name in names:
         timed(name, 0.3).needs("downloads")
     free = [timed(f"free{i}", 0.3) for i in range(2)]
     ppg.run_pipegraph()
-    assert max_overlap(names) == 2
+    assert max_overlap(order, names) == 2
     # the limit is the resource, not the cores: free jobs ran beside two downloads
-    assert any(overlap(f.job_id.split("/")[1], name) for f in free for name in names)
+    assert any(overlap(order, f.job_id.split("/")[1], name) for f in free for name in names)
 
 
 def test_two_jobs_never_at_the_same_time(new_pipegraph):
     new_pipegraph.new_pipegraph(resource_coordinator=ppg.LocalSystem(max_cores_to_use=4),
                                 resources={"index_lock": 1})
+    order = Order.attach()
     timed("a", 0.3).needs("index_lock")
     timed("b", 0.3).needs("index_lock")
     timed("c", 0.3)
     ppg.run_pipegraph()
-    assert not overlap("a", "b")
-    assert overlap("a", "c") or overlap("b", "c")
+    assert not overlap(order, "a", "b")
+    assert overlap(order, "a", "c") or overlap(order, "b", "c")
 
 
 def test_units_count_against_the_capacity(new_pipegraph):
     new_pipegraph.new_pipegraph(resource_coordinator=ppg.LocalSystem(max_cores_to_use=4),
                                 resources={"gpu_memory_gb": 16})
+    order = Order.attach()
     timed("big", 0.3).needs("gpu_memory_gb", 12)
     timed("small1", 0.3).needs("gpu_memory_gb", 4)
     timed("small2", 0.3).needs("gpu_memory_gb", 4)
     ppg.run_pipegraph()
-    assert max_overlap(["big", "small1", "small2"], {"big": 12, "small1": 4, "small2": 4}) <= 16
+    assert max_overlap(order, ["big", "small1", "small2"], {"big": 12, "small1": 4, "small2": 4}) <= 16
 
 
 def test_whole_machine_job_runs_alone(new_pipegraph):
     new_pipegraph.new_pipegraph(resource_coordinator=ppg.LocalSystem(max_cores_to_use=2),
                                 resources={"machine": 4})
+    order = Order.attach()
     timed("whole", 0.3).needs("machine", 4)
     for i in range(3):
         timed(f"part{i}", 0.2).needs("machine", 1)
     ppg.run_pipegraph()
-    assert not any(overlap("whole", f"part{i}") for i in range(3))
+    assert not any(overlap(order, "whole", f"part{i}") for i in range(3))
 
 
 def test_unknown_resource_fails_before_any_job_runs(new_pipegraph):
