@@ -1,10 +1,11 @@
-"""The status store: what each job last ran with and produced, in one SQLite file.
+"""The status store's writer: what each job last ran with and produced, in one SQLite file.
 
-Invariant: the store knows keys and records, never job classes. It is written as
+Invariant: the store knows keys and records (schema and encoding in store_format), never
+job classes. It is written as
 jobs finish (commits batched at most `COMMIT_INTERVAL` apart), so a killed master
 loses at most the last fraction of a second. A file that is not a readable store is
 refused with a `StoreError` naming it; it is never replaced or deleted. One run at a
-time holds the store's lock file. Each run's job graph (opaque `run_graph` bytes, for
+time holds the store's lock file (`StoreLocked` for a second one). Each run's job graph (opaque `run_graph` bytes, for
 reports) is kept once per distinct content; tables are only ever added, so a store of
 an earlier version opens as it is.
 
