@@ -1,8 +1,9 @@
 """The job graph of one run as plain data: what the store keeps for reports.
 
-Invariant: a snapshot is a pure function of the jobs' ids, class names and edges, so
-two runs of the same graph give identical bytes (and the store keeps them once, by
-content hash). It reads only those three attributes of a job; it knows no job class.
+Invariant: a snapshot is a pure function of the jobs' ids, class names, rules and edges,
+so two runs of the same graph give identical bytes (and the store keeps them once, by
+content hash). It reads only those attributes of a job; it knows no job class. Graphs
+kept before rules were recorded read back with `rules` None.
 
     >>> raw = snapshot(jobs); graph = decode(compress(raw))        # doctest: +SKIP
     >>> graph.ids[graph.edges[0][0]]                                # doctest: +SKIP
@@ -17,11 +18,13 @@ from typing import NamedTuple
 
 
 class RunGraph(NamedTuple):
-    """The graph of a run: job ids, their class names, and (upstream, downstream) index pairs."""
+    """The graph of a run: job ids, their class names, (upstream, downstream) index pairs,
+    and each job's rule (None in graphs kept by earlier versions)."""
 
     ids: list[str]
     types: list[str]
     edges: list[tuple[int, int]]
+    rules: list[str] | None = None
 
 
 def snapshot(jobs) -> bytes:
@@ -29,6 +32,8 @@ def snapshot(jobs) -> bytes:
     index = {job: i for i, job in enumerate(jobs)}
     type_names: dict[str, int] = {}
     kinds = [type_names.setdefault(type(job).__name__, len(type_names)) for job in jobs]
+    rule_names: dict[str, int] = {}
+    rules = [rule_names.setdefault(job.rule, len(rule_names)) for job in jobs]
     edges: list[int] = []
     for i, job in enumerate(jobs):
         ups = sorted(index[up] for up in job.prerequisites if up in index)
@@ -36,7 +41,7 @@ def snapshot(jobs) -> bytes:
             edges.append(up)
             edges.append(i)
     data = {"ids": [job.job_id for job in jobs], "type_names": list(type_names), "types": kinds,
-            "edges": edges}
+            "edges": edges, "rule_names": list(rule_names), "rules": rules}
     return json.dumps(data, separators=(",", ":")).encode()
 
 
@@ -55,7 +60,9 @@ def decode(blob: bytes) -> RunGraph:
         data = json.loads(_decompress(blob))
         names = data["type_names"]
         flat = data["edges"]
+        rules = data.get("rules")
         return RunGraph(data["ids"], [names[k] for k in data["types"]],
-                        list(zip(flat[0::2], flat[1::2], strict=True)))
+                        list(zip(flat[0::2], flat[1::2], strict=True)),
+                        None if rules is None else [data["rule_names"][k] for k in rules])
     except (zlib.error, lzma.LZMAError, ValueError, KeyError, IndexError, TypeError) as exc:
         raise ValueError(f"damaged job graph in the store ({exc})") from exc
