@@ -110,8 +110,9 @@ def assemble(run: RunInfo, job_runs: list, setting: RunSetting, logs: dict,
     for r, lane in zip(rows, lane_of_row, strict=True):
         stop = r.stopped if r.stopped is not None else r.started
         jobs["id"].append(r.job_id)
-        jobs["start"].append(_ms(r.started - t0))
-        jobs["dur"].append(_ms(stop - r.started))
+        start = _ms(r.started - t0)
+        jobs["start"].append(start)
+        jobs["dur"].append(_ms(stop - t0) - start)  # start + dur: the rounded stop, no overlaps
         jobs["lane"].append(lane)
         jobs["outcome"].append(OUTCOMES.index(r.outcome) if r.outcome in OUTCOMES else 1)
         jobs["reason"].append(reasons.setdefault(r.reason or "", len(reasons)))
