@@ -14,7 +14,17 @@ from __future__ import annotations
 import json
 import lzma
 import zlib
+from operator import attrgetter
 from typing import NamedTuple
+
+_job_id = attrgetter("job_id")
+_rule = attrgetter("rule")
+
+
+def _numbered(values: list[str]) -> tuple[list[str], list[int]]:
+    """The distinct values in order of first appearance, and each value's number."""
+    number = {value: k for k, value in enumerate(dict.fromkeys(values))}
+    return list(number), list(map(number.__getitem__, values))
 
 
 class RunGraph(NamedTuple):
@@ -28,20 +38,22 @@ class RunGraph(NamedTuple):
 
 
 def snapshot(jobs) -> bytes:
-    """The graph of `jobs` as compact JSON bytes (edges to jobs outside `jobs` dropped)."""
-    index = {job: i for i, job in enumerate(jobs)}
-    type_names: dict[str, int] = {}
-    kinds = [type_names.setdefault(type(job).__name__, len(type_names)) for job in jobs]
-    rule_names: dict[str, int] = {}
-    rules = [rule_names.setdefault(job.rule, len(rule_names)) for job in jobs]
+    """The graph of `jobs` as compact JSON bytes (edges to jobs outside `jobs` dropped).
+    It runs after every run that ran a job, so its loops stay in C where they can."""
+    index = dict(zip(jobs, range(len(jobs)), strict=True))
+    type_names, kinds = _numbered([cls.__name__ for cls in map(type, jobs)])
+    rule_names, rules = _numbered(list(map(_rule, jobs)))
     edges: list[int] = []
+    node = index.get
     for i, job in enumerate(jobs):
-        ups = sorted(index[up] for up in job.prerequisites if up in index)
-        for up in ups:
-            edges.append(up)
-            edges.append(i)
-    data = {"ids": [job.job_id for job in jobs], "type_names": list(type_names), "types": kinds,
-            "edges": edges, "rule_names": list(rule_names), "rules": rules}
+        if job.prerequisites:
+            ups = [k for k in map(node, job.prerequisites) if k is not None]
+            if len(ups) > 1:
+                ups.sort()
+            for up in ups:
+                edges += (up, i)
+    data = {"ids": list(map(_job_id, jobs)), "type_names": type_names, "types": kinds,
+            "edges": edges, "rule_names": rule_names, "rules": rules}
     return json.dumps(data, separators=(",", ":")).encode()
 
 

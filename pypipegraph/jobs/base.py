@@ -371,12 +371,12 @@ class Job:
         """The kind of job reports group by: `job.rule = ...`, else the callback's qualified
         name (`.<locals>` dropped), else the class name."""
         rule = self.__dict__.get("_rule")
-        if rule is None:
-            callback = self.__dict__.get("callback")
-            callback = getattr(callback, "func", callback)  # functools.partial
-            name = getattr(callback, "__qualname__", None) or type(self).__name__
-            rule = name.replace(".<locals>", "")
-        return rule
+        if rule is not None:
+            return rule
+        callback = self.__dict__.get("callback")
+        callback = getattr(callback, "func", callback)  # functools.partial
+        name = getattr(callback, "__qualname__", None) if callback is not None else None
+        return name.replace(".<locals>", "") if name else type(self).__name__
 
     @rule.setter
     def rule(self, value: str) -> None:
