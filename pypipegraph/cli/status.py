@@ -153,7 +153,8 @@ def print_rules(reader: StoreReader, args) -> None:
             entry[4] += (row.stopped or row.started) - row.started
             entry[5] += 1
     ordered = sorted(stats.items(), key=lambda item: (-item[1][4], item[0]))
-    rows = [(rule, str(n), str(ok), str(ran), str(failed), duration(total), duration(total / timed) if timed else "")
+    rows = [(rule, str(n), str(ok), str(ran), str(failed), duration(total) if timed else "",
+             duration(total / timed) if timed else "")
             for rule, (n, ok, ran, failed, total, timed) in ordered]
     if rows:
         print(table(("rule", "jobs", "up to date", f"ran in run {run_id}", "failed", "total runtime", "mean"),

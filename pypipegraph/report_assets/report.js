@@ -39,7 +39,7 @@
   J.outcome.forEach((o) => counts[o]++);
   const runColor = run.outcome === "ok" ? COLOR[0] : run.outcome === "failed" ? COLOR[1] : COLOR[2];
   const count = (name, n, color) => `<span class="count" id="count-${name}"${n && color ? ` style="color:${color};font-weight:600"` : ""}>` +
-    `<b>${n}</b> ${name}</span>`;
+    `<b>${n.toLocaleString("en-US")}</b> ${name}</span>`;
   const graphJobs = D.graph ? D.graph.types.filter((t) => !/Invariant$/.test(D.graph.type_names[t])).length : 0;
   $("summary").innerHTML =
     `<span class="badge" style="background:${runColor}">${esc(run.outcome)}</span> ` +
@@ -47,7 +47,7 @@
     (run.cores ? `, ${run.cores} core(s)` : "") + (run.cwd ? ` &middot; in <code>${esc(run.cwd)}</code>` : "") + "<br>" +
     count("done", counts[0]) + count("failed", counts[1], COLOR[1]) + count("blocked", D.blocked.length, "#8a6d3b") +
     count("killed", counts[2], COLOR[2]) +
-    (D.graph ? `<span class="count">of ${graphJobs} job(s) in the graph (invariants not counted); the rest were up to date or not needed</span>` : "");
+    (D.graph ? `<span class="count">of ${graphJobs.toLocaleString("en-US")} job(s) in the graph (invariants not counted); the rest were up to date or not needed</span>` : "");
 
   mark("before rules");
   // --- rules -------------------------------------------------------------------------
@@ -86,7 +86,7 @@
     `<td class="num">${s.ran}</td><td class="num${s.outcome[1] ? " out-failed" : ""}">${s.outcome[1]}</td>` +
     (counts[2] ? `<td class="num${s.outcome[2] ? " out-killed" : ""}">${s.outcome[2]}</td>` : "") +
     `<td class="num">${s.blocked}</td>` + (D.graph ? `<td class="num">${s.graph}</td>` : "") +
-    `<td class="num">${fmt(s.total)}</td><td class="num">${s.ran ? fmt(Math.round(s.total / s.ran)) : ""}</td>` +
+    `<td class="num">${s.ran ? fmt(s.total) : ""}</td><td class="num">${s.ran ? fmt(Math.round(s.total / s.ran)) : ""}</td>` +
     `<td class="num">${s.ran ? fmt(s.max) : ""}</td>` + (RSS ? `<td class="num">${bytes(s.rss)}</td>` : "") +
     (CPU ? `<td class="num">${s.total ? pct(1000 * s.cpu / s.total) : ""}</td>` : "") + "</tr>").join("");
   $("rules").addEventListener("click", (ev) => {
@@ -158,7 +158,7 @@
       ctx.save();
       ctx.beginPath(); ctx.rect(LABEL_W, y, w - LABEL_W, LANE_H); ctx.clip();
       let lastX = -1, lastColor = "";
-      ctx.fillStyle = lastColor;
+      const onTop = []; // failed and killed bars, drawn after the others so none covers them
       for (const i of rows) {
         const x0 = xOf(J.start[i]);
         if (x0 > w) break;
@@ -170,6 +170,7 @@
         // many sub-pixel bars in a row: paint each pixel column once (the first bar's colour)
         if (bw <= 1 && Math.floor(x0) === lastX) continue;
         lastX = Math.floor(x0);
+        if (J.outcome[i] && bw <= 3) { onTop.push([i, x0, bw]); continue; }
         const color = barColor(i);
         if (color !== lastColor) { ctx.fillStyle = color; lastColor = color; } // setting a colour costs
         ctx.fillRect(x0, y + 3, bw, LANE_H - 6);
@@ -185,6 +186,7 @@
           }
         }
       }
+      for (const [i, x0, bw] of onTop) { ctx.fillStyle = COLOR[J.outcome[i]]; ctx.fillRect(x0, y + 3, bw, LANE_H - 6); }
       ctx.restore();
     });
     // critical path: outlines and the waits between its jobs, drawn inside the plot area only
