@@ -324,6 +324,7 @@ def test_sort_by_runtime(small_page):
 
 def test_graph_shows_every_job_with_those_that_ran_highlighted(small_page):
     page = small_page.page
+    assert page.inner_text("#graph-title") == "Job graph" and page.locator("#graph-all").is_visible()
     assert page.locator("#graph svg g.node").count() == 5  # invariants hidden
     assert page.locator("#graph svg g.node.ran").count() == 5
     page.check("#show-invariants")

@@ -83,3 +83,23 @@ def test_status_rules_without_a_kept_graph(ppg_dir):
     conn.close()
     assert ppg_status("--rules").strip() == (
         "no job graph kept in the store yet: run the pipeline (with this version) first")
+
+
+def test_a_graph_kept_before_rules_groups_by_class(new_pipegraph):
+    import json
+    import lzma
+    import sqlite3
+
+    a = ppg.FileGeneratingJob("out/a", trim)
+    ppg.FileGeneratingJob("out/b", trim).depends_on(a)
+    ppg.run()
+    conn = sqlite3.connect(".pypipegraph_status_robust")
+    data = json.loads(lzma.decompress(conn.execute("SELECT data FROM graphs").fetchone()[0]))
+    assert sorted(data["rule_names"]) == ["FunctionInvariant", "trim"]
+    del data["rule_names"], data["rules"]  # as the previous version kept it
+    conn.execute("UPDATE graphs SET data = ?", (lzma.compress(json.dumps(data).encode()),))
+    conn.commit()
+    conn.close()
+    lines = ppg_status("--rules").splitlines()
+    assert lines[1].split()[:2] == ["FileGeneratingJob", "2"]
+    assert lines[-1].endswith("(a graph kept before rules were recorded: grouped by class); runtimes as last recorded")
