@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 _job_id = attrgetter("job_id")
 _rule = attrgetter("rule")
+_prerequisites = attrgetter("prerequisites")
 
 
 def _numbered(values: list[str]) -> tuple[list[str], list[int]]:
@@ -45,9 +46,9 @@ def snapshot(jobs) -> bytes:
     rule_names, rules = _numbered(list(map(_rule, jobs)))
     edges: list[int] = []
     node = index.get
-    for i, job in enumerate(jobs):
-        if job.prerequisites:
-            ups = [k for k in map(node, job.prerequisites) if k is not None]
+    for i, prerequisites in enumerate(map(_prerequisites, jobs)):
+        if prerequisites:
+            ups = [k for k in map(node, prerequisites) if k is not None]
             if len(ups) > 1:
                 ups.sort()
             for up in ups:
