@@ -12,19 +12,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections import deque
 from importlib import resources
 
 from .errors import StoreError
-from .history_reader import JobRun, StoreReader
+from .history_reader import JobRun, RunInfo, RunSetting, StoreReader
 from .logs import LOG_DIR, logger
 from .run_graph import RunGraph
 
 REPORT_ENV = "PYPIPEGRAPH_REPORT"
 REPORT_NAME = "ppg_report.html"
 OUTCOMES = ("done", "failed", "killed")
-MAX_DETAILED_FAILURES = 200  # failures shown with traceback and output; the rest are counted
+MAX_FAILURE_GROUPS = 200  # groups shown with a traceback and output; the rest are counted
+RESOURCE_FIELDS = ("rss", "cpu")  # optional JobRun fields: peak RSS bytes, CPU seconds
 TAIL_LINES = 30  # last lines of stderr shown per failure
 MAX_TEXT = 20000  # characters kept of a traceback or output tail
 
@@ -70,7 +72,7 @@ def write_report_if_wanted(store: str, run_id: int | None, on_run: bool | None,
 
 
 def gather(reader: StoreReader, run_id: int | None = None) -> dict:
-    """Everything the page shows, as JSON-ready data."""
+    """Everything the page shows, as JSON-ready data, for run `run_id` (default: the last)."""
     runs = reader.runs(limit=1_000_000)
     if not runs:
         raise StoreError(f"{reader.filename} has no recorded run yet: run the pipeline first")
@@ -82,35 +84,60 @@ def gather(reader: StoreReader, run_id: int | None = None) -> dict:
             known = ", ".join(str(r.run_id) for r in runs[:10])
             raise StoreError(f"run {run_id} is not in {reader.filename} (recent runs: {known})")
         run = matching[0]
-    rows = _last_row_per_job(reader.job_runs(run_id=run.run_id))
-    setting = reader.run_setting(run.run_id)
+    return assemble(run, reader.job_runs(run_id=run.run_id), reader.run_setting(run.run_id),
+                    reader.run_logs(run.run_id), reader.run_cwd(run.run_id))
+
+
+def assemble(run: RunInfo, job_runs: list, setting: RunSetting, logs: dict,
+             cwd: str | None = None) -> dict:
+    """The page's data from what the store keeps of one run. `job_runs` are JobRun rows;
+    rows that also carry `rss` (peak bytes) and `cpu` (seconds) add the memory plot and
+    the per-rule peak memory."""
+    rows = _last_row_per_job(job_runs)
     t0 = run.started
     end = run.finished or max((r.stopped or r.started for r in rows), default=t0)
     lanes, lane_of_row = _lanes(rows, setting.master_pid)
+    graph = setting.graph
+    rule_names: dict[str, int] = {}
+    rule_of_job = {}
+    if graph is not None:
+        rules = graph.rules or graph.types
+        rule_of_job = {job_id: rule_names.setdefault(rule, len(rule_names))
+                       for job_id, rule in zip(graph.ids, rules, strict=True)}
     reasons: dict[str, int] = {}
-    jobs = {"id": [], "start": [], "dur": [], "lane": [], "outcome": [], "reason": [], "cores": []}
+    jobs: dict[str, list] = {"id": [], "start": [], "dur": [], "lane": [], "outcome": [],
+                             "reason": [], "cores": [], "rule": []}
     for r, lane in zip(rows, lane_of_row, strict=True):
         stop = r.stopped if r.stopped is not None else r.started
         jobs["id"].append(r.job_id)
-        jobs["start"].append(_ms(r.started - t0))
-        jobs["dur"].append(_ms(stop - r.started))
+        start = _ms(r.started - t0)
+        jobs["start"].append(start)
+        jobs["dur"].append(_ms(stop - t0) - start)  # start + dur: the rounded stop, no overlaps
         jobs["lane"].append(lane)
         jobs["outcome"].append(OUTCOMES.index(r.outcome) if r.outcome in OUTCOMES else 1)
         jobs["reason"].append(reasons.setdefault(r.reason or "", len(reasons)))
         jobs["cores"].append(r.cores or 0)
+        rule = rule_of_job.get(r.job_id)
+        jobs["rule"].append(rule if rule is not None else rule_names.setdefault("(unknown)", len(rule_names)))
+    for field in RESOURCE_FIELDS:  # per-job resource use, when the store has it
+        values = [getattr(r, field, None) for r in rows]
+        if any(v is not None for v in values):
+            jobs[field] = values
     return {
         "run": {"id": run.run_id, "started": run.started, "finished": run.finished,
                 "outcome": run.outcome or "interrupted", "jobs_run": run.jobs_run,
-                "jobs_failed": run.jobs_failed, "cwd": reader.run_cwd(run.run_id),
+                "jobs_failed": run.jobs_failed, "cwd": cwd,
                 "cores": setting.cores, "wall_ms": _ms(end - t0),
                 "generated": time.time()},
         "lanes": lanes,
         "reasons": list(reasons),
+        "rules": list(rule_names),
         "jobs": jobs,
-        "critical": critical_path(rows, setting.graph),
+        "critical": critical_path(rows, graph),
         "shares": time_shares(rows, t0, end, setting.cores),
-        "graph": _graph_data(setting.graph),
-        "failures": _failures(rows, reader.run_logs(run.run_id)),
+        "graph": _graph_data(graph, rule_of_job),
+        "blocked": blocked_jobs(rows, graph),
+        "failures": failure_groups(rows, logs, jobs["rule"], list(rule_names)),
         "outcomes": list(OUTCOMES),
     }
 
@@ -259,28 +286,63 @@ def time_shares(rows: list[JobRun], t0: float, end: float, cores: int | None) ->
     }
 
 
-def _graph_data(graph: RunGraph | None) -> dict | None:
+def _graph_data(graph: RunGraph | None, rule_of_job: dict[str, int]) -> dict | None:
     if graph is None:
         return None
     type_names: dict[str, int] = {}
     kinds = [type_names.setdefault(t, len(type_names)) for t in graph.types]
     flat = [i for edge in graph.edges for i in edge]
-    return {"ids": graph.ids, "type_names": list(type_names), "types": kinds, "edges": flat}
+    return {"ids": graph.ids, "type_names": list(type_names), "types": kinds, "edges": flat,
+            "rules": [rule_of_job[job_id] for job_id in graph.ids]}
 
 
-def _failures(rows: list[JobRun], logs: dict) -> list[dict]:
-    failed = [(i, r) for i, r in enumerate(rows) if r.outcome != "done"]
-    result = []
-    for i, r in failed[:MAX_DETAILED_FAILURES]:
+def blocked_jobs(rows: list[JobRun], graph: RunGraph | None) -> list[int]:
+    """Graph nodes downstream of a job that failed or was killed, which did not run."""
+    if graph is None:
+        return []
+    node_of = {job_id: i for i, job_id in enumerate(graph.ids)}
+    ran = {node_of[r.job_id] for r in rows if r.job_id in node_of}
+    stack = [node_of[r.job_id] for r in rows if r.outcome != "done" and r.job_id in node_of]
+    downs: list[list[int]] = [[] for _ in graph.ids]
+    for up, down in graph.edges:
+        downs[up].append(down)
+    blocked: set[int] = set()
+    while stack:
+        for down in downs[stack.pop()]:
+            if down not in ran and down not in blocked:
+                blocked.add(down)
+                stack.append(down)
+    return sorted(blocked)
+
+
+def failure_groups(rows: list[JobRun], logs: dict, rule_of_row: list[int],
+                   rule_names: list[str]) -> list[dict]:
+    """Failed and killed jobs grouped by rule and message (the traceback's last line, job
+    ids and numbers ignored): the first job's traceback and output, the other rows counted."""
+    groups: dict[tuple, dict] = {}
+    for i, r in enumerate(rows):
+        if r.outcome == "done":
+            continue
         stdout, stderr, traceback = logs.get(r.job_id, (None, None, None))
-        result.append({
-            "row": i,
-            "traceback": _tail(traceback or "", 10_000),
-            "stderr": _tail(stderr or "", TAIL_LINES),
-            "stdout": _tail(stdout or "", 10),
-            "log_kept": r.job_id in logs,
-        })
-    return result
+        message = _message(traceback, stderr, r.outcome)
+        key = (rule_of_row[i], r.outcome, re.sub(r"\d+", "#", message.replace(r.job_id, "{job}")))
+        group = groups.get(key)
+        if group is not None:
+            group["rows"].append(i)
+            continue
+        groups[key] = {"rule": rule_names[rule_of_row[i]], "message": message, "rows": [i]}
+        if len(groups) <= MAX_FAILURE_GROUPS:
+            groups[key].update(traceback=_tail(traceback or "", 10_000), stderr=_tail(stderr or "", TAIL_LINES),
+                               stdout=_tail(stdout or "", 10), log_kept=r.job_id in logs)
+    return sorted(groups.values(), key=lambda g: -len(g["rows"]))
+
+
+def _message(traceback: str | None, stderr: str | None, outcome: str) -> str:
+    for text in (traceback, stderr):
+        lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+        if lines:
+            return lines[-1][:300]
+    return "killed" if outcome == "killed" else "failed (no traceback kept)"
 
 
 def _tail(text: str, lines: int) -> str:

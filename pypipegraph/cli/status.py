@@ -9,6 +9,7 @@ hidden unless `--all`.
 
     ppg status --state failed 'out/*'
     ppg status --runs
+    ppg status --rules
 
 The small helpers here (dates, durations, tables, opening the reader) are shared by
 the other store commands (log, history, forget).
@@ -39,6 +40,9 @@ def add_parser(subparsers):
     parser.add_argument("--all", action="store_true",
                         help="include invariants (function, parameter and file invariants)")
     parser.add_argument("--runs", action="store_true", help="list the recent runs instead")
+    parser.add_argument("--rules", action="store_true",
+                        help="one line per rule (a job's callback or class): jobs, up to date, ran, "
+                        "failed, total and mean runtime")
     parser.add_argument("--limit", type=int, default=20, help="how many runs --runs lists (default 20)")
     return parser
 
@@ -48,6 +52,8 @@ def run(args) -> int:
     try:
         if args.runs:
             print_runs(reader, args.limit)
+        elif args.rules:
+            print_rules(reader, args)
         else:
             print_jobs(reader, args)
     finally:
@@ -105,6 +111,59 @@ def print_jobs(reader: StoreReader, args) -> None:
 def is_invariant(job_id: str, record) -> bool:
     """Whether to hide the job without --all: its record's kind says so."""
     return record_is_invariant(job_id, record)
+
+
+# --- rules ---------------------------------------------------------------------
+
+
+def latest_graph(reader: StoreReader):
+    """(run id, RunGraph) of the last run whose job graph the store kept, or (None, None)."""
+    for info in reader.runs(limit=1_000_000):
+        graph = reader.run_setting(info.run_id).graph
+        if graph is not None:
+            return info.run_id, graph
+    return None, None
+
+
+def print_rules(reader: StoreReader, args) -> None:
+    """Jobs of the last kept graph grouped by rule, most recorded runtime first."""
+    run_id, graph = latest_graph(reader)
+    if graph is None:
+        print("no job graph kept in the store yet: run the pipeline (with this version) first")
+        return
+    records = reader.records()
+    last = reader.last_runs()
+    stats: dict[str, list] = {}  # rule -> [jobs, up to date, ran, failed, runtime, timed]
+    for job_id, kind, rule in zip(graph.ids, graph.types, graph.rules or graph.types, strict=True):
+        record = records.get(job_id)
+        if not args.all and (kind.endswith("Invariant") or is_invariant(job_id, record)):
+            continue
+        if args.patterns and not any(fnmatch.fnmatchcase(job_id, p) for p in args.patterns):
+            continue
+        row = last.get(job_id)
+        failed = row is not None and row.outcome != "done"
+        entry = stats.setdefault(rule, [0, 0, 0, 0, 0.0, 0])
+        entry[0] += 1
+        entry[1] += record is not None and not failed
+        entry[2] += row is not None and row.run_id == run_id
+        entry[3] += failed
+        if record is not None and record.finished:
+            entry[4] += record.runtime
+            entry[5] += 1
+        elif row is not None:
+            entry[4] += (row.stopped or row.started) - row.started
+            entry[5] += 1
+    ordered = sorted(stats.items(), key=lambda item: (-item[1][4], item[0]))
+    rows = [(rule, str(n), str(ok), str(ran), str(failed), duration(total) if timed else "",
+             duration(total / timed) if timed else "")
+            for rule, (n, ok, ran, failed, total, timed) in ordered]
+    if rows:
+        print(table(("rule", "jobs", "up to date", f"ran in run {run_id}", "failed", "total runtime", "mean"),
+                    rows, right={1, 2, 3, 4, 5, 6}))
+    jobs = sum(entry[0] for entry in stats.values())
+    note = "" if graph.rules is not None else " (a graph kept before rules were recorded: grouped by class)"
+    print(f"{len(rows)} rule{'s' if len(rows) != 1 else ''}, {jobs} job{'s' if jobs != 1 else ''} "
+          f"in the graph of run {run_id}{note}; runtimes as last recorded")
 
 
 # --- runs ----------------------------------------------------------------------

@@ -366,6 +366,24 @@ class Job:
         self.resource_needs = {**self.resource_needs, resource: units}
         return self
 
+    @property
+    def rule(self) -> str:
+        """The kind of job reports group by: `job.rule = ...`, else the callback's qualified
+        name (`.<locals>` dropped), else the class name."""
+        rule = self.__dict__.get("_rule")
+        if rule is not None:
+            return rule
+        callback = self.__dict__.get("callback")
+        callback = getattr(callback, "func", callback)  # functools.partial
+        name = getattr(callback, "__qualname__", None) if callback is not None else None
+        return name.replace(".<locals>", "") if name else type(self).__name__
+
+    @rule.setter
+    def rule(self, value: str) -> None:
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{self.job_id}: rule must be a non-empty string; got {value!r}")
+        self._rule = value
+
     # --- what the engine asks ------------------------------------------------
 
     def auto_invariants(self) -> list[Job]:
