@@ -101,23 +101,24 @@ def write_file(path: str, data: str | bytes) -> None:
 def open_lock_file(path: str) -> int:
     """A read-write descriptor on the lock file `path`, created (0644) when missing.
 
-    OSError (with a message saying what to do) when `path` is a symbolic link, not a
-    regular file, or has other hard links: a planted link must not make a run write
-    into its target. The descriptor is not inherited by programs the run starts.
+    OSError (its message, meant to follow "the lock file <path>: ", says what to do) when
+    `path` is a symbolic link, not a regular file, or has other hard links: a planted link
+    must not make a run write into its target. The descriptor is not inherited by
+    programs the run starts.
     """
     try:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | NOFOLLOW | CLOEXEC, 0o644)
-    except OSError as exc:
+    except OSError:
         if os.path.islink(path):
-            raise OSError(exc.errno, f"the lock file {path} is a symbolic link (to "
-                          f"{os.readlink(path)!r}); remove the link and run again") from None
+            raise OSError(f"it is a symbolic link (to {os.readlink(path)!r}); remove the link "
+                          "and run again") from None
         raise
     info = os.fstat(fd)
     problem = ("is not a regular file" if not stat.S_ISREG(info.st_mode)
                else f"has {info.st_nlink} hard links" if info.st_nlink != 1 else None)
     if problem:
         os.close(fd)
-        raise OSError(f"the lock file {path} {problem}; remove it and run again")
+        raise OSError(f"it {problem}; remove it and run again")
     return fd
 
 
