@@ -178,7 +178,8 @@ class RunLog:
     def _failed(self, what: str, exc: BaseException) -> None:
         """Note the first failure (warned about once); later ones are dropped quietly."""
         if self.problem is None:
-            self.problem = f"could not write {what} ({exc}); the run went on without it"
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            self.problem = f"could not write {what} ({why}); the run went on without it"
 
     def _write(self, attribute: str, text: str, flush: bool = False) -> None:
         fh = getattr(self, attribute)

@@ -190,3 +190,71 @@ def test_a_link_planted_at_the_lock_file_stops_the_run(new_pipegraph, outside):
         ppg.run()
     assert outside.read_text() == "precious"
     assert not Path("out/a.txt").exists()
+
+
+# --- item 8: logging never takes a run down -------------------------------------------------
+
+FULL_DISK_SCRIPT = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    import pypipegraph as ppg
+    ppg.new_pipegraph(quiet=True, dump_graph=True)
+    def work(of):
+        with open("runs", "a") as fh:
+            fh.write("x")
+        if of.endswith("7"):
+            raise ValueError("seven is bad " + "x" * 2000)  # ppg_errors.txt grows fast
+        Path(of).write_text(of)
+    for i in range(300):
+        ppg.FileGeneratingJob("out/a_rather_long_name_for_a_job_output_%03d" % i, work)
+    try:
+        ppg.run()
+    except ppg.RuntimeError as exc:
+        print("SUMMARY:", str(exc).splitlines()[0])
+    """)
+
+
+def _mount_small_tmpfs(path: str) -> bool:
+    try:
+        return subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8k", "tmpfs", path],
+                              capture_output=True, timeout=30).returncode == 0
+    except OSError:
+        return False
+
+
+def _chattr(flag: str, path: str) -> bool:
+    try:
+        return subprocess.run(["chattr", flag, path], capture_output=True).returncode == 0
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("trouble", ["full disk", "read-only logs"])
+def test_a_full_disk_under_logs_does_not_stop_the_run(ppg_dir, trouble):
+    Path("pipeline.py").write_text(FULL_DISK_SCRIPT)
+    if trouble == "full disk":
+        if not _mount_small_tmpfs("logs"):
+            pytest.skip("cannot mount a small tmpfs here")
+        undo = ["umount", "logs"]
+        expected = "No space left on device"
+    else:
+        if not _chattr("+i", "logs"):
+            pytest.skip("chattr +i is not available here")
+        undo = ["chattr", "-i", "logs"]
+        expected = "Operation not permitted"
+    try:
+        done = subprocess.run([sys.executable, "pipeline.py"], capture_output=True, text=True,
+                              timeout=300)
+    finally:
+        subprocess.run(undo, check=True)
+    assert "SUMMARY: 30 job(s) failed:\n" in done.stdout, done.stdout + done.stderr
+    warning, = done.stderr.splitlines()  # one warning, no traceback
+    assert warning.startswith("pypipegraph: warning: logging failed: could not write logs/")
+    assert expected in warning and warning.endswith("; the run went on without it")
+    made = sorted(p.name for p in Path("out").iterdir())
+    assert len(made) == 270 and not any(name.endswith("7") for name in made)
+    assert len(Path("runs").read_text()) == 300
+    rerun = subprocess.run([sys.executable, "pipeline.py"], capture_output=True, text=True,
+                           timeout=300)
+    assert "SUMMARY: 30 job(s) failed:\n" in rerun.stdout and rerun.stderr == ""
+    assert len(Path("runs").read_text()) == 330  # the store knew: only the failed jobs ran again
