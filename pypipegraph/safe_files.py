@@ -52,6 +52,8 @@ def _fresh_file(path: str) -> tuple[int, str]:
             fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | NOFOLLOW | CLOEXEC, 0o666)
         except FileExistsError:
             continue
+        except OSError as exc:  # name the file the caller asked for, not the temporary one
+            raise type(exc)(exc.errno, exc.strerror, path) from None
         return fd, temp
     raise FileExistsError(f"cannot create a temporary file next to {path}")
 
