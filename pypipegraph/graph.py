@@ -22,7 +22,7 @@ from .errors import JobContractError, RuntimeError
 from .hashing import forget_global_values
 from .history import History
 from .jobs.generating import GenerationSession, load_generated
-from .logs import RunLog, attach_socket_handler, detach, logger, socket_address
+from .logs import RunLog, attach_socket_handler, detach, file_handler, logger, socket_address
 from .ordering import topological_order
 from .report import report_wanted, write_report_if_wanted
 from .resources import LocalSystem, NamedResources, validate_capacity
@@ -234,7 +234,9 @@ class Pipegraph:
     def _attach_log_file(self):
         if not self.log_file:
             return None
-        handler = logging.FileHandler(self.log_file)
+        handler = file_handler(self.log_file)  # None (and a warning) when it cannot be opened
+        if handler is None:
+            return None
         handler.setLevel(self.log_level)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logger.addHandler(handler)

@@ -22,7 +22,15 @@ import struct
 import sys
 import time
 
-from .safe_files import open_for_write, printable, private_dir_problem, write_file
+from .safe_files import (
+    CLOEXEC,
+    NOFOLLOW,
+    TEXT_ERRORS,
+    open_for_write,
+    printable,
+    private_dir_problem,
+    write_file,
+)
 
 logger = logging.getLogger("pypipegraph")
 logger.addHandler(logging.NullHandler())
@@ -115,6 +123,45 @@ def attach_socket_handler(address: str | None = None) -> logging.Handler | None:
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
     return handler
+
+
+class LogFileHandler(logging.StreamHandler):
+    """new_pipegraph(log_file=...): appends to the file, opened without following a link;
+    a failure to write (full disk) is one warning, then records are dropped."""
+
+    def __init__(self, path: str, stream):
+        super().__init__(stream)
+        self.path = path
+        self.failed = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            super().emit(record)
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        if not self.failed:
+            self.failed = True
+            _warn(f"logging failed: could not write {self.path} ({sys.exc_info()[1]}); "
+                  "the run went on without it")
+
+    def close(self) -> None:
+        try:
+            self.stream.close()
+        except OSError:
+            pass
+        super().close()
+
+
+def file_handler(path: str) -> logging.Handler | None:
+    """A LogFileHandler on `path`, or None (with a warning) when it cannot be opened: a
+    symbolic link there is refused, so the log never goes into the link's target."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | NOFOLLOW | CLOEXEC, 0o666)
+    except OSError as exc:
+        why = "it is a symbolic link" if os.path.islink(path) else exc.strerror or exc
+        _warn(f"not logging to {path}: {why}")
+        return None
+    return LogFileHandler(path, os.fdopen(fd, "a", encoding="utf-8", errors=TEXT_ERRORS))
 
 
 def _warn(text: str) -> None:

@@ -6,6 +6,7 @@ link output is removed like any partial output. Names that are not UTF-8 go ever
 name is written. A full disk or read-only logs/ never takes a run down.
 """
 
+import logging
 import os
 import subprocess
 import sys
@@ -258,3 +259,38 @@ def test_a_full_disk_under_logs_does_not_stop_the_run(ppg_dir, trouble):
                            timeout=300)
     assert "SUMMARY: 30 job(s) failed:\n" in rerun.stdout and rerun.stderr == ""
     assert len(Path("runs").read_text()) == 330  # the store knew: only the failed jobs ran again
+
+
+def test_log_file_appends_and_refuses_a_planted_link(new_pipegraph, outside, capfd):
+    new_pipegraph.new_pipegraph(log_file="logs/mine.log", log_level=logging.DEBUG)
+    ppg.FileGeneratingJob("out/a.txt", _write)
+    ppg.run()
+    new_pipegraph.new_pipegraph(log_file="logs/mine.log", log_level=logging.DEBUG)
+    ppg.FileGeneratingJob("out/b.txt", _write)
+    ppg.run()
+    text = Path("logs/mine.log").read_text()
+    assert "out/a.txt: runs because" in text and "out/b.txt: runs because" in text
+    os.symlink(outside, "logs/linked.log")
+    new_pipegraph.new_pipegraph(log_file="logs/linked.log")
+    ppg.FileGeneratingJob("out/c.txt", _write)
+    ppg.run()
+    assert outside.read_text() == "precious" and Path("out/c.txt").exists()
+    assert capfd.readouterr().err == ("pypipegraph: warning: not logging to logs/linked.log: it is "
+                                      "a symbolic link\n")
+
+
+def test_log_file_on_a_full_disk_warns_once(ppg_dir):
+    Path("pipeline.py").write_text(FULL_DISK_SCRIPT.replace("dump_graph=True",
+                                                            "log_file='logs/mine.log', log_level=10"))
+    if not _mount_small_tmpfs("logs"):
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        done = subprocess.run([sys.executable, "pipeline.py"], capture_output=True, text=True,
+                              timeout=300)
+    finally:
+        subprocess.run(["umount", "logs"], check=True)
+    assert "SUMMARY: 30 job(s) failed:\n" in done.stdout, done.stdout + done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 2 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith("pypipegraph: warning: logging failed: could not write logs/mine.log")
+    assert lines[1].startswith("pypipegraph: warning: logging failed: could not write logs/ppg_")
