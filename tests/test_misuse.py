@@ -201,7 +201,8 @@ M = {
     64: ["it is a symbolic link (to '<file>'); remove the link and run again",
          "it has 2 hard links; remove it and run again"],
     65: ["pypipegraph: warning: logging failed: could not write logs/ppg_run.txt (Is a directory); "
-         "the run went on without it"],
+         "the run went on without it",
+         "pypipegraph: warning: not logging to logs/mine.log: it is a symbolic link"],
     66: ["pypipegraph: warning: not streaming the log to <file>: <file> has mode 0777: group or "
          "others have access (chmod 700 it)",
          "pypipegraph: warning: not streaming the log to <file>: <file> is owned by uid <pid>, not "
@@ -997,12 +998,18 @@ def test_64_a_link_planted_at_the_lock_file(ppg_dir, tmp_path_factory, variant):
     assert yours.read_text() == "yours"
 
 
-def test_65_logs_cannot_be_written(new_pipegraph, capfd):
-    os.mkdir("logs/ppg_run.txt")
+@pytest.mark.parametrize("variant", [0, 1])
+def test_65_logs_cannot_be_written(new_pipegraph, capfd, variant):
+    if variant == 0:
+        os.mkdir("logs/ppg_run.txt")
+    else:
+        os.symlink("elsewhere.log", "logs/mine.log")
+        new_pipegraph.new_pipegraph(log_file="logs/mine.log")
     ppg.FileGeneratingJob("out/a.txt", _query)
     ppg.run_pipegraph()
     assert Path("out/a.txt").read_text() == "rows"
-    assert capfd.readouterr().err == M[65][0] + "\n"
+    assert capfd.readouterr().err == M[65][variant] + "\n"
+    assert not Path("elsewhere.log").exists()
 
 
 @pytest.mark.parametrize("variant", [0, 1])
