@@ -210,12 +210,13 @@ class RunLog:
         self.problem: str | None = None  # the first failure to write a log file
         self.errors_filename = os.path.join(log_dir, "ppg_errors.txt")
         self._debug = logger.isEnabledFor(logging.DEBUG)
-        self._run = self._open("ppg_run.txt", buffering=1 << 16) if self.enabled else None
-        self._errors = self._open("ppg_errors.txt") if self.enabled else None
+        self._paths = {"_run": os.path.join(log_dir, "ppg_run.txt"), "_errors": self.errors_filename}
+        self._run = self._open("_run", buffering=1 << 16) if self.enabled else None
+        self._errors = self._open("_errors") if self.enabled else None
         self.line(f"run started {time.strftime('%Y-%m-%d %H:%M:%S')} in {printable(os.getcwd())}")
 
-    def _open(self, name: str, buffering: int = -1):
-        path = os.path.join(self.log_dir, name)
+    def _open(self, attribute: str, buffering: int = -1):
+        path = self._paths[attribute]
         try:
             return open_for_write(path, buffering=buffering)
         except OSError as exc:
@@ -235,7 +236,7 @@ class RunLog:
             if flush:
                 fh.flush()
         except (OSError, ValueError) as exc:
-            self._failed(fh.name if isinstance(fh.name, str) else attribute, exc)
+            self._failed(self._paths[attribute], exc)
             setattr(self, attribute, None)
             _close_quietly(fh)
 
@@ -294,7 +295,7 @@ class RunLog:
                 try:
                     fh.close()
                 except OSError as exc:
-                    self._failed(fh.name if isinstance(fh.name, str) else attribute, exc)
+                    self._failed(self._paths[attribute], exc)
         if self.problem is not None and not self._warned:
             self._warned = True
             _warn(f"logging failed: {self.problem}")
