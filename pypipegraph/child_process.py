@@ -15,6 +15,7 @@ import os
 import subprocess
 
 from . import util
+from .safe_files import open_for_write
 
 # Reads the group id, waits for EOF (the starter finished or died), kills the group.
 _WATCHER = 'read -r group; read -r _; [ -n "$group" ] && kill -9 -"$group" 2>/dev/null; exit 0'
@@ -43,7 +44,8 @@ def run_program(argv: list[str], stdout_path: str, stderr_path: str, cwd: str | 
         os.write(write_end, f"{os.getpid()}\n".encode())
 
     try:
-        with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+        with open_for_write(stdout_path, binary=True) as out, \
+                open_for_write(stderr_path, binary=True) as err:
             process = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env,
                 start_new_session=True, preexec_fn=before_exec)

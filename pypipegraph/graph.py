@@ -23,7 +23,7 @@ from .hashing import forget_global_values
 from .history import History
 from .jobs.generating import GenerationSession, load_generated
 from .listeners import standard_listeners
-from .logs import RunLog, attach_socket_handler, detach, logger, socket_address
+from .logs import RunLog, attach_socket_handler, detach, file_handler, logger, socket_address
 from .ordering import topological_order
 from .rebuilder import Rebuilder
 from .report import report_wanted, write_report_if_wanted
@@ -241,7 +241,9 @@ class Pipegraph:
     def _attach_log_file(self):
         if not self.log_file:
             return None
-        handler = logging.FileHandler(self.log_file)
+        handler = file_handler(self.log_file)  # None (and a warning) when it cannot be opened
+        if handler is None:
+            return None
         handler.setLevel(self.log_level)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
         logger.addHandler(handler)

@@ -25,6 +25,7 @@ import time
 from .errors import StoreError, StoreLocked
 from .hashing import hash_bytes
 from .run_graph import compress
+from .safe_files import open_lock_file
 from .store_format import FORMAT_VERSION, SCHEMA, Record, decode_record, encode_record
 from .store_format import signed as _signed
 
@@ -73,7 +74,7 @@ class History:
     def _lock(self) -> None:
         lock_name = self.filename + ".lock"
         try:
-            fd = os.open(lock_name, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = open_lock_file(lock_name)
         except OSError as exc:
             raise StoreError(f"cannot create the lock file {lock_name}: {exc}") from exc
         try:

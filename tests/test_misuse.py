@@ -198,6 +198,18 @@ M = {
          "resources: the count of 'db_connections' must be a positive int; got 0"],
     63: ["out/a.txt: needs('db_connections', ...) takes a positive int; got 0",
          "out/a.txt: priority must be a number (higher runs first); got 'urgent'"],
+    64: ["it is a symbolic link (to '<file>'); remove the link and run again",
+         "it has 2 hard links; remove it and run again"],
+    65: ["pypipegraph: warning: logging failed: could not write logs/ppg_run.txt (Is a directory); "
+         "the run went on without it",
+         "pypipegraph: warning: not logging to logs/mine.log: it is a symbolic link"],
+    66: ["pypipegraph: warning: not streaming the log to <file>: <file> has mode 0777: group or "
+         "others have access (chmod 700 it)",
+         "pypipegraph: warning: not streaming the log to <file>: <file> is owned by uid <pid>, not "
+         "by you (uid <pid>)"],
+    67: ["log socket 'localhost:5005': give the path of a Unix socket (with a '/', e.g. ./log.sock) "
+         "or 1 for the default one; TCP host:port is not supported (any local user could listen on "
+         "it first or write into it)"],
 }
 
 _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
@@ -969,3 +981,52 @@ def test_63_malformed_needs_or_priority(new_pipegraph, variant):
             job.needs("db_connections", 0)
         else:
             job.priority = "urgent"
+
+
+# --- files, logs and the log socket ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", [0, 1])
+def test_64_a_link_planted_at_the_lock_file(ppg_dir, tmp_path_factory, variant):
+    from pypipegraph.safe_files import open_lock_file
+
+    yours = tmp_path_factory.mktemp("home") / "yours.txt"
+    yours.write_text("yours")
+    (os.symlink if variant == 0 else os.link)(yours, STORE + ".lock")
+    with raises(OSError, M[64][variant]):
+        open_lock_file(STORE + ".lock")
+    assert yours.read_text() == "yours"
+
+
+@pytest.mark.parametrize("variant", [0, 1])
+def test_65_logs_cannot_be_written(new_pipegraph, capfd, variant):
+    if variant == 0:
+        os.mkdir("logs/ppg_run.txt")
+    else:
+        os.symlink("elsewhere.log", "logs/mine.log")
+        new_pipegraph.new_pipegraph(log_file="logs/mine.log")
+    ppg.FileGeneratingJob("out/a.txt", _query)
+    ppg.run_pipegraph()
+    assert Path("out/a.txt").read_text() == "rows"
+    assert capfd.readouterr().err == M[65][variant] + "\n"
+    assert not Path("elsewhere.log").exists()
+
+
+@pytest.mark.parametrize("variant", [0, 1])
+def test_66_a_log_socket_that_is_not_private(new_pipegraph, capfd, variant):
+    if variant == 1 and os.getuid() != 0:
+        pytest.skip("giving a directory to another user needs root")
+    Path("shared").mkdir(mode=0o700)
+    os.chmod("shared", 0o777) if variant == 0 else os.chown("shared", 65534, 65534)
+    new_pipegraph.new_pipegraph(log_socket="shared/log.sock")
+    ppg.FileGeneratingJob("out/a.txt", _query)
+    ppg.run_pipegraph()
+    assert Path("out/a.txt").read_text() == "rows"
+    here = os.path.abspath("shared")
+    values = (f"{here}/log.sock", here) + (() if variant == 0 else ("65534", str(os.getuid())))
+    check_text(capfd.readouterr().err, M[66][variant] + "\n", values)
+
+
+def test_67_a_tcp_address_as_log_socket(ppg_dir):
+    with raises(ValueError, M[67][0]):
+        ppg.new_pipegraph(log_socket="localhost:5005")

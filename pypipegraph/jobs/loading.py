@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import JobContractError
+from ..safe_files import write_file
 from .base import Job, check_no_argument_callback
 from .invariants import FunctionInvariant
 from .output import FileGeneratingJob
@@ -113,8 +114,7 @@ def write_cache(filename: str, value: Any, job_id: str, what: str = "the calcula
             f"{job_id}: {what} ({type(value).__name__}) cannot be pickled "
             f"into the cache file: {exc}"
         ) from exc
-    with open(filename, "wb") as fh:
-        fh.write(data)
+    write_file(filename, data)  # a new file: never written through a planted link
 
 
 def load_cache(filename: str, job_id: str) -> Any:

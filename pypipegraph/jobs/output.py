@@ -84,7 +84,7 @@ class FileGeneratingJob(Job):
     def remove_partial_outputs(self) -> None:
         """Remove (or rename to .broken) whatever outputs exist after a failure."""
         for name in self.filenames:
-            if os.path.exists(name):
+            if os.path.lexists(name):  # a dangling link is a partial output too
                 try:
                     if self.rename_broken:
                         os.replace(name, name + ".broken")

@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 from ..errors import JobContractError
 from ..hashing import describe_function, hash_value
+from ..safe_files import write_file
 from .base import Job, normalize_id
 from .invariants import FunctionInvariant, ParameterInvariant
 from .loading import load_cache
@@ -315,8 +316,7 @@ class _PlotCacheJob(FileGeneratingJob):
         _check_data(value, self.plot_job.job_id, self.calc_function)
         data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         _make_parent(self.job_id)
-        with open(self.job_id, "wb") as fh:
-            fh.write(data)
+        write_file(self.job_id, data)
 
     def auto_invariants(self) -> list[Job]:
         if self._ignore_code_changes:
