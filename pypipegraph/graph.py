@@ -26,8 +26,8 @@ from .logs import RunLog, attach_socket_handler, detach, logger, socket_address
 from .ordering import topological_order
 from .report import report_wanted, write_report_if_wanted
 from .resources import LocalSystem, NamedResources, validate_capacity
-from .run_graph import snapshot
 from .result_cache import ResultCache
+from .run_graph import snapshot
 from .scheduler import Scheduler
 
 DEFAULT_STORE = ".pypipegraph_status_robust"
