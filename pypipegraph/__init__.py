@@ -26,6 +26,7 @@ from .futures import Future, work
 from .graph import Pipegraph, new_pipegraph, run_pipegraph
 from .jobs.base import Job, JobList
 from .jobs.command import CommandFailed, CommandInvariant, CommandJob
+from .jobs.filesets import FileSetJob
 from .jobs.generating import DependencyInjectionJob, FinalJob, JobGeneratingJob
 from .jobs.invariants import (
     FileChecksumInvariant,
@@ -52,6 +53,7 @@ from .jobs.output import (
 from .jobs.plots import PlotJob
 from .report import write_report
 from .resources import LocalSystem, ResourceError
+from .result_cache import ResultCache
 from .util import inside_ppg
 
 __version__ = "0.1.0"
@@ -88,6 +90,7 @@ __all__ = [
     "LocalSystem",
     "MultiFileGeneratingJob",
     "MultiFileInvariant",
+    "FileSetJob",
     "NothingChanged",
     "ParameterInvariant",
     "PlotJob",
@@ -95,6 +98,7 @@ __all__ = [
     "PyPipeGraphError",
     "PyPipelineGraphError",
     "ResourceError",
+    "ResultCache",
     "RobustFileChecksumInvariant",
     "RunInterrupted",
     "RuntimeError",
