@@ -125,11 +125,11 @@ class CommandJob(MultiFileGeneratingJob):
 
     def _check_steps(self, cmd, steps, shell) -> list[tuple[list[str], str, list[str]]]:
         """(argv, text, declared files) per step; one step for `cmd`."""
-        if (cmd is None) == (steps is None):
+        if steps is None:
+            items = [(cmd, [])]
+        elif cmd is not None:
             raise self._error(TypeError, "give the command as cmd=..., or a list of commands as steps=[...] "
                               "(not both).")
-        if cmd is not None:
-            items = [(cmd, [])]
         elif not isinstance(steps, (list, tuple)) or not steps:
             raise self._error(ValueError, f"steps must be a non-empty list of commands, got {steps!r:.100}")
         else:
