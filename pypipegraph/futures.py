@@ -156,12 +156,14 @@ class WorkFunction:
         if self.nests is not None:
             return self.nests
         cls = type(args[0]) if args else None
-        scope = getattr(self.function, "__globals__", {})
-        for name in _code_names(getattr(self.function, "__code__", None)):
-            if isinstance(scope.get(name), WorkFunction) or (
-                    cls is not None and isinstance(inspect.getattr_static(cls, name, None), WorkFunction)):
-                return True
-        return False
+        found = self.__dict__.setdefault("_nests_by_class", {}).get(cls)
+        if found is None:
+            scope = getattr(self.function, "__globals__", {})
+            found = any(isinstance(scope.get(name), WorkFunction) or (
+                cls is not None and isinstance(inspect.getattr_static(cls, name, None), WorkFunction))
+                for name in _code_names(getattr(self.function, "__code__", None)))
+            self._nests_by_class[cls] = found
+        return found
 
     def _identity(self, args: tuple, kwargs: dict, futures: list[Future], graph) -> int:
         """The hash of the arguments; TypeError for futures the call would not find."""

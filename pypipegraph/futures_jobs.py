@@ -88,8 +88,8 @@ class WorkCallJob(FileGeneratingJob):
             return
         data = pickle_for_cache(value, self.job_id, f"the result of {self.work.name}")
         _write_file(filename, data)
-        for cache in caches:
-            cache.store(key, data, self.work.name)
+        for i, cache in enumerate(caches):  # the project's own store shares the file's inode
+            cache.store(key, data, self.work.name, link_from=filename if i == 0 else None)
 
     def auto_invariants(self) -> list[Job]:
         if self._ignore_code_changes:

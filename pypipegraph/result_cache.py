@@ -59,15 +59,20 @@ class ResultCache:
             return None
         return data
 
-    def store(self, key: str, data: bytes, what: str) -> None:
-        """Keep `data` under `key` (best effort: a full or read-only cache is skipped)."""
+    def store(self, key: str, data: bytes, what: str, link_from: str | None = None) -> None:
+        """Keep `data` under `key` (best effort: a full or read-only cache is skipped).
+
+        `link_from` (a file holding `data` that is only ever replaced, never rewritten in
+        place) is hard-linked instead of copied when it is on the same file system.
+        """
         data_path, key_path = self._paths(key)
         record = json.dumps({"sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
                              "function": what}).encode()
         mode = 0o664 if self.trusted_gids else 0o644
         try:
             os.makedirs(os.path.dirname(data_path), exist_ok=True)
-            _write_atomic(data_path, data, mode)
+            if not (link_from and _link_atomic(link_from, data_path)):
+                _write_atomic(data_path, data, mode)
             _write_atomic(key_path, record, mode)
         except OSError:
             pass
@@ -117,6 +122,16 @@ def _write_atomic(path: str, data: bytes, mode: int) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _link_atomic(source: str, path: str) -> bool:
+    tmp = f"{path}.{os.getpid()}.link"
+    try:
+        os.link(source, tmp)
+    except OSError:
+        return False
+    os.replace(tmp, path)
+    return True
 
 
 def caches_of(graph) -> list[ResultCache]:
