@@ -6,8 +6,10 @@ arguments, so the same script makes the same ids on every run) that runs the fun
 in a worker with the values of the futures it was given and pickles the result to
 `<cache_folder>/futures/<qualname>/<hash>.pickle`. Futures passed in (also inside
 lists, tuples, sets and dict values) are its dependencies; pathlib.Path arguments are
-input files. A Future is not a value: using it as one raises TypeError; after `run()`,
-`future.value()` reads the stored result.
+input files. On a class, `obj.method(...)` is a call with `obj` as first argument.
+Inside a running call, a call is recorded and becomes a job when the outer call ends
+(futures_jobs.py). A Future is not a value: using it as one raises TypeError; after
+`run()`, `future.value()` reads the stored result.
 
     >>> @ppg.work                                         # doctest: +SKIP
     ... def count(path): return len(Path(path).read_text().split())
