@@ -1,14 +1,14 @@
 """Results of work function calls kept by content key, in this project and (opt-in) shared.
 
 Invariant: a stored result is only unpickled when it is trustworthy: its bytes hash to
-the SHA-256 recorded in the key file next to it, and both files are regular files (not
+the SHA-256 recorded in the key file next to it, that key file names this key, and both files are regular files (not
 symlinks) that no one but their owner (and a trusted group) may write, owned by the
 current user or by a group the user named as trusted. Anything else counts as a miss
 (the call computes), never as an error: a cache can only save work, not change results.
 
 Layout, in the project (`<cache_folder>/futures/by-content/`) and in a shared
 `result_cache` directory alike: `<key[:2]>/<key>.pickle` and `<key>.json`
-(`{"sha256": ..., "size": ..., "function": ...}`), both written to a temporary name
+(`{"key": ..., "sha256": ..., "size": ..., "function": ...}`), both written to a temporary name
 and renamed, so readers never see half a file.
 """
 
@@ -52,11 +52,12 @@ class ResultCache:
         if record is None or data is None:
             return None
         try:
-            expected = json.loads(record)["sha256"]
+            entry = json.loads(record)
+            expected, named = entry["sha256"], entry["key"]
         except (ValueError, KeyError, TypeError):
             return None
-        if hashlib.sha256(data).hexdigest() != expected:
-            return None
+        if named != key or hashlib.sha256(data).hexdigest() != expected:
+            return None  # another entry's files put under this key, or a changed result
         return data
 
     def store(self, key: str, data: bytes, what: str, link_from: str | None = None) -> None:
@@ -66,7 +67,7 @@ class ResultCache:
         place) is hard-linked instead of copied when it is on the same file system.
         """
         data_path, key_path = self._paths(key)
-        record = json.dumps({"sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
+        record = json.dumps({"key": key, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
                              "function": what}).encode()
         mode = 0o664 if self.trusted_gids else 0o644
         try:

@@ -90,11 +90,23 @@ def test_a_tampered_or_foreign_cache_entry_is_not_unpickled(new_pipegraph, tmp_p
     planted = pickle.dumps(Planted())
     for data_file, key_file in zip(entries(shared, ".pickle"), entries(shared, ".json"), strict=True):
         data_file.write_bytes(planted)  # ... with a matching hash, but as another user
-        key_file.write_text(json.dumps({"sha256": hashlib.sha256(planted).hexdigest()}))
+        key_file.write_text(json.dumps({"key": key_file.stem, "sha256": hashlib.sha256(planted).hexdigest()}))
         os.chown(data_file, 65534, 65534)
         os.chown(key_file, 65534, 65534)
     assert count_words(new_pipegraph, "x y z", result_cache=shared).value() == 6
     assert not Path("out/PWNED").exists() and runs("out/word_count.runs") == 1
+
+
+def test_an_entry_moved_under_another_key_is_not_used(new_pipegraph, tmp_path_factory, monkeypatch):
+    shared = tmp_path_factory.mktemp("shared_cache")
+    count_words(new_pipegraph, "p q", result_cache=shared)  # two entries: word_count and double
+    (small, small_json), (large, large_json) = sorted(
+        zip(entries(shared, ".pickle"), entries(shared, ".json"), strict=True), key=lambda e: e[0].stat().st_size)
+    for source, target in ((small, large), (small_json, large_json)):
+        target.write_bytes(source.read_bytes())  # valid files of one key, under the other's name
+    monkeypatch.chdir(tmp_path_factory.mktemp("second_project"))
+    Path("out").mkdir()
+    assert count_words(new_pipegraph, "p q", result_cache=shared).value() == 4
 
 
 def test_extra_upstream_jobs_turn_content_reuse_off(new_pipegraph):
