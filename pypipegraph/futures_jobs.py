@@ -59,7 +59,7 @@ class WorkCallJob(FileGeneratingJob):
 
     def _compute(self, filename: str) -> None:
         global _recorder
-        key = content_key(self)
+        key = content_key(self) if self._graph.result_cache is not None or _has_inputs(self) else None
         caches = caches_of(self._graph) if key else []
         for cache in caches:
             data = cache.fetch(key)
@@ -225,6 +225,18 @@ def value_hash(filename: str) -> int:
     return combine([hash_file(filename), *found, len(inner)])
 
 
+def _has_inputs(job: WorkCallJob) -> bool:
+    """Whether the call got a Path or a future: inputs whose content its id does not name.
+
+    Other calls are only kept by content in a shared result cache: their id already
+    names their arguments, and for the many tiny calls of a fan-out the lookup would
+    cost more than the call.
+    """
+    found = []
+    api._walk((job.args, job.kwargs), found.append)
+    return bool(found)
+
+
 def _holds_futures(value: Any) -> bool:
     found = []
     api._walk(value, lambda item: found.append(item) if isinstance(item, api.Future) else item)
@@ -237,12 +249,14 @@ def _read(filename: str) -> bytes:
 
 
 def _write_file(filename: str, data: bytes) -> None:
-    """Write to a temporary name, then rename: a reader never sees half a result."""
-    os.makedirs(os.path.dirname(filename), exist_ok=True)
-    tmp = f"{filename}.{os.getpid()}.tmp"
-    with open(tmp, "wb") as fh:
+    """Write a new file: an old one may be hard-linked into the content store, whose
+    copy must not change, so it is unlinked rather than overwritten."""
+    try:
+        os.unlink(filename)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(filename), exist_ok=True)
+    with open(filename, "wb") as fh:
         fh.write(data)
-    os.replace(tmp, filename)
 
 
 def _dumps_nested(value, protocol: int) -> bytes:
