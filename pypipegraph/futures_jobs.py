@@ -205,6 +205,8 @@ def load_value(filename: str, job_id: str) -> Any:
         if not data.startswith(MAGIC):
             return pickle.loads(data)
         value, _ = pickle.loads(data[len(MAGIC):])
+    except FileNotFoundError:
+        raise  # the call did not run: the caller says what that means
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
         raise JobContractError(
             f"{job_id}: the result file {filename} could not be read ({type(exc).__name__}: {exc}). "

@@ -233,3 +233,35 @@ def test_a_call_that_nests_without_being_found_or_declared_fails_clearly(new_pip
     with pytest.raises(ppg.RuntimeError):
         ppg.run_pipegraph()
     assert "@ppg.work(nests=True)" in str(future.job.exception)
+
+
+@ppg.work
+def forest(groups):
+    return [branch(group) for group in groups]
+
+
+@ppg.work
+def broken_leaf(x):
+    raise ValueError(f"no leaf for {x}")
+
+
+@ppg.work
+def broken_branch(xs):
+    return [broken_leaf(x) for x in xs]
+
+
+def test_calls_nest_two_levels_deep(new_pipegraph):
+    trees = forest([[1], [2, 3]])
+    ppg.run_pipegraph()
+    assert trees.value() == [{"sum_of": [10], "n": 1}, {"sum_of": [20, 30], "n": 2}]
+    assert runs("out/leaf") == 3
+
+
+def test_a_failing_inner_call_fails_what_waits_for_it(new_pipegraph):
+    outer = broken_branch([1])
+    result = total(outer)
+    with pytest.raises(ppg.RuntimeError, match="no leaf for 1"):
+        ppg.run_pipegraph()
+    assert result.job.error_reason == "Indirect"
+    with pytest.raises(ValueError, match="has no value"):
+        outer.value()
