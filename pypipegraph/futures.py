@@ -274,7 +274,8 @@ class Future:
 
     @property
     def job_id(self) -> str:
-        return self.job.job_id
+        """The call's id (for a call that nests, not its WorkNestJob's: ids do not depend on nesting)."""
+        return calls.call_of(self.job).job_id
 
     def depends_on(self, *other_jobs) -> Future:
         """Add upstream jobs (futures count as their jobs) to this call; returns the future."""
@@ -314,10 +315,10 @@ class Future:
 
     def __ppg_fingerprint__(self) -> str:
         _hashed_futures.append(self)
-        return f"future:{self.job.job_id}"
+        return f"future:{self.job_id}"
 
     def __repr__(self) -> str:
-        return f"Future({self.job.job_id!r})"
+        return f"Future({self.job_id!r})"
 
     def __getattr__(self, name: str):
         if name.startswith("__"):

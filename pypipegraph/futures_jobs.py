@@ -130,7 +130,7 @@ class WorkNestJob(DependencyInjectionJob):
         for work_function, args, kwargs in inner:
             args, kwargs = api._walk((args, kwargs), real)
             future = work_function(*args, **kwargs)
-            made[getattr(future.job, "call", future.job).job_id] = future
+            made[future.job_id] = future
         return [future.job for future in made.values()]
 
     def fingerprint_of(self, new_jobs: list[Job]) -> int:
@@ -187,9 +187,14 @@ def content_key(job: WorkCallJob) -> str | None:
     return f"{digest:016x}"
 
 
+def call_of(job):
+    """The call behind `job`: a WorkCallJob (or Pending) itself, or a WorkNestJob's call."""
+    return job.call if isinstance(job, WorkNestJob) else job
+
+
 def result_file(job) -> str:
     """The file holding the result of the call behind `job` (a call, its nest job or a Pending)."""
-    return getattr(job, "call", job).filenames[0]
+    return call_of(job).filenames[0]
 
 
 def value_in_worker(item):

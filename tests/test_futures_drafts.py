@@ -265,3 +265,15 @@ def test_a_failing_inner_call_fails_what_waits_for_it(new_pipegraph):
     assert result.job.error_reason == "Indirect"
     with pytest.raises(ValueError, match="has no value"):
         outer.value()
+
+
+@ppg.work
+def pipeline_inside(xs):
+    return total(branch(xs))  # a chain of calls made inside a call; branch nests too
+
+
+def test_a_chain_of_nesting_calls_inside_a_call(new_pipegraph):
+    result = pipeline_inside([1, 2])
+    ppg.run_pipegraph()
+    assert result.value() == 32
+    assert runs("out/leaf") == 2
