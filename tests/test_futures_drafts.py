@@ -219,10 +219,6 @@ def test_a_downstream_call_waits_for_the_inner_calls_and_gets_their_values(new_p
     assert result.value() == 63 and runs("out/leaf") == 3
 
 
-def undeclared_body(x):
-    return leaf.function(x) + 1
-
-
 def test_a_call_that_nests_without_being_found_or_declared_fails_clearly(new_pipegraph):
     def sneaky(x):
         found = globals()["leaf"]  # not a name the code looks up: not found
