@@ -28,6 +28,7 @@ from .futures import Future, work
 from .graph import Pipegraph, new_pipegraph, run_pipegraph
 from .jobs.base import Job, JobList
 from .jobs.command import CommandFailed, CommandInvariant, CommandJob
+from .jobs.filesets import FileSetJob
 from .jobs.generating import DependencyInjectionJob, FinalJob, JobGeneratingJob
 from .jobs.invariants import (
     FileChecksumInvariant,
@@ -54,6 +55,7 @@ from .jobs.output import (
 from .jobs.plots import PlotJob
 from .report import write_report
 from .resources import LocalSystem, ResourceError
+from .result_cache import ResultCache
 from .util import inside_ppg
 
 __version__ = "0.1.0"
@@ -91,6 +93,7 @@ __all__ = [
     "LocalSystem",
     "MultiFileGeneratingJob",
     "MultiFileInvariant",
+    "FileSetJob",
     "NothingChanged",
     "ParameterInvariant",
     "PlotJob",
@@ -98,6 +101,7 @@ __all__ = [
     "PyPipeGraphError",
     "PyPipelineGraphError",
     "ResourceError",
+    "ResultCache",
     "RobustFileChecksumInvariant",
     "RunInterrupted",
     "RuntimeError",

@@ -28,6 +28,7 @@ from .ordering import topological_order
 from .rebuilder import Rebuilder
 from .report import report_wanted, write_report_if_wanted
 from .resources import LocalSystem, NamedResources, validate_capacity
+from .result_cache import ResultCache
 from .run_graph import snapshot
 from .scheduler import Scheduler
 
@@ -43,7 +44,8 @@ class Pipegraph:
                  interactive: bool | None = None, cache_folder: str = "cache",
                  log_file: str | None = None, log_level: int = logging.INFO,
                  log_socket: str | None = None, resources: dict | None = None,
-                 critical_path: bool = True, report: bool | None = None):
+                 critical_path: bool = True, report: bool | None = None,
+                 result_cache=None):
         if resource_coordinator is None:
             resource_coordinator = from_environment(interactive)  # $PYPIPEGRAPH_DASK_SCHEDULER
         if resource_coordinator is None:
@@ -60,6 +62,9 @@ class Pipegraph:
         self.resources = validate_capacity(resources)  # named, counted resources jobs may need()
         self.critical_path = critical_path  # start long recorded chains first
         self.report = report  # write logs/ppg_report.html after the run (None: $PYPIPEGRAPH_REPORT)
+        # results of work function calls shared by content key (docs/futures.md)
+        self.result_cache = None if result_cache is None or isinstance(result_cache, ResultCache) \
+            else ResultCache(result_cache)
         if log_socket is not None:
             socket_address(log_socket)  # a malformed address fails here, not at run()
         self.jobs: dict = {}

@@ -171,8 +171,9 @@ M = {
     54: ["lengths#<hash>: the result of lengths (generator) cannot be pickled into the cache file: "
          "cannot pickle 'generator' object"],
     55: ["The work function classify was called inside a running job. Work functions build the graph: "
-         "call them in the script (or in a JobGeneratingJob's callback), or call the plain function "
-         "classify.function(...) to compute inline."],
+         "call them in the script (or in a JobGeneratingJob's callback, or in a work function declared "
+         "with @ppg.work(nests=True)), or call the plain function classify.function(...) to compute "
+         "inline."],
     56: ["CommandJob 'out/a.bam': cmd[3] is int 4; every item of the list must be a str (write '4').",
          "CommandJob 'out/a.txt': cmd must be a str (run by the shell) or a list of str (the program and "
          "its arguments), got NoneType None"],
@@ -819,9 +820,8 @@ def lengths(lines):
     return (len(line) for line in lines)
 
 
-@ppg.work
-def classify_all(samples):
-    return [classify(sample) for sample in samples]
+def classify_all(of):
+    Path(of).write_text(repr([classify(sample) for sample in ("t1", "n1")]))
 
 
 def call_hash(future) -> str:
@@ -876,8 +876,8 @@ def test_54_work_result_cannot_be_pickled(new_pipegraph):
 
 
 def test_55_work_function_called_inside_a_running_job(new_pipegraph):
-    future = classify_all(["t1", "n1"])
-    run_fails(future.job_id, ppg.JobContractError, M[55][0])
+    ppg.FileGeneratingJob("out/labels.txt", classify_all)
+    run_fails("out/labels.txt", ppg.JobContractError, M[55][0])
 # --- command jobs ------------------------------------------------------------------------
 
 

@@ -107,14 +107,19 @@ def _code(func):
 
 def write_cache(filename: str, value: Any, job_id: str, what: str = "the calculation's result") -> None:
     """Pickle `value` to a cache file, with an error that names the job when that fails."""
+    write_file(filename, pickle_for_cache(value, job_id, what))  # a new file: never through a planted link
+
+
+def pickle_for_cache(value: Any, job_id: str, what: str = "the calculation's result",
+                     dumps: Callable = pickle.dumps) -> bytes:
+    """`value` pickled; JobContractError naming the job when it cannot be."""
     try:
-        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        return dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:
         raise JobContractError(
             f"{job_id}: {what} ({type(value).__name__}) cannot be pickled "
             f"into the cache file: {exc}"
         ) from exc
-    write_file(filename, data)  # a new file: never written through a planted link
 
 
 def load_cache(filename: str, job_id: str) -> Any:
