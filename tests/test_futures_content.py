@@ -8,11 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
-from test_resources import overlap
 
 import pypipegraph as ppg
 
-from conftest import append, runs
+from conftest import Order, append, runs
 
 
 @ppg.work
@@ -138,11 +137,14 @@ def query(name):
 def test_the_decorators_scheduling_arguments_apply_to_each_call(new_pipegraph):
     new_pipegraph.new_pipegraph(resource_coordinator=ppg.LocalSystem(max_cores_to_use=4),
                                 resources={"db": 1})
+    order = Order.attach()
     futures = [query(name) for name in ("q1", "q2")]
     job = futures[0].job
     assert (job.cores_needed, job.memory_needed, job.resource_needs) == (2, 1 << 20, {"db": 1})
     ppg.run_pipegraph()
-    assert not overlap("q1", "q2")  # 4 cores would fit both; the db resource does not
+    first, second = (future.job.job_id for future in futures)
+    assert ("finished", first) in order.events and ("finished", second) in order.events
+    assert not order.overlap(first, second)  # 4 cores would fit both; the db resource does not
 
 
 @pytest.mark.parametrize("options, match", [
