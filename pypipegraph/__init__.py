@@ -9,7 +9,7 @@ parallel on forked workers, and finished work is never lost.
     ppg.run_pipegraph()
 """
 
-from . import resource_coordinators, util
+from . import ppg_exceptions, resource_coordinators, util
 from .dask_coordinator import DaskCoordinator
 from .errors import (
     CycleError,
@@ -20,6 +20,7 @@ from .errors import (
     PyPipelineGraphError,
     RunInterrupted,
     RuntimeError,
+    RuntimeException,
     StoreError,
 )
 from .futures import Future, work
@@ -41,6 +42,7 @@ from .jobs.loading import (
     CachedAttributeLoadingJob,
     CachedDataLoadingJob,
     DataLoadingJob,
+    MemMappedDataLoadingJob,
 )
 from .jobs.output import (
     FileGeneratingJob,
@@ -49,10 +51,11 @@ from .jobs.output import (
     TempFileGeneratingJob,
     TempFilePlusGeneratingJob,
 )
-from .jobs.plots import PlotJob
+from .jobs.plots import CombinedPlotJob, PlotJob
+from .job import NotebookJob
 from .report import write_report
 from .resources import LocalSystem, ResourceError
-from .util import inside_ppg
+from .util import assert_uniqueness_of_object, inside_ppg
 
 __version__ = "0.1.0"
 
@@ -65,6 +68,7 @@ __all__ = [
     "CachedDataLoadingJob",
     "CommandFailed",
     "CommandInvariant",
+    "CombinedPlotJob",
     "CommandJob",
     "DataLoadingJob",
     "DependencyInjectionJob",
@@ -86,9 +90,11 @@ __all__ = [
     "JobDiedException",
     "JobList",
     "LocalSystem",
+    "MemMappedDataLoadingJob",
     "MultiFileGeneratingJob",
     "MultiFileInvariant",
     "NothingChanged",
+    "NotebookJob",
     "ParameterInvariant",
     "PlotJob",
     "Pipegraph",
@@ -98,11 +104,14 @@ __all__ = [
     "RobustFileChecksumInvariant",
     "RunInterrupted",
     "RuntimeError",
+    "RuntimeException",
     "StoreError",
     "__version__",
+    "assert_uniqueness_of_object",
     "inside_ppg",
     "new",
     "new_pipegraph",
+    "ppg_exceptions",
     "resource_coordinators",
     "run",
     "run_pipegraph",

@@ -197,7 +197,7 @@ class WorkCallJob(FileGeneratingJob):
     def auto_invariants(self) -> list[Job]:
         if self._ignore_code_changes:
             return []
-        return [FunctionInvariant(self.job_id, self.work.function)]
+        return [FunctionInvariant(self.job_id + "_func", self.work.function)]
 
 
 _hashed_futures: list[Future] = []  # the futures hash_value met while a call's arguments were hashed

@@ -120,7 +120,7 @@ class Node:
         return {
             "file": f"in/i{n}",
             "param": f"PIp{n}",
-            "func": f"FIfn{n}",
+            "func": f"fn{n}",
             "fg": f"out/f{n}",
             "mfg": f"out/m{n}_a:out/m{n}_b",
             "temp": f"tmp/t{n}",
@@ -485,7 +485,7 @@ class World:
 
     def inputs_of(self, node: Node, fps: dict) -> dict:
         inputs = {self.nodes[d].job_id: fps[self.nodes[d].job_id] for d in node.deps}
-        inputs["FI" + node.job_id] = ("code", node.spec, node.hook, self.hook_reads(node))  # implicit FI
+        inputs[node.job_id + "_func"] = ("code", node.spec, node.hook, self.hook_reads(node))  # implicit FI
         return inputs
 
     def hook_reads(self, node: Node):

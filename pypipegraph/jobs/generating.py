@@ -40,7 +40,7 @@ class JobGeneratingJob(Job):
     def auto_invariants(self) -> list[Job]:
         if self._ignore_code_changes:
             return []
-        return [FunctionInvariant(self.job_id, self.callback)]
+        return [FunctionInvariant(self.job_id + "_func", self.callback)]
 
     def run_in_worker(self) -> bytes:
         """Run the callback in recording mode; return the new jobs, pickled."""
