@@ -74,6 +74,12 @@ class Pipegraph:
         self.history = None  # the open store while the graph runs
         self.dump_pid = None  # 0.197 compatibility: no graph-dumping child process here
 
+    def __getstate__(self) -> dict:
+        # shipped to Dask workers: the open store stays with the master
+        state = dict(self.__dict__)
+        state["history"] = None
+        return state
+
     # --- building ------------------------------------------------------------
 
     def add_job(self, job) -> None:

@@ -131,6 +131,11 @@ def assert_uniqueness_of_object(obj: Any, pipeline: Any = None, also_check: Any 
     """
     pipeline = pipeline if pipeline is not None else global_pipegraph
     name = obj.name
+    if pipeline is None:  # no graph: nothing to be unique within (0.197 crashed here)
+        obj.unique_id = 0
+        if "/" in name:
+            raise ValueError(f"Names must not contain /: {name!r} ({type(obj).__name__})")
+        return
     if "/" in name:
         raise ValueError(
             f"Names must not contain /: {name!r} ({type(obj).__name__}); the name is used "

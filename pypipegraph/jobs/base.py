@@ -156,7 +156,8 @@ class Job:
         super().__init_subclass__(**kwargs)
         if cls.__module__.split(".")[0] == _ENGINE:
             return
-        if "_get_invariant" in cls.__dict__ or "get_invariant" in cls.__dict__:
+        overrides = "_get_invariant" in cls.__dict__ or "get_invariant" in cls.__dict__
+        if overrides and not hasattr(cls, "run_in_worker"):  # output jobs keep running as such
             cls.is_invariant = True
             cls.runs_in = "master"
             cls.lazy = False
@@ -217,6 +218,10 @@ class Job:
 
     def _get_invariant(self, old: Any, all_invariant_stati: Any) -> Any:
         return False
+
+    def kept_texts(self) -> dict[int, str]:
+        """Texts (by hash) an invariant wants the store to keep for explanations."""
+        return {}
 
     def _compute_via_get_invariant(self, old) -> tuple[int, Any]:
         """Adapter from get_invariant() to the engine's `compute(old) -> (fingerprint, extra)`.
