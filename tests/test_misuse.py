@@ -181,6 +181,20 @@ M = {
          "resources: the count of 'db_connections' must be a positive int; got 0"],
     63: ["out/a.txt: needs('db_connections', ...) takes a positive int; got 0",
          "out/a.txt: priority must be a number (higher runs first); got 'urgent'"],
+    64: ["MultiFileInvariant takes a list (or at least an iterable) of filenames, not the single string 'reads.fa'",
+         "MultiFileInvariant: filenames was not iterable (5); pass a list of filenames",
+         "MultiFileInvariant: Duplicated filenames in ['exists.txt', 'exists.txt']; list each file once",
+         "MultiFileInvariant: filenames was empty; list at least one file",
+         "MultiFileInvariant: File did not exist: reads.fa. Input files must exist when the invariant is defined."],
+    65: ["FileChecksumInvariant 'a': This is probably not the filename you intend to use (file invariant ids "
+         "must be at least 3 characters)."],
+    66: ["ParameterInvariant 'PIfilter' defined twice with different accept_as_unchanged_func; pass the same "
+         "function (one defined once, not a new lambda)."],
+    67: ["CachedDataLoadingJob: cache_filename must be a str or pathlib.Path, got int 5"],
+    68: ["NotebookJob('analysis.ipynb') is not supported: pypipegraph 0.197's version ran the notebook through a "
+         "conversion tool that is no longer available. Run the notebook from a FileGeneratingJob instead, e.g. "
+         "with `jupyter nbconvert --execute --to html` via subprocess."],
+    69: ["JobList takes only jobs; got str 'out/b'"],
 }
 
 _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
@@ -948,3 +962,42 @@ def test_63_malformed_needs_or_priority(new_pipegraph, variant):
             job.needs("db_connections", 0)
         else:
             job.priority = "urgent"
+
+
+# --- 0.197's argument checks ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", range(5))
+def test_64_multi_file_invariant_arguments(new_pipegraph, variant):
+    Path("exists.txt").write_text("x")
+    argument = ["reads.fa", 5, ["exists.txt", "exists.txt"], [], ["exists.txt", "reads.fa"]][variant]
+    with raises(TypeError if variant < 2 else ValueError, M[64][variant]):
+        ppg.MultiFileInvariant(argument)
+
+
+def test_65_short_file_invariant_name(new_pipegraph):
+    with raises(ValueError, M[65][0]):
+        ppg.FileInvariant("a")
+
+
+def test_66_parameter_invariant_other_accept_func(new_pipegraph):
+    ppg.ParameterInvariant("filter", 3, lambda old: True)
+    with raises(ValueError, M[66][0]):
+        ppg.ParameterInvariant("filter", 3, lambda old: True)
+
+
+def test_67_cache_file_name_not_a_path(new_pipegraph):
+    with raises(TypeError, M[67][0]):
+        ppg.CachedDataLoadingJob(5, line_lengths, print)
+
+
+def test_68_notebook_job(new_pipegraph):
+    with raises(NotImplementedError, M[68][0]):
+        ppg.NotebookJob("analysis.ipynb")
+
+
+def test_69_job_list_with_a_non_job(new_pipegraph):
+    job_a = fg("out/a.txt")
+    with raises(ValueError, M[69][0]):
+        ppg.JobList([job_a, "out/b"])
+

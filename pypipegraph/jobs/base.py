@@ -517,6 +517,12 @@ def _restore_job(cls):
 class JobList(list):
     """A list of jobs, made by `job + job`; `depends_on` applies to each."""
 
+    def __init__(self, jobs=()):
+        super().__init__(jobs)
+        for item in self:
+            if not isinstance(item, Job):
+                raise ValueError(f"JobList takes only jobs; got {type(item).__name__} {item!r}")
+
     def depends_on(self, *other_jobs) -> JobList:
         for job in self:
             job.depends_on(*other_jobs)

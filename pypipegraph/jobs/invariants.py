@@ -213,7 +213,7 @@ class MultiFileInvariant(_Invariant):
                 f"single string {filenames!r}"
             )
         if not hasattr(filenames, "__iter__"):
-            raise TypeError(f"{cls.__name__}: filenames was not iterable ({filenames!r})")
+            raise TypeError(f"{cls.__name__}: filenames was not iterable ({filenames!r}); pass a list of filenames")
         return super().__new__(cls, legacy_multi_id(filenames, cls.__name__))
 
     def __init__(self, filenames):
@@ -270,9 +270,9 @@ def legacy_multi_id(filenames, cls_name: str = "MultiFileInvariant") -> str:
     """0.197's id of a MultiFileInvariant: '_MFC_' + the sorted names joined by ':'."""
     names = list(filenames)
     if len(set(map(str, names))) != len(names):
-        raise ValueError(f"{cls_name}: Duplicated filenames in {names!r}")
+        raise ValueError(f"{cls_name}: Duplicated filenames in {names!r}; list each file once")
     if not names:
-        raise ValueError(f"{cls_name}: filenames was empty")
+        raise ValueError(f"{cls_name}: filenames was empty; list at least one file")
     return "_MFC_" + _multi_id(names, cls_name)
 
 

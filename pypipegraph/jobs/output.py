@@ -168,6 +168,7 @@ class TempFileGeneratingJob(FileGeneratingJob):
     """
 
     lazy = True
+    is_temp_job = True
 
     def temp_filenames(self) -> list[str]:
         return self.filenames
@@ -177,6 +178,7 @@ class MultiTempFileGeneratingJob(MultiFileGeneratingJob):
     """Several temporary files (see TempFileGeneratingJob)."""
 
     lazy = True
+    is_temp_job = True
 
     def temp_filenames(self) -> list[str]:
         return self.filenames
@@ -189,6 +191,7 @@ class TempFilePlusGeneratingJob(FileGeneratingJob):
     """
 
     lazy = True
+    is_temp_job = True
 
     def __init__(self, temp_filename, keep_filename, function: Callable, rename_broken: bool = False):
         keep = str(keep_filename)
