@@ -25,6 +25,7 @@ from .errors import (
 )
 from .futures import Future, work
 from .graph import Pipegraph, new_pipegraph, run_pipegraph
+from .job import NotebookJob
 from .jobs.base import Job, JobList
 from .jobs.command import CommandFailed, CommandInvariant, CommandJob
 from .jobs.generating import DependencyInjectionJob, FinalJob, JobGeneratingJob
@@ -52,7 +53,6 @@ from .jobs.output import (
     TempFilePlusGeneratingJob,
 )
 from .jobs.plots import CombinedPlotJob, PlotJob
-from .job import NotebookJob
 from .report import write_report
 from .resources import LocalSystem, ResourceError
 from .util import assert_uniqueness_of_object, inside_ppg

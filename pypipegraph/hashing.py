@@ -351,7 +351,7 @@ def function_fingerprint(func: Callable, _seen: set | None = None) -> int:
     closure = getattr(func, "__closure__", None)
     if closure:
         ids = {id(func)}
-        for name, cell in zip(code.co_freevars, closure):
+        for name, cell in zip(code.co_freevars, closure, strict=True):
             try:
                 contents = cell.cell_contents
             except ValueError:  # empty cell

@@ -64,7 +64,7 @@ def closure_text_197(function: Callable) -> str:
     if not closure:
         return ""
     parts = []
-    for name, cell in zip(function.__code__.co_freevars, closure):
+    for name, cell in zip(function.__code__.co_freevars, closure, strict=True):
         try:
             value = cell.cell_contents
         except ValueError:

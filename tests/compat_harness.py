@@ -113,6 +113,7 @@ def assert_same(tmp_path: Path, script: str, steps: int = 1,
                 before: Callable[[int, Path], None] | None = None) -> list:
     """Both engines emit the same records at every step; returns ours."""
     theirs, ours = run_both(tmp_path, script, steps, before)
-    for step, (a, b) in enumerate(zip(theirs, ours)):
+    assert len(theirs) == len(ours)
+    for step, (a, b) in enumerate(zip(theirs, ours, strict=True)):
         assert a == b, f"step {step}:\n0.197: {a}\nours:  {b}"
     return ours

@@ -13,6 +13,7 @@ import pickle
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import JobContractError
 from ..hashing import (
     PYTHON_VERSION,
     combine,
@@ -23,7 +24,6 @@ from ..hashing import (
     hash_file,
     hash_value,
 )
-from ..errors import JobContractError
 from .base import Job, normalize_id, required_positional
 
 

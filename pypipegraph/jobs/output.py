@@ -202,3 +202,12 @@ class TempFilePlusGeneratingJob(FileGeneratingJob):
 
     def temp_filenames(self) -> list[str]:
         return [self.job_id]
+
+    def invalidated(self, reason: str = "") -> None:
+        """Only the temp file is removed before a rerun: the keep file (a log) is the
+        callback's to append to, as in 0.197."""
+        Job.invalidated(self, reason)
+        try:
+            os.unlink(self.job_id)
+        except FileNotFoundError:
+            pass
