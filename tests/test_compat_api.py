@@ -162,3 +162,30 @@ def test_fixture_module_does_not_warn():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         importlib.reload(importlib.import_module("pypipegraph.testing.fixtures"))
+
+
+def test_injection_returned_and_injected_by_hand_runs_once(new_pipegraph):
+    summary = ppg.FileGeneratingJob("out/summary", lambda of: open(of, "w").write(open("out/part").read()))
+
+    def inject():
+        part = ppg.FileGeneratingJob("out/part", lambda of: open(of, "w").write("part"))
+        summary.depends_on(part)
+        return [part]
+
+    summary.depends_on(ppg.DependencyInjectionJob("inject", inject))
+    ppg.run_pipegraph()
+    assert Path("out/summary").read_text() == "part"
+
+
+def test_injection_of_an_unreachable_job_is_case_1(new_pipegraph):
+    summary = ppg.FileGeneratingJob("out/summary", lambda of: open(of, "w").write("s"))
+
+    def inject():
+        ppg.FileGeneratingJob("out/orphan", lambda of: open(of, "w").write("o"))
+
+    summary.depends_on(ppg.DependencyInjectionJob("inject", inject))
+    with pytest.raises(ppg.RuntimeError):
+        ppg.run_pipegraph()
+    job = ppg.util.global_pipegraph.jobs["inject"]
+    assert isinstance(job.exception, ppg.JobContractError)
+    assert "(case 1)" in str(job.exception) and "out/orphan" in str(job.exception)
