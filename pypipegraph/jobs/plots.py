@@ -11,7 +11,7 @@ the jobs, never by `import pypipegraph`.
 Files (see docs/plots.md):
     output_filename                                  the plot (.png, .pdf or .svg)
     output_filename + ".tsv"                         the table (unless skip_table)
-    <cache_folder>/plots/<quoted output_filename>.calc  the pickled calc result (unless skip_caching)
+    <cache_folder>/<output_filename>                 the pickled calc result (unless skip_caching)
 """
 
 from __future__ import annotations
@@ -49,8 +49,11 @@ def _require_libraries(job_id: str) -> None:
 
 
 def cache_filename_for(output_filename: str, cache_folder: str | None) -> str:
-    """Where the calc result of the plot `output_filename` is pickled."""
-    return os.path.join(cache_folder or "cache", "plots", quote(output_filename, safe="") + ".calc")
+    """Where the calc result of the plot `output_filename` is pickled: `<cache_folder>/<output
+    name>`, as in 0.197 (a path outside the project goes under `<cache_folder>/plots/`, quoted)."""
+    if os.path.isabs(output_filename):
+        return os.path.join(cache_folder or "cache", "plots", quote(output_filename, safe=""))
+    return os.path.join(cache_folder or "cache", output_filename)
 
 
 def _make_parent(filename: str) -> None:
