@@ -95,7 +95,7 @@ class WorkCallJob(FileGeneratingJob):
     def auto_invariants(self) -> list[Job]:
         if self._ignore_code_changes:
             return []
-        return [FunctionInvariant(self.job_id, self.work.function)]
+        return [FunctionInvariant(self.job_id + "_func", self.work.function)]
 
 
 class WorkNestJob(DependencyInjectionJob):
