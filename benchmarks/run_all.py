@@ -4,6 +4,7 @@
     python benchmarks/run_all.py --quick            # small sizes only
     python benchmarks/run_all.py --fanin 1000 10000 100000 --repeat 3
     python benchmarks/run_all.py --engines ours floor
+    python benchmarks/run_all.py --reuse-workers    # ours reuses worker processes (opt-in mode)
 
 Each cell is the median wall time (seconds) of `--repeat` runs of a fresh process,
 measured in the same session for all engines so that ratios hold on a noisy machine.
@@ -71,8 +72,9 @@ def store_size(directory: str) -> int:
 
 
 class Bench:
-    def __init__(self, engines: list[str], repeat: int, timeout: float):
+    def __init__(self, engines: list[str], repeat: int, timeout: float, reuse: bool = False):
         self.engines = engines
+        self.reuse = reuse  # ours in reuse_workers mode instead of a fork per job
         self.repeat = repeat
         self.timeout = timeout
         self.rows: list[tuple[str, dict]] = []
@@ -103,7 +105,8 @@ class Bench:
                         if phase == "one input changed":
                             with open(os.path.join(directory, "in", "7"), "w") as fh:
                                 fh.write("changed\n")
-                        elapsed, rss = run_script(directory, w.script(engine, body, CORES, n=n), self.timeout)
+                        elapsed, rss = run_script(directory, w.script(engine, body, CORES, reuse=self.reuse, n=n),
+                                                  self.timeout)
                         times[phase].append(elapsed)
                         if engine == "ours" and phase == "cold" and n >= 100000:
                             self.notes.append(
@@ -127,7 +130,7 @@ class Bench:
                 directory = tempfile.mkdtemp(prefix=f"bench_{engine}_")
                 try:
                     body = bodies.get(engine, bodies.get("engine"))
-                    text = w.script(engine, body, CORES, raw=raw, **params)
+                    text = w.script(engine, body, CORES, raw=raw, reuse=self.reuse, **params)
                     times.append(run_script(directory, text, self.timeout)[0])
                 finally:
                     shutil.rmtree(directory, ignore_errors=True)
@@ -161,6 +164,9 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
+    parser.add_argument("--reuse-workers", action="store_true",
+                        help="ours reuses worker processes (new_pipegraph(reuse_workers=True)) "
+                             "instead of forking a fresh process per job")
     args = parser.parse_args(argv)
     engines = args.engines or ["ours", "floor"] + [
         engine for engine, module in (("ppg2", "pypipegraph2"), ("doit", "doit"))
@@ -168,8 +174,9 @@ def main(argv=None) -> int:
     ]
     if args.quick:
         args.fanin, args.chain, args.loaders, args.repeat = [1000], 100, [200], 1
-    bench = Bench(engines, args.repeat, args.timeout)
-    print(f"{CORES} cores, Python {sys.version.split()[0]}, median of {args.repeat} run(s)\n")
+    bench = Bench(engines, args.repeat, args.timeout, args.reuse_workers)
+    mode = "reused worker processes" if args.reuse_workers else "a fresh process per job"
+    print(f"{CORES} cores, Python {sys.version.split()[0]}, median of {args.repeat} run(s), ours: {mode}\n")
     for n in args.fanin:
         bench.fanin(n)
     bench.simple(f"chain of {args.chain} jobs, cold",

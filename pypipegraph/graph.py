@@ -41,7 +41,7 @@ class Pipegraph:
                  interactive: bool | None = None, cache_folder: str = "cache",
                  log_file: str | None = None, log_level: int = logging.INFO,
                  log_socket: str | None = None, resources: dict | None = None,
-                 critical_path: bool = True, report: bool | None = None):
+                 critical_path: bool = True, report: bool | None = None, reuse_workers: bool = False):
         if resource_coordinator is None:
             resource_coordinator = from_environment(interactive)  # $PYPIPEGRAPH_DASK_SCHEDULER
         if resource_coordinator is None:
@@ -58,6 +58,9 @@ class Pipegraph:
         self.resources = validate_capacity(resources)  # named, counted resources jobs may need()
         self.critical_path = critical_path  # start long recorded chains first
         self.report = report  # write logs/ppg_report.html after the run (None: $PYPIPEGRAPH_REPORT)
+        if not isinstance(reuse_workers, bool):
+            raise ValueError(f"new_pipegraph(reuse_workers=...) takes True or False; got {reuse_workers!r}")
+        self.reuse_workers = reuse_workers  # default for jobs: reuse worker processes, no fork per job
         if log_socket is not None:
             socket_address(log_socket)  # a malformed address fails here, not at run()
         self.jobs: dict = {}

@@ -1,0 +1,173 @@
+"""Fork-per-job isolation: a zygote worker that never runs a job itself.
+
+Invariant: every isolated job runs in its own process, forked from a zygote that is a
+copy-on-write image of the master (loaded data included) and that no job ever ran in,
+so a job sees the master's state and nothing another job did (globals, cwd, environment,
+warnings filters, sys.path, heap). The zygote reports each child's result, or its death
+(the wait status), over the worker's one pipe, so the master-side machinery (poll set,
+generations, death results) is the same as for reusing workers. The child's pid is
+published in a shared 8-byte slot: the master shows it and kills the job by it.
+
+Forks stay cheap whatever the master holds: fork and exit cost one page-table entry per
+resident 4 KiB page, so before forking zygotes the master asks the kernel to back its
+densely used anonymous memory by 2 MiB pages (`collapse_heap`, MADV_COLLAPSE, Linux 6.1+),
+which fork copies as one entry each.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import mmap
+import os
+import pickle
+import signal
+import struct
+
+_PID = struct.Struct("<q")
+_PR_SET_PDEATHSIG = 1
+_MADV_COLLAPSE = 25
+_HUGE = 1 << 21
+_DENSE = 0.75  # collapse a mapping only when this share of it is resident (a huge page fills holes)
+_collapse_unsupported = False
+
+
+def new_pid_slot() -> mmap.mmap:
+    """Shared memory (master <-> zygote) holding the pid of the zygote's running child, or 0."""
+    return mmap.mmap(-1, _PID.size)
+
+
+def slot_pid(slot: mmap.mmap) -> int:
+    return _PID.unpack_from(slot, 0)[0]
+
+
+def child_died(message) -> tuple[int, int] | None:
+    """(child pid, wait status) when `message` is a zygote's report of a child that died."""
+    if type(message) is tuple and len(message) == 3 and message[0] == "died":
+        return message[1], message[2]
+    return None
+
+
+def zygote_main(conn, job_list, capture, result_file: str, slot: mmap.mmap,  # pragma: no cover
+                run_one, index_of) -> None:
+    """Serve job indices from `conn`, each in a fresh child; return when the master retires us.
+
+    `run_one(job, capture, pid) -> bytes` runs the job and encodes its result;
+    `index_of(message) -> int` decodes the master's message; `capture` is the
+    worker's _Capture, inherited by every child (fds 1 and 2), as is `result_file`,
+    where a child leaves its encoded result; `slot` is this
+    worker's pid slot (see new_pid_slot).
+    """
+    zygote = os.getpid()
+    result_fd = os.open(result_file, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    prctl = _libc_prctl()
+    gc.freeze()  # children never touch the GC headers of what the zygote holds: fewer copied pages
+    try:
+        while True:
+            try:
+                message = conn.recv_bytes()
+            except (EOFError, OSError):
+                return
+            if not message:
+                return
+            job = job_list[index_of(message)]
+            capture.clear()
+            pid = os.fork()
+            if pid == 0:
+                code = 3
+                try:
+                    if prctl is not None:
+                        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+                    if os.getppid() != zygote:  # the zygote died before the line above
+                        os._exit(code)
+                    conn.close()
+                    _write_all(result_fd, run_one(job, capture, os.getpid()))
+                    code = 0
+                finally:
+                    os._exit(code)
+            _PID.pack_into(slot, 0, pid)
+            status = _wait(pid)
+            _PID.pack_into(slot, 0, 0)
+            size = os.fstat(result_fd).st_size
+            if status == 0 and size:
+                data = os.pread(result_fd, size, 0)
+                os.ftruncate(result_fd, 0)
+                conn.send_bytes(data)
+            else:
+                if size:
+                    os.ftruncate(result_fd, 0)
+                conn.send_bytes(pickle.dumps(("died", pid, status)))
+    finally:
+        os.close(result_fd)
+
+
+def _wait(pid: int) -> int:
+    while True:
+        try:
+            return os.waitpid(pid, 0)[1]
+        except InterruptedError:  # pragma: no cover - PEP 475 retries; kept for safety
+            continue
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    offset = 0
+    while offset < len(view):
+        offset += os.pwrite(fd, view[offset:], offset)
+
+
+def _libc_prctl():
+    """libc's prctl, looked up once per zygote (not once per child), or None off Linux."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def collapse_heap() -> int:
+    """Back the densely used anonymous memory of this process by 2 MiB pages; bytes collapsed.
+
+    A no-op (0) where the kernel or libc cannot (before Linux 6.1, THP disabled, not Linux).
+    """
+    global _collapse_unsupported
+    if _collapse_unsupported:
+        return 0
+    try:
+        madvise = ctypes.CDLL(None, use_errno=True).madvise
+        madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+        ranges = _dense_anonymous_ranges()
+    except (OSError, AttributeError):
+        _collapse_unsupported = True
+        return 0
+    done = 0
+    for start, stop in ranges:
+        if madvise(start, stop - start, _MADV_COLLAPSE) == 0:
+            done += stop - start
+        elif ctypes.get_errno() == 22 and not done:  # EINVAL: the kernel has no MADV_COLLAPSE
+            _collapse_unsupported = True
+            return 0
+    return done
+
+
+def _dense_anonymous_ranges() -> list[tuple[int, int]]:
+    """2 MiB-aligned parts of private, writable, anonymous mappings that are mostly resident."""
+    ranges = []
+    with open("/proc/self/smaps") as fh:
+        current = None
+        for line in fh:
+            first = line.split(None, 1)[0]
+            if "-" in first and not first.endswith(":"):
+                parts = line.split()
+                perms, path = parts[1], parts[5] if len(parts) > 5 else ""
+                current = None
+                if perms.startswith("rw") and perms[3] == "p" and path in ("", "[heap]"):
+                    low, high = (int(x, 16) for x in first.split("-"))
+                    start, stop = (low + _HUGE - 1) & ~(_HUGE - 1), high & ~(_HUGE - 1)
+                    if stop > start:
+                        current = (start, stop, high - low)
+            elif first == "Rss:" and current is not None:
+                start, stop, size = current
+                if int(line.split()[1]) * 1024 >= _DENSE * size:
+                    ranges.append((start, stop))
+                current = None
+    return ranges
