@@ -21,6 +21,7 @@ import gc
 import mmap
 import os
 import pickle
+import select
 import signal
 import struct
 
@@ -55,58 +56,114 @@ def zygote_main(conn, job_list, capture, result_file: str, slot: mmap.mmap,  # p
     `run_one(job, capture, pid) -> bytes` runs the job and encodes its result;
     `index_of(message) -> int` decodes the master's message; `capture` is the
     worker's _Capture, inherited by every child (fds 1 and 2), as is `result_file`,
-    where a child leaves its encoded result; `slot` is this
-    worker's pid slot (see new_pid_slot).
+    where a child leaves its encoded result; `slot` is this worker's pid slot.
     """
-    zygote = os.getpid()
-    result_fd = os.open(result_file, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-    prctl = _libc_prctl()
-    gc.freeze()  # children never touch the GC headers of what the zygote holds: fewer copied pages
-    try:
-        while True:
-            try:
-                message = conn.recv_bytes()
-            except (EOFError, OSError):
-                return
-            if not message:
-                return
-            job = job_list[index_of(message)]
-            capture.clear()
-            pid = os.fork()
-            if pid == 0:
-                code = 3
+    _Zygote(conn, job_list, capture, result_file, slot, run_one, index_of).serve()
+
+
+class _Zygote:  # pragma: no cover - runs in the zygote
+    """One spare child is always forked ahead, waiting for a job: the fork is off the job's
+    path; a child says it is done (one byte) before it exits, so its exit is off it too."""
+
+    def __init__(self, conn, job_list, capture, result_file, slot, run_one, index_of):
+        self.conn, self.job_list, self.capture, self.slot = conn, job_list, capture, slot
+        self.run_one, self.index_of = run_one, index_of
+        self.pid = os.getpid()
+        self.result_fd = os.open(result_file, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        self.done_r, self.done_w = os.pipe()
+        self.prctl = _libc_prctl()
+        self.exiting: list[int] = []  # children that reported and are exiting: reaped later
+        self.spare: tuple[int, int] | None = None  # (pid, fd to send it its job)
+        gc.freeze()  # children never touch the GC headers of what the zygote holds: fewer copied pages
+
+    def serve(self) -> None:
+        try:
+            while True:
+                if self.spare is None:
+                    self.spare = self._fork_spare()
                 try:
-                    if prctl is not None:
-                        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-                    if os.getppid() != zygote:  # the zygote died before the line above
-                        os._exit(code)
-                    conn.close()
-                    _write_all(result_fd, run_one(job, capture, os.getpid()))
-                    code = 0
-                finally:
-                    os._exit(code)
-            _PID.pack_into(slot, 0, pid)
-            status = _wait(pid)
-            _PID.pack_into(slot, 0, 0)
-            size = os.fstat(result_fd).st_size
-            if status == 0 and size:
-                data = os.pread(result_fd, size, 0)
-                os.ftruncate(result_fd, 0)
-                conn.send_bytes(data)
+                    message = self.conn.recv_bytes()
+                except (EOFError, OSError):
+                    return
+                if not message:
+                    return
+                self._run(message)
+        finally:
+            if self.spare is not None:
+                os.close(self.spare[1])  # the spare reads EOF and exits
+                self.exiting.append(self.spare[0])
+            for pid in self.exiting:
+                _wait(pid)  # reaped before the master hears we are gone
+
+    def _run(self, message: bytes) -> None:
+        self.exiting = [pid for pid in self.exiting if not _reaped(pid)]
+        self.capture.clear()
+        (pid, job_fd), self.spare = self.spare, None
+        _PID.pack_into(self.slot, 0, pid)
+        pidfd = os.pidfd_open(pid)
+        try:
+            os.write(job_fd, message)
+            os.close(job_fd)
+            self.spare = self._fork_spare()  # while the job runs
+            select.select([self.done_r, pidfd], [], [])
+            done = select.select([self.done_r], [], [], 0)[0]
+            if done:
+                os.read(self.done_r, 1)
+                self.exiting.append(pid)
+                status = 0
             else:
-                if size:
-                    os.ftruncate(result_fd, 0)
-                conn.send_bytes(pickle.dumps(("died", pid, status)))
-    finally:
-        os.close(result_fd)
+                status = _wait(pid)
+        finally:
+            os.close(pidfd)
+            _PID.pack_into(self.slot, 0, 0)
+        size = os.fstat(self.result_fd).st_size
+        data = os.pread(self.result_fd, size, 0) if size else b""
+        if size:
+            os.ftruncate(self.result_fd, 0)
+        if done and data:
+            self.conn.send_bytes(data)
+        else:
+            self.conn.send_bytes(pickle.dumps(("died", pid, status)))
+
+    def _fork_spare(self) -> tuple[int, int]:
+        job_r, job_w = os.pipe()
+        pid = os.fork()
+        if pid:
+            os.close(job_r)
+            return pid, job_w
+        code = 3
+        try:
+            if self.prctl is not None:
+                self.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != self.pid:  # the zygote died before the line above
+                os._exit(code)
+            self.conn.close()
+            os.close(job_w)
+            os.close(self.done_r)
+            message = os.read(job_r, 64)
+            if not message:
+                os._exit(0)  # retired before it got a job
+            os.close(job_r)
+            job = self.job_list[self.index_of(message)]
+            _write_all(self.result_fd, self.run_one(job, self.capture, os.getpid()))
+            os.write(self.done_w, b"!")
+            code = 0
+        finally:
+            os._exit(code)
+
+
+def _reaped(pid: int) -> bool:
+    try:
+        return os.waitpid(pid, os.WNOHANG)[0] != 0
+    except ChildProcessError:
+        return True
 
 
 def _wait(pid: int) -> int:
-    while True:
-        try:
-            return os.waitpid(pid, 0)[1]
-        except InterruptedError:  # pragma: no cover - PEP 475 retries; kept for safety
-            continue
+    try:
+        return os.waitpid(pid, 0)[1]
+    except ChildProcessError:
+        return 0
 
 
 def _write_all(fd: int, data: bytes) -> None:
