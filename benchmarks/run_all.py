@@ -30,8 +30,9 @@ CORES = os.cpu_count() or 1
 ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
 
 
-def run_script(directory: str, text: str, timeout: float) -> tuple[float, int]:
-    """Run `text` as a script in `directory`; (wall seconds, peak RSS KiB of that process)."""
+def run_script(directory: str, text: str, timeout: float) -> tuple[float, int, float]:
+    """Run `text` as a script in `directory`; (wall seconds, peak RSS KiB of that process,
+    CPU seconds of it and every process under it that was waited for)."""
     path = os.path.join(directory, "bench_script.py")
     with open(path, "w") as fh:
         fh.write(text)
@@ -53,7 +54,7 @@ def run_script(directory: str, text: str, timeout: float) -> tuple[float, int]:
             out.seek(0)
             raise RuntimeError(f"benchmark script failed in {directory}:\n"
                                f"{out.read()[-3000:].decode(errors='replace')}")
-    return elapsed, usage.ru_maxrss
+    return elapsed, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
 def make_inputs(directory: str, n: int) -> None:
@@ -78,17 +79,21 @@ class Bench:
         self.repeat = repeat
         self.timeout = timeout
         self.rows: list[tuple[str, dict]] = []
+        self.cpu: dict[str, float] = {}  # workload -> median CPU seconds of ours (wall depends on neighbours)
         self.notes: list[str] = []
 
     def add(self, name: str, cells: dict) -> None:
         self.rows.append((name, cells))
         line = "  ".join(f"{engine}={_fmt(cells.get(engine))}" for engine in self.engines)
+        if name in self.cpu:
+            line += f"  (ours CPU {_fmt(self.cpu[name])})"
         print(f"{name:<44} {line}", flush=True)
 
     def fanin(self, n: int) -> None:
         """Cold, no-op, one input changed, for N file jobs + 1 final job."""
         phases = {"cold": {}, "no-op rerun": {}, "one input changed": {}}
         repeat = self.repeat if n <= 10000 else 1
+        cpu = {phase: [] for phase in phases}
         for engine in self.engines:
             times = {phase: [] for phase in phases}
             for _ in range(repeat):
@@ -105,9 +110,11 @@ class Bench:
                         if phase == "one input changed":
                             with open(os.path.join(directory, "in", "7"), "w") as fh:
                                 fh.write("changed\n")
-                        elapsed, rss = run_script(directory, w.script(engine, body, CORES, reuse=self.reuse, n=n),
-                                                  self.timeout)
+                        elapsed, rss, seconds = run_script(
+                            directory, w.script(engine, body, CORES, reuse=self.reuse, n=n), self.timeout)
                         times[phase].append(elapsed)
+                        if engine == "ours":
+                            cpu[phase].append(seconds)
                         if engine == "ours" and phase == "cold" and n >= 100000:
                             self.notes.append(
                                 f"fan-in {n} cold (ours): peak RSS {rss / 1024:.0f} MiB, "
@@ -118,10 +125,12 @@ class Bench:
             for phase in phases:
                 phases[phase][engine] = statistics.median(times[phase])
         for phase, cells in phases.items():
+            if cpu[phase]:
+                self.cpu[f"{n} file jobs + final, {phase}"] = statistics.median(cpu[phase])
             self.add(f"{n} file jobs + final, {phase}", cells)
 
     def simple(self, name: str, bodies: dict, raw: bool = False, **params) -> None:
-        cells = {}
+        cells, cpu = {}, []
         for engine in self.engines:
             if engine == "doit" and engine not in bodies:
                 continue  # doit has no equivalent of this workload
@@ -131,21 +140,27 @@ class Bench:
                 try:
                     body = bodies.get(engine, bodies.get("engine"))
                     text = w.script(engine, body, CORES, raw=raw, reuse=self.reuse, **params)
-                    times.append(run_script(directory, text, self.timeout)[0])
+                    elapsed, _, seconds = run_script(directory, text, self.timeout)
+                    times.append(elapsed)
+                    if engine == "ours":
+                        cpu.append(seconds)
                 finally:
                     shutil.rmtree(directory, ignore_errors=True)
             cells[engine] = statistics.median(times)
+        if cpu:
+            self.cpu[name] = statistics.median(cpu)
         self.add(name, cells)
 
     def table(self) -> str:
-        header = "| workload | " + " | ".join(self.engines) + " | ours / floor |"
-        lines = [header, "|" + "---|" * (len(self.engines) + 2)]
+        header = "| workload | " + " | ".join(self.engines) + " | ours / floor | ours CPU |"
+        lines = [header, "|" + "---|" * (len(self.engines) + 3)]
         for name, cells in self.rows:
             ratio = ""
             if cells.get("ours") is not None and cells.get("floor"):
                 ratio = f"{cells['ours'] / cells['floor']:.2f}x"
             lines.append(
-                f"| {name} | " + " | ".join(_fmt(cells.get(e)) for e in self.engines) + f" | {ratio} |"
+                f"| {name} | " + " | ".join(_fmt(cells.get(e)) for e in self.engines)
+                + f" | {ratio} | {_fmt(self.cpu.get(name))} |"
             )
         return "\n".join(lines + [""] + [f"- {note}" for note in self.notes])
 

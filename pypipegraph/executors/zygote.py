@@ -31,6 +31,7 @@ _MADV_COLLAPSE = 25
 _HUGE = 1 << 21
 _DENSE = 0.75  # collapse a mapping only when this share of it is resident (a huge page fills holes)
 _collapse_unsupported = False
+_HAS_PIDFD = hasattr(os, "pidfd_open")
 
 
 def new_pid_slot() -> mmap.mmap:
@@ -100,21 +101,12 @@ class _Zygote:  # pragma: no cover - runs in the zygote
         self.capture.clear()
         (pid, job_fd), self.spare = self.spare, None
         _PID.pack_into(self.slot, 0, pid)
-        pidfd = os.pidfd_open(pid)
         try:
             os.write(job_fd, message)
             os.close(job_fd)
             self.spare = self._fork_spare()  # while the job runs
-            select.select([self.done_r, pidfd], [], [])
-            done = select.select([self.done_r], [], [], 0)[0]
-            if done:
-                os.read(self.done_r, 1)
-                self.exiting.append(pid)
-                status = 0
-            else:
-                status = _wait(pid)
+            done, status = self._wait_for(pid)
         finally:
-            os.close(pidfd)
             _PID.pack_into(self.slot, 0, 0)
         size = os.fstat(self.result_fd).st_size
         data = os.pread(self.result_fd, size, 0) if size else b""
@@ -124,6 +116,24 @@ class _Zygote:  # pragma: no cover - runs in the zygote
             self.conn.send_bytes(data)
         else:
             self.conn.send_bytes(pickle.dumps(("died", pid, status)))
+
+    def _wait_for(self, pid: int) -> tuple[bool, int]:
+        """(whether child `pid` said it is done, else its wait status)."""
+        reaped = None
+        if _HAS_PIDFD:  # Linux 5.3+: wake on "done" or on its death, whichever comes first
+            pidfd = os.pidfd_open(pid)  # a zombie still has one
+            try:
+                select.select([self.done_r, pidfd], [], [])
+            finally:
+                os.close(pidfd)
+        else:
+            reaped = _wait(pid)
+        if select.select([self.done_r], [], [], 0)[0]:
+            os.read(self.done_r, 1)
+            if reaped is None:
+                self.exiting.append(pid)  # still exiting: reaped later
+            return True, 0
+        return False, _wait(pid) if reaped is None else reaped
 
     def _fork_spare(self) -> tuple[int, int]:
         job_r, job_w = os.pipe()
