@@ -30,7 +30,10 @@ _PR_SET_PDEATHSIG = 1
 _MADV_COLLAPSE = 25
 _HUGE = 1 << 21
 _DENSE = 0.75  # collapse a mapping only when this share of it is resident (a huge page fills holes)
+_WORTH = 256 << 20  # below this RSS a fork costs little anyway (docs/performance.md)
+_GROWTH = 1.25  # collapse again only when the RSS grew by this factor since the last time
 _collapse_unsupported = False
+_collapsed_at = 0  # the RSS (bytes) at the last collapse
 _HAS_PIDFD = hasattr(os, "pidfd_open")
 
 
@@ -194,11 +197,17 @@ def _libc_prctl():
 def collapse_heap() -> int:
     """Back the densely used anonymous memory of this process by 2 MiB pages; bytes collapsed.
 
-    A no-op (0) where the kernel or libc cannot (before Linux 6.1, THP disabled, not Linux).
+    Only when it pays: the RSS is at least _WORTH and grew since the last collapse; mappings
+    already backed by huge pages are skipped. A no-op (0) where the kernel or libc cannot
+    (before Linux 6.1, THP disabled, not Linux).
     """
-    global _collapse_unsupported
+    global _collapse_unsupported, _collapsed_at
     if _collapse_unsupported:
         return 0
+    rss = _rss()
+    if rss < _WORTH or rss < _collapsed_at * _GROWTH:
+        return 0
+    _collapsed_at = rss
     try:
         madvise = ctypes.CDLL(None, use_errno=True).madvise
         madvise.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
@@ -234,7 +243,19 @@ def _dense_anonymous_ranges() -> list[tuple[int, int]]:
                         current = (start, stop, high - low)
             elif first == "Rss:" and current is not None:
                 start, stop, size = current
-                if int(line.split()[1]) * 1024 >= _DENSE * size:
+                rss = int(line.split()[1]) * 1024
+                current = (start, stop, size, rss) if rss >= _DENSE * size else None
+            elif first == "AnonHugePages:" and current is not None:
+                start, stop, size, rss = current
+                if int(line.split()[1]) * 1024 < _DENSE * rss:  # not collapsed yet
                     ranges.append((start, stop))
                 current = None
     return ranges
+
+
+def _rss() -> int:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
