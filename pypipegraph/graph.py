@@ -47,7 +47,7 @@ class Pipegraph:
                  log_file: str | None = None, log_level: int = logging.INFO,
                  log_socket: str | None = None, resources: dict | None = None,
                  critical_path: bool = True, report: bool | None = None,
-                 result_cache=None):
+                 result_cache=None, reuse_workers: bool = False):
         if resource_coordinator is None:
             resource_coordinator = from_environment(interactive)  # $PYPIPEGRAPH_DASK_SCHEDULER
         if resource_coordinator is None:
@@ -67,6 +67,9 @@ class Pipegraph:
         # results of work function calls shared by content key (docs/futures.md)
         self.result_cache = None if result_cache is None or isinstance(result_cache, ResultCache) \
             else ResultCache(result_cache)
+        if not isinstance(reuse_workers, bool):
+            raise ValueError(f"new_pipegraph(reuse_workers=...) takes True or False; got {reuse_workers!r}")
+        self.reuse_workers = reuse_workers  # default for jobs: reuse worker processes, no fork per job
         if log_socket is not None:
             socket_address(log_socket)  # a malformed address fails here, not at run()
         self.jobs: dict = {}

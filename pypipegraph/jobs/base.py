@@ -148,6 +148,7 @@ class Job(Protocol197):
     _ignore_code_changes = False
     filenames: list = []
     empty_ok = False
+    reuses_worker: bool | None = None  # None: the graph's default (new_pipegraph(reuse_workers=))
 
     is_temp_job = False
 
@@ -338,6 +339,17 @@ class Job(Protocol197):
     def ignore_code_changes(self) -> None:
         """No automatic FunctionInvariant on this job's callback."""
         self._ignore_code_changes = True
+
+    def reuse_worker(self, reuse: bool = True) -> Job:
+        """Run in a reused worker process instead of a fresh fork (faster for trivial jobs).
+
+        The job then sees what earlier jobs in that process left behind (globals, cwd,
+        os.environ, ...); see docs/performance.md. `reuse_worker(False)` forces a fresh fork.
+        """
+        if not isinstance(reuse, bool):
+            raise ValueError(f"{self.job_id}: reuse_worker() takes True or False; got {reuse!r}")
+        self.reuses_worker = reuse
+        return self
 
     def use_cores(self, cores: int) -> Job:
         self.cores_needed = cores
