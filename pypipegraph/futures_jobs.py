@@ -19,6 +19,7 @@ import types
 from typing import Any
 
 from . import futures as api
+from .cache_files import read_verified
 from .errors import JobContractError
 from .hashing import combine, function_fingerprint, hash_file, hash_value
 from .jobs.base import Job
@@ -117,7 +118,7 @@ class WorkNestJob(DependencyInjectionJob):
         return []  # the call's FunctionInvariant watches the code
 
     def _generate(self) -> list[Job]:
-        data = _read(self.call.filenames[0])
+        data = read_verified(self.call.filenames[0], self.call.job_id, self.job_id)
         if not data.startswith(MAGIC):
             return []
         _, inner = pickle.loads(data[len(MAGIC):])
@@ -171,7 +172,7 @@ def content_key(job: WorkCallJob) -> str | None:
 
     def by_content(item):
         if isinstance(item, api.Future):
-            return ("value", value_hash(result_file(item.job)))
+            return ("value", value_hash(item.job))
         if not os.path.isfile(item):
             unkeyable.append(item)
             return None
@@ -207,7 +208,7 @@ def value_in_worker(item):
 def load_value(filename: str, job_id: str) -> Any:
     """A call's value, with the futures of a nested result replaced by their values."""
     try:
-        data = _read(filename)
+        data = read_verified(filename, job_id, job_id)
         if not data.startswith(MAGIC):
             return pickle.loads(data)
         value, _ = pickle.loads(data[len(MAGIC):])
@@ -221,14 +222,15 @@ def load_value(filename: str, job_id: str) -> Any:
     return api._walk(value, value_in_worker)
 
 
-def value_hash(filename: str) -> int:
+def value_hash(job) -> int:
     """The content hash of a call's value, following the inner calls of a nested result."""
-    data = _read(filename)
+    filename = result_file(job)
+    data = read_verified(filename, job.job_id, job.job_id)
     if not data.startswith(MAGIC):
         return hash_file(filename)
     value, inner = pickle.loads(data[len(MAGIC):])
     found: list[int] = []
-    api._walk(value, lambda item: found.append(value_hash(result_file(item.job)))
+    api._walk(value, lambda item: found.append(value_hash(item.job))
               if isinstance(item, api.Future) else item)
     return combine([hash_file(filename), *found, len(inner)])
 
@@ -249,11 +251,6 @@ def _holds_futures(value: Any) -> bool:
     found = []
     api._walk(value, lambda item: found.append(item) if isinstance(item, api.Future) else item)
     return bool(found)
-
-
-def _read(filename: str) -> bytes:
-    with open(filename, "rb") as fh:
-        return fh.read()
 
 
 def _write_file(filename: str, data: bytes) -> None:

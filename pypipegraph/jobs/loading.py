@@ -15,6 +15,7 @@ import pickle
 from collections.abc import Callable
 from typing import Any
 
+from ..cache_files import read_verified
 from ..errors import JobContractError
 from ..safe_files import write_file
 from .base import Job, check_no_argument_callback
@@ -122,11 +123,13 @@ def pickle_for_cache(value: Any, job_id: str, what: str = "the calculation's res
         ) from exc
 
 
-def load_cache(filename: str, job_id: str) -> Any:
-    """Unpickle a cache file, with an error that names it when that fails."""
+def load_cache(filename: str, job_id: str, producer_id: str | None = None) -> Any:
+    """Unpickle a cache file written by job `producer_id` (default: the file's own job),
+    after checking it is the file that job wrote (cache_files); an error names it."""
     try:
-        with open(filename, "rb") as fh:
-            return pickle.load(fh)
+        return pickle.loads(read_verified(filename, producer_id or filename, job_id))
+    except JobContractError:
+        raise  # a replaced file: its own message
     except Exception as exc:
         raise JobContractError(
             f"{job_id}: Unpickling error in file {filename} ({type(exc).__name__}: {exc}). "
