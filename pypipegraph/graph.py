@@ -230,9 +230,10 @@ class Pipegraph:
                 runlog.write_graph(jobs, gml=self.dump_graph)
                 with history:
                     self.history = history
-                    adopt_legacy_status(self, jobs, history)
+                    rebuilder = Rebuilder(history, runlog.line)
+                    adopt_legacy_status(self, jobs, history, rebuilder)
                     console = Console(quiet=self.quiet, interactive=self._interactive())
-                    scheduler = Scheduler(self, jobs, Rebuilder(history, runlog.line), self.rc.budget(),
+                    scheduler = Scheduler(self, jobs, rebuilder, self.rc.budget(),
                                           standard_listeners(history, runlog, console) + self.listeners,
                                           console)
                     try:
