@@ -17,7 +17,7 @@ import sys
 
 from ..errors import PyPipeGraphError
 
-COMMANDS = ["status", "why", "log", "history", "forget", "accept", "graph", "report"]
+COMMANDS = ["status", "why", "log", "history", "forget", "accept", "graph", "report", "top"]
 
 
 class CommandError(Exception):
