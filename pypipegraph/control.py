@@ -239,9 +239,9 @@ class ControlServer(Listener):
             self.stopped_by = "ppg top"
             return self._told("stopping: no new jobs start; waiting for the running ones to finish")
         if ask == "abort":
-            for job, _started, _cores, _pid in scheduler.running_jobs():
-                scheduler.kill_job(job, "aborted from ppg top")
             scheduler.request_abort()
+            for job, _started, _cores, _pid in scheduler.running_jobs():
+                scheduler.kill_job(job, "aborted from ppg top")  # says who, in the store and summary
             self.stopped_by = "ppg top"
             return self._told("aborting: killing the running jobs")
         if ask == "kill" and isinstance(request.get("job"), str):

@@ -105,7 +105,9 @@ class Progress(Listener):
     def on_job_failed(self, job, failure: Failure) -> None:
         self.failed += 1
         killed = failure.attempt is not None and failure.attempt.outcome == "killed"
-        message = failure.reason if killed else failure_message(job, failure.exception)
+        message = failure_message(job, failure.exception)
+        if killed:
+            message = f"{failure.reason}: {message}"
         key = (job.rule, _DIGITS.sub("#", message.replace(job.job_id, "\0")))
         group = self.groups.get(key)
         if group is None:
