@@ -98,8 +98,8 @@ def _nobody_home(store: str) -> str:
     except OSError:
         pass
     if holder.isdigit() and _alive(int(holder)):
-        return (f"a pipeline (pid {holder}) holds {store} but serves no live view here: it runs on "
-                "another host, or has not reached its job loop yet")
+        return (f"a pipeline (pid {holder}) holds {store} but serves no live view here: it is starting "
+                "or ending, or runs on another host (run ppg top there)")
     return f"no pipeline is running on {store} in this directory"
 
 

@@ -12,6 +12,7 @@ per rule, not per job, so a refresh costs the same at 50 000 jobs as at 50.
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections import Counter
@@ -165,13 +166,15 @@ class Progress(Listener):
                 else:
                     return None  # nothing ran yet and nothing is recorded
         now = time.time()
+        longest = 0.0  # no ETA is shorter than the rest of the longest running job
         for job, started, _cores, _pid in scheduler.running_jobs():
             estimate = self._estimate(job)
             if estimate is not None:
                 seconds -= min(estimate, now - started)  # the part already done
+                longest = max(longest, estimate - (now - started))
         if not self._remaining:
             return None
-        return max(0.0, seconds) / max(1, scheduler.budget.parallelism)
+        return math.ceil(max(0.0, seconds / max(1, scheduler.budget.parallelism), longest))
 
     # --- the remaining work ----------------------------------------------------
 

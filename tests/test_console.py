@@ -283,6 +283,12 @@ def test_eta_appears_once_it_can_be_estimated(terminal):
     # two jobs of the rule took about a second each: the two left take about a second on 2 cores
     term.expect(r"^done 2/4 \(50%\) · running 2 · failed 0 · blocked 0 · 0:00:0\d · ETA 0:00:0[0-2]$")
     assert term.wait() == 0
+    for i in range(4):
+        os.remove(f"out/{i}")  # the outputs are gone: all four run again
+    term = terminal(JOBS="4", SLEEP="1")
+    # from the start: four recorded runtimes of about a second on two cores
+    term.expect(r"^done 0/4 \(0%\) · running 2 · failed 0 · blocked 0 · 0:00:00 · ETA 0:00:0[12]$")
+    assert term.wait() == 0
 
 
 def test_quiet_shows_no_status_line_but_takes_commands(terminal):

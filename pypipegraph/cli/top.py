@@ -23,6 +23,7 @@ from ..progress import clock, status_text
 from . import CommandError
 
 TOP_HELP = HELP.replace("<Enter>   list the running jobs", "<Enter>   refresh now").replace(
+    "of the last list (press Enter first)", "of the list above").replace(
     "  help      this text", "  q         quit ppg top (the run goes on)\n  help      this text")
 
 
