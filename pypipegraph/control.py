@@ -122,7 +122,7 @@ class ControlServer(Listener):
         self.console = console  # told about commands from ppg top
         self.scheduler = None
         self.path: str | None = None
-        self.problem: str | None = None  # why there is no socket (shown by nothing; for tests, docs)
+        self.problem: str | None = None  # why there is no socket (printed once)
         self.stopped_by: str | None = None
         self._server: socket.socket | None = None
         self._inode = None
@@ -148,6 +148,8 @@ class ControlServer(Listener):
             self._server = server
         except (OSError, ControlError) as exc:
             self.problem = str(exc)
+            if self.console is not None:
+                self.console.print(f"note: no live view for ppg top in this run: {exc}")
 
     def on_run_ended(self, scheduler, outcome: str) -> None:
         for client in list(self._clients):

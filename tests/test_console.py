@@ -422,6 +422,20 @@ def test_exit_status_in_a_shell_is_1_for_failures_and_130_for_ctrl_c(workdir):
     assert "The run was interrupted (Ctrl-C)" in output and "Traceback" not in output
 
 
+def test_errors_the_script_raises_itself_keep_their_traceback(workdir):
+    """The summary's one-line ending is only for the engine's own error, uncaught."""
+    script = Path("pipeline.py").read_text().replace(
+        "    ppg.run()\n", "    try:\n        ppg.run()\n    except ppg.RuntimeError as exc:\n"
+        "        raise SystemError('my own error') from exc\n")
+    Path("own.py").write_text(script)
+    done = subprocess.run([sys.executable, "own.py"], env=child_env(JOBS="1", FAIL="1"),
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "Failures (1 job(s), 1 kind):" in done.stdout
+    assert done.stderr.rstrip().endswith("SystemError: my own error")
+    assert 'File "' in done.stderr and "see the summary above" not in done.stderr
+
+
 def test_many_failures_with_one_message_print_one_group(terminal):
     term = terminal(JOBS="40", FAIL="1", SLEEP="0.01")
     assert term.wait() == 1

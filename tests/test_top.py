@@ -214,3 +214,4 @@ def test_the_socket_is_private_and_a_shared_directory_is_refused(headless, runti
     assert done.returncode == 1
     assert "is not a private directory of yours" in done.stderr and "mode 755" in done.stderr
     assert proc.wait(timeout=60) == 0  # the run itself goes on without a live view
+    assert "note: no live view for ppg top in this run:" in Path("run.out").read_text()
