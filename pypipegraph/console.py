@@ -110,7 +110,7 @@ class Console:
     def start(self, scheduler, progress) -> None:
         self.scheduler = scheduler
         self.progress = progress
-        if self.interactive:
+        if self.interactive and self.tty:  # else the terminal echoes and edits lines itself
             self._cbreak()
         if self.tty and (not self.quiet or self.interactive):
             from rich.console import Console as RichConsole
