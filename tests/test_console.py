@@ -493,5 +493,7 @@ def test_no_usable_stdin_finishes_normally_without_spinning(workdir, terminal, s
         assert "Press Enter" not in output  # no commands without a terminal
     assert Path("result").read_text() == "ok"
     assert "pypipegraph: 4 job(s) ran, 0 failed" in output
+    if stdin != "terminal at EOF":  # a plain line at the start (and every 10 s), not a redrawn one
+        assert re.search(r"^done [0-4]/4 \(\d+%\) · running \d · failed 0 · blocked 0 · 0:00:0\d", output, re.M)
     cpu = float(Path("cpu").read_text())
     assert cpu < 0.5, f"the master used {cpu:.2f} s of CPU in a two-second run"
