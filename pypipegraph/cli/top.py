@@ -76,6 +76,9 @@ def run(args) -> int:
         return _plain(store, args.interval)
     except ControlError as exc:
         raise CommandError(str(exc)) from exc
+    except KeyboardInterrupt:  # Ctrl-C ends ppg top, never the run
+        print()
+        return 130
 
 
 def _snapshot(store: str) -> dict:
