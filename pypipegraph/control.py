@@ -15,7 +15,6 @@ ever blocking the run. One socket per store: its name is a hash of the store's p
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
@@ -24,6 +23,8 @@ import struct
 import sys
 import tempfile
 import time
+
+import xxhash
 
 from .console import HOST, kill_by_id, running_rows
 from .errors import PyPipeGraphError
@@ -60,7 +61,7 @@ def private_dir() -> str:
 
 def socket_path(store: str) -> str:
     """Where the pipeline using `store` serves `ppg top` (a name short enough for AF_UNIX)."""
-    key = hashlib.sha256(os.path.realpath(store).encode()).hexdigest()[:24]
+    key = xxhash.xxh3_128_hexdigest(os.path.realpath(store).encode())[:24]
     return os.path.join(private_dir(), key + ".sock")
 
 
@@ -135,7 +136,9 @@ class ControlServer(Listener):
         try:
             self.path = socket_path(self.store)
             if os.path.exists(self.path):
-                os.unlink(self.path)  # a crashed run's: the store's lock says no other run is here
+                if _answers(self.path):
+                    raise ControlError(f"another run serves {self.path}")
+                os.unlink(self.path)  # a crashed run's
             server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             old_mask = os.umask(0o177)
             try:
@@ -267,6 +270,18 @@ class ControlServer(Listener):
             "failures": [{"rule": g.rule, "message": g.message, "jobs": len(g.jobs), "first": g.jobs[0].job_id}
                          for g in progress.groups.values()],
         }
+
+
+def _answers(path: str) -> bool:
+    """Does a live server listen on `path` (not a stale socket file of a crashed run)?"""
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
 
 
 def _same_user(client: socket.socket) -> bool:
