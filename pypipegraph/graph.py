@@ -14,9 +14,11 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import sys
 
 from . import util
-from .console import Console
+from .console import Console, Controls
+from .control import ControlServer
 from .dask_coordinator import from_environment
 from .errors import JobContractError, RunInterrupted, RuntimeError
 from .hashing import forget_global_values
@@ -26,12 +28,14 @@ from .legacy_store import adopt_legacy_status, legacy_status_file
 from .listeners import standard_listeners
 from .logs import RunLog, attach_socket_handler, detach, file_handler, logger, socket_address
 from .ordering import topological_order
+from .progress import Progress
 from .rebuilder import Rebuilder
 from .report import report_wanted, write_report_if_wanted
 from .resources import LocalSystem, NamedResources, validate_capacity
 from .result_cache import ResultCache
 from .run_graph import snapshot
 from .scheduler import Scheduler
+from .summary import ending, error_message
 
 DEFAULT_STORE = ".pypipegraph_status_robust"
 invariant_status_filename_default = DEFAULT_STORE  # 0.197's name for the default store file
@@ -232,18 +236,7 @@ class Pipegraph:
                     self.history = history
                     rebuilder = Rebuilder(history, runlog.line)
                     adopt_legacy_status(self, jobs, history, rebuilder)
-                    console = Console(quiet=self.quiet, interactive=self._interactive())
-                    scheduler = Scheduler(self, jobs, rebuilder, self.rc.budget(),
-                                          standard_listeners(history, runlog, console) + self.listeners,
-                                          console)
-                    try:
-                        self.failed_jobs = scheduler.run()
-                        if scheduler.stopping:
-                            raise _interrupted(scheduler, runlog)
-                    finally:
-                        if scheduler.n_ran or scheduler.failed or report_wanted(report, self.report):
-                            # a run where nothing ran needs no graph: spare the no-op rerun
-                            history.record_graph(snapshot(scheduler.jobs), scheduler.budget.parallelism)
+                    scheduler, progress, server = self._run_scheduler(jobs, history, rebuilder, runlog, report)
             finally:
                 runlog.close()
                 write_report_if_wanted(self.invariant_status_filename, history.run_id, report, self.report)
@@ -256,7 +249,28 @@ class Pipegraph:
             if handler is not None:
                 logger.removeHandler(handler)
                 handler.close()
-        self._report(jobs, runlog)
+        self._end(scheduler, progress, server, runlog)
+
+    def _run_scheduler(self, jobs, history, rebuilder, runlog, report):
+        """Run the jobs with the standard listeners and views; a Ctrl-C is summed up here."""
+        progress = Progress()
+        console = Console(quiet=self.quiet, interactive=self._interactive())
+        server = ControlServer(self.invariant_status_filename, progress, console)
+        scheduler = Scheduler(self, jobs, rebuilder, self.rc.budget(),
+                              standard_listeners(history, runlog, console, progress, server) + self.listeners,
+                              Controls(console, server))
+        try:
+            self.failed_jobs = scheduler.run()
+        except KeyboardInterrupt as exc:
+            self.failed_jobs = list(scheduler.failed)
+            console.print(ending(progress, "interrupted", *_log_names(runlog)))
+            _summarised(exc)
+            raise
+        finally:
+            if scheduler.n_ran or scheduler.failed or report_wanted(report, self.report):
+                # a run where nothing ran needs no graph: spare the no-op rerun
+                history.record_graph(snapshot(scheduler.jobs), scheduler.budget.parallelism)
+        return scheduler, progress, server
 
     def _interactive(self) -> bool | None:
         """Commands on stdin: as asked, else when the coordinator allows and stdin is a terminal."""
@@ -318,45 +332,60 @@ class Pipegraph:
             return list(self.jobs.values())
         return [job for job in self.jobs.values() if job not in pruned]
 
-    def _report(self, jobs, runlog) -> None:
-        ran = sum(1 for job in jobs if job.was_run)
-        failed = [job for job in self.failed_jobs]
-        if not self.quiet:
-            print(f"pypipegraph: {ran} job(s) ran, {len(failed)} failed, {len(jobs)} in the graph.")
+    def _end(self, scheduler, progress, server, runlog) -> None:
+        """Print how the run ended; raise RunInterrupted after a stop or abort, ppg.RuntimeError
+        when jobs failed. Both are marked as summed up: uncaught, they print one line instead
+        of the engine's traceback (see _excepthook)."""
+        failed = self.failed_jobs
+        outcome = ("aborted" if scheduler.aborting else "stopped" if scheduler.stopping
+                   else "failed" if failed else "ok")
+        if outcome != "ok" or not self.quiet:
+            print(ending(progress, outcome, *_log_names(runlog)))
+        if outcome in ("stopped", "aborted"):
+            by = server.stopped_by or "the console"
+            raise _summarised(RunInterrupted(
+                f"The run was {outcome} from {by} after {scheduler.n_ran} job(s) ran; finished jobs are "
+                "recorded, the rest run next time."
+                + (f" {len(failed)} job(s) failed or were killed: see {runlog.errors_filename}." if failed else "")))
         if not failed:
             return
-        described = []
-        for job in failed[:20]:
-            exc = job.exception
-            described.append(f"  {job.job_id}: {type(exc).__name__}: {exc}")
-        more = f"\n  ... and {len(failed) - 20} more" if len(failed) > 20 else ""
         where = (
             f"Tracebacks, stdout and stderr: {runlog.errors_filename}."
             if runlog.enabled
             else "See job.exception and job.stderr of each failed job "
             "(create a logs/ directory to get logs/ppg_errors.txt)."
         )
-        indirect = sum(1 for job in jobs if job.error_reason == "Indirect")
-        raise RuntimeError(
-            f"{len(failed)} job(s) failed"
-            + (f" ({indirect} more did not run because of them)" if indirect else "")
-            + ":\n" + "\n".join(described) + more + "\n" + where,
-            exceptions=[job.exception for job in failed],
-            failed_jobs=failed,
-        )
+        raise _summarised(RuntimeError(error_message(progress, failed, where),
+                                       exceptions=[job.exception for job in failed], failed_jobs=failed))
 
 
-def _interrupted(scheduler, runlog) -> RunInterrupted:
-    """The error of a run stopped or aborted from the console, naming failed or killed jobs."""
-    failed = [job for job in scheduler.failed if job.error_reason != "Indirect"]
-    where = f": see {runlog.errors_filename}."
-    return RunInterrupted(
-        "The run was " + ("aborted" if scheduler.aborting else "stopped")
-        + f" from the console after {scheduler.n_ran} job(s) ran; finished jobs are recorded, "
-        "the rest run next time."
-        + (f" {len(failed)} job(s) failed or were killed ({', '.join(j.job_id for j in failed[:5])}"
-           + (", ..." if len(failed) > 5 else "") + ")" + where if failed else "")
-    )
+def _log_names(runlog) -> tuple:
+    """(errors file, run log) when logs are kept, else (None, None)."""
+    return (runlog.errors_filename, os.path.join(runlog.log_dir, "ppg_run.txt")) if runlog.enabled else (None, None)
+
+
+def _summarised(error: BaseException) -> BaseException:
+    """Mark `error` as summed up on the terminal already; uncaught, it prints one line."""
+    error.ppg_summary_printed = True
+    if sys.excepthook is not _excepthook:
+        _previous_hook[0] = sys.excepthook
+        sys.excepthook = _excepthook
+    return error
+
+
+_previous_hook = [sys.__excepthook__]
+
+
+def _excepthook(kind, value, tb) -> None:
+    """An uncaught error of a run that printed its summary shows as one line, not as a
+    traceback through the engine's frames; Python then exits with 1 (or, for Ctrl-C, by
+    SIGINT: 130 in a shell). Every other exception goes to the previous hook."""
+    if getattr(value, "ppg_summary_printed", False):
+        first = (str(value).splitlines() or [""])[0].rstrip(":")
+        name = "KeyboardInterrupt" if kind is KeyboardInterrupt else f"ppg.{kind.__name__}"
+        sys.stderr.write(f"{name}: {first or 'interrupted'}; see the summary above\n")
+        return
+    _previous_hook[0](kind, value, tb)
 
 
 def new_pipegraph(*args, **kwargs) -> Pipegraph:

@@ -90,21 +90,26 @@ class RunLogWriter(Listener):
 
 
 class ConsoleView(Listener):
-    """Starts and stops the console's status display; failures show even when quiet."""
+    """Starts and stops the console's status display (and terminal mode); the first failure
+    of each rule and message shows at once, even when quiet. Hears events after the run's
+    `progress.Progress`, whose counts and failure groups it shows."""
 
-    def __init__(self, console):
+    def __init__(self, console, progress):
         self.console = console
+        self.progress = progress
 
     def on_run_started(self, scheduler) -> None:
-        self.console.start(scheduler)
+        self.console.start(scheduler, self.progress)
 
     def on_run_ended(self, scheduler, outcome: str) -> None:
         self.console.stop()
 
     def on_job_failed(self, job, failure: Failure) -> None:
-        self.console.job_failed(job)
+        self.console.job_failed(job, self.progress.group_of[job])
 
 
-def standard_listeners(history, runlog, console) -> list[Listener]:
-    """The listeners of a normal run, in the order they must hear each event."""
-    return [OutcomeFields(), StoreWriter(history), RunLogWriter(runlog), ConsoleView(console)]
+def standard_listeners(history, runlog, console, progress, *views: Listener) -> list[Listener]:
+    """The listeners of a normal run, in the order they must hear each event; `views`
+    (say `ppg top`'s control.ControlServer) hear them last."""
+    return [OutcomeFields(), progress, StoreWriter(history), RunLogWriter(runlog),
+            ConsoleView(console, progress), *views]

@@ -27,6 +27,7 @@ from .safe_files import (
     open_for_write,
     printable,
     private_dir_problem,
+    user_runtime_dir,
     write_file,
 )
 
@@ -42,12 +43,7 @@ SOCKET_NAME = "log.sock"
 def default_socket() -> str:
     """Where util/log_listener.py listens by default: log.sock in a directory only this
     user can enter, $XDG_RUNTIME_DIR/pypipegraph or else <tmp>/pypipegraph-<uid>."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
-    if runtime and os.path.isabs(runtime):
-        return os.path.join(runtime, "pypipegraph", SOCKET_NAME)
-    import tempfile
-
-    return os.path.join(tempfile.gettempdir(), f"pypipegraph-{os.getuid()}", SOCKET_NAME)
+    return os.path.join(user_runtime_dir(), SOCKET_NAME)
 
 
 def socket_address(address: str | None = None) -> str | None:

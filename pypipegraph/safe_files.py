@@ -155,6 +155,17 @@ def private_dir_problem(directory: str) -> str | None:
     return None
 
 
+def user_runtime_dir() -> str:
+    """This user's directory for sockets (not created here): $XDG_RUNTIME_DIR/pypipegraph,
+    else <tmp>/pypipegraph-<uid>. Create it with make_private_dir before use."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    if runtime and os.path.isabs(runtime) and os.path.isdir(runtime):
+        return os.path.join(runtime, "pypipegraph")
+    import tempfile
+
+    return os.path.join(tempfile.gettempdir(), f"pypipegraph-{os.getuid()}")
+
+
 def make_private_dir(directory: str) -> str:
     """Create `directory` (mode 0700) unless it exists; OSError saying why when it is
     not private (see private_dir_problem). Returns `directory`."""

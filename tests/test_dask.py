@@ -7,6 +7,7 @@ Each worker declares 2 "cores"; Dask reruns a task whose worker died once
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -87,7 +88,8 @@ def run_script(folder: Path, env: dict) -> str:
     proc = subprocess.run([sys.executable, str(folder / "pipeline.py")], capture_output=True, text=True,
                           timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr
-    return "".join(line for line in proc.stdout.splitlines(True) if not line.startswith("ran "))  # status
+    lines = [line for line in proc.stdout.splitlines(True) if not line.startswith("done ")]  # status lines
+    return re.sub(r"jobs in the graph \(\d+:\d\d:\d\d\)", "jobs in the graph", "".join(lines))  # elapsed
 
 
 def decisions(folder: Path) -> list[str]:

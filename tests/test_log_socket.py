@@ -327,11 +327,13 @@ def test_no_address_no_handler(clean_logger, monkeypatch):
 
 def test_addresses(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/1000")
-    assert logs.socket_address("1") == "/run/user/1000/pypipegraph/log.sock"
-    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    assert logs.socket_address("1") == f"{tmp_path}/pypipegraph/log.sock"
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path / "gone"))  # set, but no such directory
     import tempfile
 
+    assert logs.socket_address("1") == f"{tempfile.gettempdir()}/pypipegraph-{os.getuid()}/log.sock"
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
     assert logs.socket_address("1") == f"{tempfile.gettempdir()}/pypipegraph-{os.getuid()}/log.sock"
     assert logs.socket_address("/x/y.sock") == "/x/y.sock"
     assert logs.socket_address("./y.sock") == f"{tmp_path}/y.sock"

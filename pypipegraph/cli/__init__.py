@@ -18,7 +18,7 @@ import sys
 from ..errors import PyPipeGraphError
 from ..safe_files import TEXT_ERRORS
 
-COMMANDS = ["status", "why", "log", "history", "forget", "accept", "graph", "report"]
+COMMANDS = ["status", "why", "log", "history", "forget", "accept", "graph", "report", "top"]
 
 
 class CommandError(Exception):
