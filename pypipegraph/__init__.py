@@ -54,6 +54,7 @@ from .jobs.output import (
 from .jobs.plots import PlotJob
 from .report import write_report
 from .resources import LocalSystem, ResourceError
+from .usage import set_state
 from .util import inside_ppg
 
 __version__ = "0.1.0"
@@ -110,6 +111,7 @@ __all__ = [
     "resource_coordinators",
     "run",
     "run_pipegraph",
+    "set_state",
     "util",
     "work",
     "write_report",

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 class Attempt:
     """One run of a job: when, where, with what output. `outcome` is "done", "failed" or
-    "killed"; `reason` the words it ran for; `traceback` of a failure raised by the job."""
+    "killed"; `reason` the words it ran for; `traceback` of a failure raised by the job;
+    `usage` its resource use, host and user-set state (usage.Usage; None when unmeasured)."""
 
-    __slots__ = ("start", "stop", "pid", "cores", "stdout", "stderr", "outcome", "reason", "traceback")
+    __slots__ = ("start", "stop", "pid", "cores", "stdout", "stderr", "outcome", "reason", "traceback",
+                 "usage")
 
     def __init__(self, start, stop, pid, cores, stdout="", stderr="", outcome="done", reason="",
-                 traceback=None):
+                 traceback=None, usage=None):
         self.start = start
         self.stop = stop
         self.pid = pid
@@ -31,6 +33,7 @@ class Attempt:
         self.outcome = outcome
         self.reason = reason
         self.traceback = traceback
+        self.usage = usage
 
 
 class Failure:

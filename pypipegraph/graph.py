@@ -30,6 +30,7 @@ from .report import report_wanted, write_report_if_wanted
 from .resources import LocalSystem, NamedResources, validate_capacity
 from .run_graph import snapshot
 from .scheduler import Scheduler
+from .usage import apply_memory_estimates
 
 DEFAULT_STORE = ".pypipegraph_status_robust"
 _FREEZE_EVERY = 10000  # jobs between gc.freeze() calls while a graph is built
@@ -208,7 +209,9 @@ class Pipegraph:
                 runlog.write_graph(jobs, gml=self.dump_graph)
                 with history:
                     console = Console(quiet=self.quiet, interactive=self._interactive())
-                    scheduler = Scheduler(self, jobs, Rebuilder(history, runlog.line), self.rc.budget(),
+                    budget = self.rc.budget()
+                    apply_memory_estimates(self.jobs, history.memory, budget)  # usage.py
+                    scheduler = Scheduler(self, jobs, Rebuilder(history, runlog.line), budget,
                                           standard_listeners(history, runlog, console) + self.listeners,
                                           console)
                     try:
