@@ -35,7 +35,7 @@ MAX_STATE = 200  # characters of a user-defined state
 
 _RSS_UNIT = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB elsewhere
 _RUSAGE_THREAD = getattr(resource, "RUSAGE_THREAD", None)
-_local = threading.local()  # the state a job set (Dask runs several jobs in one process)
+_states: dict[int, str] = {}  # thread id -> the state its job set (Dask runs jobs in threads)
 _where: tuple | None = None  # (host, cluster job id) of this process
 _children = (0, 0.0, 0)  # (pid, cpu, maxrss) of this process's waited-for children after its last job
 
@@ -60,12 +60,13 @@ def set_state(state: str) -> None:
     if len(state) > MAX_STATE or "\n" in state:
         raise ValueError(f"ppg.set_state(): a state is one line of at most {MAX_STATE} characters; "
                          f"got {state[:60]!r}...")
-    _local.state = state.strip()
+    _states[threading.get_ident()] = state.strip()
 
 
 def begin() -> tuple[int, float, int]:
     """Before the job: (who is measured, its cpu seconds, its peak rss units)."""
-    _local.state = None
+    if _states:
+        _states.pop(threading.get_ident(), None)
     who = resource.RUSAGE_SELF
     if _RUSAGE_THREAD is not None and threading.current_thread() is not threading.main_thread():
         who = _RUSAGE_THREAD
@@ -91,10 +92,9 @@ def end(before: tuple[int, float, int]) -> Usage:
     _children = (pid, kids_cpu, kids.ru_maxrss)
     kid_peak = kids.ru_maxrss if kids.ru_maxrss > last_rss else 0  # a child of this job set it
     cpu = ru.ru_utime + ru.ru_stime - cpu0 + kids_cpu - last_cpu
-    state = getattr(_local, "state", None)
-    _local.state = None
+    state = _states.pop(threading.get_ident(), None) if _states else None
     host, cluster = _where or _locate()
-    return Usage(round(cpu, 6), max(rss1, kid_peak) * _RSS_UNIT,
+    return Usage(cpu, max(rss1, kid_peak) * _RSS_UNIT,
                  max(rss1 - rss0, kid_peak, 0) * _RSS_UNIT, host, cluster, state)
 
 

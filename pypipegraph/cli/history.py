@@ -16,8 +16,8 @@ from .status import date, duration, open_reader, require_known, size, table
 def add_parser(subparsers):
     parser = subparsers.add_parser(
         "history", help="a job's runs over the past runs",
-        description="Each run the job ran in: run id, date, outcome, exit status, runtime, CPU "
-        "time, peak RSS, cores, host and pid (and cluster job id), the state it set, and why it ran.")
+        description="Each run the job ran in: run id, date, outcome, runtime, CPU time, peak RSS, "
+        "cores, exit status, host and pid (and cluster job id), the state it set, and why it ran.")
     parser.add_argument("job", metavar="JOB", help="the job id (for output jobs: the output file)")
     return parser
 
@@ -38,13 +38,13 @@ def run(args) -> int:
     lines = []
     for row in rows:
         where = f"{row.host or '?'}:{row.worker}" if row.worker else (row.host or "")
-        line = [str(row.run_id), date(row.started), row.outcome,
-                "" if row.exit_status is None else str(row.exit_status), duration(row.runtime),
-                duration(row.cpu), size(row.rss), str(row.cores or ""), where]
+        line = [str(row.run_id), date(row.started), row.outcome, duration(row.runtime),
+                duration(row.cpu), size(row.rss), str(row.cores or ""),
+                "" if row.exit_status is None else str(row.exit_status), where]
         if clustered:
             line.append(row.cluster_job or "")
         lines.append((*line, row.state or "", row.reason or ""))
-    header = ["run", "started", "outcome", "exit", "runtime", "cpu", "peak rss", "cores", "host:pid"]
+    header = ["run", "started", "outcome", "runtime", "cpu", "peak rss", "cores", "exit", "host:pid"]
     if clustered:
         header.append("cluster job")
     header += ["state", "why it ran"]
