@@ -97,10 +97,10 @@ def outcomes(jobs: list, store: str) -> dict:
         row = last.get(job_id)
         if job_id in failures:
             result[job] = failures[job_id]
+        elif any(result.get(up) in ("failed", "killed", "blocked") for up in job.prerequisites):
+            result[job] = "blocked"  # it cannot be current while something upstream failed
         elif job_id in records:
             result[job] = "done" if row is not None and row.run_id == last_run else "up to date"
-        elif any(result.get(up) in ("failed", "killed", "blocked") for up in job.prerequisites):
-            result[job] = "blocked"
         else:
             result[job] = "never ran"
     return result
