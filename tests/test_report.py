@@ -426,7 +426,9 @@ def test_rule_table_has_a_row_per_rule_and_lists_its_jobs(samples_page):
     assert (ran, failed, blocked, in_graph) == (str(SAMPLES), "6", "0", str(SAMPLES))
     assert rows["count"][:4] == [str(SAMPLES - 6), "0", "6", str(SAMPLES)]
     assert rows["summary"][:4] == ["0", "0", "1", "1"]
-    assert "peak RSS" not in page.inner_text("#rules thead")  # not recorded by this store
+    head = [cell.strip() for cell in page.inner_text("#rules thead").split("\t")]
+    assert "peak RSS" in head and "CPU / wall" in head  # each job's resource use, from the store
+    assert rows["align"][head.index("peak RSS") - 1].endswith("MB")
     page.locator("#rules tbody tr", has_text="align").first.click()
     page.wait_for_timeout(100)
     assert page.evaluate("window.ppgReport.matching()") == SAMPLES

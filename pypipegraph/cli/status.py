@@ -158,7 +158,7 @@ def print_rules(reader: StoreReader, args) -> None:
         return
     records = reader.records()
     last = reader.last_runs()
-    stats: dict[str, list] = {}  # rule -> [jobs, up to date, ran, failed, runtime, timed]
+    stats: dict[str, list] = {}  # rule -> [jobs, up to date, ran, failed, runtime, timed, peak rss]
     for job_id, kind, rule in zip(graph.ids, graph.types, graph.rules or graph.types, strict=True):
         record = records.get(job_id)
         if not args.all and (kind.endswith("Invariant") or is_invariant(job_id, record)):
@@ -167,7 +167,7 @@ def print_rules(reader: StoreReader, args) -> None:
             continue
         row = last.get(job_id)
         failed = row is not None and row.outcome != "done"
-        entry = stats.setdefault(rule, [0, 0, 0, 0, 0.0, 0])
+        entry = stats.setdefault(rule, [0, 0, 0, 0, 0.0, 0, None])
         entry[0] += 1
         entry[1] += record is not None and not failed
         entry[2] += row is not None and row.run_id == run_id
@@ -178,13 +178,15 @@ def print_rules(reader: StoreReader, args) -> None:
         elif row is not None:
             entry[4] += (row.stopped or row.started) - row.started
             entry[5] += 1
+        if row is not None and row.rss is not None:
+            entry[6] = max(entry[6] or 0, row.rss)
     ordered = sorted(stats.items(), key=lambda item: (-item[1][4], item[0]))
     rows = [(rule, str(n), str(ok), str(ran), str(failed), duration(total) if timed else "",
-             duration(total / timed) if timed else "")
-            for rule, (n, ok, ran, failed, total, timed) in ordered]
+             duration(total / timed) if timed else "", size(peak))
+            for rule, (n, ok, ran, failed, total, timed, peak) in ordered]
     if rows:
-        print(table(("rule", "jobs", "up to date", f"ran in run {run_id}", "failed", "total runtime", "mean"),
-                    rows, right={1, 2, 3, 4, 5, 6}))
+        print(table(("rule", "jobs", "up to date", f"ran in run {run_id}", "failed", "total runtime", "mean",
+                     "max peak rss"), rows, right={1, 2, 3, 4, 5, 6, 7}))
     jobs = sum(entry[0] for entry in stats.values())
     note = "" if graph.rules is not None else " (a graph kept before rules were recorded: grouped by class)"
     print(f"{len(rows)} rule{'s' if len(rows) != 1 else ''}, {jobs} job{'s' if jobs != 1 else ''} "
