@@ -469,3 +469,27 @@ def test_report_gives_each_job_slot_of_a_worker_its_own_lane(dask_graph):
         assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), spans
     assert len(by_lane) >= 3  # 6 jobs of 0.3 s on 2 workers x 2 slots overlapped
     assert any("/2" in name for name in report["lanes"]), report["lanes"]
+
+
+def test_resource_use_and_state_come_back_from_dask_workers(dask_graph):
+    """On Dask the worker measures: the job's thread's CPU time, the worker process's peak
+    RSS, its host; a state set with ppg.set_state travels back with the result."""
+    import socket
+
+    from pypipegraph.history_reader import StoreReader
+
+    def busy(of):
+        block = bytearray(64 << 20)
+        block[::4096] = b"x" * len(block[::4096])
+        total = sum(range(3_000_000))
+        ppg.set_state("counted")
+        Path(of).write_text(str(total))
+
+    ppg.FileGeneratingJob("out/busy", busy)
+    ppg.run_pipegraph()
+    reader = StoreReader(".pypipegraph_status_robust")
+    row, = reader.job_runs(job_id="out/busy")
+    reader.close()
+    assert row.cpu > 0.02 and row.rss >= 64 << 20
+    assert row.host == socket.gethostname() and row.state == "counted" and row.exit_status == 0
+    assert row.worker != os.getpid()
