@@ -149,8 +149,8 @@ def print_groups(verdicts: list) -> None:
         groups.setdefault((verdict.job.rule, reasons), []).append(verdict)
     shown: set = set()
     for (rule, reasons), members in sorted(groups.items(), key=lambda item: (-len(item[1]), item[0])):
-        if len(members) == 1:
-            print(f"  {members[0].job.job_id} ({rule}): {reasons}")
+        if len(members) == 1:  # its own words
+            print(f"  {members[0].job.job_id} ({rule}): {'; '.join(members[0].reasons)}")
         else:
             print(f"  {len(members)} jobs of {rule}: {reasons}")
         alike: dict[tuple, list] = {}  # a diff -> the invariants it belongs to
