@@ -198,6 +198,13 @@ M = {
          "resources: the count of 'db_connections' must be a positive int; got 0"],
     63: ["out/a.txt: needs('db_connections', ...) takes a positive int; got 0",
          "out/a.txt: priority must be a number (higher runs first); got 'urgent'"],
+    64: ["out/a.txt: depends_on(count_reads): a function passed to depends_on is called without "
+         "arguments just before the run and must return the jobs to depend on; this one needs 1 "
+         "argument(s). To rerun out/a.txt when the function's code changes, use depends_on_func(name, "
+         "function); to depend on the job that runs it, pass that job."],
+    65: ["[Errno 2] No such file or directory (the output directory results/2024 does not exist; "
+         "pypipegraph does not create output directories: create it before ppg.run_pipegraph(), e.g. "
+         "os.makedirs('results/2024', exist_ok=True)): 'results/2024/a.txt'"],
 }
 
 _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
@@ -969,3 +976,20 @@ def test_63_malformed_needs_or_priority(new_pipegraph, variant):
             job.needs("db_connections", 0)
         else:
             job.priority = "urgent"
+
+
+def count_reads(of):
+    Path(of).write_text("reads")
+
+
+def test_64_depends_on_a_function_that_takes_arguments(new_pipegraph):
+    job = fg("out/a.txt")
+    with raises(ValueError, M[64][0]):
+        job.depends_on(count_reads)
+    assert not job.prerequisites
+
+
+def test_65_output_directory_does_not_exist(new_pipegraph):
+    fg("results/2024/a.txt")
+    run_fails("results/2024/a.txt", FileNotFoundError, M[65][0])
+    assert not os.path.exists("results")
