@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
 
@@ -524,28 +523,13 @@ def test_screenshot_of_the_samples_report(samples_page, samples_report):
 # --- 50 000 jobs, built as the store would hand them over (a real run would take minutes) -----
 
 
-class UsedJobRun(NamedTuple):
-    """A JobRun with the per-job resource use a later store records (peak RSS, CPU seconds)."""
-
-    run_id: int
-    job_id: str
-    started: float
-    stopped: float
-    outcome: str
-    reason: str
-    worker: int | None
-    cores: int
-    rss: int
-    cpu: float
-
-
 HUGE_RULES = ("trim", "align", "count", "qc")
 HUGE_WORKERS = 16
 
 
-def huge_run() -> tuple[RunInfo, list[UsedJobRun], RunSetting, dict]:
-    """50 000 jobs of 4 rules on 16 workers, 300 aligners failing alike, 2 otherwise."""
-    assert UsedJobRun._fields[:len(JobRun._fields)] == JobRun._fields
+def huge_run() -> tuple[RunInfo, list[JobRun], RunSetting, dict]:
+    """50 000 jobs of 4 rules on 16 workers, 300 aligners failing alike, 2 otherwise, with
+    each job's resource use (peak RSS, CPU seconds) as the store records it."""
     rnd = random.Random(16)
     t0 = 1_700_000_000.0
     free = [t0] * HUGE_WORKERS
@@ -576,9 +560,9 @@ def huge_run() -> tuple[RunInfo, list[UsedJobRun], RunSetting, dict]:
             if rule == "count" and align_failed:
                 continue  # blocked: its aligner failed
             align_failed = outcome == "failed"
-            rows.append(UsedJobRun(1, job_id, start, stop, outcome, "output missing", 1000 + lane, 1,
-                                   rnd.randint(50, 400) * 2**20 * (8 if rule == "align" else 1),
-                                   (stop - start) * 0.9))
+            rows.append(JobRun(1, job_id, start, stop, outcome, "output missing", 1000 + lane, 1,
+                               rss=rnd.randint(50, 400) * 2**20 * (8 if rule == "align" else 1),
+                               cpu=(stop - start) * 0.9))
     for node in range(len(ids)):  # an invariant per job, as real graphs have
         ids.append("FI" + ids[node])
         types.append("FunctionInvariant")
