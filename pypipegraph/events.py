@@ -13,6 +13,8 @@ does not override cost nothing (the scheduler calls only overridden methods).
 
 from __future__ import annotations
 
+from .usage import Usage
+
 
 class Attempt:
     """One run of a job: when, where, with what output. `outcome` is "done", "failed" or
@@ -20,7 +22,7 @@ class Attempt:
     `usage` its resource use, host and user-set state (usage.Usage; None when unmeasured)."""
 
     __slots__ = ("start", "stop", "pid", "cores", "stdout", "stderr", "outcome", "reason", "traceback",
-                 "usage")
+                 "measured")
 
     def __init__(self, start, stop, pid, cores, stdout="", stderr="", outcome="done", reason="",
                  traceback=None, usage=None):
@@ -33,7 +35,12 @@ class Attempt:
         self.outcome = outcome
         self.reason = reason
         self.traceback = traceback
-        self.usage = usage
+        self.measured = usage  # the Usage fields as the worker sent them (a plain tuple)
+
+    @property
+    def usage(self) -> Usage | None:
+        """The run's resource use, host and user-set state; None when it was not measured."""
+        return Usage(*self.measured) if self.measured is not None else None
 
 
 class Failure:

@@ -237,7 +237,8 @@ class History:
                 worker: int | None, cores: int, stdout: str = "", stderr: str = "",
                 traceback: str | None = None, usage=None, exit_status: int | None = None) -> None:
         """Note one job's run (and keep its output as the job's last log; the log it
-        replaces moves to `earlier_logs`). `usage` is the run's usage.Usage (or None).
+        replaces moves to `earlier_logs`). `usage` is the run's usage.Usage, or its fields as
+        a plain tuple (or None).
 
         The reason is kept once per distinct text (`reasons`): a full rerun of 100 000
         jobs stores "never ran" once, not 100 000 times.
@@ -250,11 +251,11 @@ class History:
             self._pending_rows.append((self.run_id, job_id, started, stopped, outcome, key, worker, cores,
                                        None, None, None, None, exit_status, None))
         else:
+            cpu, rss, rss_added, host, cluster_job, state = usage
             self._pending_rows.append((self.run_id, job_id, started, stopped, outcome, key, worker, cores,
-                                       usage.cpu, usage.rss, usage.host, usage.cluster_job, exit_status,
-                                       usage.state))
+                                       cpu, rss, host, cluster_job, exit_status, state))
             if outcome == "done":
-                self._note_memory(job_id, usage.rss_added)
+                self._note_memory(job_id, rss_added)
         if outcome != "done":
             self.failures[job_id] = self._pending_failures[job_id] = outcome
         elif job_id in self.failures:

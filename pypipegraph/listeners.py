@@ -58,14 +58,14 @@ class StoreWriter(Listener):
 
     def on_job_finished(self, job, a: Attempt) -> None:
         self.history.job_ran(job.job_id, a.start, a.stop, "done", a.reason, a.pid, a.cores,
-                             a.stdout, a.stderr, None, a.usage, 0)
+                             a.stdout, a.stderr, None, a.measured, 0)
 
     def on_job_failed(self, job, failure: Failure) -> None:
         a = failure.attempt
         if a is None or not failure.stored:
             return
         self.history.job_ran(job.job_id, a.start, a.stop, a.outcome, a.reason, a.pid, a.cores,
-                             a.stdout, a.stderr, a.traceback or str(failure.exception), a.usage,
+                             a.stdout, a.stderr, a.traceback or str(failure.exception), a.measured,
                              exit_status(failure.exception))
 
     def on_tick(self) -> None:

@@ -74,8 +74,9 @@ def begin() -> tuple[int, float, int]:
     return who, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
 
 
-def end(before: tuple[int, float, int]) -> Usage:
-    """After the job: its Usage, from the numbers `begin()` took."""
+def end(before: tuple[int, float, int]) -> tuple:
+    """After the job: its Usage's fields as a plain tuple (what travels in the Result: a
+    tuple pickles in half the time of a named one), from the numbers `begin()` took."""
     global _children
     who, cpu0, rss0 = before
     ru = resource.getrusage(who)
@@ -94,8 +95,8 @@ def end(before: tuple[int, float, int]) -> Usage:
     cpu = ru.ru_utime + ru.ru_stime - cpu0 + kids_cpu - last_cpu
     state = _states.pop(threading.get_ident(), None) if _states else None
     host, cluster = _where or _locate()
-    return Usage(cpu, max(rss1, kid_peak) * _RSS_UNIT,
-                 max(rss1 - rss0, kid_peak, 0) * _RSS_UNIT, host, cluster, state)
+    return (cpu, max(rss1, kid_peak) * _RSS_UNIT, max(rss1 - rss0, kid_peak, 0) * _RSS_UNIT, host,
+            cluster, state)
 
 
 def _locate() -> tuple:

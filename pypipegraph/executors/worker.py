@@ -21,8 +21,8 @@ MAX_CAPTURE = 1 << 20  # keep at most the last MiB of a job's stdout/stderr
 
 
 class Result:
-    """What a worker reports for one job; `usage` (usage.Usage) is None when the job was
-    not measured (it died, or ran in the master)."""
+    """What a worker reports for one job; `usage` (the fields of a usage.Usage, as a plain
+    tuple) is None when the job was not measured (it died, or ran in the master)."""
 
     __slots__ = ("ok", "value", "traceback", "stdout", "stderr", "start", "stop", "pid", "usage")
 
