@@ -116,7 +116,9 @@ M = {
          "Lower memory_needed."],
     36: ["DataLoadingJob 'genome' tried to create a job. Loading jobs may not create jobs; use a "
          "JobGeneratingJob or DependencyInjectionJob for that."],
-    37: ["[Errno 2] No such file or directory: 'cache/lengths.pickle'"],
+    37: ["[Errno 2] No such file or directory (the output directory cache does not exist; pypipegraph "
+         "does not create output directories: create it before ppg.run_pipegraph(), e.g. "
+         "os.makedirs('cache', exist_ok=True)): 'cache/lengths.pickle'"],
     38: ["cache/lengths.pickle: the calculation's result (generator) cannot be pickled into the cache "
          "file: cannot pickle 'generator' object"],
     39: ["cache/lengths.pickle_load: the cache file cache/lengths.pickle could not be unpickled "
