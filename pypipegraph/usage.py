@@ -6,6 +6,8 @@ in the job's Result. The numbers are those of the process that ran the job:
 
   cpu        seconds of user + system time the job took: its process (on Dask, where jobs
              run in worker threads, its thread) plus the child processes it waited for
+             (children are counted per process: on Dask, those of two jobs running at
+             once in one worker may be counted to either)
   rss        bytes: the peak resident set of that process, or of its largest child
              process when that was larger (a command job's program)
   rss_added  bytes by which the job raised that peak: what the job needed beyond the
@@ -80,10 +82,7 @@ def end(before: tuple[int, float, int]) -> tuple:
     global _children
     who, cpu0, rss0 = before
     ru = resource.getrusage(who)
-    if who != resource.RUSAGE_SELF:  # a thread's peak is its process's
-        rss1, rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, ru.ru_maxrss
-    else:
-        rss1 = ru.ru_maxrss
+    rss1 = ru.ru_maxrss  # also for RUSAGE_THREAD: Linux reports the process's peak
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     pid = os.getpid()
     kids_cpu = kids.ru_utime + kids.ru_stime
