@@ -507,11 +507,29 @@ def test_critical_path_stays_off_the_lane_labels(browser, samples_report):
     opened.page.close()
 
 
-def test_cores_in_use_are_plotted_without_memory_when_rss_is_unknown(samples_page):
+def test_cores_and_memory_in_use_are_plotted_from_the_store(samples_page):
+    """A real run's store keeps each job's peak RSS: the report plots memory beside cores."""
     page = samples_page.page
-    assert page.get_attribute("#usage", "data-panels") == "cores"
+    assert page.get_attribute("#usage", "data-panels") == "cores,memory"
     assert page.get_attribute("#usage", "data-peak-cores") in ("1", "2")
-    assert "Memory is shown when the store has each job's peak RSS" in page.inner_text("#usage-note")
+    # at most 2 worker processes at once, each at least a few MiB
+    assert 4 << 20 < int(page.get_attribute("#usage", "data-peak-memory")) < 2 << 30
+    assert "of memory (the sum of the running jobs' peak RSS" in page.inner_text("#usage-note")
+
+
+def test_cores_in_use_are_plotted_without_memory_when_rss_is_unknown(browser, tmp_path):
+    """Runs of stores written before resource use was kept: cores only."""
+    rows = [JobRun(1, f"out/{i}", 100.0 + i, 101.0 + i, "done", "never ran", 7, 1) for i in range(3)]
+    data = assemble(RunInfo(1, 100.0, 104.0, "ok", 3, 0), rows, RunSetting(None, 1, 1), {})
+    path = tmp_path / "old.html"
+    path.write_text(render(data))
+    page = browser.new_page()
+    try:
+        page.goto(path.as_uri())
+        assert page.get_attribute("#usage", "data-panels") == "cores"
+        assert "Memory is shown when the store has each job's peak RSS" in page.inner_text("#usage-note")
+    finally:
+        page.close()
 
 
 def test_screenshot_of_the_samples_report(samples_page, samples_report):
