@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, record BLOB NOT NULL) 
 CREATE TABLE IF NOT EXISTS runs (run_id INTEGER PRIMARY KEY AUTOINCREMENT, started REAL NOT NULL,
     finished REAL, outcome TEXT, jobs_run INTEGER, jobs_failed INTEGER, cwd TEXT);
 CREATE TABLE IF NOT EXISTS job_runs (run_id INTEGER NOT NULL, job_id TEXT NOT NULL, started REAL,
-    stopped REAL, outcome TEXT NOT NULL, reason TEXT, worker INTEGER, cores INTEGER);
+    stopped REAL, outcome TEXT NOT NULL, reason TEXT, worker INTEGER, cores INTEGER, cpu REAL,
+    rss INTEGER, host TEXT, cluster_job TEXT, exit_status INTEGER, state TEXT);
 CREATE INDEX IF NOT EXISTS job_runs_by_job ON job_runs (job_id, run_id);
 CREATE TABLE IF NOT EXISTS job_logs (job_id TEXT PRIMARY KEY, run_id INTEGER, stdout TEXT,
     stderr TEXT, traceback TEXT);
@@ -66,9 +67,9 @@ CREATE TABLE IF NOT EXISTS earlier_logs (job_id TEXT NOT NULL, run_id INTEGER NO
 CREATE TABLE IF NOT EXISTS job_memory (job_id TEXT PRIMARY KEY, bytes INTEGER NOT NULL) WITHOUT ROWID;
 """
 
-# Columns added to job_runs after its first version (History adds the missing ones when it
-# opens a store; readers of older stores see NULL): a job run's resource use (usage.Usage),
-# where it ran, how it ended and the state the job set.
+# Columns added to job_runs after its first version (in SCHEMA for new stores; History adds
+# the missing ones when it opens an older store; readers of older stores see NULL): a job
+# run's resource use (usage.Usage), where it ran, how it ended and the state the job set.
 JOB_RUN_COLUMNS = (("cpu", "REAL"), ("rss", "INTEGER"), ("host", "TEXT"), ("cluster_job", "TEXT"),
                    ("exit_status", "INTEGER"), ("state", "TEXT"))
 JOB_RUN_FIELDS = ("run_id", "job_id", "started", "stopped", "outcome", "reason", "worker", "cores",

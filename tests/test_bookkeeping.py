@@ -279,3 +279,11 @@ def test_forget_by_state(workdir):
     assert counts("big") == 2 and counts("small") == 1  # only the forgotten job ran again
     line = one_line_error(ppg("forget", "--state", "qc-passed"), "forget")
     assert "no job's last run is in state qc-passed" in line
+
+
+def test_a_new_store_has_every_job_run_column_in_order(workdir):
+    from pypipegraph.store_format import JOB_RUN_FIELDS
+
+    run_pipeline()
+    columns = [row[1] for row in sqlite3.connect(STORE).execute("PRAGMA table_info(job_runs)")]
+    assert tuple(columns) == JOB_RUN_FIELDS
