@@ -59,6 +59,7 @@ from .jobs.plots import CombinedPlotJob, PlotJob
 from .report import write_report
 from .resources import LocalSystem, ResourceError
 from .result_cache import ResultCache
+from .usage import set_state
 from .util import assert_uniqueness_of_object, inside_ppg
 
 __version__ = "0.1.0"
@@ -123,6 +124,7 @@ __all__ = [
     "resource_coordinators",
     "run",
     "run_pipegraph",
+    "set_state",
     "util",
     "work",
     "write_report",

@@ -13,15 +13,19 @@ does not override cost nothing (the scheduler calls only overridden methods).
 
 from __future__ import annotations
 
+from .usage import Usage
+
 
 class Attempt:
     """One run of a job: when, where, with what output. `outcome` is "done", "failed" or
-    "killed"; `reason` the words it ran for; `traceback` of a failure raised by the job."""
+    "killed"; `reason` the words it ran for; `traceback` of a failure raised by the job;
+    `usage` its resource use, host and user-set state (usage.Usage; None when unmeasured)."""
 
-    __slots__ = ("start", "stop", "pid", "cores", "stdout", "stderr", "outcome", "reason", "traceback")
+    __slots__ = ("start", "stop", "pid", "cores", "stdout", "stderr", "outcome", "reason", "traceback",
+                 "measured")
 
     def __init__(self, start, stop, pid, cores, stdout="", stderr="", outcome="done", reason="",
-                 traceback=None):
+                 traceback=None, usage=None):
         self.start = start
         self.stop = stop
         self.pid = pid
@@ -31,6 +35,12 @@ class Attempt:
         self.outcome = outcome
         self.reason = reason
         self.traceback = traceback
+        self.measured = usage  # the Usage fields as the worker sent them (a plain tuple)
+
+    @property
+    def usage(self) -> Usage | None:
+        """The run's resource use, host and user-set state; None when it was not measured."""
+        return Usage(*self.measured) if self.measured is not None else None
 
 
 class Failure:

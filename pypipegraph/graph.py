@@ -36,6 +36,7 @@ from .result_cache import ResultCache
 from .run_graph import snapshot
 from .scheduler import Scheduler
 from .summary import ending, error_message
+from .usage import apply_memory_estimates
 
 DEFAULT_STORE = ".pypipegraph_status_robust"
 invariant_status_filename_default = DEFAULT_STORE  # 0.197's name for the default store file
@@ -256,7 +257,9 @@ class Pipegraph:
         progress = Progress()
         console = Console(quiet=self.quiet, interactive=self._interactive())
         server = ControlServer(self.invariant_status_filename, progress, console)
-        scheduler = Scheduler(self, jobs, rebuilder, self.rc.budget(),
+        budget = self.rc.budget()
+        apply_memory_estimates(self.jobs, history.memory, budget)  # usage.py
+        scheduler = Scheduler(self, jobs, rebuilder, budget,
                               standard_listeners(history, runlog, console, progress, server) + self.listeners,
                               Controls(console, server))
         try:

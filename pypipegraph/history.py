@@ -21,12 +21,13 @@ import os
 import sqlite3
 import time
 
-from . import store_lock
+from . import store_format, store_lock
 from .errors import StoreError, StoreLocked
 from .hashing import hash_bytes
 from .run_graph import compress
 from .store_format import FORMAT_VERSION, SCHEMA, Record, decode_record, encode_record
 from .store_format import signed as _signed
+from .usage import MEMORY_NOTED
 
 __all__ = ["COMMIT_INTERVAL", "FORMAT_VERSION", "History", "Record", "StoreError", "StoreLocked"]
 
@@ -55,6 +56,8 @@ class History:
         self.failures: dict[str, str] = {}  # job id -> "failed"/"killed": its last run did not finish
         self._pending_failures: dict[str, str | None] = {}
         self._logged: set[str] = set()
+        self.memory: dict[str, int] = {}  # job id -> bytes it added last time (usage.MEMORY_NOTED or more)
+        self._pending_memory: dict[str, int | None] = {}
         self._last_commit = 0.0
         self.run_id: int | None = None
 
@@ -102,6 +105,10 @@ class History:
                     f"{self.filename} was written by a newer pypipegraph (store format {row[0]}, "
                     f"this version reads up to {FORMAT_VERSION}). Upgrade pypipegraph."
                 )
+            _add_job_run_columns(conn)
+            if row is not None and int(row[0]) < FORMAT_VERSION:
+                conn.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", (str(FORMAT_VERSION),))
+            self.memory = dict(conn.execute("SELECT job_id, bytes FROM job_memory"))
             self._raw = dict(conn.execute("SELECT job_id, record FROM jobs"))
             self._logged = {row[0] for row in conn.execute("SELECT job_id FROM job_logs")}
             self.failures = dict(conn.execute("SELECT job_id, outcome FROM failures"))
@@ -200,13 +207,16 @@ class History:
         self._conn.execute(
             "DELETE FROM job_runs WHERE run_id <= ?", (self.run_id - KEEP_RUNS,)
         )
+        self._conn.execute("DELETE FROM earlier_logs WHERE run_id <= ?", (self.run_id - KEEP_RUNS,))
         if self.run_id % 10 == 0:  # reasons no kept row refers to; a scan, so not every run
             self._conn.execute("DELETE FROM reasons WHERE hash NOT IN (SELECT reason FROM job_runs)")
 
     def job_ran(self, job_id: str, started: float, stopped: float, outcome: str, reason: str,
                 worker: int | None, cores: int, stdout: str = "", stderr: str = "",
-                traceback: str | None = None) -> None:
-        """Note one job's run (and keep its output as the job's last log).
+                traceback: str | None = None, usage=None, exit_status: int | None = None) -> None:
+        """Note one job's run (and keep its output as the job's last log; the log it
+        replaces moves to `earlier_logs`). `usage` is the run's usage.Usage, or its fields as
+        a plain tuple (or None).
 
         The reason is kept once per distinct text (`reasons`): a full rerun of 100 000
         jobs stores "never ran" once, not 100 000 times.
@@ -215,9 +225,15 @@ class History:
         if key is None:
             key = self._reasons[reason] = _signed(hash_bytes(reason.encode("utf-8", "surrogatepass")))
             self._pending_reasons[key] = reason
-        self._pending_rows.append(
-            (self.run_id, job_id, started, stopped, outcome, key, worker, cores)
-        )
+        if usage is None:
+            self._pending_rows.append((self.run_id, job_id, started, stopped, outcome, key, worker, cores,
+                                       None, None, None, None, exit_status, None))
+        else:
+            cpu, rss, rss_added, host, cluster_job, state = usage
+            self._pending_rows.append((self.run_id, job_id, started, stopped, outcome, key, worker, cores,
+                                       cpu, rss, host, cluster_job, exit_status, state))
+            if outcome == "done":
+                self._note_memory(job_id, rss_added)
         if outcome != "done":
             self.failures[job_id] = self._pending_failures[job_id] = outcome
         elif job_id in self.failures:
@@ -229,6 +245,22 @@ class History:
         elif job_id in self._logged:
             self._pending_logs.append((job_id, None, None, None, None))
             self._logged.discard(job_id)
+
+    def _note_memory(self, job_id: str, added: int) -> None:
+        """Keep the memory a job added as its next run's estimate; small amounts are dropped."""
+        if added >= MEMORY_NOTED:
+            self.memory[job_id] = self._pending_memory[job_id] = added
+        elif job_id in self.memory:
+            del self.memory[job_id]
+            self._pending_memory[job_id] = None
+
+    def forget_failure(self, job_id: str) -> bool:
+        """Drop the mark of a job whose last run failed (`ppg forget --state failed`)."""
+        if job_id not in self.failures:
+            return False
+        del self.failures[job_id]
+        self._pending_failures[job_id] = None
+        return True
 
     def record_graph(self, raw: bytes, cores: int) -> None:
         """Keep the run's job graph (`run_graph.snapshot` bytes) and core count for reports.
@@ -260,7 +292,7 @@ class History:
         self._pending_sources[digest] = text
 
     def has_pending(self) -> bool:
-        return bool(self._pending or self._pending_rows or self._pending_logs)
+        return bool(self._pending or self._pending_rows or self._pending_logs or self._pending_failures)
 
     def flush(self, force: bool = False) -> None:
         """Commit pending records if forced or COMMIT_INTERVAL has passed."""
@@ -275,6 +307,7 @@ class History:
         sources, self._pending_sources = self._pending_sources, {}
         reasons, self._pending_reasons = self._pending_reasons, {}
         failures, self._pending_failures = self._pending_failures, {}
+        memory, self._pending_memory = self._pending_memory, {}
         puts = [(k, v) for k, v in pending.items() if v is not None]
         deletes = [(k,) for k, v in pending.items() if v is None]
         conn = self._conn
@@ -292,8 +325,14 @@ class History:
                     conn.executemany("DELETE FROM failures WHERE job_id = ?",
                                      [(k,) for k, v in failures.items() if v is None])
                 if rows:
-                    conn.executemany("INSERT INTO job_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                    conn.executemany(_INSERT_JOB_RUN, rows)
+                if memory:
+                    conn.executemany("INSERT OR REPLACE INTO job_memory VALUES (?, ?)",
+                                     [(k, v) for k, v in memory.items() if v is not None])
+                    conn.executemany("DELETE FROM job_memory WHERE job_id = ?",
+                                     [(k,) for k, v in memory.items() if v is None])
                 for job_id, run_id, stdout, stderr, tb in logs:
+                    conn.execute(_KEEP_EARLIER_LOG, (job_id, run_id))
                     if run_id is None:
                         conn.execute("DELETE FROM job_logs WHERE job_id = ?", (job_id,))
                     else:
@@ -309,12 +348,28 @@ class History:
             self._pending_sources = {**sources, **self._pending_sources}
             self._pending_reasons = {**reasons, **self._pending_reasons}
             self._pending_failures = {**failures, **self._pending_failures}
+            self._pending_memory = {**memory, **self._pending_memory}
             raise StoreError(
                 f"cannot write the status store {self.filename} ({exc}); the run stops here. "
                 "Finished jobs recorded before this stay recorded; free disk space (or make it "
                 "writable) and run again."
             ) from exc
         self._last_commit = now
+
+
+_INSERT_JOB_RUN = (f"INSERT INTO job_runs ({', '.join(store_format.JOB_RUN_FIELDS)}) "
+                   f"VALUES ({', '.join('?' * len(store_format.JOB_RUN_FIELDS))})")
+# before a job's last log is replaced (or dropped), it moves to earlier_logs (`ppg log --run N`)
+_KEEP_EARLIER_LOG = ("INSERT OR REPLACE INTO earlier_logs SELECT job_id, run_id, stdout, stderr, traceback "
+                     "FROM job_logs WHERE job_id = ? AND run_id IS NOT ?")
+
+
+def _add_job_run_columns(conn: sqlite3.Connection) -> None:
+    """Add the JOB_RUN_COLUMNS a store of an earlier version lacks (they read as NULL)."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(job_runs)")}
+    for name, kind in store_format.JOB_RUN_COLUMNS:
+        if name not in have:
+            conn.execute(f"ALTER TABLE job_runs ADD COLUMN {name} {kind}")
 
 
 @contextlib.contextmanager

@@ -17,12 +17,15 @@ from urllib.parse import quote
 
 from .errors import StoreError
 from .run_graph import RunGraph, decode
-from .store_format import Record, decode_record
+from .store_format import JOB_RUN_COLUMNS, Record, decode_record
 from .store_format import signed as _signed
 
 
 class JobRun(NamedTuple):
-    """One job's run, from the `job_runs` table."""
+    """One job's run, from the `job_runs` table. `worker` is the pid that ran it; the
+    fields after `cores` are None in rows of stores written before they were kept: `cpu`
+    seconds, peak `rss` bytes, `host`, `cluster_job` id, `exit_status` (0 done, the
+    program's or process's exit code, 1 for an exception) and the `state` the job set."""
 
     run_id: int
     job_id: str
@@ -32,6 +35,17 @@ class JobRun(NamedTuple):
     reason: str
     worker: int | None
     cores: int
+    cpu: float | None = None
+    rss: int | None = None
+    host: str | None = None
+    cluster_job: str | None = None
+    exit_status: int | None = None
+    state: str | None = None
+
+    @property
+    def runtime(self) -> float:
+        """Wall seconds of the run."""
+        return max(0.0, (self.stopped or self.started) - self.started)
 
 
 class RunInfo(NamedTuple):
@@ -57,6 +71,7 @@ class StoreReader:
     def __init__(self, filename: str):
         self.filename = filename
         self._failures: dict | None = None
+        self._runs_sql: str | None = None
         if not os.path.exists(filename):
             raise StoreError(
                 f"no status store {filename} here: run the pipeline first (or pass --store)"
@@ -80,15 +95,25 @@ class StoreReader:
             return []  # a table an older store does not have yet
 
     def _job_runs_sql(self) -> str:
-        """SELECT of job_runs rows with their reason texts (kept once each in `reasons`)."""
-        has_reasons = self._query("SELECT 1 FROM sqlite_master WHERE name = 'reasons'")
-        reason = "COALESCE(r.text, j.reason)" if has_reasons else "j.reason"
-        join = " LEFT JOIN reasons r ON r.hash = j.reason" if has_reasons else ""
-        return ("SELECT j.run_id, j.job_id, j.started, j.stopped, j.outcome, " + reason
-                + ", j.worker, j.cores FROM job_runs j" + join)
+        """SELECT of job_runs rows with their reason texts (kept once each in `reasons`);
+        columns an older store lacks read as NULL."""
+        if self._runs_sql is None:
+            has_reasons = self._query("SELECT 1 FROM sqlite_master WHERE name = 'reasons'")
+            reason = "COALESCE(r.text, j.reason)" if has_reasons else "j.reason"
+            join = " LEFT JOIN reasons r ON r.hash = j.reason" if has_reasons else ""
+            have = {row[1] for row in self._query("PRAGMA table_info(job_runs)")}
+            added = "".join(f", j.{name}" if name in have else ", NULL" for name, _ in JOB_RUN_COLUMNS)
+            self._runs_sql = ("SELECT j.run_id, j.job_id, j.started, j.stopped, j.outcome, " + reason
+                              + ", j.worker, j.cores" + added + " FROM job_runs j" + join)
+        return self._runs_sql
+
+    def has_table(self, name: str) -> bool:
+        """Whether the store has table `name` (stores of earlier versions lack some)."""
+        return bool(self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
 
     def failures(self) -> dict[str, str]:
-        """{job id: "failed" or "killed"} of jobs whose last run did not finish."""
+        """{job id: "failed" or "killed"} of jobs whose last run did not finish (and that
+        `ppg forget` did not reset since)."""
         if self._failures is None:
             self._failures = dict(self._query("SELECT job_id, outcome FROM failures"))
         return self._failures
@@ -131,10 +156,15 @@ class StoreReader:
             self._job_runs_sql() + " WHERE j.rowid IN (SELECT max(rowid) FROM job_runs GROUP BY job_id)")
         return {row[1]: JobRun(*row) for row in rows}
 
-    def job_log(self, job_id: str) -> tuple[int, str, str, str | None] | None:
-        """(run id, stdout, stderr, traceback) of the job's last run, if it printed anything."""
+    def job_log(self, job_id: str, run_id: int | None = None) -> tuple[int, str, str, str | None] | None:
+        """(run id, stdout, stderr, traceback) of the job's last run (or of run `run_id`),
+        if it printed anything or failed then."""
         rows = self._query("SELECT run_id, stdout, stderr, traceback FROM job_logs WHERE job_id = ?",
                            (job_id,))
+        if run_id is None or (rows and rows[0][0] == run_id):
+            return rows[0] if rows else None
+        rows = self._query("SELECT run_id, stdout, stderr, traceback FROM earlier_logs "
+                           "WHERE job_id = ? AND run_id = ?", (job_id, run_id))
         return rows[0] if rows else None
 
     def source(self, digest: int | None) -> str | None:

@@ -40,7 +40,8 @@ def _copy_attempt(job, attempt: Attempt) -> None:
 
 
 class StoreWriter(Listener):
-    """Keeps the run and each job's run (outcome, reason, worker, output) in the store."""
+    """Keeps the run and each job's run (outcome, reason, worker, output, resource use, host,
+    exit status, user-set state) in the store."""
 
     def __init__(self, history):
         self.history = history
@@ -57,17 +58,28 @@ class StoreWriter(Listener):
 
     def on_job_finished(self, job, a: Attempt) -> None:
         self.history.job_ran(job.job_id, a.start, a.stop, "done", a.reason, a.pid, a.cores,
-                             a.stdout, a.stderr)
+                             a.stdout, a.stderr, None, a.measured, 0)
 
     def on_job_failed(self, job, failure: Failure) -> None:
         a = failure.attempt
         if a is None or not failure.stored:
             return
         self.history.job_ran(job.job_id, a.start, a.stop, a.outcome, a.reason, a.pid, a.cores,
-                             a.stdout, a.stderr, a.traceback or str(failure.exception))
+                             a.stdout, a.stderr, a.traceback or str(failure.exception), a.measured,
+                             exit_status(failure.exception))
 
     def on_tick(self) -> None:
         self.history.flush()
+
+
+def exit_status(exception) -> int:
+    """How a failed run ended, as a number: the exit code of the process that died or of
+    the command that failed (negative: killed by that signal), else 1 (it raised)."""
+    for name in ("exit_code", "returncode"):
+        code = getattr(exception, name, None)
+        if isinstance(code, int):
+            return code
+    return 1
 
 
 class RunLogWriter(Listener):

@@ -329,14 +329,16 @@ class Scheduler:
                 job.remove_partial_outputs()
             why = self.user_killed.pop(job, None)
             attempt = Attempt(result.start, result.stop, result.pid, cores, result.stdout, result.stderr,
-                              "killed" if why else "failed", reason, result.traceback)
+                              "killed" if why else "failed", reason, result.traceback,
+                              getattr(result, "usage", None))
             if why is None and isinstance(result.value, JobDiedException):
                 why = "Died: " + str(result.value)
             self._fail(job, Failure(result.value, result.traceback, why or "Exception", attempt))
             return
         self.n_ran += 1
         self._emit("on_job_finished", job, Attempt(result.start, result.stop, result.pid, cores,
-                                                   result.stdout, result.stderr, "done", reason))
+                                                   result.stdout, result.stderr, "done", reason, None,
+                                                   getattr(result, "usage", None)))  # optional
         if job.generates_jobs:
             self._merge_generated(job, result.value)
             return

@@ -14,7 +14,7 @@ from __future__ import annotations
 import pickle
 from typing import Any, NamedTuple
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: job_runs gained JOB_RUN_COLUMNS (an older version could not insert rows)
 
 INVARIANT = "invariant"  # checked in the master, never run (function, parameter, file)
 OUTPUT = "output"  # writes files (or always runs)
@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, record BLOB NOT NULL) 
 CREATE TABLE IF NOT EXISTS runs (run_id INTEGER PRIMARY KEY AUTOINCREMENT, started REAL NOT NULL,
     finished REAL, outcome TEXT, jobs_run INTEGER, jobs_failed INTEGER, cwd TEXT);
 CREATE TABLE IF NOT EXISTS job_runs (run_id INTEGER NOT NULL, job_id TEXT NOT NULL, started REAL,
-    stopped REAL, outcome TEXT NOT NULL, reason TEXT, worker INTEGER, cores INTEGER);
+    stopped REAL, outcome TEXT NOT NULL, reason TEXT, worker INTEGER, cores INTEGER, cpu REAL,
+    rss INTEGER, host TEXT, cluster_job TEXT, exit_status INTEGER, state TEXT);
 CREATE INDEX IF NOT EXISTS job_runs_by_job ON job_runs (job_id, run_id);
 CREATE TABLE IF NOT EXISTS job_logs (job_id TEXT PRIMARY KEY, run_id INTEGER, stdout TEXT,
     stderr TEXT, traceback TEXT);
@@ -61,7 +62,18 @@ CREATE TABLE IF NOT EXISTS failures (job_id TEXT PRIMARY KEY, outcome TEXT NOT N
 CREATE TABLE IF NOT EXISTS graphs (hash INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS run_graphs (run_id INTEGER PRIMARY KEY, graph INTEGER, cores INTEGER,
     master_pid INTEGER);
+CREATE TABLE IF NOT EXISTS earlier_logs (job_id TEXT NOT NULL, run_id INTEGER NOT NULL, stdout TEXT,
+    stderr TEXT, traceback TEXT, PRIMARY KEY (job_id, run_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS job_memory (job_id TEXT PRIMARY KEY, bytes INTEGER NOT NULL) WITHOUT ROWID;
 """
+
+# Columns added to job_runs after its first version (in SCHEMA for new stores; History adds
+# the missing ones when it opens an older store; readers of older stores see NULL): a job
+# run's resource use (usage.Usage), where it ran, how it ended and the state the job set.
+JOB_RUN_COLUMNS = (("cpu", "REAL"), ("rss", "INTEGER"), ("host", "TEXT"), ("cluster_job", "TEXT"),
+                   ("exit_status", "INTEGER"), ("state", "TEXT"))
+JOB_RUN_FIELDS = ("run_id", "job_id", "started", "stopped", "outcome", "reason", "worker", "cores",
+                  *(name for name, _ in JOB_RUN_COLUMNS))
 
 
 def encode_record(record: Record) -> bytes:

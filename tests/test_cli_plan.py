@@ -88,7 +88,7 @@ def section(output: str, title: str) -> list[str]:
 
 
 def test_why_after_no_change_lists_nothing(pipeline):
-    out = ppg_cli("why", "pipeline.py").stdout
+    out = ppg_cli("why", "pipeline.py", "--jobs").stdout
     assert "will run: 0" in out and "may run" in out
     assert section(out, "will run") == [] and section(out, "may run") == []
     assert "up to date: 4" in out
@@ -97,7 +97,7 @@ def test_why_after_no_change_lists_nothing(pipeline):
 def test_why_after_input_edit_splits_will_and_may(pipeline):
     Path("input.txt").write_text("22\n")
     before = snapshot()
-    out = ppg_cli("why", "pipeline.py").stdout
+    out = ppg_cli("why", "pipeline.py", "--jobs").stdout
     assert section(out, "will run") == ["out/raw"]
     assert sorted(section(out, "may run")) == ["out/report", "out/scaled"]
     assert "input file input.txt changed" in out
@@ -106,7 +106,7 @@ def test_why_after_input_edit_splits_will_and_may(pipeline):
 
 
 def test_why_after_parameter_change_shows_old_and_new(pipeline):
-    out = ppg_cli("why", "pipeline.py", env={"FACTOR": "3"}).stdout
+    out = ppg_cli("why", "pipeline.py", "--jobs", env={"FACTOR": "3"}).stdout
     assert section(out, "will run") == ["out/scaled"]
     assert section(out, "may run") == ["out/report"]
     assert "PIout/scaled: 2  ->  3" in out
@@ -114,7 +114,7 @@ def test_why_after_parameter_change_shows_old_and_new(pipeline):
 
 def test_why_after_function_change_shows_a_source_diff(pipeline):
     Path("pipeline.py").write_text(SCRIPT.replace('"result: "', '"total: "'))
-    out = ppg_cli("why", "pipeline.py").stdout
+    out = ppg_cli("why", "pipeline.py", "--jobs").stdout
     assert section(out, "will run") == ["out/report"]
     assert '-    Path(of).write_text("result: "' in out
     assert '+    Path(of).write_text("total: "' in out
@@ -122,7 +122,7 @@ def test_why_after_function_change_shows_a_source_diff(pipeline):
 
 def test_why_names_missing_outputs_and_filters_by_glob(pipeline):
     os.unlink("out/other")
-    out = ppg_cli("why", "pipeline.py", "out/o*").stdout
+    out = ppg_cli("why", "pipeline.py", "out/o*", "--jobs").stdout
     assert section(out, "will run") == ["out/other"]
     assert "output out/other missing" in out
 
@@ -131,7 +131,7 @@ def test_why_may_run_is_really_decided_by_early_cutoff(pipeline):
     """An input edit that does not change raw's output: raw will run, scaled only may, and
     the real run shows early cutoff deciding it."""
     Path("input.txt").write_text("21\n\n")  # raw's output stays "21"
-    out = ppg_cli("why", "pipeline.py").stdout
+    out = ppg_cli("why", "pipeline.py", "--jobs").stdout
     assert section(out, "will run") == ["out/raw"]
     assert "out/scaled" in section(out, "may run")
     run_script()
@@ -153,11 +153,11 @@ def test_graph_formats(pipeline):
 
 def test_accept_records_a_harmless_change(pipeline):
     Path("pipeline.py").write_text(SCRIPT.replace("def report(of):\n", "def report(of):\n    unused = 1\n"))
-    out = ppg_cli("why", "pipeline.py").stdout
+    out = ppg_cli("why", "pipeline.py", "--jobs").stdout
     assert section(out, "will run") == ["out/report"]
     accepted = ppg_cli("accept", "pipeline.py", "out/report").stdout
     assert "out/report: accepted" in accepted
-    assert section(ppg_cli("why", "pipeline.py").stdout, "will run") == []
+    assert section(ppg_cli("why", "pipeline.py", "--jobs").stdout, "will run") == []
     run_script()
     assert Path("out/count.log").read_text().split().count("out/report") == 1
 

@@ -176,7 +176,7 @@ def test_status_lists_each_job_with_its_last_outcome(workdir):
     assert rows["out/broken"][0] == "failed"
     assert rows["out/hello"][2] == "s"  # "0.00 s"
     today = time.strftime("%Y-%m-%d")
-    assert rows["out/hello"][3] == today and rows["out/broken"][3] == today
+    assert today in rows["out/hello"] and today in rows["out/broken"]
     assert out.splitlines()[-1].startswith("4 jobs, 1 failed;")
     assert "invariants hidden" in out.splitlines()[-1]
 
@@ -200,8 +200,9 @@ def test_status_filters_by_state_and_glob(workdir):
     none = ok("status", "--state", "killed")
     assert none.splitlines() == ["0 jobs shown (filtered), 0 failed; 5 invariants hidden (--all shows them)"]
 
-    bad = ppg("status", "--state", "exploded")
-    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+    # a state no job has (states are also user-defined: ppg.set_state) lists nothing
+    unknown = ok("status", "--state", "exploded")
+    assert unknown.splitlines()[0].startswith("0 jobs shown (filtered)")
 
 
 def test_status_after_a_rerun_shows_up_to_date_jobs(workdir):

@@ -338,7 +338,7 @@ def test_ppg_why_and_status_explain_a_changed_command(ppg_dir):
                               text=True, env=child_env(), timeout=60, check=True).stdout
 
     why = cli("why", "pipeline.py", "--args", "two")
-    assert "will run: 1\n  out/a.txt: command of out/a.txt changed\n" in why
+    assert "will run: 1\n  out/a.txt (CommandJob): command of out/a.txt changed\n" in why
     assert "'cmd': 'echo one > out/a.txt'" in why and "'cmd': 'echo two > out/a.txt'" in why
     assert "will run: 0" in cli("why", "pipeline.py", "--args", "one")
     status = cli("status")

@@ -504,3 +504,27 @@ def test_nested_work_calls_on_dask(dask_graph):
     assert result.value() == 60
     assert not any(job.was_run for job_id, job in ppg.util.global_pipegraph.jobs.items()
                    if job_id.startswith(("dask_leaf#", "dask_total#")))
+
+
+def test_resource_use_and_state_come_back_from_dask_workers(dask_graph):
+    """On Dask the worker measures: the job's thread's CPU time, the worker process's peak
+    RSS, its host; a state set with ppg.set_state travels back with the result."""
+    import socket
+
+    from pypipegraph.history_reader import StoreReader
+
+    def busy(of):
+        block = bytearray(64 << 20)
+        block[::4096] = b"x" * len(block[::4096])
+        total = sum(range(3_000_000))
+        ppg.set_state("counted")
+        Path(of).write_text(str(total))
+
+    ppg.FileGeneratingJob("out/busy", busy)
+    ppg.run_pipegraph()
+    reader = StoreReader(".pypipegraph_status_robust")
+    row, = reader.job_runs(job_id="out/busy")
+    reader.close()
+    assert row.cpu > 0.02 and row.rss >= 64 << 20
+    assert row.host == socket.gethostname() and row.state == "counted" and row.exit_status == 0
+    assert row.worker != os.getpid()

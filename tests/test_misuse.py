@@ -102,7 +102,9 @@ M = {
          "Lower memory_needed."],
     36: ["DataLoadingJob 'genome' tried to create a job. Loading jobs may not create jobs; use a "
          "JobGeneratingJob or DependencyInjectionJob for that."],
-    37: ["[Errno 2] No such file or directory: 'cache/lengths.pickle'"],
+    37: ["[Errno 2] No such file or directory (the output directory cache does not exist; pypipegraph "
+         "does not create output directories: create it before ppg.run_pipegraph(), e.g. "
+         "os.makedirs('cache', exist_ok=True)): 'cache/lengths.pickle'"],
     38: ["cache/lengths.pickle: the calculation's result (generator) cannot be pickled into the cache "
          "file: cannot pickle 'generator' object"],
     39: ["cache/lengths.pickle_load: Unpickling error in file cache/lengths.pickle: refused, it is not the file "
@@ -210,6 +212,13 @@ M = {
          "conversion tool that is no longer available. Run the notebook from a FileGeneratingJob instead, e.g. "
          "with `jupyter nbconvert --execute --to html` via subprocess."],
     73: ["JobList takes only jobs; got str 'out/b'"],
+    74: ["out/a.txt: depends_on(count_reads): a function passed to depends_on is called without "
+         "arguments just before the run and must return the jobs to depend on; this one needs 1 "
+         "argument(s). To rerun out/a.txt when the function's code changes, use depends_on_func(name, "
+         "function); to depend on the job that runs it, pass that job."],
+    75: ["[Errno 2] No such file or directory (the output directory results/2024 does not exist; "
+         "pypipegraph does not create output directories: create it before ppg.run_pipegraph(), e.g. "
+         "os.makedirs('results/2024', exist_ok=True)): 'results/2024/a.txt'"],
 }
 
 _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
@@ -1061,3 +1070,18 @@ def test_73_job_list_with_a_non_job(new_pipegraph):
     with raises(ValueError, M[73][0]):
         ppg.JobList([job_a, "out/b"])
 
+def count_reads(of):
+    Path(of).write_text("reads")
+
+
+def test_74_depends_on_a_function_that_takes_arguments(new_pipegraph):
+    job = fg("out/a.txt")
+    with raises(ValueError, M[74][0]):
+        job.depends_on(count_reads)
+    assert not job.prerequisites
+
+
+def test_75_output_directory_does_not_exist(new_pipegraph):
+    fg("results/2024/a.txt")
+    run_fails("results/2024/a.txt", FileNotFoundError, M[75][0])
+    assert not os.path.exists("results")

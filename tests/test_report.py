@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
 
@@ -426,7 +425,9 @@ def test_rule_table_has_a_row_per_rule_and_lists_its_jobs(samples_page):
     assert (ran, failed, blocked, in_graph) == (str(SAMPLES), "6", "0", str(SAMPLES))
     assert rows["count"][:4] == [str(SAMPLES - 6), "0", "6", str(SAMPLES)]
     assert rows["summary"][:4] == ["0", "0", "1", "1"]
-    assert "peak RSS" not in page.inner_text("#rules thead")  # not recorded by this store
+    head = [cell.strip() for cell in page.inner_text("#rules thead").split("\t")]
+    assert "peak RSS" in head and "CPU / wall" in head  # each job's resource use, from the store
+    assert rows["align"][head.index("peak RSS") - 1].endswith("MB")
     page.locator("#rules tbody tr", has_text="align").first.click()
     page.wait_for_timeout(100)
     assert page.evaluate("window.ppgReport.matching()") == SAMPLES
@@ -505,11 +506,29 @@ def test_critical_path_stays_off_the_lane_labels(browser, samples_report):
     opened.page.close()
 
 
-def test_cores_in_use_are_plotted_without_memory_when_rss_is_unknown(samples_page):
+def test_cores_and_memory_in_use_are_plotted_from_the_store(samples_page):
+    """A real run's store keeps each job's peak RSS: the report plots memory beside cores."""
     page = samples_page.page
-    assert page.get_attribute("#usage", "data-panels") == "cores"
+    assert page.get_attribute("#usage", "data-panels") == "cores,memory"
     assert page.get_attribute("#usage", "data-peak-cores") in ("1", "2")
-    assert "Memory is shown when the store has each job's peak RSS" in page.inner_text("#usage-note")
+    # at most 2 worker processes at once, each at least a few MiB
+    assert 4 << 20 < int(page.get_attribute("#usage", "data-peak-memory")) < 2 << 30
+    assert "of memory (the sum of the running jobs' peak RSS" in page.inner_text("#usage-note")
+
+
+def test_cores_in_use_are_plotted_without_memory_when_rss_is_unknown(browser, tmp_path):
+    """Runs of stores written before resource use was kept: cores only."""
+    rows = [JobRun(1, f"out/{i}", 100.0 + i, 101.0 + i, "done", "never ran", 7, 1) for i in range(3)]
+    data = assemble(RunInfo(1, 100.0, 104.0, "ok", 3, 0), rows, RunSetting(None, 1, 1), {})
+    path = tmp_path / "old.html"
+    path.write_text(render(data))
+    page = browser.new_page()
+    try:
+        page.goto(path.as_uri())
+        assert page.get_attribute("#usage", "data-panels") == "cores"
+        assert "Memory is shown when the store has each job's peak RSS" in page.inner_text("#usage-note")
+    finally:
+        page.close()
 
 
 def test_screenshot_of_the_samples_report(samples_page, samples_report):
@@ -521,28 +540,13 @@ def test_screenshot_of_the_samples_report(samples_page, samples_report):
 # --- 50 000 jobs, built as the store would hand them over (a real run would take minutes) -----
 
 
-class UsedJobRun(NamedTuple):
-    """A JobRun with the per-job resource use a later store records (peak RSS, CPU seconds)."""
-
-    run_id: int
-    job_id: str
-    started: float
-    stopped: float
-    outcome: str
-    reason: str
-    worker: int | None
-    cores: int
-    rss: int
-    cpu: float
-
-
 HUGE_RULES = ("trim", "align", "count", "qc")
 HUGE_WORKERS = 16
 
 
-def huge_run() -> tuple[RunInfo, list[UsedJobRun], RunSetting, dict]:
-    """50 000 jobs of 4 rules on 16 workers, 300 aligners failing alike, 2 otherwise."""
-    assert UsedJobRun._fields[:len(JobRun._fields)] == JobRun._fields
+def huge_run() -> tuple[RunInfo, list[JobRun], RunSetting, dict]:
+    """50 000 jobs of 4 rules on 16 workers, 300 aligners failing alike, 2 otherwise, with
+    each job's resource use (peak RSS, CPU seconds) as the store records it."""
     rnd = random.Random(16)
     t0 = 1_700_000_000.0
     free = [t0] * HUGE_WORKERS
@@ -573,9 +577,9 @@ def huge_run() -> tuple[RunInfo, list[UsedJobRun], RunSetting, dict]:
             if rule == "count" and align_failed:
                 continue  # blocked: its aligner failed
             align_failed = outcome == "failed"
-            rows.append(UsedJobRun(1, job_id, start, stop, outcome, "output missing", 1000 + lane, 1,
-                                   rnd.randint(50, 400) * 2**20 * (8 if rule == "align" else 1),
-                                   (stop - start) * 0.9))
+            rows.append(JobRun(1, job_id, start, stop, outcome, "output missing", 1000 + lane, 1,
+                               rss=rnd.randint(50, 400) * 2**20 * (8 if rule == "align" else 1),
+                               cpu=(stop - start) * 0.9))
     for node in range(len(ids)):  # an invariant per job, as real graphs have
         ids.append("FI" + ids[node])
         types.append("FunctionInvariant")

@@ -63,7 +63,7 @@ def test_status_rules_sums_up_the_last_graph_by_rule(new_pipegraph):
         ppg.run()
     lines = ppg_status("--rules").splitlines()
     assert lines[0].split() == ["rule", "jobs", "up", "to", "date", "ran", "in", "run", "1", "failed",
-                                "total", "runtime", "mean"]
+                                "total", "runtime", "mean", "max", "peak", "rss"]
     cells = {line.split()[0]: line.split()[1:5] for line in lines[1:-1]}
     assert cells == {"trim": ["3", "3", "3", "0"], "align_with.run": ["3", "2", "3", "1"],
                      "merge": ["1", "0", "0", "0"]}

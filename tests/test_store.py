@@ -176,7 +176,8 @@ def test_job_runs_of_the_previous_layout_still_read(new_pipegraph):
     simple_job()
     ppg.run()
     conn = sqlite3.connect(STORE)
-    conn.execute("INSERT INTO job_runs VALUES (1, 'out/old', 1.0, 2.0, 'done', 'an old reason', 1, 1)")
+    conn.execute("INSERT INTO job_runs (run_id, job_id, started, stopped, outcome, reason, worker, cores) "
+                 "VALUES (1, 'out/old', 1.0, 2.0, 'done', 'an old reason', 1, 1)")
     conn.execute("DROP TABLE reasons")  # as a store of the previous version has it
     conn.commit()
     conn.close()
@@ -220,7 +221,7 @@ def test_a_job_that_failed_last_time_says_so(new_pipegraph):
     """))
     done = subprocess.run([sys.executable, "-m", "pypipegraph", "why", "pipeline.py"], capture_output=True,
                           text=True, timeout=60)
-    assert "out/a: its last run failed" in done.stdout, done.stdout + done.stderr
+    assert "out/a (flaky): its last run failed" in done.stdout, done.stdout + done.stderr
     Path("fixed").write_text("")
     new_pipegraph.new_pipegraph()
     job = ppg.FileGeneratingJob("out/a", flaky)

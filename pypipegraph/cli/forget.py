@@ -1,12 +1,16 @@
-"""ppg forget JOB_OR_PATTERN ...: delete jobs' records so they run on the next run.
+"""ppg forget JOB_OR_PATTERN ... | --state STATE: delete jobs' records so they run on the
+next run.
 
 Invariant: changes the store only under its run lock (History.open), so it refuses
 while a pipeline runs in the directory, and never creates a store that is not there.
 Patterns (fnmatch) match the jobs `ppg status` lists; an exact id matches any job,
 invariants included. A pattern that matches nothing is an error, and then nothing is
-forgotten.
+forgotten. `--state` picks the jobs `ppg status --state` lists (last outcome, or the
+state the job's last run set); a failed or killed job also loses its "failed" mark,
+so that `ppg status` no longer lists it.
 
     ppg forget out/b.txt 'out/plots/*'
+    ppg forget --state failed
 """
 
 from __future__ import annotations
@@ -25,8 +29,11 @@ def add_parser(subparsers):
         "forget", help="delete jobs' records so they run next time",
         description="Delete the store records of the matching jobs: each runs on the next run "
         "(its dependants run only if its output then changes). Refused while a pipeline runs.")
-    parser.add_argument("patterns", nargs="+", metavar="JOB_OR_PATTERN",
+    parser.add_argument("patterns", nargs="*", metavar="JOB_OR_PATTERN",
                         help="job ids or glob patterns on job ids (fnmatch, quote them)")
+    parser.add_argument("--state", action="append", default=None,
+                        help="the jobs whose last outcome (done, failed, killed) or user-set state "
+                        "is STATE (repeatable; with patterns: those of them in that state)")
     parser.add_argument("--all", action="store_true",
                         help="patterns also match invariants (function, parameter and file invariants)")
     parser.add_argument("-n", "--dry-run", action="store_true", help="only list what would be forgotten")
@@ -34,11 +41,14 @@ def add_parser(subparsers):
 
 
 def run(args) -> int:
+    if not args.patterns and not args.state:
+        raise CommandError("name the jobs to forget (ids or patterns), or --state STATE")
     reader = open_reader(args)  # a missing store is an error here, never created by History
     try:
-        unrecorded = sorted(job_id for job_id, row in reader.last_runs().items() if row.outcome != "done")
+        last = reader.last_runs()
     finally:
         reader.close()
+    unrecorded = sorted(job_id for job_id, row in last.items() if row.outcome != "done")
     history = History(args.store)
     try:
         history.open()
@@ -49,10 +59,11 @@ def run(args) -> int:
             f"lock on {args.store}; forget changes the store, so wait for the run to finish"
         ) from None
     try:
-        matches = _match(history, args, unrecorded)
+        matches = _by_state(history, args, last) if args.state else _match(history, args, unrecorded)
         for job_id in matches:
             if not args.dry_run:
                 history.delete(job_id)
+                history.forget_failure(job_id)
             print(f"{'would forget' if args.dry_run else 'forgot'} {job_id}")
     finally:
         history.close()
@@ -63,6 +74,26 @@ def run(args) -> int:
     print(f"{n} job{'s' if n != 1 else ''} {'would be ' if args.dry_run else ''}forgotten; "
           f"{'each' if n != 1 else 'it'} {verb} on the next run")
     return 0
+
+
+def _by_state(history: History, args, last: dict) -> list[str]:
+    """Jobs whose last run's outcome or user-set state is one of --state (and that match a
+    pattern, when given); the invariants among them only with --all."""
+    found = []
+    for job_id in sorted(set(last) | set(history.failures)):
+        row = last.get(job_id)
+        outcome = history.failures.get(job_id) or (row.outcome if row is not None else None)
+        if outcome not in args.state and (row is None or row.state not in args.state):
+            continue
+        if args.patterns and not any(fnmatch.fnmatchcase(job_id, p) for p in args.patterns):
+            continue
+        if not args.all and record_is_invariant(job_id, history.get(job_id)):
+            continue
+        found.append(job_id)
+    if not found:
+        raise CommandError(f"no job's last run is in state {' or '.join(args.state)} "
+                           "(nothing was forgotten; `ppg status --state ...` lists them)")
+    return found
 
 
 def _match(history: History, args, unrecorded: list[str]) -> list[str]:

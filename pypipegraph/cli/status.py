@@ -1,13 +1,16 @@
-"""ppg status: each job's last outcome, runtime and finish time; `--runs` lists recent runs.
+"""ppg status: each job's last outcome, runtime, resource use, host and finish time;
+`--runs` lists recent runs.
 
 Invariant: reads the store through StoreReader only (no lock, works beside a running
 pipeline). A job is listed when it has a record in the store, or when its last run
 failed or was killed (a failure deletes the job's record, so that it runs again).
+`--state` matches a job's last outcome or the state its last run set (ppg.set_state).
 Invariants (records of kind "invariant"; for records of stores written before kinds
 were kept, ids starting with "FI"/"PI" or records with neither inputs nor outputs) are
 hidden unless `--all`.
 
     ppg status --state failed 'out/*'
+    ppg status --state aligned --host 'node*'
     ppg status --runs
     ppg status --rules
 
@@ -35,8 +38,11 @@ def add_parser(subparsers):
         "to date, no run in the kept history), last runtime and when it last finished.")
     parser.add_argument("patterns", nargs="*", metavar="PATTERN",
                         help="glob patterns on job ids (fnmatch, e.g. 'out/*.txt')")
-    parser.add_argument("--state", action="append", choices=STATES, default=None,
-                        help="only jobs whose last outcome is STATE (repeatable)")
+    parser.add_argument("--state", action="append", default=None,
+                        help="only jobs whose last outcome (done, failed, killed, ok) or whose "
+                        "user-set state (ppg.set_state) is STATE (repeatable)")
+    parser.add_argument("--host", action="append", default=None, metavar="GLOB",
+                        help="only jobs whose last run ran on a host matching GLOB (repeatable)")
     parser.add_argument("--all", action="store_true",
                         help="include invariants (function, parameter and file invariants)")
     parser.add_argument("--runs", action="store_true", help="list the recent runs instead")
@@ -68,7 +74,9 @@ def print_jobs(reader: StoreReader, args) -> None:
     records = reader.records()
     last = reader.last_runs()
     ids = set(records)
-    ids.update(job_id for job_id, row in last.items() if row.outcome != "done")
+    marked = reader.failures() if reader.has_table("failures") else None  # None: an old store
+    ids.update(job_id for job_id, row in last.items()
+               if row.outcome != "done" and (marked is None or job_id in marked))
     rows = []
     counts = dict.fromkeys(STATES, 0)
     hidden = 0
@@ -81,24 +89,31 @@ def print_jobs(reader: StoreReader, args) -> None:
             continue
         row = last.get(job_id)
         state = row.outcome if row is not None else "ok"
-        if args.state and state not in args.state:
+        if state != "done" and marked is not None and job_id not in marked:
+            state = "ok"  # reset by `ppg forget --state failed` (and it has a record again)
+        if not selected(row, state, args):
             continue
         counts[state] = counts.get(state, 0) + 1
         if record is not None and record.finished:
             runtime, finished = record.runtime, record.finished
         elif row is not None:
-            runtime, finished = (row.stopped or row.started) - row.started, row.stopped or row.started
+            runtime, finished = row.runtime, row.stopped or row.started
         else:
             runtime, finished = None, None
         if record is not None and is_invariant(job_id, record):
             runtime = None  # checked, never run
-        rows.append((job_id, state, duration(runtime), date(finished),
-                     str(row.run_id) if row is not None else ""))
+        ran = row is not None
+        rows.append((job_id, state, duration(runtime), duration(row.cpu) if ran else "",
+                     size(row.rss) if ran else "", (row.host or "") if ran else "", date(finished),
+                     str(row.run_id) if ran else "", (row.state or "") if ran else ""))
+    header = ("job", "last", "runtime", "cpu", "peak rss", "host", "finished", "run", "state")
+    if not any(row[-1] for row in rows):
+        header, rows = header[:-1], [row[:-1] for row in rows]
     if rows:
-        print(table(("job", "last", "runtime", "finished", "run"), rows, right={2, 4}))
+        print(table(header, rows, right={2, 3, 4, 7}))
     shown = len(rows)
     summary = f"{shown} job{'s' if shown != 1 else ''}"
-    if args.patterns or args.state:
+    if args.patterns or args.state or args.host:
         summary += " shown (filtered)"
     summary += f", {counts['failed']} failed"
     if counts["killed"]:
@@ -106,6 +121,16 @@ def print_jobs(reader: StoreReader, args) -> None:
     if hidden and not args.all:
         summary += f"; {hidden} invariant{'s' if hidden != 1 else ''} hidden (--all shows them)"
     print(summary)
+
+
+def selected(row, state: str, args) -> bool:
+    """Whether a job passes --state (its outcome or its user-set state) and --host."""
+    if args.state and state not in args.state and (row is None or row.state not in args.state):
+        return False
+    if args.host and (row is None or not row.host
+                      or not any(fnmatch.fnmatchcase(row.host, p) for p in args.host)):
+        return False
+    return True
 
 
 def is_invariant(job_id: str, record) -> bool:
@@ -133,7 +158,7 @@ def print_rules(reader: StoreReader, args) -> None:
         return
     records = reader.records()
     last = reader.last_runs()
-    stats: dict[str, list] = {}  # rule -> [jobs, up to date, ran, failed, runtime, timed]
+    stats: dict[str, list] = {}  # rule -> [jobs, up to date, ran, failed, runtime, timed, peak rss]
     for job_id, kind, rule in zip(graph.ids, graph.types, graph.rules or graph.types, strict=True):
         record = records.get(job_id)
         if not args.all and (kind.endswith("Invariant") or is_invariant(job_id, record)):
@@ -142,7 +167,7 @@ def print_rules(reader: StoreReader, args) -> None:
             continue
         row = last.get(job_id)
         failed = row is not None and row.outcome != "done"
-        entry = stats.setdefault(rule, [0, 0, 0, 0, 0.0, 0])
+        entry = stats.setdefault(rule, [0, 0, 0, 0, 0.0, 0, None])
         entry[0] += 1
         entry[1] += record is not None and not failed
         entry[2] += row is not None and row.run_id == run_id
@@ -153,13 +178,15 @@ def print_rules(reader: StoreReader, args) -> None:
         elif row is not None:
             entry[4] += (row.stopped or row.started) - row.started
             entry[5] += 1
+        if row is not None and row.rss is not None:
+            entry[6] = max(entry[6] or 0, row.rss)
     ordered = sorted(stats.items(), key=lambda item: (-item[1][4], item[0]))
     rows = [(rule, str(n), str(ok), str(ran), str(failed), duration(total) if timed else "",
-             duration(total / timed) if timed else "")
-            for rule, (n, ok, ran, failed, total, timed) in ordered]
+             duration(total / timed) if timed else "", size(peak))
+            for rule, (n, ok, ran, failed, total, timed, peak) in ordered]
     if rows:
-        print(table(("rule", "jobs", "up to date", f"ran in run {run_id}", "failed", "total runtime", "mean"),
-                    rows, right={1, 2, 3, 4, 5, 6}))
+        print(table(("rule", "jobs", "up to date", f"ran in run {run_id}", "failed", "total runtime", "mean",
+                     "max peak rss"), rows, right={1, 2, 3, 4, 5, 6, 7}))
     jobs = sum(entry[0] for entry in stats.values())
     note = "" if graph.rules is not None else " (a graph kept before rules were recorded: grouped by class)"
     print(f"{len(rows)} rule{'s' if len(rows) != 1 else ''}, {jobs} job{'s' if jobs != 1 else ''} "
@@ -245,6 +272,18 @@ def duration(seconds: float | None) -> str:
         return f"{minutes}m {secs:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes:02d}m"
+
+
+def size(nbytes: int | None) -> str:
+    """Bytes in KiB/MiB/GiB ('' when unknown)."""
+    if nbytes is None:
+        return ""
+    value = float(nbytes)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return ""
 
 
 def table(header: tuple, rows: list, right: set = frozenset()) -> str:

@@ -1,32 +1,67 @@
-"""`ppg why SCRIPT`: which jobs the next run would run, and why, without running them.
+"""`ppg why [SCRIPT]`: which jobs the next run would run, and why, without running them.
 
-Jobs that will run are listed with their reasons (and a diff where one helps: the
+Jobs that will run are grouped by rule and reason, one line each with a count ("200
+jobs of trim: function __main__.trim changed"), with a diff where one helps (the
 function's source before and after, old and new parameters, which input file's hash
-moved). Jobs that run only if an upstream output turns out different are listed
-apart as "may run": early cutoff decides those at run time.
+moved), each distinct diff shown once; `--jobs` lists the jobs one by one. Jobs that
+run only if an upstream output turns out different are listed apart as "may run":
+early cutoff decides those at run time. The total says how long the jobs that will run
+took when they last ran. SCRIPT defaults to pipeline.py.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
+import re
 
 from ..history_reader import StoreReader
 from ..plan import ScriptError, explain, load_script
 from . import CommandError
+from .status import duration
+
+DEFAULT_SCRIPT = "pipeline.py"
+# per-job words of the rebuilder's reasons, and what they say about a group of jobs
+_GENERAL = ((re.compile(r"^upstream .* will run; reruns if its output changes$"),
+             "an upstream job will run; reruns if its output changes"),
+            (re.compile(r"^needed by .*$"), "needed by a job that runs"),
+            (re.compile(r"^needed if .* runs$"), "needed if a job that may run runs"))
 
 
 def add_parser(subparsers):
-    parser = subparsers.add_parser("why", help="dry run: what would run, and why")
-    parser.add_argument("script", help="the pipeline script (run up to run_pipegraph(), nothing runs)")
+    parser = subparsers.add_parser(
+        "why", help="dry run: what would run, and why",
+        description="Run the script up to run_pipegraph() (nothing runs) and say which jobs the "
+        "next run would run and why, grouped by rule and reason.")
+    parser.add_argument("script", nargs="?", default=None,
+                        help=f"the pipeline script (default: {DEFAULT_SCRIPT} when there is one)")
     parser.add_argument("patterns", nargs="*", help="only jobs whose id matches one of these globs")
+    parser.add_argument("--jobs", action="store_true", help="list the jobs one by one, not grouped")
     parser.add_argument("--all", action="store_true", help="also list invariants and up-to-date jobs")
     parser.add_argument("--args", nargs="*", default=[], help="arguments passed to the script")
     return parser
 
 
+def script_argument(args) -> str:
+    """The script to plan: SCRIPT, else pipeline.py; a first argument that is no file is a
+    pattern when pipeline.py is there (`ppg why 'out/*'`)."""
+    script = args.script
+    if script is not None and (os.path.exists(script) or not os.path.exists(DEFAULT_SCRIPT)):
+        return script
+    if script is not None:
+        args.patterns.insert(0, script)
+    if not os.path.exists(DEFAULT_SCRIPT):
+        raise CommandError(f"no script given and no {DEFAULT_SCRIPT} here: name the pipeline script")
+    return DEFAULT_SCRIPT
+
+
 def plan_script(script: str, args: list[str]):
     """(PlanComplete, verdicts, fingerprints, store filename) of a script, against its store."""
+    done, verdicts, fingerprints, store, _ = _plan(script, args)
+    return done, verdicts, fingerprints, store
+
+
+def _plan(script: str, args: list[str]):
     try:
         done = load_script(script, args)
     except ScriptError as exc:
@@ -35,7 +70,12 @@ def plan_script(script: str, args: list[str]):
     reader = StoreReader(store) if os.path.exists(store) else _EmptyStore()
     try:
         verdicts, fingerprints = explain(done.jobs, reader)
-        return done, verdicts, fingerprints, store
+        runtimes = {}
+        for verdict in verdicts.values():
+            record = reader.record(verdict.job.job_id) if verdict.status == "run" else None
+            if record is not None and record.finished:
+                runtimes[verdict.job] = record.runtime
+        return done, verdicts, fingerprints, store, runtimes
     finally:
         reader.close()
 
@@ -59,7 +99,8 @@ class _EmptyStore:
 
 
 def run(args) -> int:
-    done, verdicts, _, store = plan_script(args.script, args.args)
+    script = script_argument(args)
+    done, verdicts, _, store, runtimes = _plan(script, args.args)
     shown = [
         v for v in verdicts.values()
         if (args.all or not v.job.is_invariant)
@@ -71,10 +112,16 @@ def run(args) -> int:
     for status, title in sections:
         group = [v for v in shown if v.status == status]
         print(f"{title}: {len(group)}")
-        for verdict in group:
-            print(f"  {verdict.job.job_id}: {'; '.join(verdict.reasons)}")
-            for line in verdict.details:
-                print(f"      {line}")
+        if args.jobs:
+            for verdict in group:
+                print(f"  {verdict.job.job_id}: {'; '.join(verdict.reasons)}")
+                for line in verdict.details:
+                    print(f"      {line}")
+        else:
+            print_groups(group)
+    will_run = [v for v in shown if v.status == "run"]
+    if will_run:
+        print(total_line(will_run, runtimes, getattr(done.graph.rc, "cores_available", None)))
     up_to_date = [v for v in shown if v.status == "ok"]
     print(f"up to date: {len(up_to_date)}")
     if args.all:
@@ -84,3 +131,71 @@ def run(args) -> int:
     if generators:
         print("note: jobs created by job-generating jobs are not known until those run")
     return 0
+
+
+def general_reason(reason: str) -> str:
+    """A reason in words that fit every job of a group (per-job ids dropped)."""
+    for pattern, words in _GENERAL:
+        if pattern.match(reason):
+            return words
+    return reason
+
+
+def print_groups(verdicts: list) -> None:
+    """One line per (rule, reasons) with its count, most jobs first; each diff once."""
+    groups: dict[tuple, list] = {}
+    for verdict in verdicts:
+        reasons = "; ".join(dict.fromkeys(general_reason(r) for r in verdict.reasons))
+        groups.setdefault((verdict.job.rule, reasons), []).append(verdict)
+    shown: set = set()
+    for (rule, reasons), members in sorted(groups.items(), key=lambda item: (-len(item[1]), item[0])):
+        if len(members) == 1:  # its own words
+            print(f"  {members[0].job.job_id} ({rule}): {'; '.join(members[0].reasons)}")
+        else:
+            print(f"  {len(members)} jobs of {rule}: {reasons}")
+        alike: dict[tuple, list] = {}  # a diff -> the invariants it belongs to
+        for verdict in members:
+            for name, key, lines in detail_blocks(verdict.details):
+                alike.setdefault(key, [name, 0, lines])[1] += 1
+        for key, (name, count, lines) in alike.items():
+            if key in shown:
+                continue
+            shown.add(key)
+            more = f" (and {count - 1} more alike)" if count > 1 else ""
+            print(f"      {name}{more}{lines[0]}")
+            for line in lines[1:]:
+                print(f"      {line}")
+
+
+def detail_blocks(details: list):
+    """(invariant id, key, lines) per block of a verdict's details: a block starts with an
+    unindented "ID: ..." line; its key leaves the id out, so the same diff of many
+    invariants (one function used by many jobs) is one key. lines[0] is the rest of the
+    first line after the id."""
+    blocks: list[list[str]] = []
+    for line in details:
+        if not line.startswith(" ") or not blocks:
+            blocks.append([line])
+        else:
+            blocks[-1].append(line)
+    for block in blocks:
+        name, colon, rest = block[0].partition(":")
+        if not colon:
+            name, rest = block[0], ""
+        lines = [colon + rest, *block[1:]]
+        yield name, tuple(lines), lines
+
+
+def total_line(will_run: list, runtimes: dict, cores: int | None) -> str:
+    """How long the jobs that will run took last time (and spread over the cores)."""
+    timed = [runtimes[v.job] for v in will_run if v.job in runtimes]
+    total = sum(timed)
+    line = f"total: {len(will_run)} job{'s' if len(will_run) != 1 else ''} will run"
+    if timed:
+        line += f", {duration(total)} by their last runtimes"
+        if cores and cores > 1:
+            line += f" (about {duration(total / cores)} on {cores} cores)"
+    untimed = len(will_run) - len(timed)
+    if untimed:
+        line += f"; {untimed} without a recorded runtime (never ran, or failed last time)"
+    return line

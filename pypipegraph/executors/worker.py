@@ -1,10 +1,11 @@
-"""The worker side of every executor: run one job, time it, encode its Result.
+"""The worker side of every executor: run one job, time and measure it, encode its Result.
 
 Invariant: this is the only place that turns a job's run into the bytes an executor
 sends back to the master, and the only definition of those bytes (`Result`, pickled).
 A result always reaches the master: an exception or value that cannot be pickled is
 replaced by a PyPipeGraphError naming the job. It knows a job only as an object with
-`job_id` and `run_in_worker()`.
+`job_id` and `run_in_worker()`. Every job run here is measured (usage.py: CPU time, peak
+RSS, host, cluster job id, the state the job set), at the cost of three getrusage calls.
 """
 
 from __future__ import annotations
@@ -13,18 +14,19 @@ import pickle
 import time
 from collections.abc import Callable
 
-from .. import util
+from .. import usage, util
 from ..errors import JobDiedException, PyPipeGraphError
 
 MAX_CAPTURE = 1 << 20  # keep at most the last MiB of a job's stdout/stderr
 
 
 class Result:
-    """What a worker reports for one job."""
+    """What a worker reports for one job; `usage` (the fields of a usage.Usage, as a plain
+    tuple) is None when the job was not measured (it died, or ran in the master)."""
 
-    __slots__ = ("ok", "value", "traceback", "stdout", "stderr", "start", "stop", "pid")
+    __slots__ = ("ok", "value", "traceback", "stdout", "stderr", "start", "stop", "pid", "usage")
 
-    def __init__(self, ok, value, tb, stdout, stderr, start, stop, pid):
+    def __init__(self, ok, value, tb, stdout, stderr, start, stop, pid, usage=None):
         self.ok = ok
         self.value = value
         self.traceback = tb
@@ -33,6 +35,7 @@ class Result:
         self.start = start
         self.stop = stop
         self.pid = pid
+        self.usage = usage
 
 
 def run_job(job) -> tuple[bool, object, str | None]:
@@ -50,12 +53,14 @@ def run_job(job) -> tuple[bool, object, str | None]:
 
 def execute(job, collect: Callable[[], tuple[str, str]], pid: int,
             run: Callable = run_job) -> bytes:
-    """Run `job` (through `run`), collect its (stdout, stderr) and encode the Result."""
+    """Run `job` (through `run`), measure it, collect its (stdout, stderr) and encode the Result."""
+    measured = usage.begin()
     start = time.time()
     ok, value, tb = run(job)
     stop = time.time()
+    used = usage.end(measured)
     stdout, stderr = collect()
-    return encode_result(Result(ok, value, tb, stdout, stderr, start, stop, pid), job)
+    return encode_result(Result(ok, value, tb, stdout, stderr, start, stop, pid, used), job)
 
 
 def encode_result(result: Result, job) -> bytes:

@@ -508,6 +508,20 @@ def _as_list(value) -> list:
     raise TypeError(f"can only add jobs and lists of jobs, not {type(value).__name__}")
 
 
+def _check_placeholder(func: Callable, owner: Job) -> None:
+    """A callable given to depends_on is called (without arguments) just before the run,
+    for the jobs it returns (as in 0.197); one that needs arguments cannot be meant so."""
+    needed = required_positional(func)
+    if needed:
+        raise ValueError(
+            f"{owner.job_id}: depends_on({getattr(func, '__qualname__', func)!s}): a function passed to depends_on "
+            f"is called without arguments just before the run and must return the jobs to depend on; "
+            f"this one needs {needed} argument(s). To rerun {owner.job_id} when the function's code "
+            f"changes, use depends_on_func(name, function); to depend on the job that runs it, pass "
+            f"that job."
+        )
+
+
 def _flatten(items: Iterable, owner: Job):
     for item in items:
         if item is None:
@@ -519,6 +533,7 @@ def _flatten(items: Iterable, owner: Job):
         ):
             yield from _flatten(item, owner)
         elif callable(item) and not isinstance(item, type):
+            _check_placeholder(item, owner)
             yield item
         else:
             raise ValueError(

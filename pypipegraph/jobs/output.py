@@ -64,8 +64,10 @@ class FileGeneratingJob(Job):
         try:
             self.invalidated("; ".join(self.run_reasons))
             self.run()
-        except BaseException:
+        except BaseException as exc:
             self.remove_partial_outputs()
+            if isinstance(exc, FileNotFoundError):
+                hint_missing_directory(exc, self.filenames)
             raise
         return outputs_state(self.filenames)
 
@@ -117,6 +119,17 @@ class FileGeneratingJob(Job):
                         os.unlink(name)
                 except OSError:
                     pass
+
+
+def hint_missing_directory(exc: FileNotFoundError, filenames: list[str]) -> None:
+    """An output's directory does not exist: say so in the error (0.197 did not create
+    output directories either; the job fails, now with what to do)."""
+    missing = sorted({d for d in (os.path.dirname(name) for name in filenames) if d and not os.path.isdir(d)})
+    if missing and exc.strerror and len(exc.args) == 2 and "does not exist" not in exc.strerror:
+        exc.strerror += (f" (the output directory {', '.join(missing)} does not exist; pypipegraph does not "
+                         "create output directories: create it before ppg.run_pipegraph(), e.g. "
+                         f"os.makedirs({missing[0]!r}, exist_ok=True))")
+        exc.args = (exc.errno, exc.strerror)  # what travels to the master when pickled
 
 
 class MultiFileGeneratingJob(FileGeneratingJob):
