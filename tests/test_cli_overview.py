@@ -74,7 +74,7 @@ def test_why_groups_jobs_by_rule_and_reason_and_shows_the_diff_once(workdir):
     lines = out.splitlines()
     assert lines[0] == "will run: 12"
     assert lines[1] == "  12 jobs of trim: function __main__.trim changed"
-    assert lines[2] == "      FIout/trim0 (and 11 more alike):"
+    assert lines[2] == "      out/trim0_func (and 11 more alike):"
     assert out.count("--- before") == 1
     assert '-    Path(of).write_text("trimmed " + of)' in out
     assert '+    Path(of).write_text("trimmed: " + of)' in out

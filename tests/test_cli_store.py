@@ -67,7 +67,9 @@ SLOW_PIPELINE = textwrap.dedent(
 
     def slow(of):
         Path("started").write_text("yes")
-        time.sleep(3)
+        deadline = time.time() + 60
+        while not Path("release").exists() and time.time() < deadline:
+            time.sleep(0.02)  # the test looks at the running pipeline, then releases it
         Path(of).write_text("slow")
 
     ppg.new_pipegraph(quiet=True, resource_coordinator=ppg.resource_coordinators.LocalSystem(1))
@@ -338,6 +340,7 @@ def test_forget_is_refused_while_a_pipeline_runs(workdir):
         runs = ok("status", "--runs").splitlines()
         assert f"running (pid {proc.pid})" in runs[1]
     finally:
+        Path("release").write_text("go")
         proc.wait(30)
     assert proc.returncode == 0
     assert "out/hello" in table_rows(ok("status"))  # nothing was forgotten
