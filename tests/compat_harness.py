@@ -60,7 +60,8 @@ def run(*ids):
         emit("run", None)
     except Exception as exc:
         emit("run", error(exc))
-        emit("run_exceptions", [error(e) for e in getattr(exc, "exceptions", [])])
+        # the order of failures depends on which job finished first: compared as a sorted list
+        emit("run_exceptions", sorted(error(e) for e in getattr(exc, "exceptions", [])))
     emit("jobs", jobs(*ids))
 
 def files(*names):
