@@ -25,7 +25,7 @@ import time
 from .errors import StoreError, StoreLocked
 from .hashing import hash_bytes
 from .run_graph import compress
-from .store_format import FORMAT_VERSION, SCHEMA, Record, decode_record, encode_record
+from .store_format import FORMAT_VERSION, SCHEMA, Record, decode_opened, encode_record, is_legacy
 from .store_format import signed as _signed
 
 __all__ = ["COMMIT_INTERVAL", "FORMAT_VERSION", "History", "Record", "StoreError", "StoreLocked"]
@@ -56,6 +56,7 @@ class History:
         self._pending_failures: dict[str, str | None] = {}
         self._logged: set[str] = set()
         self._last_commit = 0.0
+        self._file_fd: int | None = None  # the store file, to notice it was deleted
         self.run_id: int | None = None
 
     # --- lifecycle -----------------------------------------------------------
@@ -100,18 +101,14 @@ class History:
             self._lock_fd = None
 
     def _connect(self) -> None:
-        existed = os.path.exists(self.filename)
+        if not os.path.exists(self.filename):
+            self._create()
+        conn = None
         try:
             conn = sqlite3.connect(self.filename, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the status store {self.filename}: {exc}") from exc
-        try:
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if existed and tables and "jobs" not in tables:
-                raise StoreError(
-                    f"{self.filename} is an SQLite file but not a pypipegraph status store. "
-                    "Move it away or pass another invariant_status_filename."
-                )
+            if "jobs" not in tables:
+                raise StoreError(self._not_a_store())
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(SCHEMA)
@@ -126,30 +123,71 @@ class History:
             self._raw = dict(conn.execute("SELECT job_id, record FROM jobs"))
             self._logged = {row[0] for row in conn.execute("SELECT job_id FROM job_logs")}
             self.failures = dict(conn.execute("SELECT job_id, outcome FROM failures"))
+            self._file_fd = os.open(self.filename, os.O_RDONLY | os.O_CLOEXEC)
         except StoreError:
-            conn.close()
+            if conn is not None:
+                conn.close()
             raise
-        except sqlite3.OperationalError as exc:
-            conn.close()
-            if _cannot_write(exc):
-                raise StoreError(
-                    f"cannot write the status store {self.filename} ({exc}): is the directory or "
-                    "the file read-only, or the disk full? Nothing was run."
-                ) from exc
-            raise StoreError(
-                f"{self.filename} is not a readable pypipegraph status store ({exc}). "
-                "It was left untouched; move it away to start from scratch (every job will "
-                "run again), or restore it from a backup."
-            ) from exc
-        except sqlite3.Error as exc:
-            conn.close()
-            raise StoreError(
-                f"{self.filename} is not a readable pypipegraph status store ({exc}). "
-                "It was left untouched; move it away to start from scratch (every job will "
-                "run again), or restore it from a backup."
-            ) from exc
+        except (sqlite3.Error, OSError, ValueError) as exc:
+            if conn is not None:
+                conn.close()
+            raise self._error(exc) from exc
         self._conn = conn
         self._last_commit = time.monotonic()
+
+    def _not_a_store(self) -> str:
+        if os.path.getsize(self.filename) == 0:
+            return (f"{self.filename} is empty (0 bytes), not a pypipegraph status store. It was "
+                    "left untouched; move it away to start from scratch (every job will run "
+                    "again), or restore it from a backup.")
+        return (f"{self.filename} is an SQLite file but not a pypipegraph status store. "
+                "Move it away or pass another invariant_status_filename.")
+
+    def _create(self, source: sqlite3.Connection | None = None) -> None:
+        """Make a new store at `filename` from a complete file (a copy of `source`, or empty):
+        a killed run never leaves a half-made store, and a 0-byte file is never ours.
+        `source` is closed once copied, before the copy appears at the path."""
+        temp = self.filename + ".new"
+        _remove(temp, temp + "-wal", temp + "-shm", temp + "-journal")  # a killed run's (we hold the lock)
+        try:
+            conn = sqlite3.connect(temp, isolation_level=None)
+            try:
+                if source is not None:
+                    source.backup(conn)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(SCHEMA)
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('format_version', ?)",
+                             (str(FORMAT_VERSION),))
+            finally:
+                conn.close()
+            if source is not None:
+                source.close()  # removes its -wal/-shm by name; what is left is stale
+                _remove(self.filename + "-wal", self.filename + "-shm")
+            try:
+                os.link(temp, self.filename)
+            except FileExistsError:
+                pass  # made meanwhile (by hand): opened and checked as any other
+            finally:
+                os.unlink(temp)
+        except (sqlite3.Error, OSError) as exc:
+            raise self._error(exc, mid_run=source is not None) from exc
+
+    def _error(self, exc: Exception, mid_run: bool = False) -> StoreError:
+        """The StoreError for an SQLite (or OS) error met opening (or, `mid_run`, writing) the store."""
+        if _cannot_write(exc) and mid_run:
+            return StoreError(
+                f"cannot write the status store {self.filename} ({exc}); the run stops here. "
+                "Finished jobs recorded before this stay recorded; free disk space (or make it "
+                "writable) and run again.")
+        if _cannot_write(exc):
+            return StoreError(
+                f"cannot write the status store {self.filename} ({exc}): is the directory or "
+                "the file read-only, or the disk full? Nothing was run.")
+        return StoreError(
+            f"{self.filename} is not a readable pypipegraph status store ({exc}). "
+            "It was left untouched; move it away to start from scratch (every job will "
+            "run again), or restore it from a backup."
+        )
 
     def close(self) -> None:
         """Commit what is pending, release the lock."""
@@ -159,6 +197,9 @@ class History:
                 self._conn.close()
         finally:
             self._conn = None
+            if self._file_fd is not None:
+                os.close(self._file_fd)  # after SQLite's: closing an fd drops the process's locks
+                self._file_fd = None
             self._unlock()
 
     def __enter__(self) -> History:
@@ -176,9 +217,11 @@ class History:
         raw = self._raw.get(key)
         if raw is None:
             return None
-        record = decode_record(raw)
+        record = decode_opened(raw)
         if record is None:
             return None  # an unreadable record counts as "never ran"
+        if is_legacy(raw):  # a pickle of an earlier version: kept as data from now on
+            self.put(key, record)
         self._cache[key] = record
         return record
 
@@ -203,26 +246,33 @@ class History:
     # --- runs and their jobs ---------------------------------------------------
 
     def begin_run(self) -> int:
-        """Record the start of a run; returns its run id."""
-        cursor = self._conn.execute(
-            "INSERT INTO runs (started, cwd) VALUES (?, ?)", (time.time(), os.getcwd())
-        )
+        """Record the start of a run; returns its run id. StoreError (nothing ran) when the
+        store cannot take it: read-only, or damaged where opening did not look."""
+        try:
+            cursor = self._conn.execute(
+                "INSERT INTO runs (started, cwd) VALUES (?, ?)", (time.time(), os.getcwd())
+            )
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
         self.run_id = cursor.lastrowid
         return self.run_id
 
     def end_run(self, outcome: str, jobs_run: int, jobs_failed: int) -> None:
         if self._conn is None or self.run_id is None:
             return
-        self.flush(force=True)
-        self._conn.execute(
-            "UPDATE runs SET finished=?, outcome=?, jobs_run=?, jobs_failed=? WHERE run_id=?",
-            (time.time(), outcome, jobs_run, jobs_failed, self.run_id),
-        )
-        self._conn.execute(
-            "DELETE FROM job_runs WHERE run_id <= ?", (self.run_id - KEEP_RUNS,)
-        )
-        if self.run_id % 10 == 0:  # reasons no kept row refers to; a scan, so not every run
-            self._conn.execute("DELETE FROM reasons WHERE hash NOT IN (SELECT reason FROM job_runs)")
+        self.flush(force=True, check_present=True)
+        try:
+            self._conn.execute(
+                "UPDATE runs SET finished=?, outcome=?, jobs_run=?, jobs_failed=? WHERE run_id=?",
+                (time.time(), outcome, jobs_run, jobs_failed, self.run_id),
+            )
+            self._conn.execute(
+                "DELETE FROM job_runs WHERE run_id <= ?", (self.run_id - KEEP_RUNS,)
+            )
+            if self.run_id % 10 == 0:  # reasons no kept row refers to; a scan, so not every run
+                self._conn.execute("DELETE FROM reasons WHERE hash NOT IN (SELECT reason FROM job_runs)")
+        except sqlite3.Error as exc:
+            raise self._error(exc, mid_run=True) from exc
 
     def job_ran(self, job_id: str, started: float, stopped: float, outcome: str, reason: str,
                 worker: int | None, cores: int, stdout: str = "", stderr: str = "",
@@ -283,12 +333,16 @@ class History:
     def has_pending(self) -> bool:
         return bool(self._pending or self._pending_rows or self._pending_logs)
 
-    def flush(self, force: bool = False) -> None:
-        """Commit pending records if forced or COMMIT_INTERVAL has passed."""
-        if self._conn is None or not self.has_pending():
+    def flush(self, force: bool = False, check_present: bool = False) -> None:
+        """Commit pending records if forced or COMMIT_INTERVAL has passed (first making
+        the store again if it was deleted meanwhile: `_recreate_if_gone`)."""
+        if self._conn is None or not (self.has_pending() or check_present):
             return
         now = time.monotonic()
         if not force and now - self._last_commit < COMMIT_INTERVAL:
+            return
+        self._recreate_if_gone()
+        if not self.has_pending():
             return
         pending, self._pending = self._pending, {}
         rows, self._pending_rows = self._pending_rows, []
@@ -330,12 +384,40 @@ class History:
             self._pending_sources = {**sources, **self._pending_sources}
             self._pending_reasons = {**reasons, **self._pending_reasons}
             self._pending_failures = {**failures, **self._pending_failures}
-            raise StoreError(
-                f"cannot write the status store {self.filename} ({exc}); the run stops here. "
-                "Finished jobs recorded before this stay recorded; free disk space (or make it "
-                "writable) and run again."
-            ) from exc
+            raise self._error(exc, mid_run=True) from exc
         self._last_commit = now
+
+    def _recreate_if_gone(self) -> None:
+        """The store file was deleted (or moved away) during the run: copy everything this
+        run knows (the whole store as the open connection still sees it, then what is
+        pending) to a new store at its path, with one warning. Costs one fstat and one stat."""
+        try:
+            gone = os.fstat(self._file_fd).st_nlink == 0 or not os.path.samestat(
+                os.fstat(self._file_fd), os.stat(self.filename))
+        except FileNotFoundError:
+            gone = True
+        if not gone:
+            return
+        old, self._conn = self._conn, None
+        self._create(source=old)
+        os.close(self._file_fd)  # after SQLite closed its own (see close)
+        self._file_fd = None
+        try:
+            conn = sqlite3.connect(self.filename, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._file_fd = os.open(self.filename, os.O_RDONLY | os.O_CLOEXEC)
+        except (sqlite3.Error, OSError) as exc:
+            raise self._error(exc, mid_run=True) from exc
+        self._conn = conn
+        logging.getLogger("pypipegraph").warning(
+            "the status store %s was deleted during the run; wrote what this run knows "
+            "(%d job records) to a new one", self.filename, len(self._raw))
+
+
+def _remove(*names: str) -> None:
+    for name in names:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
 
 
 @contextlib.contextmanager
@@ -353,6 +435,15 @@ def _transaction(conn: sqlite3.Connection):
         raise
 
 
-def _cannot_write(exc: sqlite3.Error) -> bool:
+_WRITE_ERRORS = ("SQLITE_READONLY", "SQLITE_FULL", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_PERM")
+
+
+def _cannot_write(exc: Exception) -> bool:
+    """Whether `exc` says the store cannot be written (as opposed to: is damaged)."""
+    if isinstance(exc, OSError):
+        return True
+    name = getattr(exc, "sqlite_errorname", None)
+    if name:
+        return name.startswith(_WRITE_ERRORS)
     text = str(exc).lower()
-    return any(word in text for word in ("readonly", "read-only", "unable to open", "disk", "full"))
+    return any(word in text for word in ("readonly", "read-only", "unable to open", "disk is full"))
