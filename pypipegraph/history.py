@@ -20,6 +20,7 @@ import fcntl
 import logging
 import os
 import sqlite3
+import sys
 import time
 
 from .errors import StoreError, StoreLocked
@@ -409,9 +410,10 @@ class History:
         except (sqlite3.Error, OSError) as exc:
             raise self._error(exc, mid_run=True) from exc
         self._conn = conn
-        logging.getLogger("pypipegraph").warning(
-            "the status store %s was deleted during the run; wrote what this run knows "
-            "(%d job records) to a new one", self.filename, len(self._raw))
+        message = (f"the status store {self.filename} was deleted during the run; wrote what "
+                   f"this run knows ({len(self._raw)} job records) to a new one")
+        logging.getLogger("pypipegraph").warning(message)
+        print(f"pypipegraph: warning: {message}", file=sys.stderr, flush=True)
 
 
 def _remove(*names: str) -> None:

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "errors.md"
 STORE = ".pypipegraph_status_robust"
 
-PLACEHOLDERS = ("<module>", "<file>", "<line>", "<pid>", "<bytes>", "<generator>",
+PLACEHOLDERS = ("<module>", "<file>", "<line>", "<pid>", "<bytes>", "<generator>", "<dir>",
                 "<unpickling error>", "<found>", "<supported>", "<hash>")
 
 # case number (the "### N." heading in docs/errors.md) -> the messages that case shows
@@ -140,7 +140,12 @@ M = {
          "database). It was left untouched; move it away to start from scratch (every job will run "
          "again), or restore it from a backup.",
          ".pypipegraph_status_robust is an SQLite file but not a pypipegraph status store. Move it "
-         "away or pass another invariant_status_filename."],
+         "away or pass another invariant_status_filename.",
+         ".pypipegraph_status_robust is empty (0 bytes), not a pypipegraph status store. It was left "
+         "untouched; move it away to start from scratch (every job will run again), or restore it "
+         "from a backup.",
+         "cannot write the status store .pypipegraph_status_robust (attempt to write a readonly "
+         "database): is the directory or the file read-only, or the disk full? Nothing was run."],
     48: [".pypipegraph_status_robust was written by a newer pypipegraph (store format <found>, this "
          "version reads up to <supported>). Upgrade pypipegraph."],
     49: ["Another pypipegraph run is using .pypipegraph_status_robust (lock "
@@ -198,6 +203,9 @@ M = {
          "resources: the count of 'db_connections' must be a positive int; got 0"],
     63: ["out/a.txt: needs('db_connections', ...) takes a positive int; got 0",
          "out/a.txt: priority must be a number (higher runs first); got 'urgent'"],
+    64: ["the store key <file> is not private (the file has mode 644), so values signed with it prove "
+         "nothing. Make it yours alone (chmod 600 <file>; chmod 700 <dir>) or delete it (a new one is "
+         "made; stored Python values then count as changed once)."],
 }
 
 _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
@@ -749,6 +757,34 @@ def test_47_sqlite_file_that_is_not_a_store(new_pipegraph):
     assert not os.path.exists("out/a.txt")
 
 
+def test_47_empty_store(new_pipegraph):
+    Path(STORE).write_bytes(b"")
+    fg("out/a.txt")
+    with raises(ppg.StoreError, M[47][2]):
+        ppg.run_pipegraph()
+    assert not os.path.exists("out/a.txt")
+    assert Path(STORE).stat().st_size == 0
+
+
+def test_47_read_only_store(new_pipegraph):
+    fg("out/a.txt")
+    ppg.run_pipegraph()
+    os.unlink("out/a.txt")
+    os.chmod(STORE, 0o444)
+    immutable = os.geteuid() == 0  # root writes read-only files: make it immutable instead
+    if immutable and subprocess.run(["chattr", "+i", STORE], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here")
+    try:
+        new_pipegraph.new_pipegraph()
+        fg("out/a.txt")
+        with raises(ppg.StoreError, M[47][3]):
+            ppg.run_pipegraph()
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", STORE], capture_output=True)
+    assert not os.path.exists("out/a.txt")
+
+
 def test_48_store_of_a_newer_version(new_pipegraph):
     fg("out/a.txt")
     ppg.run_pipegraph()
@@ -969,3 +1005,30 @@ def test_63_malformed_needs_or_priority(new_pipegraph, variant):
             job.needs("db_connections", 0)
         else:
             job.priority = "urgent"
+
+
+# --- the store key -------------------------------------------------------------------------
+
+
+class _NotPlain:
+    """A parameter that is not plain data: kept as a pickle signed with the store key."""
+
+    def __init__(self, value):
+        self.value = value
+
+
+def test_64_store_key_others_can_read(new_pipegraph, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    from pypipegraph import store_key
+    store_key._keys.clear()
+    try:
+        fg("out/a.txt").depends_on(ppg.ParameterInvariant("a", _NotPlain(1), lambda old: True))
+        ppg.run_pipegraph()
+        key = store_key.key_path()
+        os.chmod(key, 0o644)
+        store_key._keys.clear()
+        new_pipegraph.new_pipegraph()
+        fg("out/a.txt").depends_on(ppg.ParameterInvariant("a", _NotPlain(2), lambda old: True))
+        run_fails("PIa", ppg.StoreError, M[64][0], key, key, os.path.dirname(key))
+    finally:
+        store_key._keys.clear()
