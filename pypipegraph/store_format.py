@@ -77,7 +77,7 @@ _new = tuple.__new__
 def encode_record(record: Record) -> bytes:
     """The bytes kept in the `jobs` table for `record` (its extra's values that are not
     plain data as signed pickles, see store_values)."""
-    return pack(tuple(record), plain=5)
+    return pack(record, plain=6 if record.extra is None else 5)
 
 
 def decode_record(raw, open_sealed: bool = False) -> Record | None:

@@ -67,11 +67,15 @@ class Unverified:
         return f"<stored value could not be verified: {self.why}>"
 
 
+_packer = msgpack.Packer(use_bin_type=True, unicode_errors=_TEXT)  # no state kept between calls
+
+
 def pack(fields: tuple, plain: int = 0) -> bytes:
     """`fields` as MessagePack bytes; the first `plain` fields are known to hold only
     native types (str, int, float, None, tuples and dicts of them) and are not walked."""
-    prepared = fields[:plain] + tuple(map(_prepare, fields[plain:]))
-    return msgpack.packb(prepared, use_bin_type=True, unicode_errors=_TEXT)
+    if plain < len(fields):
+        fields = fields[:plain] + tuple(map(_prepare, fields[plain:]))
+    return _packer.pack(fields)
 
 
 def unpack(raw: bytes, open_sealed: bool) -> Any:

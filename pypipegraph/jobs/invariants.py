@@ -164,6 +164,10 @@ class ParameterInvariant(_Invariant):
             extra = ("value", text, self.parameters)
         self.unverified = None
         if old is None or old.fingerprint == self.fingerprint:
+            kept = old.extra if old is not None else None
+            if (extra[0] == "value" and type(kept) is tuple and kept[:2] == extra[:2]
+                    and len(kept) == 3 and type(kept[2]) is not Unverified):
+                return self.fingerprint, kept  # the same parameters, as stored: not signed again
             return self.fingerprint, extra
         if self.accept_as_unchanged_func is not None:
             old_params = _stored_parameters(old.extra)
