@@ -167,9 +167,17 @@ class History:
             try:
                 os.link(temp, self.filename)
             except FileExistsError:
-                pass  # made meanwhile (by hand): opened and checked as any other
+                if source is not None:  # another file was put in its place: do not write into it
+                    kept = f"{self.filename}.{os.getpid()}.recovered"
+                    os.replace(temp, kept)
+                    raise StoreError(
+                        f"the status store {self.filename} was replaced by another file during the "
+                        f"run; this run's records were saved to {kept}. Move {self.filename} away "
+                        f"and rename {kept} to {self.filename} to keep them.") from None
+                # else made meanwhile (by hand): opened and checked as any other
             finally:
-                os.unlink(temp)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temp)
         except (sqlite3.Error, OSError) as exc:
             raise self._error(exc, mid_run=source is not None) from exc
 
@@ -335,16 +343,19 @@ class History:
         return bool(self._pending or self._pending_rows or self._pending_logs)
 
     def flush(self, force: bool = False, check_present: bool = False) -> None:
-        """Commit pending records if forced or COMMIT_INTERVAL has passed (first making
-        the store again if it was deleted meanwhile: `_recreate_if_gone`)."""
+        """Commit pending records if forced or COMMIT_INTERVAL has passed; then make the
+        store again if it was deleted meanwhile (`_recreate_if_gone`)."""
         if self._conn is None or not (self.has_pending() or check_present):
             return
         now = time.monotonic()
         if not force and now - self._last_commit < COMMIT_INTERVAL:
             return
+        if self.has_pending():
+            self._commit()
         self._recreate_if_gone()
-        if not self.has_pending():
-            return
+        self._last_commit = now
+
+    def _commit(self) -> None:
         pending, self._pending = self._pending, {}
         rows, self._pending_rows = self._pending_rows, []
         logs, self._pending_logs = self._pending_logs, []
@@ -386,12 +397,12 @@ class History:
             self._pending_reasons = {**reasons, **self._pending_reasons}
             self._pending_failures = {**failures, **self._pending_failures}
             raise self._error(exc, mid_run=True) from exc
-        self._last_commit = now
 
     def _recreate_if_gone(self) -> None:
         """The store file was deleted (or moved away) during the run: copy everything this
-        run knows (the whole store as the open connection still sees it, then what is
-        pending) to a new store at its path, with one warning. Costs one fstat and one stat."""
+        run knows (the whole store as the open connection still sees it, this run's
+        commits included) to a new store at its path, with one warning. Costs one fstat
+        and one stat."""
         try:
             gone = os.fstat(self._file_fd).st_nlink == 0 or not os.path.samestat(
                 os.fstat(self._file_fd), os.stat(self.filename))

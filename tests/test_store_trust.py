@@ -157,9 +157,11 @@ Path("out").mkdir(exist_ok=True)
 def work(of):
     with open("runs.log", "a") as fh:
         fh.write(of + "\\n")
-    if of == "out/020" and sys.argv[1:] == ["delete"]:
+    if of == "out/020" and sys.argv[1:] in (["delete"], ["replace"]):
         for suffix in {suffixes!r}:
             os.unlink(".pypipegraph_status_robust" + suffix)
+        if sys.argv[1:] == ["replace"]:
+            Path(".pypipegraph_status_robust").write_text("someone else's file")
     time.sleep(0.01)
     Path(of).write_text(of)
 for i in range(40):
@@ -188,6 +190,19 @@ def test_a_store_deleted_during_the_run_is_written_again(tmp_path, monkeypatch, 
     assert again.returncode == 0, again.stderr
     assert Path("runs.log").read_text().split() == ran  # nothing was redone
     assert ppg_command("status").returncode == 0
+
+
+def test_a_store_replaced_during_the_run_is_not_written_into(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    proc = run_script(DELETING.format(suffixes=[""]), "replace")
+    assert proc.returncode != 0
+    kept = re.search(r"this run's records were saved to (\S+)\. ", proc.stderr)
+    assert kept, proc.stderr
+    assert f"StoreError: the status store {STORE} was replaced by another file during the run" in proc.stderr
+    assert Path(STORE).read_text() == "someone else's file"
+    conn = sqlite3.connect(kept.group(1))
+    assert conn.execute("SELECT count(*) FROM jobs WHERE job_id LIKE 'out/%'").fetchone()[0] >= 20
+    conn.close()
 
 
 # --- an input that changes while jobs read it (item 12) --------------------------------
