@@ -436,3 +436,23 @@ def test_encoding_keeps_types_and_runs_nothing():
     assert decode_record(b"\x97garbage") is None
     assert decode_record(pickle.dumps(Planted())) is None
     assert not Path("PWNED").exists()
+
+
+def test_the_store_key_is_made_private_and_never_read_through_a_link(private_config):
+    signed = store_key.sign(b"payload")
+    key = Path(store_key.key_path())
+    assert key.stat().st_mode & 0o777 == 0o600 and key.parent.stat().st_mode & 0o777 == 0o700
+    assert store_key.verified(signed) == b"payload"
+    with pytest.raises(store_key.Unverifiable):
+        store_key.verified(signed[:-1] + b"X")  # edited payload
+
+    planted = private_config / "neighbour.key"
+    planted.write_text("n" * 64)
+    planted.chmod(0o600)
+    key.unlink()
+    key.symlink_to(planted)  # a link to a key someone else knows
+    store_key._keys.clear()
+    with pytest.raises(ppg.StoreError, match="cannot read the store key"):
+        store_key.sign(b"payload")
+    with pytest.raises(store_key.Unverifiable):
+        store_key.verified(signed)
