@@ -9,7 +9,7 @@ parallel on forked workers, and finished work is never lost.
     ppg.run_pipegraph()
 """
 
-from . import resource_coordinators, util
+from . import ppg_exceptions, resource_coordinators, util
 from .dask_coordinator import DaskCoordinator
 from .errors import (
     CycleError,
@@ -20,14 +20,17 @@ from .errors import (
     PyPipelineGraphError,
     RunInterrupted,
     RuntimeError,
+    RuntimeException,
     StoreError,
     StoreLocked,
 )
 from .events import Listener
 from .futures import Future, work
 from .graph import Pipegraph, new_pipegraph, run_pipegraph
+from .job import NotebookJob
 from .jobs.base import Job, JobList
 from .jobs.command import CommandFailed, CommandInvariant, CommandJob
+from .jobs.filesets import FileSetJob
 from .jobs.generating import DependencyInjectionJob, FinalJob, JobGeneratingJob
 from .jobs.invariants import (
     FileChecksumInvariant,
@@ -43,6 +46,7 @@ from .jobs.loading import (
     CachedAttributeLoadingJob,
     CachedDataLoadingJob,
     DataLoadingJob,
+    MemMappedDataLoadingJob,
 )
 from .jobs.output import (
     FileGeneratingJob,
@@ -51,10 +55,11 @@ from .jobs.output import (
     TempFileGeneratingJob,
     TempFilePlusGeneratingJob,
 )
-from .jobs.plots import PlotJob
+from .jobs.plots import CombinedPlotJob, PlotJob
 from .report import write_report
 from .resources import LocalSystem, ResourceError
-from .util import inside_ppg
+from .result_cache import ResultCache
+from .util import assert_uniqueness_of_object, inside_ppg
 
 __version__ = "0.1.0"
 
@@ -67,6 +72,7 @@ __all__ = [
     "CachedDataLoadingJob",
     "CommandFailed",
     "CommandInvariant",
+    "CombinedPlotJob",
     "CommandJob",
     "DataLoadingJob",
     "DependencyInjectionJob",
@@ -89,24 +95,31 @@ __all__ = [
     "JobList",
     "Listener",
     "LocalSystem",
+    "MemMappedDataLoadingJob",
     "MultiFileGeneratingJob",
     "MultiFileInvariant",
+    "FileSetJob",
     "NothingChanged",
+    "NotebookJob",
     "ParameterInvariant",
     "PlotJob",
     "Pipegraph",
     "PyPipeGraphError",
     "PyPipelineGraphError",
     "ResourceError",
+    "ResultCache",
     "RobustFileChecksumInvariant",
     "RunInterrupted",
     "RuntimeError",
+    "RuntimeException",
     "StoreError",
     "StoreLocked",
     "__version__",
+    "assert_uniqueness_of_object",
     "inside_ppg",
     "new",
     "new_pipegraph",
+    "ppg_exceptions",
     "resource_coordinators",
     "run",
     "run_pipegraph",

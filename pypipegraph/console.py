@@ -16,6 +16,8 @@ import os
 import sys
 import time
 
+from .safe_files import printable
+
 HELP = """commands (type and press Enter):
   <Enter>   list the running jobs
   stop      start nothing new, let running jobs finish, then end the run
@@ -72,6 +74,7 @@ class Console:
             self._live = None
 
     def print(self, text: str) -> None:
+        text = printable(text)
         if self._live is not None:
             self._live.console.print(text, markup=False, highlight=False)
         else:

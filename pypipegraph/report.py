@@ -21,6 +21,7 @@ from .errors import StoreError
 from .history_reader import JobRun, RunInfo, RunSetting, StoreReader
 from .logs import LOG_DIR, logger
 from .run_graph import RunGraph
+from .safe_files import write_file
 
 REPORT_ENV = "PYPIPEGRAPH_REPORT"
 REPORT_NAME = "ppg_report.html"
@@ -41,8 +42,7 @@ def write_report(store: str, output: str, run_id: int | None = None) -> str:
         reader.close()
     data["run"]["store"] = os.path.abspath(store)
     html = render(data)
-    with open(output, "w", encoding="utf-8") as fh:
-        fh.write(html)
+    write_file(output, html)
     return output
 
 

@@ -1,6 +1,8 @@
 """Streaming the `pypipegraph` logger to a socket, read by util/log_listener.py.
 
-The listener and the pipelines run as real processes talking over a real TCP socket.
+The listener and the pipelines run as real processes talking over a real Unix socket in
+a private directory. The attackers are real too: a listener planted in a directory others
+can write to, and (when the tests run as root) processes running as another user.
 """
 
 from __future__ import annotations
@@ -49,15 +51,15 @@ PIPELINE = textwrap.dedent(
 
 
 class Listener:
-    """util/log_listener.py in a subprocess, on a free port."""
+    """util/log_listener.py in a subprocess, on a socket in a fresh private directory."""
 
-    def __init__(self, *extra: str):
+    def __init__(self, directory: Path, *extra: str):
+        self.path = str(directory / "sockets" / "log.sock")
         self.proc = subprocess.Popen(
-            [sys.executable, LISTENER, "--host", "127.0.0.1", "--port", "0", *extra],
+            [sys.executable, LISTENER, "--socket", self.path, *extra],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         line = self._read_line(self.proc.stderr, 20)
-        assert line.startswith("log_listener: listening on 127.0.0.1:"), line
-        self.port = int(line.rsplit(":", 1)[1])
+        assert line == f"log_listener: listening on {self.path}", line
         self.output = ""
 
     @staticmethod
@@ -99,12 +101,12 @@ class Listener:
         return self.proc.returncode, self.output, err.decode()
 
 
-def run_pipeline(tmp_path, port: int, via: str = "env") -> None:
-    """The pipeline, streaming to `port` by the environment variable or new_pipegraph(log_socket=)."""
+def run_pipeline(tmp_path, address: str, via: str = "env") -> str:
+    """The pipeline, streaming to `address` by the environment variable or
+    new_pipegraph(log_socket=); returns its stderr."""
     (tmp_path / "out").mkdir()
     (tmp_path / "logs").mkdir()
     script = tmp_path / "pipeline.py"
-    address = f"127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k != logs.SOCKET_ENV}
     if via == "env":
         env[logs.SOCKET_ENV] = address
@@ -113,6 +115,8 @@ def run_pipeline(tmp_path, port: int, via: str = "env") -> None:
     done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "good").read_text() == "good"
+    return done.stderr
 
 
 EXPECTED = (
@@ -132,9 +136,10 @@ def check_lines(output: str) -> None:
 
 @pytest.mark.parametrize("via", ["env", "argument"])
 def test_a_run_streams_its_decisions_to_the_listener(tmp_path, via):
-    listener = Listener()
+    listener = Listener(tmp_path)
+    assert os.stat(os.path.dirname(listener.path)).st_mode & 0o777 == 0o700
     try:
-        run_pipeline(tmp_path, listener.port, via)
+        run_pipeline(tmp_path, listener.path, via)
         listener.wait_for(*EXPECTED)
     finally:
         code, output, err = listener.stop()
@@ -146,9 +151,9 @@ def test_a_run_streams_its_decisions_to_the_listener(tmp_path, via):
 
 
 def test_count_ends_the_listener(tmp_path):
-    listener = Listener("--count", "3")
+    listener = Listener(tmp_path, "--count", "3")
     try:
-        run_pipeline(tmp_path, listener.port)  # sends more than 3 records
+        run_pipeline(tmp_path, listener.path)  # sends more than 3 records
         assert listener.proc.wait(20) == 0
     finally:
         code, output, err = listener.stop()
@@ -161,10 +166,10 @@ def test_one_listener_serves_several_runs(tmp_path):
     first, second = tmp_path / "first", tmp_path / "second"
     first.mkdir()
     second.mkdir()
-    listener = Listener()
+    listener = Listener(tmp_path)
     try:
-        run_pipeline(first, listener.port)
-        run_pipeline(second, listener.port)
+        run_pipeline(first, listener.path)
+        run_pipeline(second, listener.path)
         listener.wait_for("run started", f" in {first}\n", f" in {second}\n")
     finally:
         code, _, _ = listener.stop()
@@ -172,25 +177,131 @@ def test_one_listener_serves_several_runs(tmp_path):
 
 
 def test_nothing_listening_costs_nothing(tmp_path):
-    with socket_port() as port:  # a port nobody listens on
-        start = time.time()
-        run_pipeline(tmp_path, port)
+    private = tmp_path / "sockets"
+    private.mkdir(mode=0o700)
+    start = time.time()
+    err = run_pipeline(tmp_path, str(private / "log.sock"))  # nobody listens there
     assert time.time() - start < 20
-    assert (tmp_path / "out" / "good").exists()
+    assert "warning" not in err
 
 
-class socket_port:
-    """A free TCP port, closed again (nothing listens on it)."""
+def test_the_listener_refuses_a_directory_others_can_write(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    done = subprocess.run([sys.executable, LISTENER, "--socket", str(shared / "log.sock")],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert done.stderr == (f"log_listener: cannot listen on {shared}/log.sock: refusing to use "
+                           f"{shared}: {shared} has mode 0777: group or others have access "
+                           "(chmod 700 it)\n")
+    assert not (shared / "log.sock").exists()
 
-    def __enter__(self) -> int:
+
+class Planted:
+    """An attacker's listener: a Unix socket server that records whether anyone connected."""
+
+    def __init__(self, path: str, as_uid: int | None = None):
         import socket
 
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            return sock.getsockname()[1]
+        self.ready_r, ready_w = os.pipe()
+        self.report_r, report_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:  # the attacker
+            try:
+                server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                server.bind(path)
+                os.chmod(path, 0o777)
+                if as_uid is not None:
+                    os.setgid(as_uid)
+                    os.setuid(as_uid)  # listen() records the credentials a client sees
+                server.listen()
+                server.settimeout(60)
+                os.write(ready_w, b"x")
+                conn, _ = server.accept()
+                os.write(report_w, b"connected:" + conn.recv(100))
+            finally:
+                os._exit(0)
+        os.close(ready_w)
+        os.close(report_w)
+        assert os.read(self.ready_r, 1) == b"x"
 
-    def __exit__(self, *exc) -> None:
-        pass
+    def stop(self) -> bytes:
+        """What the attacker got (b"" when nobody connected)."""
+        os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+        got = os.read(self.report_r, 200)
+        os.close(self.ready_r)
+        os.close(self.report_r)
+        return got
+
+
+def test_a_listener_planted_in_a_shared_directory_gets_nothing(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)  # anyone could have put a socket here
+    planted = Planted(str(shared / "log.sock"))
+    try:
+        err = run_pipeline(tmp_path, str(shared / "log.sock"))
+    finally:
+        got = planted.stop()
+    assert got == b""
+    assert err == (f"pypipegraph: warning: not streaming the log to {shared}/log.sock: {shared} "
+                   "has mode 0777: group or others have access (chmod 700 it)\n")
+
+
+needs_root = pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() != 0,
+                                reason="a second user needs root to become one")
+NOBODY = 65534
+
+
+@needs_root
+def test_a_directory_owned_by_another_user_is_refused(tmp_path):
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o700)
+    os.chown(theirs, NOBODY, NOBODY)
+    planted = Planted(str(theirs / "log.sock"), as_uid=NOBODY)
+    try:
+        err = run_pipeline(tmp_path, str(theirs / "log.sock"))
+    finally:
+        got = planted.stop()
+    assert got == b""
+    assert err == (f"pypipegraph: warning: not streaming the log to {theirs}/log.sock: {theirs} is "
+                   f"owned by uid {NOBODY}, not by you (uid 0)\n")
+
+
+@needs_root
+def test_a_listener_of_another_user_gets_nothing(tmp_path):
+    """Even in a private directory of ours, a socket whose listener runs as someone else."""
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    planted = Planted(str(private / "log.sock"), as_uid=NOBODY)
+    try:
+        err = run_pipeline(tmp_path, str(private / "log.sock"))
+    finally:
+        got = planted.stop()
+    assert got in (b"", b"connected:")  # it may see a connection, never a record
+    assert "Traceback" not in err
+
+
+@needs_root
+def test_another_user_cannot_write_into_the_listener(tmp_path):
+    listener = Listener(tmp_path)
+    inject = textwrap.dedent(f"""
+        import os, socket, sys
+        os.setgid({NOBODY}); os.setuid({NOBODY})
+        try:
+            socket.socket(socket.AF_UNIX).connect({listener.path!r})
+        except PermissionError:
+            sys.exit(7)
+        """)
+    try:
+        done = subprocess.run([sys.executable, "-c", inject], timeout=30)
+        run_pipeline(tmp_path, listener.path)  # the owner's run still gets through
+        listener.wait_for(*EXPECTED)
+    finally:
+        listener.stop()
+    assert done.returncode == 7
 
 
 # --- attach_socket_handler itself -------------------------------------------------
@@ -214,35 +325,49 @@ def test_no_address_no_handler(clean_logger, monkeypatch):
     logs.detach(None)  # harmless
 
 
-@pytest.mark.parametrize("text, address", [
-    ("1", ("localhost", 5005)),
-    ("127.0.0.1:6123", ("127.0.0.1", 6123)),
-    ("somehost:7000", ("somehost", 7000)),
-    (":7001", ("localhost", 7001)),
-    ("somehost", ("somehost", 5005)),
-    ("[::1]:7002", ("::1", 7002)),
-])
-def test_addresses(text, address):
-    assert logs.socket_address(text) == address
+def test_addresses(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", "/run/user/1000")
+    assert logs.socket_address("1") == "/run/user/1000/pypipegraph/log.sock"
+    monkeypatch.delenv("XDG_RUNTIME_DIR")
+    import tempfile
+
+    assert logs.socket_address("1") == f"{tempfile.gettempdir()}/pypipegraph-{os.getuid()}/log.sock"
+    assert logs.socket_address("/x/y.sock") == "/x/y.sock"
+    assert logs.socket_address("./y.sock") == f"{tmp_path}/y.sock"
 
 
-def test_bad_address():
-    with pytest.raises(ValueError, match="host:port"):
-        logs.socket_address("localhost:http")
+@pytest.mark.parametrize("text", ["localhost:5005", "127.0.0.1:6123", ":7001", "somehost"])
+def test_tcp_addresses_are_refused(text):
+    with pytest.raises(ValueError, match="TCP host:port is not supported"):
+        logs.socket_address(text)
+    with pytest.raises(ValueError, match="TCP host:port is not supported"):
+        import pypipegraph as ppg
+
+        ppg.new_pipegraph(log_socket=text)
 
 
-def test_attach_sets_debug_and_detach_restores(clean_logger, monkeypatch):
+def test_a_tcp_address_in_the_environment_warns_and_the_run_goes_on(tmp_path):
+    err = run_pipeline(tmp_path, "localhost:5005")
+    assert err == ("pypipegraph: warning: not streaming the log to $PYPIPEGRAPH_LOG_SOCKET: log "
+                   "socket 'localhost:5005': give the path of a Unix socket (with a '/', e.g. "
+                   "./log.sock) or 1 for the default one; TCP host:port is not supported (any "
+                   "local user could listen on it first or write into it)\n")
+
+
+def test_attach_sets_debug_and_detach_restores(clean_logger, monkeypatch, tmp_path):
     clean_logger.setLevel(logging.WARNING)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
     monkeypatch.setenv(logs.SOCKET_ENV, "1")
     handler = logs.attach_socket_handler()
-    assert isinstance(handler, logging.handlers.SocketHandler)
-    assert (handler.host, handler.port) == ("localhost", 5005)
+    assert isinstance(handler, logs.PrivateSocketHandler)
+    assert (handler.host, handler.port) == (f"{tmp_path}/pypipegraph/log.sock", None)
     assert handler in clean_logger.handlers and handler.level == logging.DEBUG
     assert clean_logger.isEnabledFor(logging.DEBUG)
     logs.detach(handler)
     assert handler not in clean_logger.handlers
     assert clean_logger.level == logging.WARNING
 
-    explicit = logs.attach_socket_handler("127.0.0.1:6553")  # an argument wins over the variable
-    assert (explicit.host, explicit.port) == ("127.0.0.1", 6553)
+    explicit = logs.attach_socket_handler("/elsewhere/log.sock")  # an argument wins
+    assert explicit.host == "/elsewhere/log.sock"
     logs.detach(explicit)

@@ -16,6 +16,7 @@ import importlib
 import sys
 
 from ..errors import PyPipeGraphError
+from ..safe_files import TEXT_ERRORS
 
 COMMANDS = ["status", "why", "log", "history", "forget", "accept", "graph", "report"]
 
@@ -42,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    for stream in (sys.stdout, sys.stderr):  # names that are not UTF-8 print as \xNN
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors=TEXT_ERRORS)
     try:
         return args.handler(args) or 0
     except (CommandError, PyPipeGraphError) as exc:

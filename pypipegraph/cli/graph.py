@@ -6,6 +6,7 @@ import sys
 
 from ..logs import write_gml
 from ..plan import ScriptError, load_script
+from ..safe_files import printable, write_file
 from . import CommandError
 
 
@@ -32,10 +33,9 @@ def run(args) -> int:
         return 0
     text = to_dot(jobs) if args.format == "dot" else to_mermaid(jobs)
     if args.output:
-        with open(args.output, "w") as fh:
-            fh.write(text)
+        write_file(args.output, text)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(printable(text))
     return 0
 
 

@@ -18,7 +18,10 @@ import shutil
 import time
 import uuid
 
+import xxhash
+
 from ..errors import JobDiedException, PyPipeGraphError
+from ..safe_files import write_file
 from .dask_worker import run_task
 from .worker import Result, decode_result
 
@@ -60,7 +63,7 @@ class DaskExecutor:
         self.directory = os.getcwd()
         self.generation = 0
         self.ship_dir = os.path.join(self.directory, SHIP_DIR)
-        self._shipped = (-1, "")  # (generation, path of the pickled job list)
+        self._shipped = (-1, "", 0)  # (generation, path of the pickled job list, its xxh3 digest)
         self.busy: dict = {}  # future key -> Task
         self._done: queue.SimpleQueue = queue.SimpleQueue()
         self._wake_r, self._wake_w = os.pipe()
@@ -80,7 +83,7 @@ class DaskExecutor:
         job = self.job_list[job_index]
         self._submitted += 1
         future = self.client.submit(
-            run_task, self._ship(), self.token, self.generation, self.directory, job_index,
+            run_task, *self._ship(), self.token, self.generation, self.directory, job_index,
             self.loaders_of(job_index), key=f"ppg-{self.token}-{job_index}-{self._submitted}",
             resources=self.resources_of(job), pure=False, retries=0,
         )
@@ -209,16 +212,16 @@ class DaskExecutor:
 
     # --- what travels ---------------------------------------------------------
 
-    def _ship(self) -> str:
-        """The file holding the current generation's job list (written on first use).
+    def _ship(self) -> tuple[str, int]:
+        """The file holding the current generation's job list (written on first use) and
+        the digest a worker checks before unpickling it (the file lies in a directory
+        others may write to; the digest travels with the task, not through the file).
 
         Workers see the master's filesystem; a file survives any worker's death."""
         if self._shipped[0] != self.generation:
             blob = self.dump()
             os.makedirs(self.ship_dir, exist_ok=True)
             path = os.path.join(self.ship_dir, f"{self.token}-{self.generation}.pickle")
-            with open(path + ".tmp", "wb") as fh:
-                fh.write(blob)
-            os.replace(path + ".tmp", path)
-            self._shipped = (self.generation, path)
-        return self._shipped[1]
+            write_file(path, blob)
+            self._shipped = (self.generation, path, xxhash.xxh3_64_intdigest(blob))
+        return self._shipped[1:]

@@ -17,6 +17,8 @@ import sys
 import threading
 import traceback
 
+import xxhash
+
 from .. import util
 from ..errors import PyPipeGraphError
 from .worker import MAX_CAPTURE, execute, run_job
@@ -38,13 +40,19 @@ _replicas: dict = {}  # (token, generation) -> _Replica
 _replicas_lock = threading.Lock()
 
 
-def _replica(token: str, generation: int, path: str) -> _Replica:
+def _replica(token: str, generation: int, path: str, digest: int) -> _Replica:
     key = (token, generation)
     with _replicas_lock:
         replica = _replicas.get(key)
         if replica is None:
             with open(path, "rb") as fh:
-                graph, jobs, probe = pickle.load(fh)
+                blob = fh.read()
+            if xxhash.xxh3_64_intdigest(blob) != digest:
+                raise PyPipeGraphError(
+                    f"{path} is not the job list the pipeline wrote (its content changed "
+                    "after it was written); refusing to unpickle it"
+                )
+            graph, jobs, probe = pickle.loads(blob)
             if graph is not None and probe is not None:
                 graph.main_globals = probe.__globals__  # the script's namespace, for generated jobs
             replica = _replicas[key] = _Replica(graph, jobs)
@@ -140,10 +148,10 @@ def _streams() -> tuple[_ThreadStream, _ThreadStream]:
     return sys.stdout, sys.stderr
 
 
-def run_task(path: str, token: str, generation: int, directory: str, job_index: int,
+def run_task(path: str, digest: int, token: str, generation: int, directory: str, job_index: int,
              loaders: tuple) -> bytes:
     """The Dask task: run missing loaders here, then job `job_index`; a pickled Result."""
-    replica = _replica(token, generation, path)
+    replica = _replica(token, generation, path, digest)
     job = replica.jobs[job_index]
     out, err = _streams()
     out.capture()
