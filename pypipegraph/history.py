@@ -3,8 +3,12 @@
 Invariant: the store knows keys and records (schema and encoding in store_format), never
 job classes. It is written as
 jobs finish (commits batched at most `COMMIT_INTERVAL` apart), so a killed master
-loses at most the last fraction of a second. A file that is not a readable store is
-refused with a `StoreError` naming it; it is never replaced or deleted. One run at a
+loses at most the last fraction of a second. A file that is not a readable store (an
+empty one included: a new store is built aside and linked into place complete) is
+refused with a `StoreError` naming it; it is never replaced or deleted. Every SQLite
+error met opening, starting or writing the store becomes such a `StoreError`. A store
+deleted during the run is written again at its path from the open connection (one
+warning); one replaced by another file is not written into. One run at a
 time holds the store's lock file (`StoreLocked` for a second one). Each run's job graph (opaque `run_graph` bytes, for
 reports) is kept once per distinct content; tables are only ever added, so a store of
 an earlier version opens as it is.
