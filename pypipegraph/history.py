@@ -3,8 +3,12 @@
 Invariant: the store knows keys and records (schema and encoding in store_format), never
 job classes. It is written as
 jobs finish (commits batched at most `COMMIT_INTERVAL` apart), so a killed master
-loses at most the last fraction of a second. A file that is not a readable store is
-refused with a `StoreError` naming it; it is never replaced or deleted. One run at a
+loses at most the last fraction of a second. A file that is not a readable store (an
+empty one included: a new store is built aside and linked into place complete) is
+refused with a `StoreError` naming it; it is never replaced or deleted. Every SQLite
+error met opening, starting or writing the store becomes such a `StoreError`. A store
+deleted during the run is written again at its path from the open connection (one
+warning); one replaced by another file is not written into. One run at a
 time holds the store's lock file (`StoreLocked` for a second one). Each run's job graph (opaque `run_graph` bytes, for
 reports) is kept once per distinct content; tables are only ever added, so a store of
 an earlier version opens as it is.
@@ -19,13 +23,14 @@ import contextlib
 import logging
 import os
 import sqlite3
+import sys
 import time
 
 from . import store_format, store_lock
 from .errors import StoreError, StoreLocked
 from .hashing import hash_bytes
 from .run_graph import compress
-from .store_format import FORMAT_VERSION, SCHEMA, Record, decode_record, encode_record
+from .store_format import FORMAT_VERSION, SCHEMA, Record, decode_opened, encode_record, is_legacy
 from .store_format import signed as _signed
 from .usage import MEMORY_NOTED
 
@@ -59,6 +64,7 @@ class History:
         self.memory: dict[str, int] = {}  # job id -> bytes it added last time (usage.MEMORY_NOTED or more)
         self._pending_memory: dict[str, int | None] = {}
         self._last_commit = 0.0
+        self._file_fd: int | None = None  # the store file, to notice it was deleted
         self.run_id: int | None = None
 
     # --- lifecycle -----------------------------------------------------------
@@ -82,18 +88,14 @@ class History:
             self._lock_fd = None
 
     def _connect(self) -> None:
-        existed = os.path.exists(self.filename)
+        if not os.path.exists(self.filename):
+            self._create()
+        conn = None
         try:
             conn = sqlite3.connect(self.filename, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the status store {self.filename}: {exc}") from exc
-        try:
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if existed and tables and "jobs" not in tables:
-                raise StoreError(
-                    f"{self.filename} is an SQLite file but not a pypipegraph status store. "
-                    "Move it away or pass another invariant_status_filename."
-                )
+            if "jobs" not in tables:
+                raise StoreError(self._not_a_store())
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(SCHEMA)
@@ -112,30 +114,79 @@ class History:
             self._raw = dict(conn.execute("SELECT job_id, record FROM jobs"))
             self._logged = {row[0] for row in conn.execute("SELECT job_id FROM job_logs")}
             self.failures = dict(conn.execute("SELECT job_id, outcome FROM failures"))
+            self._file_fd = os.open(self.filename, os.O_RDONLY | os.O_CLOEXEC)
         except StoreError:
-            conn.close()
+            if conn is not None:
+                conn.close()
             raise
-        except sqlite3.OperationalError as exc:
-            conn.close()
-            if _cannot_write(exc):
-                raise StoreError(
-                    f"cannot write the status store {self.filename} ({exc}): is the directory or "
-                    "the file read-only, or the disk full? Nothing was run."
-                ) from exc
-            raise StoreError(
-                f"{self.filename} is not a readable pypipegraph status store ({exc}). "
-                "It was left untouched; move it away to start from scratch (every job will "
-                "run again), or restore it from a backup."
-            ) from exc
-        except sqlite3.Error as exc:
-            conn.close()
-            raise StoreError(
-                f"{self.filename} is not a readable pypipegraph status store ({exc}). "
-                "It was left untouched; move it away to start from scratch (every job will "
-                "run again), or restore it from a backup."
-            ) from exc
+        except (sqlite3.Error, OSError, ValueError) as exc:
+            if conn is not None:
+                conn.close()
+            raise self._error(exc) from exc
         self._conn = conn
         self._last_commit = time.monotonic()
+
+    def _not_a_store(self) -> str:
+        if os.path.getsize(self.filename) == 0:
+            return (f"{self.filename} is empty (0 bytes), not a pypipegraph status store. It was "
+                    "left untouched; move it away to start from scratch (every job will run "
+                    "again), or restore it from a backup.")
+        return (f"{self.filename} is an SQLite file but not a pypipegraph status store. "
+                "Move it away or pass another invariant_status_filename.")
+
+    def _create(self, source: sqlite3.Connection | None = None) -> None:
+        """Make a new store at `filename` from a complete file (a copy of `source`, or empty):
+        a killed run never leaves a half-made store, and a 0-byte file is never ours.
+        `source` is closed once copied, before the copy appears at the path."""
+        temp = self.filename + ".new"
+        _remove(temp, temp + "-wal", temp + "-shm", temp + "-journal")  # a killed run's (we hold the lock)
+        try:
+            conn = sqlite3.connect(temp, isolation_level=None)
+            try:
+                if source is not None:
+                    source.backup(conn)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.executescript(SCHEMA)
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('format_version', ?)",
+                             (str(FORMAT_VERSION),))
+            finally:
+                conn.close()
+            if source is not None:
+                source.close()  # removes its -wal/-shm by name; what is left is stale
+                _remove(self.filename + "-wal", self.filename + "-shm")
+            try:
+                os.link(temp, self.filename)
+            except FileExistsError:
+                if source is not None:  # another file was put in its place: do not write into it
+                    kept = f"{self.filename}.{os.getpid()}.recovered"
+                    os.replace(temp, kept)
+                    raise StoreError(
+                        f"the status store {self.filename} was replaced by another file during the "
+                        f"run; this run's records were saved to {kept}. Move {self.filename} away "
+                        f"and rename {kept} to {self.filename} to keep them.") from None
+                # else made meanwhile (by hand): opened and checked as any other
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temp)
+        except (sqlite3.Error, OSError) as exc:
+            raise self._error(exc, mid_run=source is not None) from exc
+
+    def _error(self, exc: Exception, mid_run: bool = False) -> StoreError:
+        """The StoreError for an SQLite (or OS) error met opening (or, `mid_run`, writing) the store."""
+        if _cannot_write(exc) and mid_run:
+            return StoreError(
+                f"cannot write the status store {self.filename} ({exc}); the run stops here. "
+                "Finished jobs recorded before this stay recorded; free disk space (or make it "
+                "writable) and run again.")
+        if _cannot_write(exc):
+            return StoreError(
+                f"cannot write the status store {self.filename} ({exc}): is the directory or "
+                "the file read-only, or the disk full? Nothing was run.")
+        return StoreError(
+            f"{self.filename} is not a readable pypipegraph status store ({exc}). "
+            "It was left untouched; move it away to start from scratch (every job will "
+            "run again), or restore it from a backup."
+        )
 
     def close(self) -> None:
         """Commit what is pending, release the lock."""
@@ -145,6 +196,9 @@ class History:
                 self._conn.close()
         finally:
             self._conn = None
+            if self._file_fd is not None:
+                os.close(self._file_fd)  # after SQLite's: closing an fd drops the process's locks
+                self._file_fd = None
             self._unlock()
 
     def __enter__(self) -> History:
@@ -162,9 +216,11 @@ class History:
         raw = self._raw.get(key)
         if raw is None:
             return None
-        record = decode_record(raw)
+        record = decode_opened(raw)
         if record is None:
             return None  # an unreadable record counts as "never ran"
+        if is_legacy(raw):  # a pickle of an earlier version: kept as data from now on
+            self.put(key, record)
         self._cache[key] = record
         return record
 
@@ -189,27 +245,34 @@ class History:
     # --- runs and their jobs ---------------------------------------------------
 
     def begin_run(self) -> int:
-        """Record the start of a run; returns its run id."""
-        cursor = self._conn.execute(
-            "INSERT INTO runs (started, cwd) VALUES (?, ?)", (time.time(), os.getcwd())
-        )
+        """Record the start of a run; returns its run id. StoreError (nothing ran) when the
+        store cannot take it: read-only, or damaged where opening did not look."""
+        try:
+            cursor = self._conn.execute(
+                "INSERT INTO runs (started, cwd) VALUES (?, ?)", (time.time(), os.getcwd())
+            )
+        except sqlite3.Error as exc:
+            raise self._error(exc) from exc
         self.run_id = cursor.lastrowid
         return self.run_id
 
     def end_run(self, outcome: str, jobs_run: int, jobs_failed: int) -> None:
         if self._conn is None or self.run_id is None:
             return
-        self.flush(force=True)
-        self._conn.execute(
-            "UPDATE runs SET finished=?, outcome=?, jobs_run=?, jobs_failed=? WHERE run_id=?",
-            (time.time(), outcome, jobs_run, jobs_failed, self.run_id),
-        )
-        self._conn.execute(
-            "DELETE FROM job_runs WHERE run_id <= ?", (self.run_id - KEEP_RUNS,)
-        )
-        self._conn.execute("DELETE FROM earlier_logs WHERE run_id <= ?", (self.run_id - KEEP_RUNS,))
-        if self.run_id % 10 == 0:  # reasons no kept row refers to; a scan, so not every run
-            self._conn.execute("DELETE FROM reasons WHERE hash NOT IN (SELECT reason FROM job_runs)")
+        self.flush(force=True, check_present=True)
+        try:
+            self._conn.execute(
+                "UPDATE runs SET finished=?, outcome=?, jobs_run=?, jobs_failed=? WHERE run_id=?",
+                (time.time(), outcome, jobs_run, jobs_failed, self.run_id),
+            )
+            self._conn.execute(
+                "DELETE FROM job_runs WHERE run_id <= ?", (self.run_id - KEEP_RUNS,)
+            )
+            self._conn.execute("DELETE FROM earlier_logs WHERE run_id <= ?", (self.run_id - KEEP_RUNS,))
+            if self.run_id % 10 == 0:  # reasons no kept row refers to; a scan, so not every run
+                self._conn.execute("DELETE FROM reasons WHERE hash NOT IN (SELECT reason FROM job_runs)")
+        except sqlite3.Error as exc:
+            raise self._error(exc, mid_run=True) from exc
 
     def job_ran(self, job_id: str, started: float, stopped: float, outcome: str, reason: str,
                 worker: int | None, cores: int, stdout: str = "", stderr: str = "",
@@ -294,13 +357,20 @@ class History:
     def has_pending(self) -> bool:
         return bool(self._pending or self._pending_rows or self._pending_logs or self._pending_failures)
 
-    def flush(self, force: bool = False) -> None:
-        """Commit pending records if forced or COMMIT_INTERVAL has passed."""
-        if self._conn is None or not self.has_pending():
+    def flush(self, force: bool = False, check_present: bool = False) -> None:
+        """Commit pending records if forced or COMMIT_INTERVAL has passed; then make the
+        store again if it was deleted meanwhile (`_recreate_if_gone`)."""
+        if self._conn is None or not (self.has_pending() or check_present):
             return
         now = time.monotonic()
         if not force and now - self._last_commit < COMMIT_INTERVAL:
             return
+        if self.has_pending():
+            self._commit()
+        self._recreate_if_gone()
+        self._last_commit = now
+
+    def _commit(self) -> None:
         pending, self._pending = self._pending, {}
         rows, self._pending_rows = self._pending_rows, []
         logs, self._pending_logs = self._pending_logs, []
@@ -349,12 +419,41 @@ class History:
             self._pending_reasons = {**reasons, **self._pending_reasons}
             self._pending_failures = {**failures, **self._pending_failures}
             self._pending_memory = {**memory, **self._pending_memory}
-            raise StoreError(
-                f"cannot write the status store {self.filename} ({exc}); the run stops here. "
-                "Finished jobs recorded before this stay recorded; free disk space (or make it "
-                "writable) and run again."
-            ) from exc
-        self._last_commit = now
+            raise self._error(exc, mid_run=True) from exc
+
+    def _recreate_if_gone(self) -> None:
+        """The store file was deleted (or moved away) during the run: copy everything this
+        run knows (the whole store as the open connection still sees it, this run's
+        commits included) to a new store at its path, with one warning. Costs one fstat
+        and one stat."""
+        try:
+            gone = os.fstat(self._file_fd).st_nlink == 0 or not os.path.samestat(
+                os.fstat(self._file_fd), os.stat(self.filename))
+        except FileNotFoundError:
+            gone = True
+        if not gone:
+            return
+        old, self._conn = self._conn, None
+        self._create(source=old)
+        os.close(self._file_fd)  # after SQLite closed its own (see close)
+        self._file_fd = None
+        try:
+            conn = sqlite3.connect(self.filename, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._file_fd = os.open(self.filename, os.O_RDONLY | os.O_CLOEXEC)
+        except (sqlite3.Error, OSError) as exc:
+            raise self._error(exc, mid_run=True) from exc
+        self._conn = conn
+        message = (f"the status store {self.filename} was deleted during the run; wrote what "
+                   f"this run knows ({len(self._raw)} job records) to a new one")
+        logging.getLogger("pypipegraph").warning(message)
+        print(f"pypipegraph: warning: {message}", file=sys.stderr, flush=True)
+
+
+def _remove(*names: str) -> None:
+    for name in names:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
 
 
 _INSERT_JOB_RUN = (f"INSERT INTO job_runs ({', '.join(store_format.JOB_RUN_FIELDS)}) "
@@ -387,6 +486,15 @@ def _transaction(conn: sqlite3.Connection):
         raise
 
 
-def _cannot_write(exc: sqlite3.Error) -> bool:
+_WRITE_ERRORS = ("SQLITE_READONLY", "SQLITE_FULL", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_PERM")
+
+
+def _cannot_write(exc: Exception) -> bool:
+    """Whether `exc` says the store cannot be written (as opposed to: is damaged)."""
+    if isinstance(exc, OSError):
+        return True
+    name = getattr(exc, "sqlite_errorname", None)
+    if name:
+        return name.startswith(_WRITE_ERRORS)
     text = str(exc).lower()
-    return any(word in text for word in ("readonly", "read-only", "unable to open", "disk", "full"))
+    return any(word in text for word in ("readonly", "read-only", "unable to open", "disk is full"))

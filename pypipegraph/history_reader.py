@@ -2,7 +2,8 @@
 
 Invariant: opens the store read-only and takes no lock, so it works beside a running
 pipeline and can never change or corrupt the store. A missing or unreadable store is
-a StoreError naming the file.
+a StoreError naming the file. Records are decoded as data (store_format); nothing read
+here is unpickled unless this user's key signed it.
 
     >>> reader = StoreReader(".pypipegraph_status_robust")   # doctest: +SKIP
     >>> reader.record("out/a.txt").runtime                    # doctest: +SKIP
@@ -17,7 +18,7 @@ from urllib.parse import quote
 
 from .errors import StoreError
 from .run_graph import RunGraph, decode
-from .store_format import JOB_RUN_COLUMNS, Record, decode_record
+from .store_format import JOB_RUN_COLUMNS, Record, decode_opened, decode_record
 from .store_format import signed as _signed
 
 
@@ -128,10 +129,15 @@ class StoreReader:
         return result
 
     def record(self, job_id: str) -> Record | None:
+        """The job's record as stored (signed Python values left unopened)."""
         rows = self._query("SELECT record FROM jobs WHERE job_id = ?", (job_id,))
         return decode_record(rows[0][0]) if rows else None
 
-    get = record  # the store protocol the rebuilder reads through
+    def get(self, job_id: str) -> Record | None:
+        """The store protocol the rebuilder reads through (`ppg why`): signed values
+        opened when this user's key verifies them (store_format.decode_opened)."""
+        rows = self._query("SELECT record FROM jobs WHERE job_id = ?", (job_id,))
+        return decode_opened(rows[0][0]) if rows else None
 
     def runs(self, limit: int = 50) -> list[RunInfo]:
         rows = self._query(

@@ -22,8 +22,10 @@ import os
 import time
 from typing import NamedTuple
 
+from .errors import StoreError
 from .hashing import combine, file_stat, hash_file
-from .store_format import GENERATOR, INVARIANT, LOADER, OUTPUT, TEMP, Record
+from .store_format import GENERATOR, INVARIANT, LOADER, MOVED, OUTPUT, TEMP, Record
+from .store_values import unverified_in
 
 UNKNOWN = object()  # `explain`: a fingerprint that depends on a job that will (or may) run
 
@@ -176,12 +178,15 @@ class Rebuilder:
             fingerprint, extra = job.compute(old)
         except Exception as exc:  # noqa: BLE001 - reported as the invariant's failure
             return Decision([f"cannot be checked: {type(exc).__name__}: {exc}"], error=exc)
-        self.fingerprints[job] = fingerprint
-        if not self.read_only and (old is None or old.fingerprint != fingerprint or old.extra != extra
-                                   or old.kind != INVARIANT):
-            self.store.put(job.job_id, Record({}, (), fingerprint, 0.0, time.time(), extra, INVARIANT))
+        if not self.read_only and (old is None or old.fingerprint != fingerprint
+                                   or _differs(old.extra, extra) or old.kind != INVARIANT):
+            try:
+                self.store.put(job.job_id, Record({}, (), fingerprint, 0.0, time.time(), extra, INVARIANT))
+            except StoreError as exc:  # its value could not be signed (the store key)
+                return Decision([f"cannot be checked: {type(exc).__name__}: {exc}"], error=exc)
             for digest, text in job.kept_texts().items():
                 self.store.store_source(digest, text)
+        self.fingerprints[job] = fingerprint
         if old is not None and old.fingerprint != fingerprint:
             self.changed[job] = (old, extra)
             return Decision([], True, fingerprint)
@@ -194,9 +199,13 @@ class Rebuilder:
         if old is None:
             return []
         describe = getattr(job, "describe_change", None)
-        if describe is None:
-            return [f"{job.job_id} changed"]
-        return describe(old, extra, getattr(self.store, "source", _no_source))
+        lines = [f"{job.job_id} changed"] if describe is None else describe(
+            old, extra, getattr(self.store, "source", _no_source))
+        why = unverified_in(old.extra)
+        if why:
+            lines.insert(0, f"{job.job_id}: its stored value could not be verified ({why}), "
+                            "so it counts as changed")
+        return lines
 
     # --- temporary files -------------------------------------------------------
 
@@ -229,7 +238,12 @@ class Rebuilder:
             if old is not None and old.fingerprint == fingerprint and not job.always_runs:
                 self.note(f"{job.job_id}: output unchanged, dependants not invalidated")
             self.fingerprints[job] = fingerprint
-        self.store.put(job.job_id, Record(self.inputs(job), outputs, fingerprint, stop - start, stop,
+        inputs = self.inputs(job)
+        for up in job.prerequisites:
+            if up.is_invariant and getattr(up, "_checked", None) and up.moved_since_check():
+                inputs[up.job_id] = MOVED  # it may have read another version: runs again next time
+                self.note(f"{job.job_id}: input {up.job_id} changed while it ran; it runs again next time")
+        self.store.put(job.job_id, Record(inputs, outputs, fingerprint, stop - start, stop,
                                           None, job_kind(job)))
         return fingerprint
 
@@ -346,12 +360,22 @@ def _input_changes(job, old: dict, new: dict) -> list[str]:
     for key, value in new.items():
         if key not in old:
             reasons.append(f"new input {key}")
+        elif old[key] is MOVED:
+            reasons.append(f"input {key} changed while the job last ran (what it read is unknown)")
         elif old[key] != value:
             reasons.append(by_id[key].change_description())
     for key in old:
         if key not in new:
             reasons.append(f"input {key} removed")
     return reasons
+
+
+def _differs(old, new) -> bool:
+    """Whether two invariant states differ; values that cannot be compared (arrays) do."""
+    try:
+        return bool(old != new)
+    except Exception:  # noqa: BLE001
+        return True
 
 
 def _ignore(_text: str) -> None:

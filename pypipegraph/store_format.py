@@ -2,19 +2,25 @@
 
 Invariant: this is the only module that knows how a record becomes bytes and back;
 the writer (history.History) and the reader (history_reader.StoreReader) both go
-through `encode_record`/`decode_record`. Every record written carries its job's kind
-(one of KINDS), so tools reading the store never guess a kind from a job id. Tables
-are only ever added, so a store of an earlier version opens as it is; a record written
-before kinds existed decodes with kind "" and `record_is_invariant` falls back to the
-old guess for it.
+through `encode_record`/`decode_record`. A record is data (MessagePack, `store_values`),
+never a pickle: reading a store runs no code from it. Every record written carries its
+job's kind (one of KINDS), so tools reading the store never guess a kind from a job id.
+Tables are only ever added, so a store of an earlier version opens as it is; its
+records (pickles) are read by a restricted unpickler that builds only plain builtin
+values, and a record it refuses counts as "never ran".
 """
 
 from __future__ import annotations
 
+import io
 import pickle
 from typing import Any, NamedTuple
 
-FORMAT_VERSION = 2  # 2: job_runs gained JOB_RUN_COLUMNS (an older version could not insert rows)
+from .store_values import pack, unpack
+
+# 2: job_runs gained JOB_RUN_COLUMNS and records are MessagePack data (an older version could
+# neither insert rows nor read records)
+FORMAT_VERSION = 2
 
 INVARIANT = "invariant"  # checked in the master, never run (function, parameter, file)
 OUTPUT = "output"  # writes files (or always runs)
@@ -76,17 +82,65 @@ JOB_RUN_FIELDS = ("run_id", "job_id", "started", "stopped", "outcome", "reason",
                   *(name for name, _ in JOB_RUN_COLUMNS))
 
 
+MOVED = None  # in Record.inputs: this input changed while the job ran; what it read is unknown
+
+_ARRAY7 = 0x97  # how a packed record (a MessagePack array of 7) starts; a pickle starts with 0x80
+_new = tuple.__new__
+
+
 def encode_record(record: Record) -> bytes:
-    """The bytes kept in the `jobs` table for `record`."""
-    return pickle.dumps(tuple(record), protocol=5)
+    """The bytes kept in the `jobs` table for `record` (its extra's values that are not
+    plain data as signed pickles, see store_values)."""
+    return pack(record, plain=6 if record.extra is None else 5)
 
 
-def decode_record(raw: bytes) -> Record | None:
-    """The record of `raw`; None when it cannot be read (counts as "never ran")."""
+def decode_record(raw, open_sealed: bool = False) -> Record | None:
+    """The record of `raw`; None when it cannot be read (counts as "never ran").
+
+    Signed values in `extra` come back as `store_values.Sealed` (unopened), or with
+    `open_sealed` verified and unpickled (an unverifiable one as `Unverified`)."""
     try:
-        return Record(*pickle.loads(raw))
-    except Exception:  # noqa: BLE001 - a damaged record is a missing one
+        if raw[0] != _ARRAY7:
+            return _legacy_record(raw)
+        fields = unpack(raw, open_sealed)
+        if len(fields) != 7 or type(fields[0]) is not dict or type(fields[1]) is not tuple:
+            return None
+        return _new(Record, fields)
+    except Exception:  # noqa: BLE001 - a damaged (or crafted) record is a missing one
         return None
+
+
+def is_legacy(raw: bytes) -> bool:
+    """Whether `raw` is a record of an earlier version (a pickle, read as plain data only)."""
+    return raw[:1] != b"\x97"
+
+
+def decode_opened(raw) -> Record | None:
+    """`decode_record` with signed values opened: what a rebuilder reads."""
+    return decode_record(raw, open_sealed=True)
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Builds builtin containers and scalars only: any class or function is refused."""
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(f"{module}.{name} is not plain data")
+
+
+def plain_unpickle(raw: bytes) -> Any:
+    """A pickle of plain builtin values (records of earlier versions); UnpicklingError
+    (or another exception) for anything that would import or call something."""
+    return _PlainUnpickler(io.BytesIO(raw)).load()
+
+
+def _legacy_record(raw: bytes) -> Record | None:
+    fields = plain_unpickle(bytes(raw))
+    if type(fields) is not tuple or not 3 <= len(fields) <= 7:
+        return None
+    record = Record(*fields)
+    if type(record.inputs) is not dict or type(record.outputs) is not tuple:
+        return None
+    return record
 
 
 def record_is_invariant(job_id: str, record: Record | None) -> bool:

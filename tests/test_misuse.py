@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "errors.md"
 STORE = ".pypipegraph_status_robust"
 
-PLACEHOLDERS = ("<module>", "<file>", "<line>", "<pid>", "<bytes>", "<generator>",
+PLACEHOLDERS = ("<module>", "<file>", "<line>", "<pid>", "<bytes>", "<generator>", "<dir>",
                 "<unpickling error>", "<found>", "<supported>", "<hash>")
 
 # case number (the "### N." heading in docs/errors.md) -> the messages that case shows
@@ -127,7 +127,12 @@ M = {
          "database). It was left untouched; move it away to start from scratch (every job will run "
          "again), or restore it from a backup.",
          ".pypipegraph_status_robust is an SQLite file but not a pypipegraph status store. Move it "
-         "away or pass another invariant_status_filename."],
+         "away or pass another invariant_status_filename.",
+         ".pypipegraph_status_robust is empty (0 bytes), not a pypipegraph status store. It was left "
+         "untouched; move it away to start from scratch (every job will run again), or restore it "
+         "from a backup.",
+         "cannot write the status store .pypipegraph_status_robust (attempt to write a readonly "
+         "database): is the directory or the file read-only, or the disk full? Nothing was run."],
     48: [".pypipegraph_status_robust was written by a newer pypipegraph (store format <found>, this "
          "version reads up to <supported>). Upgrade pypipegraph."],
     49: ["Another pypipegraph run is using .pypipegraph_status_robust (lock "
@@ -219,6 +224,9 @@ M = {
     75: ["[Errno 2] No such file or directory (the output directory results/2024 does not exist; "
          "pypipegraph does not create output directories: create it before ppg.run_pipegraph(), e.g. "
          "os.makedirs('results/2024', exist_ok=True)): 'results/2024/a.txt'"],
+    76: ["the store key <file> is not private (the file has mode 644), so values signed with it prove "
+         "nothing. Make it yours alone (chmod 600 <file>; chmod 700 <dir>) or delete it (a new one is "
+         "made; stored Python values then count as changed once)."],
 }
 
 _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
@@ -765,6 +773,34 @@ def test_47_sqlite_file_that_is_not_a_store(new_pipegraph):
     assert not os.path.exists("out/a.txt")
 
 
+def test_47_empty_store(new_pipegraph):
+    Path(STORE).write_bytes(b"")
+    fg("out/a.txt")
+    with raises(ppg.StoreError, M[47][2]):
+        ppg.run_pipegraph()
+    assert not os.path.exists("out/a.txt")
+    assert Path(STORE).stat().st_size == 0
+
+
+def test_47_read_only_store(new_pipegraph):
+    fg("out/a.txt")
+    ppg.run_pipegraph()
+    os.unlink("out/a.txt")
+    os.chmod(STORE, 0o444)
+    immutable = os.geteuid() == 0  # root writes read-only files: make it immutable instead
+    if immutable and subprocess.run(["chattr", "+i", STORE], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not available here")
+    try:
+        new_pipegraph.new_pipegraph()
+        fg("out/a.txt")
+        with raises(ppg.StoreError, M[47][3]):
+            ppg.run_pipegraph()
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", STORE], capture_output=True)
+    assert not os.path.exists("out/a.txt")
+
+
 def test_48_store_of_a_newer_version(new_pipegraph):
     fg("out/a.txt")
     ppg.run_pipegraph()
@@ -1085,3 +1121,29 @@ def test_75_output_directory_does_not_exist(new_pipegraph):
     fg("results/2024/a.txt")
     run_fails("results/2024/a.txt", FileNotFoundError, M[75][0])
     assert not os.path.exists("results")
+
+# --- the store key -------------------------------------------------------------------------
+
+
+class _NotPlain:
+    """A parameter that is not plain data: kept as a pickle signed with the store key."""
+
+    def __init__(self, value):
+        self.value = value
+
+
+def test_76_store_key_others_can_read(new_pipegraph, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    from pypipegraph import store_key
+    store_key._keys.clear()
+    try:
+        fg("out/a.txt").depends_on(ppg.ParameterInvariant("a", _NotPlain(1), lambda old: True))
+        ppg.run_pipegraph()
+        key = store_key.key_path()
+        os.chmod(key, 0o644)
+        store_key._keys.clear()
+        new_pipegraph.new_pipegraph()
+        fg("out/a.txt").depends_on(ppg.ParameterInvariant("a", _NotPlain(2), lambda old: True))
+        run_fails("PIa", ppg.StoreError, M[76][0], key, key, os.path.dirname(key))
+    finally:
+        store_key._keys.clear()

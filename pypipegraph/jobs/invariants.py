@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import pickle
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +26,8 @@ from ..hashing import (
     hash_file,
     hash_value,
 )
+from ..store_format import plain_unpickle
+from ..store_values import Unverified
 from .base import Job, normalize_id, required_positional
 
 
@@ -37,9 +38,19 @@ class _Invariant(Job):
     def compute(self, old) -> tuple[int, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    _checked: list | None = None  # [(file name, (mtime_ns, size)), ...] as last fingerprinted
+
     def kept_texts(self) -> dict[int, str]:
         """Texts (by hash) the store should keep for explaining changes later."""
         return {}
+
+    def moved_since_check(self) -> bool:
+        """Whether an input file's stat moved since `compute` fingerprinted it (a stat per
+        file): a job that read it meanwhile may have read something else."""
+        for name, stat in self._checked or ():
+            if file_stat(name) != stat:
+                return True
+        return False
 
     def describe_change(self, old, extra, source) -> list[str]:
         """Lines saying how this invariant changed since `old` (its record) to `extra`
@@ -177,15 +188,26 @@ class ParameterInvariant(_Invariant):
         self._register()
 
     def compute(self, old):
-        if self.accept_as_unchanged_func is not None:
-            extra = ("pickle", pickle.dumps(self.parameters, protocol=4))
+        """The stored state is ("repr", text), or ("value", text, parameters) when an
+        accept_as_unchanged_func needs the old parameters back: kept as data, or signed
+        (store_values), never unpickled unverified."""
+        text = repr(self.parameters)[:10000]
+        if self.accept_as_unchanged_func is None:
+            extra = ("repr", text)
         else:
-            extra = ("repr", repr(self.parameters)[:10000])
+            extra = ("value", text, self.parameters)
+        self.unverified = None
         if old is None or old.fingerprint == self.fingerprint:
+            kept = old.extra if old is not None else None
+            if (extra[0] == "value" and type(kept) is tuple and kept[:2] == extra[:2]
+                    and len(kept) == 3 and type(kept[2]) is not Unverified):
+                return self.fingerprint, kept  # the same parameters, as stored: not signed again
             return self.fingerprint, extra
-        how, stored = old.extra if old.extra else (None, None)
-        if self.accept_as_unchanged_func is not None and how == "pickle":
-            old_params = pickle.loads(stored)
+        if self.accept_as_unchanged_func is not None:
+            old_params = _stored_parameters(old.extra)
+            if type(old_params) is Unverified:
+                self.unverified = old_params.why
+                return self.fingerprint, extra
             func = self.accept_as_unchanged_func
             if required_positional(func) >= 2:
                 accepted = func(old_params, self.parameters)
@@ -196,24 +218,39 @@ class ParameterInvariant(_Invariant):
         return self.fingerprint, extra
 
     def change_description(self) -> str:
+        if getattr(self, "unverified", None):
+            return (f"parameters {self.job_id} changed (the stored parameters could not be "
+                    f"verified: {self.unverified})")
         return f"parameters {self.job_id} changed"
 
     def describe_change(self, old, extra, source) -> list[str]:
-        """Old and new parameters."""
+        """Old and new parameters (the old ones as the text stored with them)."""
         return [f"{self.job_id}: {_parameters_text(old.extra)}  ->  {repr(self.parameters)[:500]}"]
 
 
-def _parameters_text(extra) -> str:
-    """The parameters a ParameterInvariant stored, as text."""
-    if not extra:
-        return "(unknown)"
-    how, stored = extra
-    if how == "pickle":
+def _stored_parameters(extra):
+    """The parameters a ParameterInvariant stored (for accept_as_unchanged_func), or an
+    Unverified saying why they cannot be had. Stores of earlier versions kept a pickle:
+    read only if it holds plain builtin values."""
+    how = extra[0] if type(extra) is tuple and extra else None
+    if how == "value" and len(extra) == 3:
+        return extra[2]
+    if how == "pickle" and len(extra) == 2 and type(extra[1]) is bytes:
         try:
-            return repr(pickle.loads(stored))[:500]
-        except Exception:  # noqa: BLE001
-            return "(unreadable)"
-    return str(stored)[:500]
+            return plain_unpickle(extra[1])
+        except Exception as exc:  # noqa: BLE001 - refused, never run
+            return Unverified(f"an earlier version's pickle that is not plain data ({exc})")
+    return Unverified("no parameters were stored with it")
+
+
+def _parameters_text(extra) -> str:
+    """The parameters a ParameterInvariant stored, as the text stored with them."""
+    if type(extra) is not tuple or len(extra) < 2:
+        return "(unknown)"
+    if extra[0] in ("repr", "value"):
+        return str(extra[1])[:500]
+    value = _stored_parameters(extra)  # an earlier version's pickle: plain values only
+    return "(unreadable)" if type(value) is Unverified else repr(value)[:500]
 
 
 class FileChecksumInvariant(_Invariant):
@@ -371,6 +408,7 @@ def _files_fingerprint(filenames: list[str], old, invariant) -> tuple[int, Any]:
     """Fingerprint of files, reusing the stored hash of each file whose stat is unchanged."""
     old_stats = old.extra if old is not None and isinstance(old.extra, dict) else {}
     stats = {}
+    checked = invariant._checked = []
     for name in filenames:
         st = file_stat(name)
         if st is None:
@@ -381,6 +419,7 @@ def _files_fingerprint(filenames: list[str], old, invariant) -> tuple[int, Any]:
                 + (f" (needed by {needed})" if users else "")
                 + ". Create it before the run; if a job writes it, depend on that job."
             )
+        checked.append((name, st))
         previous = old_stats.get(name)
         if previous is not None and previous[0] == st[0] and previous[1] == st[1]:
             stats[name] = previous
