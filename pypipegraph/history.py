@@ -30,6 +30,7 @@ from . import store_format, store_lock
 from .errors import StoreError, StoreLocked
 from .hashing import hash_bytes
 from .run_graph import compress
+from .safe_files import from_store, printable, store_key
 from .store_format import FORMAT_VERSION, SCHEMA, Record, decode_opened, encode_record, is_legacy
 from .store_format import signed as _signed
 from .usage import MEMORY_NOTED
@@ -110,10 +111,10 @@ class History:
             _add_job_run_columns(conn)
             if row is not None and int(row[0]) < FORMAT_VERSION:
                 conn.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", (str(FORMAT_VERSION),))
-            self.memory = dict(conn.execute("SELECT job_id, bytes FROM job_memory"))
-            self._raw = dict(conn.execute("SELECT job_id, record FROM jobs"))
-            self._logged = {row[0] for row in conn.execute("SELECT job_id FROM job_logs")}
-            self.failures = dict(conn.execute("SELECT job_id, outcome FROM failures"))
+            self.memory = _by_id(conn.execute("SELECT job_id, bytes FROM job_memory"))
+            self._raw = _by_id(conn.execute("SELECT job_id, record FROM jobs"))
+            self._logged = set(_by_id(conn.execute("SELECT job_id, 1 FROM job_logs")))
+            self.failures = _by_id(conn.execute("SELECT job_id, outcome FROM failures"))
             self._file_fd = os.open(self.filename, os.O_RDONLY | os.O_CLOEXEC)
         except StoreError:
             if conn is not None:
@@ -249,7 +250,7 @@ class History:
         store cannot take it: read-only, or damaged where opening did not look."""
         try:
             cursor = self._conn.execute(
-                "INSERT INTO runs (started, cwd) VALUES (?, ?)", (time.time(), os.getcwd())
+                "INSERT INTO runs (started, cwd) VALUES (?, ?)", (time.time(), printable(os.getcwd()))
             )
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
@@ -287,14 +288,14 @@ class History:
         key = self._reasons.get(reason)
         if key is None:
             key = self._reasons[reason] = _signed(hash_bytes(reason.encode("utf-8", "surrogatepass")))
-            self._pending_reasons[key] = reason
+            self._pending_reasons[key] = printable(reason)
         if usage is None:
-            self._pending_rows.append((self.run_id, job_id, started, stopped, outcome, key, worker, cores,
-                                       None, None, None, None, exit_status, None))
+            self._pending_rows.append((self.run_id, store_key(job_id), started, stopped, outcome, key, worker,
+                                       cores, None, None, None, None, exit_status, None))
         else:
             cpu, rss, rss_added, host, cluster_job, state = usage
-            self._pending_rows.append((self.run_id, job_id, started, stopped, outcome, key, worker, cores,
-                                       cpu, rss, host, cluster_job, exit_status, state))
+            self._pending_rows.append((self.run_id, store_key(job_id), started, stopped, outcome, key, worker,
+                                       cores, cpu, rss, host, cluster_job, exit_status, state))
             if outcome == "done":
                 self._note_memory(job_id, rss_added)
         if outcome != "done":
@@ -303,7 +304,8 @@ class History:
             del self.failures[job_id]
             self._pending_failures[job_id] = None
         if stdout or stderr or traceback:
-            self._pending_logs.append((job_id, self.run_id, stdout, stderr, traceback))
+            self._pending_logs.append((job_id, self.run_id, printable(stdout), printable(stderr),
+                                       traceback and printable(traceback)))
             self._logged.add(job_id)
         elif job_id in self._logged:
             self._pending_logs.append((job_id, None, None, None, None))
@@ -378,8 +380,8 @@ class History:
         reasons, self._pending_reasons = self._pending_reasons, {}
         failures, self._pending_failures = self._pending_failures, {}
         memory, self._pending_memory = self._pending_memory, {}
-        puts = [(k, v) for k, v in pending.items() if v is not None]
-        deletes = [(k,) for k, v in pending.items() if v is None]
+        puts = [(store_key(k), v) for k, v in pending.items() if v is not None]
+        deletes = [(store_key(k),) for k, v in pending.items() if v is None]
         conn = self._conn
         try:
             with _transaction(conn):
@@ -391,17 +393,18 @@ class History:
                     conn.executemany("INSERT OR IGNORE INTO reasons VALUES (?, ?)", reasons.items())
                 if failures:
                     conn.executemany("INSERT OR REPLACE INTO failures VALUES (?, ?)",
-                                     [(k, v) for k, v in failures.items() if v is not None])
+                                     [(store_key(k), v) for k, v in failures.items() if v is not None])
                     conn.executemany("DELETE FROM failures WHERE job_id = ?",
-                                     [(k,) for k, v in failures.items() if v is None])
+                                     [(store_key(k),) for k, v in failures.items() if v is None])
                 if rows:
                     conn.executemany(_INSERT_JOB_RUN, rows)
                 if memory:
                     conn.executemany("INSERT OR REPLACE INTO job_memory VALUES (?, ?)",
-                                     [(k, v) for k, v in memory.items() if v is not None])
+                                     [(store_key(k), v) for k, v in memory.items() if v is not None])
                     conn.executemany("DELETE FROM job_memory WHERE job_id = ?",
-                                     [(k,) for k, v in memory.items() if v is None])
+                                     [(store_key(k),) for k, v in memory.items() if v is None])
                 for job_id, run_id, stdout, stderr, tb in logs:
+                    job_id = store_key(job_id)
                     conn.execute(_KEEP_EARLIER_LOG, (job_id, run_id))
                     if run_id is None:
                         conn.execute("DELETE FROM job_logs WHERE job_id = ?", (job_id,))
@@ -448,6 +451,15 @@ class History:
                    f"this run knows ({len(self._raw)} job records) to a new one")
         logging.getLogger("pypipegraph").warning(message)
         print(f"pypipegraph: warning: {message}", file=sys.stderr, flush=True)
+
+
+def _by_id(rows) -> dict:
+    """{job id: value} of (job id, value) rows; ids kept as bytes (not UTF-8, see
+    safe_files.store_key) come back as the str they were."""
+    found = dict(rows)
+    if any(type(key) is bytes for key in found):
+        return {from_store(key): value for key, value in found.items()}
+    return found
 
 
 def _remove(*names: str) -> None:

@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from .errors import StoreError
 from .run_graph import RunGraph, decode
+from .safe_files import from_store, store_key
 from .store_format import JOB_RUN_COLUMNS, Record, decode_opened, decode_record
 from .store_format import signed as _signed
 
@@ -116,7 +117,7 @@ class StoreReader:
         """{job id: "failed" or "killed"} of jobs whose last run did not finish (and that
         `ppg forget` did not reset since)."""
         if self._failures is None:
-            self._failures = dict(self._query("SELECT job_id, outcome FROM failures"))
+            self._failures = {from_store(k): v for k, v in self._query("SELECT job_id, outcome FROM failures")}
         return self._failures
 
     def records(self) -> dict[str, Record]:
@@ -125,18 +126,18 @@ class StoreReader:
         for job_id, raw in self._query("SELECT job_id, record FROM jobs"):
             record = decode_record(raw)
             if record is not None:  # a damaged record is shown as missing
-                result[job_id] = record
+                result[from_store(job_id)] = record
         return result
 
     def record(self, job_id: str) -> Record | None:
         """The job's record as stored (signed Python values left unopened)."""
-        rows = self._query("SELECT record FROM jobs WHERE job_id = ?", (job_id,))
+        rows = self._query("SELECT record FROM jobs WHERE job_id = ?", (store_key(job_id),))
         return decode_record(rows[0][0]) if rows else None
 
     def get(self, job_id: str) -> Record | None:
         """The store protocol the rebuilder reads through (`ppg why`): signed values
         opened when this user's key verifies them (store_format.decode_opened)."""
-        rows = self._query("SELECT record FROM jobs WHERE job_id = ?", (job_id,))
+        rows = self._query("SELECT record FROM jobs WHERE job_id = ?", (store_key(job_id),))
         return decode_opened(rows[0][0]) if rows else None
 
     def runs(self, limit: int = 50) -> list[RunInfo]:
@@ -149,28 +150,28 @@ class StoreReader:
         """Runs of one job (oldest first), or all job runs of one run."""
         sql = self._job_runs_sql()
         if job_id is not None:
-            rows = self._query(sql + " WHERE j.job_id = ? ORDER BY j.run_id", (job_id,))
+            rows = self._query(sql + " WHERE j.job_id = ? ORDER BY j.run_id", (store_key(job_id),))
         elif run_id is not None:
             rows = self._query(sql + " WHERE j.run_id = ? ORDER BY j.started", (run_id,))
         else:
             rows = self._query(sql + " ORDER BY j.run_id, j.started")
-        return [JobRun(*row) for row in rows]
+        return [_job_run(row) for row in rows]
 
     def last_runs(self) -> dict[str, JobRun]:
         """Each job's most recent run."""
         rows = self._query(
             self._job_runs_sql() + " WHERE j.rowid IN (SELECT max(rowid) FROM job_runs GROUP BY job_id)")
-        return {row[1]: JobRun(*row) for row in rows}
+        return {run.job_id: run for run in map(_job_run, rows)}
 
     def job_log(self, job_id: str, run_id: int | None = None) -> tuple[int, str, str, str | None] | None:
         """(run id, stdout, stderr, traceback) of the job's last run (or of run `run_id`),
         if it printed anything or failed then."""
         rows = self._query("SELECT run_id, stdout, stderr, traceback FROM job_logs WHERE job_id = ?",
-                           (job_id,))
+                           (store_key(job_id),))
         if run_id is None or (rows and rows[0][0] == run_id):
             return rows[0] if rows else None
         rows = self._query("SELECT run_id, stdout, stderr, traceback FROM earlier_logs "
-                           "WHERE job_id = ? AND run_id = ?", (job_id, run_id))
+                           "WHERE job_id = ? AND run_id = ?", (store_key(job_id), run_id))
         return rows[0] if rows else None
 
     def source(self, digest: int | None) -> str | None:
@@ -198,8 +199,13 @@ class StoreReader:
         """{job id: (stdout, stderr, traceback)} of jobs whose last kept log is from run `run_id`."""
         rows = self._query(
             "SELECT job_id, stdout, stderr, traceback FROM job_logs WHERE run_id = ?", (run_id,))
-        return {row[0]: tuple(row[1:]) for row in rows}
+        return {from_store(row[0]): tuple(row[1:]) for row in rows}
 
     def run_cwd(self, run_id: int) -> str | None:
         rows = self._query("SELECT cwd FROM runs WHERE run_id = ?", (run_id,))
         return rows[0][0] if rows else None
+
+
+def _job_run(row) -> JobRun:
+    """A job_runs row; a job id kept as bytes (safe_files.store_key) comes back as its str."""
+    return JobRun(row[0], from_store(row[1]), *row[2:])

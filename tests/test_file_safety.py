@@ -110,9 +110,6 @@ def _cli(*args):
                           timeout=120)
 
 
-@pytest.mark.xfail(strict=True, reason="needs the store to keep undecodable job ids: "
-                   "history.py/history_reader.py must bind job ids with safe_files.store_key "
-                   "and read them with from_store (see the hardening report)")
 def test_a_full_run_and_rerun_with_an_undecodable_output_name(ppg_dir):
     Path("pipeline.py").write_text(SCRIPT)
     for _ in range(2):

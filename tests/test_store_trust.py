@@ -242,7 +242,7 @@ def test_an_input_changed_while_jobs_read_it_makes_them_run_again(tmp_path, monk
     bad = sorted(str(p) for p in Path("out").iterdir() if p.read_text() == "BAD!")
     assert bad, "the change was not seen by any job: nothing to test"
 
-    why = ppg_command("why", "pipeline.py")
+    why = ppg_command("why", "pipeline.py", "--jobs")  # one line per job
     for name in bad:
         assert f"{name}: input samples.tsv changed while the job last ran" in why.stdout
 
