@@ -11,6 +11,7 @@ parallel on forked workers, and finished work is never lost.
 
 from . import resource_coordinators, util
 from .dask_coordinator import DaskCoordinator
+from .submit_coordinator import SubmitCoordinator
 from .errors import (
     CycleError,
     JobContractError,
@@ -78,6 +79,7 @@ __all__ = [
     "TempFilePlusGeneratingJob",
     "CycleError",
     "DaskCoordinator",
+    "SubmitCoordinator",
     "FileChecksumInvariant",
     "FileGeneratingJob",
     "FileInvariant",

@@ -169,7 +169,7 @@ def run_task(path: str, digest: int, token: str, generation: int, directory: str
         try:
             util.is_worker = True
             util.global_pipegraph = replica.graph  # generated jobs register with the replica
-            failure = _load(replica, job, loaders)
+            failure = run_loaders(replica, job, loaders)
             if failure is not None:
                 return False, failure, None
             if job.generates_jobs:
@@ -192,8 +192,10 @@ def _announce(token: str, key: str) -> None:
         pass
 
 
-def _load(replica: _Replica, job, loaders: tuple) -> PyPipeGraphError | None:
-    """Run the loaders `job` needs that have not run in this process; the first failure."""
+def run_loaders(replica: _Replica, job, loaders: tuple,
+                where: str = "on the Dask worker") -> PyPipeGraphError | None:
+    """Run the loaders `job` needs that have not run in this process; the first failure
+    (`where`: where this process is, for the message)."""
     for index in loaders:
         if index in replica.loaded and replica.loaded[index] is None:
             continue
@@ -209,7 +211,7 @@ def _load(replica: _Replica, job, loaders: tuple) -> PyPipeGraphError | None:
         if error is not None:
             loader = replica.jobs[index]
             return PyPipeGraphError(
-                f"{job.job_id} did not run: its loader {loader.job_id} failed on the Dask worker "
+                f"{job.job_id} did not run: its loader {loader.job_id} failed {where} "
                 f"(pid {os.getpid()}) although it succeeded in the master. Loaders must give the "
                 f"same result everywhere (same files, no local state).\n{error}"
             )

@@ -366,6 +366,29 @@ class Job:
         self.resource_needs = {**self.resource_needs, resource: units}
         return self
 
+    cluster_settings: dict = {}  # see cluster()
+
+    def cluster(self, profile: str | None = None, *, queue: str | None = None, walltime: str | None = None,
+                account: str | None = None, extra: list | tuple = (), **options) -> Job:
+        """Settings of the cluster job that runs this job: a named `profile` (from the
+        coordinator's config file), the `queue`, `walltime`, `account`, `extra` scheduler
+        directives, and further options of the cluster class. Jobs run locally ignore them.
+
+            >>> job.cluster(queue="bigmem", walltime="24:00:00", extra=["--gres=gpu:1"])
+        """
+        settings = {"profile": profile, "queue": queue, "walltime": walltime, "account": account, **options}
+        settings = {key: value for key, value in settings.items() if value is not None}
+        for key, value in settings.items():
+            if not isinstance(value, (str, int, float)) or isinstance(value, bool) or value == "":
+                raise ValueError(f"{self.job_id}: cluster({key}=...) takes a string or number; got {value!r}")
+        if isinstance(extra, str) or not all(isinstance(item, str) and item for item in extra):
+            raise ValueError(f"{self.job_id}: cluster(extra=...) takes a list of strings (scheduler "
+                             f"directives such as '--gres=gpu:1'); got {extra!r}")
+        if extra:
+            settings["extra"] = tuple(extra)
+        self.cluster_settings = settings
+        return self
+
     @property
     def rule(self) -> str:
         """The kind of job reports group by: `job.rule = ...`, else the callback's qualified
