@@ -11,7 +11,6 @@ parallel on forked workers, and finished work is never lost.
 
 from . import resource_coordinators, util
 from .dask_coordinator import DaskCoordinator
-from .submit_coordinator import SubmitCoordinator
 from .errors import (
     CycleError,
     JobContractError,
@@ -55,6 +54,7 @@ from .jobs.output import (
 from .jobs.plots import PlotJob
 from .report import write_report
 from .resources import LocalSystem, ResourceError
+from .submit_coordinator import SubmitCoordinator
 from .util import inside_ppg
 
 __version__ = "0.1.0"

@@ -14,10 +14,11 @@ import pytest
 
 distributed = pytest.importorskip("distributed")
 import cloudpickle  # noqa: E402
-from test_dask import cluster, dask_graph  # noqa: E402,F401 - the fixtures
+from test_dask import cluster, dask_graph  # noqa: E402
 
 import pypipegraph as ppg  # noqa: E402
 
+FIXTURES = (cluster, dask_graph)  # test_dask.py's, used by the tests below
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
