@@ -26,6 +26,7 @@ from .errors import (
 from .events import Listener
 from .futures import Future, work
 from .graph import Pipegraph, new_pipegraph, run_pipegraph
+from .jobqueue_coordinator import JobqueueCoordinator
 from .jobs.base import Job, JobList
 from .jobs.command import CommandFailed, CommandInvariant, CommandJob
 from .jobs.generating import DependencyInjectionJob, FinalJob, JobGeneratingJob
@@ -79,6 +80,7 @@ __all__ = [
     "TempFilePlusGeneratingJob",
     "CycleError",
     "DaskCoordinator",
+    "JobqueueCoordinator",
     "SubmitCoordinator",
     "FileChecksumInvariant",
     "FileGeneratingJob",
