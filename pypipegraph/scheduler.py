@@ -142,10 +142,8 @@ class Scheduler:
         states = getattr(self.executor, "states", None)  # (running, queued) on a cluster
         running, queued = states() if states is not None else (submitted, None)
         waiting = counts[NEEDS_RUN] - submitted + counts[WAITING]
-        result = {"ran": self.n_ran, "running": running, "waiting": waiting,
-                  "failed": counts[FAILED], "up to date": counts[SKIPPED]}
-        if queued is not None:
-            result["queued"] = queued
+        result = {"ran": self.n_ran, "running": running, **({"queued": queued} if queued is not None else {}),
+                  "waiting": waiting, "failed": counts[FAILED], "up to date": counts[SKIPPED]}
         remaining = 0.0
         for job in self.runnable:
             remaining += self.rebuilder.last_runtime(job)

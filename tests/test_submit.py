@@ -209,3 +209,42 @@ def test_the_master_refuses_a_result_this_run_did_not_sign(sbatch):
 def test_a_submit_command_without_script_placeholder_is_refused():
     with pytest.raises(ValueError, match=r"must contain \{script\}"):
         ppg.SubmitCoordinator("sbatch --wait")
+
+
+def test_a_running_job_killed_from_the_console_stops(sbatch):
+    new_graph([sbatch(), "{script}"])
+    job = ppg.FileGeneratingJob("out/slow.txt", lambda of: (time.sleep(60), write_pid(of))[0])
+
+    class Killer(ppg.Listener):
+        def on_run_started(self, scheduler):
+            self.scheduler = scheduler
+
+        def on_tick(self):
+            for running, *_ in self.scheduler.running_jobs():
+                self.scheduler.kill_job(running)  # what `kill N` in the console does
+
+    ppg.util.global_pipegraph.listeners.append(Killer())
+    started = time.time()
+    with pytest.raises(ppg.RuntimeError):
+        ppg.run_pipegraph()
+    assert time.time() - started < 30
+    assert job.failed and job.error_reason == "killed from the console"
+    pid = int(str(job.exception).split("(pid ")[1].split(")")[0])
+    time.sleep(0.2)
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # its Python is gone
+    assert not os.path.exists("out/slow.txt")
+
+
+def generate(count):
+    for i in range(count):
+        ppg.FileGeneratingJob(f"out/generated{i}.txt", write_pid)
+
+
+def test_jobs_generated_in_a_submitted_job_run_too(sbatch):
+    new_graph([sbatch(), "{script}"])
+    ppg.JobGeneratingJob("generate", lambda: generate(2))
+    ppg.run_pipegraph()
+    pids = {int(read(f"out/generated{i}.txt")) for i in range(2)}
+    assert len(pids) == 2 and os.getpid() not in pids
+    assert len(calls()) == 3
