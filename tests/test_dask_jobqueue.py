@@ -114,3 +114,14 @@ def test_bad_settings_are_refused_at_the_call(ppg_dir):
         job.cluster(extra="--gres=gpu:1")
     with pytest.raises(ValueError, match=r"out/a: cluster\(walltime=...\) takes a string or number"):
         job.cluster(walltime=["1:00:00"])
+
+
+def test_the_profile_script_in_the_docs_is_what_is_rendered(ppg_dir):
+    docs = (Path(__file__).resolve().parent.parent / "docs/cluster.md").read_text()
+    section = docs.split("## Per-job cluster settings")[1].split("## Any batch system")[0]
+    Path("ppg-cluster.toml").write_text(section.split("```toml\n")[1].split("```")[0])
+    rc = ppg.JobqueueCoordinator()
+    ppg.new_pipegraph(resource_coordinator=rc, quiet=True)
+    assemble = ppg.FileGeneratingJob("out/assembly.fa", lambda of: None)
+    assemble.cluster("bigmem", extra=["--constraint=avx512"])
+    assert directives(rc.job_script(assemble), "#SBATCH") == directives(section, "#SBATCH")

@@ -91,7 +91,8 @@ class SubmitExecutor:
         self.python = python
         self.directory = os.getcwd()
         self.token = uuid.uuid4().hex[:12]
-        self.ship_dir = make_private_dir(os.path.join(make_private_dir(SHIP_DIR), self.token))
+        top = make_private_dir(os.path.join(self.directory, SHIP_DIR))
+        self.ship_dir = make_private_dir(os.path.join(top, self.token))
         self.key_path = os.path.join(self.ship_dir, "key")
         self.key = secrets.token_bytes(32)
         write_file(self.key_path, self.key)  # in a 0700 directory: only this user reads it
@@ -242,7 +243,7 @@ class SubmitExecutor:
         self.busy.clear()
         shutil.rmtree(self.ship_dir, ignore_errors=True)
         try:
-            os.rmdir(SHIP_DIR)
+            os.rmdir(os.path.dirname(self.ship_dir))
         except OSError:
             pass  # another run's directory is still there
 
