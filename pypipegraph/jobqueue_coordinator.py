@@ -75,14 +75,14 @@ class JobqueueCoordinator:
             kwargs["job_extra_directives"] = [*kwargs.get("job_extra_directives", ()), *settings["extra"]]
         if "account" in kwargs and "account" not in _parameters(self.cls):
             kwargs["project"] = kwargs.pop("account")  # SGE (and the local backend) call it project
-        cores = kwargs.get("cores") or self._config("cores")
+        cores = kwargs.get("cores") or self._config("cores", kwargs)
         if not cores:
             raise ResourceError(f"{self.cls.__name__} needs the cores of a worker job: give cores=... "
                                 "(or set jobqueue.<backend>.cores in dask's config)")
         kwargs["cores"] = cores
-        kwargs.setdefault("processes", self._config("processes") or 1)
+        kwargs.setdefault("processes", self._config("processes", kwargs) or 1)
         threads = int(cores) // int(kwargs["processes"])
-        extra_args = list(kwargs.get("worker_extra_args") or self._config("worker-extra-args") or ())
+        extra_args = list(kwargs.get("worker_extra_args") or self._config("worker-extra-args", kwargs) or ())
         if "--resources" not in extra_args:
             extra_args += ["--resources", f"cores={threads}"]
         kwargs["worker_extra_args"] = extra_args
@@ -102,10 +102,11 @@ class JobqueueCoordinator:
         with self.cls(**self.cluster_kwargs(settings or {})) as cluster:
             return cluster.job_script()
 
-    def _config(self, name: str):
+    def _config(self, name: str, kwargs: dict):
+        """dask-jobqueue's configured value (of the section `config_name` names, if any)."""
         import dask
 
-        config_name = getattr(self.cls, "config_name", None)
+        config_name = kwargs.get("config_name") or getattr(self.cls, "config_name", None)
         return dask.config.get(f"jobqueue.{config_name}.{name}", None) if config_name else None
 
     # --- the run -----------------------------------------------------------------------

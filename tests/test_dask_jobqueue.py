@@ -125,3 +125,17 @@ def test_the_profile_script_in_the_docs_is_what_is_rendered(ppg_dir):
     assemble = ppg.FileGeneratingJob("out/assembly.fa", lambda of: None)
     assemble.cluster("bigmem", extra=["--constraint=avx512"])
     assert directives(rc.job_script(assemble), "#SBATCH") == directives(section, "#SBATCH")
+
+
+def test_a_dask_jobqueue_config_section_serves_as_a_profile(ppg_dir):
+    """`job.cluster(config_name=...)` picks a section of dask-jobqueue's own config."""
+    import dask
+
+    section = {**dask.config.get("jobqueue.slurm"), "cores": 16, "memory": "64GB", "queue": "bigmem"}
+    with dask.config.set({"jobqueue.slurm-bigmem": section}):
+        rc = ppg.JobqueueCoordinator("slurm")
+        ppg.new_pipegraph(resource_coordinator=rc, quiet=True)
+        job = ppg.FileGeneratingJob("out/a", lambda of: None).cluster(config_name="slurm-bigmem")
+        script = rc.job_script(job)
+    assert "#SBATCH -p bigmem" in script and "#SBATCH --cpus-per-task=16" in script
+    assert "--nthreads 16" in script and "--resources cores=16" in script
