@@ -180,6 +180,7 @@ def test_the_worker_refuses_a_job_list_this_run_did_not_sign(ppg_dir):
     with pytest.raises(ValueError, match="not written by this run"):
         submit_worker.main(["jobs.pickle", "0", "", str(ppg_dir / "job"), "key"])
     assert not os.path.exists("PLANTED_RAN") and not os.path.exists("job.result")
+    assert "not written by this run" in read("job.stderr")  # what the master shows as the job's stderr
 
 
 def test_the_master_refuses_a_result_this_run_did_not_sign(sbatch):
