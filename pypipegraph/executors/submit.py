@@ -125,7 +125,7 @@ class SubmitExecutor:
                   ",".join(map(str, self.loaders_of(job_index))), base, self.key_path]
         write_file(script, "\n".join([
             "#!/bin/sh",
-            f"# pypipegraph job {job.job_id!r}, written by the run in {self.directory}",
+            f"# pypipegraph job {job.job_id!r}, written by the run in {self.directory!r}",
             f"cd {shlex.quote(self.directory)} || exit 97",
             " ".join(map(shlex.quote, worker)),
             f"echo $? > {shlex.quote(base + '.exit.tmp')} && mv {shlex.quote(base + '.exit.tmp')} "
