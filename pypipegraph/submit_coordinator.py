@@ -26,11 +26,13 @@ from .resources import CoreBudget
 class SubmitCoordinator:
     """Jobs run as scripts given to `submit` (a command line or an argument list holding
     "{script}"); `cancel` (e.g. "scancel {cluster_id}") stops one; `cores` is how many
-    cores' worth of jobs may be submitted at once, `max_jobs` how many jobs."""
+    cores' worth of jobs may be submitted at once, `max_jobs` how many jobs; `directives`
+    are lines for the top of each script ("#SBATCH --time={walltime}"), filled likewise."""
 
     def __init__(self, submit: str | list, cores: int = 16, max_jobs: int | None = None,
                  cancel: str | list | None = None, defaults: dict | None = None,
-                 config: str | None = None, interactive: bool = True, python: str = sys.executable):
+                 config: str | None = None, interactive: bool = True, python: str = sys.executable,
+                 directives: list | None = None):
         self.submit = _command(submit, "submit")
         if not any("{script}" in item for item in self.submit):
             raise ValueError(f"SubmitCoordinator: the submit command must contain {{script}} (where the "
@@ -45,6 +47,11 @@ class SubmitCoordinator:
         self.profiles = config["profiles"]
         self.interactive = interactive
         self.python = python
+        if directives is not None and (isinstance(directives, str) or not all(
+                isinstance(line, str) and line.startswith("#") for line in directives)):
+            raise ValueError("SubmitCoordinator: directives are lines for the top of each job script, "
+                             f"each starting with '#' (e.g. '#SBATCH --time={{walltime}}'); got {directives!r}")
+        self.directives = list(directives or ())
 
     def budget(self) -> CoreBudget:
         return CoreBudget(self.cores, math.inf)  # memory is the cluster's business: no conversion
@@ -63,7 +70,8 @@ class SubmitCoordinator:
                     **settings_of(job, self.profiles)}
 
         return SubmitExecutor(jobs, self.submit, shipment.dump, shipment.loaders_of, values_of,
-                              self.max_jobs, cancel=self.cancel, python=self.python)
+                              self.max_jobs, cancel=self.cancel, python=self.python,
+                              directives=self.directives)
 
 
 def _command(command, what: str) -> list:

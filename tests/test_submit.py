@@ -27,6 +27,7 @@ MINI_SBATCH = """#!/bin/sh
 for script; do :; done
 echo "$@" >> {calls}
 n=$(wc -l < {calls})
+cp "$script" "submitted-$n.sh"
 (sleep {delay}; sh "$script") > /dev/null 2>&1 &
 echo "Submitted batch job $n"
 """
@@ -249,3 +250,15 @@ def test_jobs_generated_in_a_submitted_job_run_too(sbatch):
     pids = {int(read(f"out/generated{i}.txt")) for i in range(2)}
     assert len(pids) == 2 and os.getpid() not in pids
     assert len(calls()) == 3
+
+
+def test_directives_head_each_job_script_filled_per_job(sbatch):
+    new_graph([sbatch(), "{script}"], directives=["#SBATCH --time={walltime}", "#SBATCH -c {cores}"],
+              defaults={"walltime": "1:00:00"})
+    ppg.FileGeneratingJob("out/a.txt", write_pid).cluster(walltime="24:00:00")
+    sneaky = ppg.FileGeneratingJob("out/b.txt", write_pid).cluster(walltime="1:00\ntouch INJECTED")
+    with pytest.raises(ppg.RuntimeError):
+        ppg.run_pipegraph()
+    assert read("submitted-1.sh").splitlines()[:3] == ["#!/bin/sh", "#SBATCH --time=24:00:00", "#SBATCH -c 1"]
+    assert "would span lines once filled in" in str(sneaky.exception)
+    assert len(calls()) == 1 and not os.path.exists("INJECTED")

@@ -80,7 +80,7 @@ class SubmitExecutor:
     `values_of(job)` the placeholder values; `cancel` (optional) stops a submitted job."""
 
     def __init__(self, job_list: list, command: list, dump, loaders_of, values_of, max_jobs: int,
-                 cancel: list | None = None, python: str = sys.executable):
+                 cancel: list | None = None, python: str = sys.executable, directives: list = ()):
         self.job_list = job_list
         self.command = command
         self.cancel = cancel
@@ -89,6 +89,7 @@ class SubmitExecutor:
         self.values_of = values_of
         self.max_jobs = max_jobs
         self.python = python
+        self.directives = list(directives)  # lines after the script's #! line, placeholders filled
         self.directory = os.getcwd()
         self.token = uuid.uuid4().hex[:12]
         top = make_private_dir(os.path.join(self.directory, SHIP_DIR))
@@ -121,10 +122,20 @@ class SubmitExecutor:
         self._submitted += 1
         base = os.path.join(self.ship_dir, f"{self._submitted}")
         script = base + ".sh"
+        task = Submission(job_index, base)
+        try:
+            values = {**self.values_of(job), "script": script}
+            args = fill(self.command, values, job.job_id)
+            header = [fill_line(line, values, job.job_id) for line in self.directives]
+        except (ValueError, ResourceError) as exc:
+            task.killed = f"could not be submitted: {exc}"
+            self.busy[base] = task
+            return task
         worker = [self.python, "-m", "pypipegraph.executors.submit_worker", self._ship(), str(job_index),
                   ",".join(map(str, self.loaders_of(job_index))), base, self.key_path]
         write_file(script, "\n".join([
             "#!/bin/sh",
+            *header,
             f"# pypipegraph job {job.job_id!r}, written by the run in {self.directory!r}",
             f"cd {shlex.quote(self.directory)} || exit 97",
             " ".join(map(shlex.quote, worker)),
@@ -133,13 +144,11 @@ class SubmitExecutor:
             "",
         ]))
         os.chmod(script, 0o700)
-        task = Submission(job_index, base)
         try:
-            args = fill(self.command, {**self.values_of(job), "script": script}, job.job_id)
             with open(base + ".submit", "wb") as out:
                 task.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                                 cwd=self.directory, start_new_session=True)
-        except (OSError, ValueError, ResourceError) as exc:
+        except OSError as exc:
             task.killed = f"could not be submitted: {exc}"
         self.busy[base] = task
         return task
@@ -256,13 +265,27 @@ def fill(template: list, values: dict, job_id: str) -> list:
         if item == "{extra}":
             args.extend(values.get("extra", ()))
             continue
-        try:
-            args.append(item.format_map(values))
-        except KeyError as exc:
-            raise ValueError(f"{job_id}: the submit command uses {{{exc.args[0]}}}, which this job does not "
-                             f"set (job.cluster({exc.args[0]}=...)) and the coordinator has no default "
-                             "for") from None
+        args.append(_format(item, values, job_id))
     return args
+
+
+def fill_line(line: str, values: dict, job_id: str) -> str:
+    """A directive line of the job script, filled in; a value that would break the line
+    (a newline: a second command in the script) is refused."""
+    filled = _format(line, values, job_id)
+    if "\n" in filled or "\r" in filled:
+        raise ValueError(f"{job_id}: the script directive {line!r} would span lines once filled in "
+                         f"({filled!r}); cluster settings must not contain line breaks")
+    return filled
+
+
+def _format(item: str, values: dict, job_id: str) -> str:
+    try:
+        return item.format_map(values)
+    except KeyError as exc:
+        raise ValueError(f"{job_id}: the submit command uses {{{exc.args[0]}}}, which this job does not "
+                         f"set (job.cluster({exc.args[0]}=...)) and the coordinator has no default "
+                         "for") from None
 
 
 def _signal_group(pid: int) -> None:
