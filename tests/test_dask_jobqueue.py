@@ -139,3 +139,16 @@ def test_a_dask_jobqueue_config_section_serves_as_a_profile(ppg_dir):
         script = rc.job_script(job)
     assert "#SBATCH -p bigmem" in script and "#SBATCH --cpus-per-task=16" in script
     assert "--nthreads 16" in script and "--resources cores=16" in script
+
+
+def test_a_job_bigger_than_its_clusters_workers_fails_before_any_cluster_starts(ppg_dir):
+    rc = coordinator("local")
+    ppg.new_pipegraph(resource_coordinator=rc, quiet=True)
+    job = ppg.FileGeneratingJob("out/x", lambda of: None).cluster(queue="gpu")
+    job.cores_needed = 16
+    with pytest.raises(ppg.RuntimeError):
+        ppg.run_pipegraph()
+    assert str(job.exception) == (
+        "out/x needs 16 cores, a worker of its cluster ({'queue': 'gpu'}) has 8. Lower cores_needed or "
+        "give its cluster more cores (job.cluster(cores=...)).")
+    assert rc.created == []
