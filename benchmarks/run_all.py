@@ -4,6 +4,7 @@
     python benchmarks/run_all.py --quick            # small sizes only
     python benchmarks/run_all.py --fanin 1000 10000 100000 --repeat 3
     python benchmarks/run_all.py --engines ours floor
+    python benchmarks/run_all.py --reuse-workers    # ours reuses worker processes (opt-in mode)
 
 Each cell is the median wall time (seconds) of `--repeat` runs of a fresh process,
 measured in the same session for all engines so that ratios hold on a noisy machine.
@@ -29,8 +30,9 @@ CORES = os.cpu_count() or 1
 ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
 
 
-def run_script(directory: str, text: str, timeout: float) -> tuple[float, int]:
-    """Run `text` as a script in `directory`; (wall seconds, peak RSS KiB of that process)."""
+def run_script(directory: str, text: str, timeout: float) -> tuple[float, int, float]:
+    """Run `text` as a script in `directory`; (wall seconds, peak RSS KiB of that process,
+    CPU seconds of it and every process under it that was waited for)."""
     path = os.path.join(directory, "bench_script.py")
     with open(path, "w") as fh:
         fh.write(text)
@@ -52,7 +54,7 @@ def run_script(directory: str, text: str, timeout: float) -> tuple[float, int]:
             out.seek(0)
             raise RuntimeError(f"benchmark script failed in {directory}:\n"
                                f"{out.read()[-3000:].decode(errors='replace')}")
-    return elapsed, usage.ru_maxrss
+    return elapsed, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
 def make_inputs(directory: str, n: int) -> None:
@@ -71,22 +73,27 @@ def store_size(directory: str) -> int:
 
 
 class Bench:
-    def __init__(self, engines: list[str], repeat: int, timeout: float):
+    def __init__(self, engines: list[str], repeat: int, timeout: float, reuse: bool = False):
         self.engines = engines
+        self.reuse = reuse  # ours in reuse_workers mode instead of a fork per job
         self.repeat = repeat
         self.timeout = timeout
         self.rows: list[tuple[str, dict]] = []
+        self.cpu: dict[str, float] = {}  # workload -> median CPU seconds of ours (wall depends on neighbours)
         self.notes: list[str] = []
 
     def add(self, name: str, cells: dict) -> None:
         self.rows.append((name, cells))
         line = "  ".join(f"{engine}={_fmt(cells.get(engine))}" for engine in self.engines)
+        if name in self.cpu:
+            line += f"  (ours CPU {_fmt(self.cpu[name])})"
         print(f"{name:<44} {line}", flush=True)
 
     def fanin(self, n: int) -> None:
         """Cold, no-op, one input changed, for N file jobs + 1 final job."""
         phases = {"cold": {}, "no-op rerun": {}, "one input changed": {}}
         repeat = self.repeat if n <= 10000 else 1
+        cpu = {phase: [] for phase in phases}
         for engine in self.engines:
             times = {phase: [] for phase in phases}
             for _ in range(repeat):
@@ -103,8 +110,11 @@ class Bench:
                         if phase == "one input changed":
                             with open(os.path.join(directory, "in", "7"), "w") as fh:
                                 fh.write("changed\n")
-                        elapsed, rss = run_script(directory, w.script(engine, body, CORES, n=n), self.timeout)
+                        elapsed, rss, seconds = run_script(
+                            directory, w.script(engine, body, CORES, reuse=self.reuse, n=n), self.timeout)
                         times[phase].append(elapsed)
+                        if engine == "ours":
+                            cpu[phase].append(seconds)
                         if engine == "ours" and phase == "cold" and n >= 100000:
                             self.notes.append(
                                 f"fan-in {n} cold (ours): peak RSS {rss / 1024:.0f} MiB, "
@@ -115,10 +125,12 @@ class Bench:
             for phase in phases:
                 phases[phase][engine] = statistics.median(times[phase])
         for phase, cells in phases.items():
+            if cpu[phase]:
+                self.cpu[f"{n} file jobs + final, {phase}"] = statistics.median(cpu[phase])
             self.add(f"{n} file jobs + final, {phase}", cells)
 
     def simple(self, name: str, bodies: dict, raw: bool = False, **params) -> None:
-        cells = {}
+        cells, cpu = {}, []
         for engine in self.engines:
             if engine == "doit" and engine not in bodies:
                 continue  # doit has no equivalent of this workload
@@ -127,22 +139,28 @@ class Bench:
                 directory = tempfile.mkdtemp(prefix=f"bench_{engine}_")
                 try:
                     body = bodies.get(engine, bodies.get("engine"))
-                    text = w.script(engine, body, CORES, raw=raw, **params)
-                    times.append(run_script(directory, text, self.timeout)[0])
+                    text = w.script(engine, body, CORES, raw=raw, reuse=self.reuse, **params)
+                    elapsed, _, seconds = run_script(directory, text, self.timeout)
+                    times.append(elapsed)
+                    if engine == "ours":
+                        cpu.append(seconds)
                 finally:
                     shutil.rmtree(directory, ignore_errors=True)
             cells[engine] = statistics.median(times)
+        if cpu:
+            self.cpu[name] = statistics.median(cpu)
         self.add(name, cells)
 
     def table(self) -> str:
-        header = "| workload | " + " | ".join(self.engines) + " | ours / floor |"
-        lines = [header, "|" + "---|" * (len(self.engines) + 2)]
+        header = "| workload | " + " | ".join(self.engines) + " | ours / floor | ours CPU |"
+        lines = [header, "|" + "---|" * (len(self.engines) + 3)]
         for name, cells in self.rows:
             ratio = ""
             if cells.get("ours") is not None and cells.get("floor"):
                 ratio = f"{cells['ours'] / cells['floor']:.2f}x"
             lines.append(
-                f"| {name} | " + " | ".join(_fmt(cells.get(e)) for e in self.engines) + f" | {ratio} |"
+                f"| {name} | " + " | ".join(_fmt(cells.get(e)) for e in self.engines)
+                + f" | {ratio} | {_fmt(self.cpu.get(name))} |"
             )
         return "\n".join(lines + [""] + [f"- {note}" for note in self.notes])
 
@@ -161,6 +179,9 @@ def main(argv=None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--quick", action="store_true", help="small sizes, one repeat")
+    parser.add_argument("--reuse-workers", action="store_true",
+                        help="ours reuses worker processes (new_pipegraph(reuse_workers=True)) "
+                             "instead of forking a fresh process per job")
     args = parser.parse_args(argv)
     engines = args.engines or ["ours", "floor"] + [
         engine for engine, module in (("ppg2", "pypipegraph2"), ("doit", "doit"))
@@ -168,8 +189,9 @@ def main(argv=None) -> int:
     ]
     if args.quick:
         args.fanin, args.chain, args.loaders, args.repeat = [1000], 100, [200], 1
-    bench = Bench(engines, args.repeat, args.timeout)
-    print(f"{CORES} cores, Python {sys.version.split()[0]}, median of {args.repeat} run(s)\n")
+    bench = Bench(engines, args.repeat, args.timeout, args.reuse_workers)
+    mode = "reused worker processes" if args.reuse_workers else "a fresh process per job"
+    print(f"{CORES} cores, Python {sys.version.split()[0]}, median of {args.repeat} run(s), ours: {mode}\n")
     for n in args.fanin:
         bench.fanin(n)
     bench.simple(f"chain of {args.chain} jobs, cold",

@@ -17,7 +17,7 @@ import textwrap
 _HEADERS = {
     "ours": """
         import pypipegraph as ppg
-        ppg.new_pipegraph(quiet=True, dump_graph=False)
+        ppg.new_pipegraph(quiet=True, dump_graph=False{reuse})
         FGJ = ppg.FileGeneratingJob
         def write(of, text):
             with open(of, "w") as fh:
@@ -190,9 +190,13 @@ IMPORT = {"ours": "import pypipegraph\n", "ppg2": "import pypipegraph2\n", "doit
           "floor": "pass\n"}
 
 
-def script(engine: str, body: str, cores: int, raw: bool = False, **params) -> str:
-    """The full script for `engine`: its header (not for the floor, not `raw`) and the body."""
+def script(engine: str, body: str, cores: int, raw: bool = False, reuse: bool = False, **params) -> str:
+    """The full script for `engine`: its header (not for the floor, not `raw`) and the body.
+
+    `reuse`: ours runs jobs in reused worker processes (`reuse_workers=True`), not a fork per job.
+    """
     text = body.format(**params)
     if engine == "floor" or raw:
         return text
-    return textwrap.dedent(_HEADERS[engine]).format(cores=cores) + text
+    reuse_arg = ", reuse_workers=True" if reuse else ""
+    return textwrap.dedent(_HEADERS[engine]).format(cores=cores, reuse=reuse_arg) + text

@@ -9,7 +9,7 @@ parallel on forked workers, and finished work is never lost.
     ppg.run_pipegraph()
 """
 
-from . import resource_coordinators, util
+from . import ppg_exceptions, resource_coordinators, util
 from .dask_coordinator import DaskCoordinator
 from .errors import (
     CycleError,
@@ -20,15 +20,18 @@ from .errors import (
     PyPipelineGraphError,
     RunInterrupted,
     RuntimeError,
+    RuntimeException,
     StoreError,
     StoreLocked,
 )
 from .events import Listener
 from .futures import Future, work
 from .graph import Pipegraph, new_pipegraph, run_pipegraph
+from .job import NotebookJob
 from .jobqueue_coordinator import JobqueueCoordinator
 from .jobs.base import Job, JobList
 from .jobs.command import CommandFailed, CommandInvariant, CommandJob
+from .jobs.filesets import FileSetJob
 from .jobs.generating import DependencyInjectionJob, FinalJob, JobGeneratingJob
 from .jobs.invariants import (
     FileChecksumInvariant,
@@ -44,6 +47,7 @@ from .jobs.loading import (
     CachedAttributeLoadingJob,
     CachedDataLoadingJob,
     DataLoadingJob,
+    MemMappedDataLoadingJob,
 )
 from .jobs.output import (
     FileGeneratingJob,
@@ -52,11 +56,12 @@ from .jobs.output import (
     TempFileGeneratingJob,
     TempFilePlusGeneratingJob,
 )
-from .jobs.plots import PlotJob
+from .jobs.plots import CombinedPlotJob, PlotJob
 from .report import write_report
 from .resources import LocalSystem, ResourceError
+from .result_cache import ResultCache
 from .submit_coordinator import SubmitCoordinator
-from .util import inside_ppg
+from .util import assert_uniqueness_of_object, inside_ppg
 
 __version__ = "0.1.0"
 
@@ -69,6 +74,7 @@ __all__ = [
     "CachedDataLoadingJob",
     "CommandFailed",
     "CommandInvariant",
+    "CombinedPlotJob",
     "CommandJob",
     "DataLoadingJob",
     "DependencyInjectionJob",
@@ -93,24 +99,31 @@ __all__ = [
     "JobList",
     "Listener",
     "LocalSystem",
+    "MemMappedDataLoadingJob",
     "MultiFileGeneratingJob",
     "MultiFileInvariant",
+    "FileSetJob",
     "NothingChanged",
+    "NotebookJob",
     "ParameterInvariant",
     "PlotJob",
     "Pipegraph",
     "PyPipeGraphError",
     "PyPipelineGraphError",
     "ResourceError",
+    "ResultCache",
     "RobustFileChecksumInvariant",
     "RunInterrupted",
     "RuntimeError",
+    "RuntimeException",
     "StoreError",
     "StoreLocked",
     "__version__",
+    "assert_uniqueness_of_object",
     "inside_ppg",
     "new",
     "new_pipegraph",
+    "ppg_exceptions",
     "resource_coordinators",
     "run",
     "run_pipegraph",

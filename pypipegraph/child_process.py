@@ -15,17 +15,18 @@ import os
 import subprocess
 
 from . import util
-from .safe_files import open_for_write
+from .safe_files import open_for_append, open_for_write
 
 # Reads the group id, waits for EOF (the starter finished or died), kills the group.
 _WATCHER = 'read -r group; read -r _; [ -n "$group" ] && kill -9 -"$group" 2>/dev/null; exit 0'
 
 
 def run_program(argv: list[str], stdout_path: str, stderr_path: str, cwd: str | None,
-                env: dict[str, str] | None) -> int:
+                env: dict[str, str] | None, append: bool = False) -> int:
     """Run `argv` to completion; its return code (minus the signal number if killed).
 
-    `env` is the whole environment of the program (None: inherit). OSError (missing
+    `env` is the whole environment of the program (None: inherit); `append` adds to the
+    stdout and stderr files instead of replacing them. OSError (missing
     executable, not executable, bad cwd) propagates; nothing is left running then.
     """
     read_end, write_end = os.pipe()
@@ -44,8 +45,8 @@ def run_program(argv: list[str], stdout_path: str, stderr_path: str, cwd: str | 
         os.write(write_end, f"{os.getpid()}\n".encode())
 
     try:
-        with open_for_write(stdout_path, binary=True) as out, \
-                open_for_write(stderr_path, binary=True) as err:
+        opener = open_for_append if append else open_for_write
+        with opener(stdout_path, binary=True) as out, opener(stderr_path, binary=True) as err:
             process = subprocess.Popen(
                 argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, env=env,
                 start_new_session=True, preexec_fn=before_exec)

@@ -51,6 +51,22 @@ def load_config(path: str | None = None) -> dict:
     return {"cluster": dict(config.get("cluster", {})), "profiles": dict(config.get("profiles", {}))}
 
 
+def checked_settings(job_id: str, profile: str | None, settings: dict) -> dict:
+    """What `job.cluster(profile, **settings)` keeps: values set (not None), each a string
+    or number, `extra` a list of strings; ValueError naming the job otherwise."""
+    extra = settings.pop("extra", ())
+    kept = {key: value for key, value in {"profile": profile, **settings}.items() if value is not None}
+    for key, value in kept.items():
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool) or value == "":
+            raise ValueError(f"{job_id}: cluster({key}=...) takes a string or number; got {value!r}")
+    if isinstance(extra, str) or not all(isinstance(item, str) and item for item in extra or ()):
+        raise ValueError(f"{job_id}: cluster(extra=...) takes a list of strings (scheduler directives "
+                         f"such as '--gres=gpu:1'); got {extra!r}")
+    if extra:
+        kept["extra"] = tuple(extra)
+    return kept
+
+
 def settings_of(job, profiles: dict) -> dict:
     """The job's cluster settings with its profile applied (without the `profile` key)."""
     own = dict(job.cluster_settings)

@@ -1,8 +1,9 @@
 """The engine's exceptions.
 
-Every error the engine raises on its own account derives from `PyPipeGraphError`.
-Misuse of the API at the call site raises the built-in `ValueError` / `TypeError`
-instead, so that a wrong argument fails where it was written.
+Every error the engine raises on its own account derives from `PyPipeGraphError`,
+which is a `ValueError` (as in pypipegraph 0.197, whose callers catch ValueError).
+Misuse of the API at the call site raises the built-in `ValueError` / `TypeError`,
+so that a wrong argument fails where it was written.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import builtins
 
 
-class PyPipeGraphError(Exception):
+class PyPipeGraphError(ValueError):
     """Base class of all pypipegraph errors."""
 
 
@@ -28,6 +29,14 @@ class RuntimeError(PyPipeGraphError, builtins.RuntimeError):  # noqa: A001 - the
         super().__init__(message)
         self.exceptions = list(exceptions or [])
         self.failed_jobs = list(failed_jobs or [])
+
+
+class RuntimeException(PyPipeGraphError):
+    """An internal inconsistency of the engine (0.197's name; kept for code that catches it)."""
+
+
+class CommunicationFailure(PyPipeGraphError):
+    """Talking to a worker failed (0.197's name; kept for code that catches it)."""
 
 
 class JobContractError(PyPipeGraphError):
@@ -48,13 +57,22 @@ class JobDiedException(PyPipeGraphError):
     `.exit_code` is the process exit code, or minus the signal number.
     """
 
-    def __init__(self, message: str, exit_code: int | None = None):
+    def __init__(self, message: str | int | None = None, exit_code: int | None = None):
+        if isinstance(message, int) and exit_code is None:  # 0.197: JobDiedException(exit_code)
+            message, exit_code = f"Exitcode was {message}", message
         super().__init__(message)
         self.exit_code = exit_code
 
 
-class NothingChanged(PyPipeGraphError):
-    """Signals that a job's result is the same as last time (kept for API compatibility)."""
+class NothingChanged(Exception):
+    """Raised by a custom invariant's `_get_invariant`: "unchanged, but store `new_value`".
+
+    Dependants are not invalidated; the new value is what the next run compares with.
+    """
+
+    def __init__(self, new_value: object = None):
+        super().__init__(new_value)
+        self.new_value = new_value
 
 
 class StoreError(PyPipeGraphError):

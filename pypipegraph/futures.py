@@ -6,8 +6,10 @@ arguments, so the same script makes the same ids on every run) that runs the fun
 in a worker with the values of the futures it was given and pickles the result to
 `<cache_folder>/futures/<qualname>/<hash>.pickle`. Futures passed in (also inside
 lists, tuples, sets and dict values) are its dependencies; pathlib.Path arguments are
-input files. A Future is not a value: using it as one raises TypeError; after `run()`,
-`future.value()` reads the stored result.
+input files. On a class, `obj.method(...)` is a call with `obj` as first argument.
+Inside a running call, a call is recorded and becomes a job when the outer call ends
+(futures_jobs.py). A Future is not a value: using it as one raises TypeError; after
+`run()`, `future.value()` reads the stored result.
 
     >>> @ppg.work                                         # doctest: +SKIP
     ... def count(path): return len(Path(path).read_text().split())
@@ -28,42 +30,93 @@ from typing import Any
 
 from . import util
 from .errors import JobContractError
-from .hashing import describe_function, function_fingerprint, hash_value
+from .hashing import describe_function, hash_value
 from .jobs.base import Job, current_graph
-from .jobs.invariants import FunctionInvariant
-from .jobs.loading import load_cache, write_cache
-from .jobs.output import FileGeneratingJob
 
 
-def work(function: Callable | None = None, /):
-    """Decorator: `@ppg.work` (or `@ppg.work()`) makes `function` a WorkFunction.
+def work(function: Callable | None = None, /, *, cores: int | None = None,
+         memory_needed: int | None = None, needs=(), nests: bool | None = None):
+    """Decorator: `@ppg.work` (or `@ppg.work(...)`) makes `function` a WorkFunction.
 
-    Calling it returns a Future; the function runs in a worker during `run()`.
+    Calling it returns a Future; the function runs in a worker during `run()`. The
+    keyword arguments are scheduling needs of every call: `cores` (as job.use_cores),
+    `memory_needed` (bytes), `needs` (names of the graph's resources, or a dict of
+    name -> units). `nests=True` lets the function call work functions while it runs
+    (found by itself when its code names one; see docs/futures.md).
     """
+    options = _check_options(cores, memory_needed, needs, nests)
     if function is None:
-        return work
-    if isinstance(function, WorkFunction):
+        return functools.partial(_decorate, options=options)
+    return _decorate(function, options)
+
+
+def _decorate(function: Callable, options: dict) -> WorkFunction:
+    if isinstance(function, WorkFunction) and not options:
         return function
+    if isinstance(function, WorkFunction):
+        function = function.function
     if not callable(function) or isinstance(function, type):
         raise TypeError(f"ppg.work decorates a function, got {function!r}")
-    return WorkFunction(function)
+    return WorkFunction(function, **options)
+
+
+def _check_options(cores, memory_needed, needs, nests) -> dict:
+    """The decorator's arguments, checked once (a TypeError/ValueError at the decorator)."""
+    options: dict = {}
+    if cores is not None:
+        if not isinstance(cores, int) or isinstance(cores, bool) or not (cores > 0 or cores in (-1, -2)):
+            raise ValueError(f"ppg.work(cores=...) takes a positive int, -1 or -2; got {cores!r}")
+        options["cores"] = cores
+    if memory_needed is not None:
+        if not isinstance(memory_needed, int) or isinstance(memory_needed, bool) or memory_needed < -1:
+            raise ValueError(f"ppg.work(memory_needed=...) takes bytes (an int >= 0) or -1; got {memory_needed!r}")
+        options["memory_needed"] = memory_needed
+    if isinstance(needs, str):
+        needs = (needs,)
+    units = dict(needs) if isinstance(needs, dict) else {name: 1 for name in needs}
+    for name, count in units.items():
+        if not isinstance(name, str) or not name or not isinstance(count, int) or isinstance(count, bool) \
+                or count < 1:
+            raise ValueError(f"ppg.work(needs=...) takes resource names or a dict of name -> positive "
+                             f"int; got {needs!r}")
+    if units:
+        options["needs"] = units
+    if nests is not None:
+        options["nests"] = bool(nests)
+    return options
 
 
 class WorkFunction:
-    """A function whose calls are jobs. `.function` is the plain function."""
+    """A function whose calls are jobs. `.function` is the plain function.
 
-    def __init__(self, function: Callable):
+    On a class it is a work method: `obj.method(...)` is a call with `obj` as the first
+    argument, so the instance's attribute values are part of the call's key.
+    """
+
+    def __init__(self, function: Callable, cores: int | None = None, memory_needed: int | None = None,
+                 needs: dict | None = None, nests: bool | None = None):
         self.function = function
         self.name = getattr(function, "__qualname__", None) or describe_function(function)
+        self.module = getattr(function, "__module__", None)
         self.signature = inspect.signature(function)
+        self.cores = cores
+        self.memory_needed = memory_needed
+        self.resource_needs = needs or {}
+        self.nests = nests
         functools.update_wrapper(self, function)
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        return functools.partial(self, instance)
 
     def __call__(self, *args, **kwargs) -> Future:
         graph = current_graph(f"call the work function {self.name}")
-        if util.is_worker and graph.generation is None:
+        if util.is_worker and graph.generation is None and not calls.recording():
             raise JobContractError(
                 f"The work function {self.name} was called inside a running job. Work functions "
-                "build the graph: call them in the script (or in a JobGeneratingJob's callback), "
+                "build the graph: call them in the script (or in a JobGeneratingJob's callback, or "
+                "in a work function declared with @ppg.work(nests=True)), "
                 f"or call the plain function {self.name}.function(...) to compute inline."
             )
         args = tuple(_materialize(a) for a in args)
@@ -77,13 +130,42 @@ class WorkFunction:
         key = self._identity(args, kwargs, futures, graph)
         job_id = f"{self.name}#{key:016x}"
         filename = os.path.join(graph.cache_folder, "futures", self.name, f"{key:016x}.pickle")
+        if calls.recording():
+            return calls.record_call(self, job_id, filename, args, kwargs, graph)
         new = job_id not in graph.jobs
-        job = WorkCallJob(job_id, filename, self, args, kwargs)
+        job = calls.WorkCallJob(job_id, filename, self, args, kwargs)
         if new:  # the same call again is the same job, with the same dependencies
             job.depends_on([future.job for future in futures])
             for path in paths:
                 job.depends_on_file(path)
+            job.call_inputs = {up.job_id for up in job.prerequisites}
+            self._schedule(job)
+        if self.may_nest(args):
+            return Future(calls.WorkNestJob(job))
         return Future(job)
+
+    def _schedule(self, job: Job) -> None:
+        if self.cores is not None:
+            job.use_cores(self.cores)
+        if self.memory_needed is not None:
+            job.memory_needed = self.memory_needed
+        for resource, units in self.resource_needs.items():
+            job.needs(resource, units)
+
+    def may_nest(self, args: tuple) -> bool:
+        """Whether a call may call work functions: declared, or its code names one (a
+        global, or an attribute of the class of its first argument)."""
+        if self.nests is not None:
+            return self.nests
+        cls = type(args[0]) if args else None
+        found = self.__dict__.setdefault("_nests_by_class", {}).get(cls)
+        if found is None:
+            scope = getattr(self.function, "__globals__", {})
+            found = any(isinstance(scope.get(name), WorkFunction) or (
+                cls is not None and isinstance(inspect.getattr_static(cls, name, None), WorkFunction))
+                for name in _code_names(getattr(self.function, "__code__", None)))
+            self._nests_by_class[cls] = found
+        return found
 
     def _identity(self, args: tuple, kwargs: dict, futures: list[Future], graph) -> int:
         """The hash of the arguments; TypeError for futures the call would not find."""
@@ -134,6 +216,17 @@ class WorkFunction:
         return f"<work function {describe_function(self.function)}>"
 
 
+def _code_names(code) -> set[str]:
+    """The names a code object (and the code nested in it) looks up."""
+    if code is None:
+        return set()
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _code_names(const)
+    return names
+
+
 def _materialize(value: Any) -> Any:
     """A generator argument (say `(classify(f) for f in files)`) becomes a list."""
     return list(value) if isinstance(value, types.GeneratorType) else value
@@ -163,50 +256,7 @@ def _collect(args: tuple, kwargs: dict) -> tuple[list[Future], list[Path]]:
     return futures, paths
 
 
-class WorkCallJob(FileGeneratingJob):
-    """One call of a work function: runs it in a worker with the values of the
-    futures it got, and pickles the result to its cache file."""
-
-    def __new__(cls, job_id, *args, **kwargs):
-        return Job.__new__(cls, job_id)
-
-    def __init__(self, job_id: str, filename: str, work_function: WorkFunction,
-                 args: tuple, kwargs: dict):
-        previous = self.__dict__.get("work")
-        if previous is not None:
-            if previous is not work_function and (
-                function_fingerprint(previous.function) != function_fingerprint(work_function.function)
-            ):
-                raise ValueError(
-                    f"Work function call {job_id!r}: {work_function.name} was called with the same "
-                    "arguments as another work function of that name, with other code, defaults or "
-                    "closure values. Give the functions distinct names."
-                )
-            return
-        self.work = work_function
-        self.args = args
-        self.kwargs = kwargs
-        self._setup([filename], self._compute, False, False)
-
-    def _compute(self, filename: str) -> None:
-        args, kwargs = _walk((self.args, self.kwargs), _value_in_worker)
-        value = self.work.function(*args, **kwargs)
-        os.makedirs(os.path.dirname(filename), exist_ok=True)
-        write_cache(filename, value, self.job_id, f"the result of {self.work.name}")
-
-    def auto_invariants(self) -> list[Job]:
-        if self._ignore_code_changes:
-            return []
-        return [FunctionInvariant(self.job_id, self.work.function)]
-
-
 _hashed_futures: list[Future] = []  # the futures hash_value met while a call's arguments were hashed
-
-
-def _value_in_worker(item):
-    if isinstance(item, Future):
-        return load_cache(item.job.filenames[0], item.job.job_id)
-    return item
 
 
 class Future:
@@ -219,12 +269,13 @@ class Future:
 
     __hash__ = object.__hash__
 
-    def __init__(self, job: WorkCallJob):
+    def __init__(self, job: Job):
         self.__dict__["job"] = job
 
     @property
     def job_id(self) -> str:
-        return self.job.job_id
+        """The call's id (for a call that nests, not its WorkNestJob's: ids do not depend on nesting)."""
+        return calls.call_of(self.job).job_id
 
     def depends_on(self, *other_jobs) -> Future:
         """Add upstream jobs (futures count as their jobs) to this call; returns the future."""
@@ -250,20 +301,24 @@ class Future:
                 f"{self!r} has no value: its job failed ({job.error_reason}); see the error "
                 "ppg.run_pipegraph() raised."
             )
-        filename = job.filenames[0]
+        filename = calls.result_file(job)
         if job._pruned or (job.run_reasons and not job.was_run) or not os.path.exists(filename):
             raise ValueError(
                 f"{self!r} has no value: it did not run (pruned, or the run was interrupted) or "
                 f"its cache file {filename} is missing. Run the pipeline again."
             )
-        return load_cache(filename, job.job_id)
+        try:
+            return calls.load_value(filename, job.job_id)
+        except FileNotFoundError as exc:
+            raise ValueError(f"{self!r} has no value: a call it was built from did not run "
+                             f"({exc.filename} is missing).") from None
 
     def __ppg_fingerprint__(self) -> str:
         _hashed_futures.append(self)
-        return f"future:{self.job.job_id}"
+        return f"future:{self.job_id}"
 
     def __repr__(self) -> str:
-        return f"Future({self.job.job_id!r})"
+        return f"Future({self.job_id!r})"
 
     def __getattr__(self, name: str):
         if name.startswith("__"):
@@ -315,3 +370,5 @@ for _op, _symbol in {
 for _name, _what in _REFUSED.items():
     setattr(Future, _name, _blocked(_what))
 del _op, _symbol, _name, _what
+
+from . import futures_jobs as calls  # noqa: E402 - the jobs use this module's Future

@@ -22,16 +22,19 @@ from .errors import JobContractError, RunInterrupted, RuntimeError
 from .hashing import forget_global_values
 from .history import History
 from .jobs.generating import GenerationSession, load_generated
+from .legacy_store import adopt_legacy_status, legacy_status_file
 from .listeners import standard_listeners
 from .logs import RunLog, attach_socket_handler, detach, file_handler, logger, socket_address
 from .ordering import topological_order
 from .rebuilder import Rebuilder
 from .report import report_wanted, write_report_if_wanted
 from .resources import LocalSystem, NamedResources, validate_capacity
+from .result_cache import ResultCache
 from .run_graph import snapshot
 from .scheduler import Scheduler
 
 DEFAULT_STORE = ".pypipegraph_status_robust"
+invariant_status_filename_default = DEFAULT_STORE  # 0.197's name for the default store file
 _FREEZE_EVERY = 10000  # jobs between gc.freeze() calls while a graph is built
 
 
@@ -43,7 +46,8 @@ class Pipegraph:
                  interactive: bool | None = None, cache_folder: str = "cache",
                  log_file: str | None = None, log_level: int = logging.INFO,
                  log_socket: str | None = None, resources: dict | None = None,
-                 critical_path: bool = True, report: bool | None = None):
+                 critical_path: bool = True, report: bool | None = None,
+                 result_cache=None, reuse_workers: bool = False):
         if resource_coordinator is None:
             resource_coordinator = from_environment(interactive)  # $PYPIPEGRAPH_DASK_SCHEDULER
         if resource_coordinator is None:
@@ -60,6 +64,12 @@ class Pipegraph:
         self.resources = validate_capacity(resources)  # named, counted resources jobs may need()
         self.critical_path = critical_path  # start long recorded chains first
         self.report = report  # write logs/ppg_report.html after the run (None: $PYPIPEGRAPH_REPORT)
+        # results of work function calls shared by content key (docs/futures.md)
+        self.result_cache = None if result_cache is None or isinstance(result_cache, ResultCache) \
+            else ResultCache(result_cache)
+        if not isinstance(reuse_workers, bool):
+            raise ValueError(f"new_pipegraph(reuse_workers=...) takes True or False; got {reuse_workers!r}")
+        self.reuse_workers = reuse_workers  # default for jobs: reuse worker processes, no fork per job
         if log_socket is not None:
             socket_address(log_socket)  # a malformed address fails here, not at run()
         self.jobs: dict = {}
@@ -71,6 +81,15 @@ class Pipegraph:
         self.job_creation_forbidden_by = None  # a loading job while it runs
         self.generation = None  # a GenerationSession while a generating job's callback runs
         self.listeners: list = []  # events.Listener objects that hear the run's events too
+        self.object_uniquifier: dict = {}  # class -> {name: True}, see util.assert_uniqueness_of_object
+        self.history = None  # the open store while the graph runs
+        self.dump_pid = None  # 0.197 compatibility: no graph-dumping child process here
+
+    def __getstate__(self) -> dict:
+        # shipped to Dask workers: the open store stays with the master
+        state = dict(self.__dict__)
+        state["history"] = None
+        return state
 
     # --- building ------------------------------------------------------------
 
@@ -186,6 +205,7 @@ class Pipegraph:
                 "Each pipegraph may be run only once. Call ppg.new_pipegraph() and define the "
                 "jobs again for another run; only what changed runs."
             )
+        self.connect_graph()  # callbacks may still add jobs: the graph is not running yet
         self.has_run = True
         self.running = True
         if util.plan_mode:
@@ -203,10 +223,13 @@ class Pipegraph:
         try:
             jobs = self._prepare()
             runlog = RunLog()
+            self.legacy_status_source = legacy_status_file(self.invariant_status_filename)
             history = History(self.invariant_status_filename)
             try:
                 runlog.write_graph(jobs, gml=self.dump_graph)
                 with history:
+                    self.history = history
+                    adopt_legacy_status(self, jobs, history)
                     console = Console(quiet=self.quiet, interactive=self._interactive())
                     scheduler = Scheduler(self, jobs, Rebuilder(history, runlog.line), self.rc.budget(),
                                           standard_listeners(history, runlog, console) + self.listeners,
@@ -224,6 +247,7 @@ class Pipegraph:
                 write_report_if_wanted(self.invariant_status_filename, history.run_id, report, self.report)
         finally:
             self.running = False
+            self.history = None
             if gc_enabled:
                 gc.enable()
             detach(socket_handler)
@@ -251,14 +275,22 @@ class Pipegraph:
             logger.setLevel(self.log_level)
         return handler
 
-    def _prepare(self) -> list:
-        """Resolve placeholders, add implicit invariants, drop pruned jobs, order."""
-        for job in list(self.jobs.values()):
-            if job._placeholders:
+    def connect_graph(self) -> None:
+        """Resolve depends_on placeholders (also ones returning placeholders) and add the
+        implicit invariants. Idempotent; run() calls it before the graph counts as running."""
+        while True:
+            waiting = [job for job in self.jobs.values() if job._placeholders]
+            if not waiting:
+                break
+            for job in waiting:
                 job.resolve_placeholders()
         for job in list(self.jobs.values()):
             for invariant in job.auto_invariants():
                 job.depends_on(invariant)
+
+    def _prepare(self) -> list:
+        """Resolve placeholders, add implicit invariants, drop pruned jobs, order."""
+        self.connect_graph()
         active = self._unpruned()
         order = topological_order(active, self.edge_sites)
         self.check_resource_needs(order)

@@ -351,17 +351,48 @@ def function_fingerprint(func: Callable, _seen: set | None = None) -> int:
     closure = getattr(func, "__closure__", None)
     if closure:
         ids = {id(func)}
-        for cell in closure:
+        for name, cell in zip(code.co_freevars, closure, strict=True):
             try:
                 contents = cell.cell_contents
             except ValueError:  # empty cell
                 hasher.update(b"<empty cell>")
                 continue
-            if contents is func:
-                hasher.update(b"<self>")
+            if contents is func or name == "self":
+                hasher.update(b"<self>")  # 0.197's rule: the instance does not count
+                continue
+            if _counts_by_class(contents):
+                hasher.update(b"class:%s.%s" % (type(contents).__module__.encode(),
+                                                type(contents).__qualname__.encode()))
                 continue
             _feed(hasher, contents, ids, False)
     return hasher.intdigest()
+
+
+def _counts_by_class(value: Any) -> bool:
+    """A plain object captured in a closure counts by its class (as in 0.197): an instance
+    of a user class without its own __repr__ or fingerprint has no meaningful value."""
+    t = type(value)
+    return (
+        t.__repr__ is object.__repr__
+        and not hasattr(t, "__ppg_fingerprint__")
+        and is_user_module(getattr(t, "__module__", None))
+        and not isinstance(value, (types.FunctionType, type, types.ModuleType))
+    )
+
+
+def uncounted_instance_values(func: Callable) -> list[str]:
+    """Attribute names of a bound method's instance holding plain values (numbers,
+    strings, tuples of them): the fingerprint ignores the instance, so changing them
+    does not rerun the job. Used to warn at definition time."""
+    owner = getattr(func, "__self__", None)
+    if owner is None or isinstance(owner, (type, types.ModuleType)):
+        return []
+    try:
+        attributes = vars(owner)
+    except TypeError:
+        return []
+    return sorted(name for name, value in attributes.items()
+                  if not name.startswith("_") and _is_constant(value))
 
 
 def function_source(func: Callable) -> str | None:

@@ -16,16 +16,15 @@ an earlier version opens as it is.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import sqlite3
 import time
 
+from . import store_lock
 from .errors import StoreError, StoreLocked
 from .hashing import hash_bytes
 from .run_graph import compress
-from .safe_files import open_lock_file
 from .store_format import FORMAT_VERSION, SCHEMA, Record, decode_record, encode_record
 from .store_format import signed as _signed
 
@@ -72,32 +71,11 @@ class History:
         return self
 
     def _lock(self) -> None:
-        lock_name = self.filename + ".lock"
-        try:
-            fd = open_lock_file(lock_name)
-        except OSError as exc:
-            raise StoreError(f"cannot create the lock file {lock_name}: {exc}") from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            try:
-                holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
-            finally:
-                os.close(fd)
-            raise StoreLocked(
-                f"Another pypipegraph run is using {self.filename} (lock {lock_name}"
-                f"{', pid ' + holder if holder else ''}). Wait for it to finish; "
-                "two runs in one directory would overwrite each other's outputs.",
-                int(holder) if holder.isdigit() else None,
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        os.set_inheritable(fd, False)
-        self._lock_fd = fd
+        self._lock_fd = store_lock.acquire(self.filename + ".lock", self.filename)
 
     def _unlock(self) -> None:
         if self._lock_fd is not None:
-            os.close(self._lock_fd)
+            store_lock.release(self._lock_fd)
             self._lock_fd = None
 
     def _connect(self) -> None:

@@ -23,9 +23,7 @@ import sys
 import time
 
 from .safe_files import (
-    CLOEXEC,
-    NOFOLLOW,
-    TEXT_ERRORS,
+    open_for_append,
     open_for_write,
     printable,
     private_dir_problem,
@@ -156,12 +154,12 @@ def file_handler(path: str) -> logging.Handler | None:
     """A LogFileHandler on `path`, or None (with a warning) when it cannot be opened: a
     symbolic link there is refused, so the log never goes into the link's target."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | NOFOLLOW | CLOEXEC, 0o666)
+        stream = open_for_append(path)
     except OSError as exc:
         why = "it is a symbolic link" if os.path.islink(path) else exc.strerror or exc
         _warn(f"not logging to {path}: {why}")
         return None
-    return LogFileHandler(path, os.fdopen(fd, "a", encoding="utf-8", errors=TEXT_ERRORS))
+    return LogFileHandler(path, stream)
 
 
 def _warn(text: str) -> None:

@@ -85,6 +85,15 @@ def open_for_write(path: str, binary: bool = False, buffering: int = -1) -> IO:
     return os.fdopen(fd, "w", buffering=buffering, encoding="utf-8", errors=TEXT_ERRORS)
 
 
+def open_for_append(path: str, binary: bool = False) -> IO:
+    """Open `path` for appending (created if missing) without following a link there:
+    OSError (ELOOP) when `path` is a symbolic link."""
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | NOFOLLOW | CLOEXEC, 0o666)
+    if binary:
+        return os.fdopen(fd, "ab")
+    return os.fdopen(fd, "a", encoding="utf-8", errors=TEXT_ERRORS)
+
+
 def write_file(path: str, data: str | bytes) -> None:
     """Write `data` to a new file renamed over `path` when complete (readers never see
     half a file; a link at `path` is replaced, its target untouched)."""

@@ -383,6 +383,8 @@ class Scheduler:
             self._fail(generator, Failure(exc, user_traceback(exc), "Exception"))
             return
         generation = self.executor.bump_generation() if new_jobs else 0
+        for dependant in generator.dependants:  # forked from a master that has the new jobs
+            self._need_generation(dependant, generation)
         for job in new_jobs:
             self.index[job] = len(self.jobs)
             self.jobs.append(job)

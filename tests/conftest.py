@@ -9,6 +9,10 @@ import pytest
 
 import pypipegraph as ppg
 
+# A library's own test suite, run in its own pytest process per engine (test_compat_library.py):
+# its conftest.py uses pypipegraph.testing.fixtures, whose fixture names are also defined here.
+collect_ignore = ["compat_lib"]
+
 
 class GraphFactory:
     """Creates pipegraphs in one test directory; `.new_pipegraph()` simulates a rerun."""

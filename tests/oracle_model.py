@@ -120,7 +120,7 @@ class Node:
         return {
             "file": f"in/i{n}",
             "param": f"PIp{n}",
-            "func": f"FIfn{n}",
+            "func": f"fn{n}",
             "fg": f"out/f{n}",
             "mfg": f"out/m{n}_a:out/m{n}_b",
             "temp": f"tmp/t{n}",
@@ -226,7 +226,7 @@ class World:
         return self.order.index(num)
 
     def new_node(self, raw, front: bool) -> Node:
-        kind_i, _picks, salt, transform, pick, empty_ok, hook = raw
+        kind_i, _picks, salt, transform, pick, _empty_ok, hook = raw
         kind = KINDS[kind_i % len(KINDS)]
         node = Node(self.next_num, kind)
         self.next_num += 1
@@ -239,7 +239,9 @@ class World:
             node.value = FUNC_VALUES[pick % len(FUNC_VALUES)]
         else:
             node.spec = (salt % SALTS, TRANSFORMS[transform % len(TRANSFORMS)], 0)
-            node.empty_ok = bool(empty_ok) and kind in OUTPUTS
+            # an empty output without empty_ok fails the job (0.197's rule, tests/test_file_jobs.py);
+            # the model does not model failures, so generated output jobs accept empty outputs
+            node.empty_ok = kind in OUTPUTS
             node.hook = HOOKS[hook % len(HOOKS)]
         self.nodes[node.num] = node
         self.present.add(node.num)
@@ -485,7 +487,7 @@ class World:
 
     def inputs_of(self, node: Node, fps: dict) -> dict:
         inputs = {self.nodes[d].job_id: fps[self.nodes[d].job_id] for d in node.deps}
-        inputs["FI" + node.job_id] = ("code", node.spec, node.hook, self.hook_reads(node))  # implicit FI
+        inputs[node.job_id + "_func"] = ("code", node.spec, node.hook, self.hook_reads(node))  # implicit FI
         return inputs
 
     def hook_reads(self, node: Node):

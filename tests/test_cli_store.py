@@ -181,8 +181,8 @@ def test_status_lists_each_job_with_its_last_outcome(workdir):
     assert "invariants hidden" in out.splitlines()[-1]
 
     every = table_rows(ok("status", "--all"))
-    assert {"FIout/hello", "PIout/quiet", "out/hello"} <= set(every)
-    assert every["FIout/hello"][0] == "ok"
+    assert {"out/hello_func", "PIout/quiet", "out/hello"} <= set(every)
+    assert every["out/hello_func"][0] == "ok"
 
 
 def test_status_filters_by_state_and_glob(workdir):
@@ -306,8 +306,8 @@ def test_forget_with_patterns(workdir):
                                 "2 jobs forgotten; each runs on the next run"]
     dry = ok("forget", "--dry-run", "out/*")
     assert dry.splitlines()[0] == "would forget out/hello"  # patterns skip invariants
-    assert "FIout/hello" not in dry
-    assert ok("forget", "FIout/hello").splitlines()[0] == "forgot FIout/hello"  # exact ids: any job
+    assert "out/hello_func" not in dry
+    assert ok("forget", "out/hello_func").splitlines()[0] == "forgot out/hello_func"  # exact ids: any job
     failed_only = ok("forget", "out/broken")
     assert "no record (its last run failed): it runs next time anyway" in failed_only
     run_pipeline()

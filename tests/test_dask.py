@@ -469,3 +469,36 @@ def test_report_gives_each_job_slot_of_a_worker_its_own_lane(dask_graph):
         assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), spans
     assert len(by_lane) >= 3  # 6 jobs of 0.3 s on 2 workers x 2 slots overlapped
     assert any("/2" in name for name in report["lanes"]), report["lanes"]
+
+
+# --- work functions calling work functions --------------------------------------------
+
+
+@ppg.work
+def dask_leaf(x):
+    return x * 10
+
+
+@ppg.work
+def dask_branch(xs):
+    return [dask_leaf(x) for x in xs]
+
+
+@ppg.work
+def dask_total(values):
+    return sum(values)
+
+
+def test_nested_work_calls_on_dask(dask_graph):
+    """Calls made inside a running call on a Dask worker become jobs of the running graph."""
+    result = dask_total(dask_branch([1, 2, 3]))
+    ppg.run_pipegraph()
+    assert result.value() == 60
+    graph = ppg.util.global_pipegraph
+    assert sum(job_id.startswith("dask_leaf#") for job_id in graph.jobs) == 3
+    dask_graph()
+    result = dask_total(dask_branch([1, 2, 3]))
+    ppg.run_pipegraph()
+    assert result.value() == 60
+    assert not any(job.was_run for job_id, job in ppg.util.global_pipegraph.jobs.items()
+                   if job_id.startswith(("dask_leaf#", "dask_total#")))

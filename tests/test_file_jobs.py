@@ -140,16 +140,12 @@ def test_not_creating_output(new_pipegraph):
     assert isinstance(job.exception, ppg.JobContractError)
 
 
-def test_returning_value_is_contract_error(new_pipegraph):
-    def work(of):
-        write(of, "x")
-        return 5
-
-    job = ppg.FileGeneratingJob("out/a", work)
-    with pytest.raises(ppg.RuntimeError):
-        ppg.run_pipegraph()
-    assert job.failed
-    assert isinstance(job.exception, ppg.JobContractError)
+def test_return_value_is_ignored(new_pipegraph):
+    # 0.197 idiom: lambda of: open(of, "w").write(x) returns the number of characters
+    job = ppg.FileGeneratingJob("out/a", lambda of: open(of, "w").write("hello"))
+    ppg.run_pipegraph()
+    assert not job.failed
+    assert read("out/a") == "hello"
 
 
 def test_exception_removes_partial_output(new_pipegraph):
@@ -364,18 +360,21 @@ def test_failure_stops_only_downstream(new_pipegraph):
 # --- empty output ----------------------------------------------------------------
 
 
-def test_empty_output_reruns(new_pipegraph):
+def test_empty_output_fails_and_reruns(new_pipegraph):
     def work(of):
         append("out/count", "x")
         write(of, "")
 
-    ppg.FileGeneratingJob("out/a", work)
-    ppg.run_pipegraph()
+    job = ppg.FileGeneratingJob("out/a", work)
+    with pytest.raises(ppg.RuntimeError):
+        ppg.run_pipegraph()
+    assert isinstance(job.exception, ppg.JobContractError)
+    assert "empty" in str(job.exception)
     assert runs("out/count") == 1
     new_pipegraph.new_pipegraph()
     job = ppg.FileGeneratingJob("out/a", work)
-    ppg.run_pipegraph()
-    assert job.was_run
+    with pytest.raises(ppg.RuntimeError):
+        ppg.run_pipegraph()
     assert runs("out/count") == 2
 
 

@@ -8,6 +8,7 @@ name is written. A full disk or read-only logs/ never takes a run down.
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -296,3 +297,30 @@ def test_log_file_on_a_full_disk_warns_once(ppg_dir):
     assert len(lines) == 2 and "Traceback" not in done.stderr, done.stderr
     assert lines[0].startswith("pypipegraph: warning: logging failed: could not write logs/mine.log")
     assert lines[1].startswith("pypipegraph: warning: logging failed: could not write logs/ppg_")
+
+
+def test_links_planted_in_a_command_jobs_log_directory_are_not_followed(new_pipegraph, outside):
+    """The replay script and the streamed output files are new files; a link planted in place
+    of the job's log directory is replaced by a real directory."""
+    from pypipegraph.logs import job_log_dir
+
+    job = ppg.CommandJob("out/c.txt", ["sh", "-c", "echo hi; echo hi > out/c.txt"])
+    directory = job_log_dir(job.job_id)
+    os.makedirs(directory)
+    for name in ("command", "stdout", "stderr"):
+        os.symlink(outside, os.path.join(directory, name))
+    ppg.run()
+    assert outside.read_text() == "precious"
+    assert Path(directory, "stdout").read_text() == "hi\n"
+    assert "out/c.txt" in Path(directory, "command").read_text()
+
+    elsewhere = outside.parent / "elsewhere"
+    elsewhere.mkdir()
+    new_pipegraph.new_pipegraph()
+    job = ppg.CommandJob("out/c.txt", ["sh", "-c", "echo again; echo again > out/c.txt"])
+    shutil.rmtree(directory)
+    os.symlink(elsewhere, directory)
+    ppg.run()
+    assert not os.path.islink(directory)
+    assert list(elsewhere.iterdir()) == []
+    assert Path(directory, "stdout").read_text() == "again\n"

@@ -194,7 +194,8 @@ def test_work_calls_inside_a_job_generating_job(new_pipegraph):
     ppg.JobGeneratingJob("plan", plan)
     ppg.run_pipegraph()
     graph = ppg.util.global_pipegraph
-    [job] = [job for job in graph.jobs.values() if job.job_id.startswith("analyze#")]
+    [job] = [job for job in graph.jobs.values()
+             if job.job_id.startswith("analyze#") and not job.is_invariant]
     assert ppg.Future(job).value() == {"normal": 2, "tumor": 1}
     assert first.job in job.prerequisites  # the generated call is the existing one
     assert counts("classify_t1", "classify_n1", "analyze") == [1, 1, 1]

@@ -420,11 +420,11 @@ def test_generator_failure(new_pipegraph):
 
 
 def test_generator_bad_arguments_and_reused_id(new_pipegraph):
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="was not a callable"):
         ppg.JobGeneratingJob("g1", "not callable")
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="was not a callable"):
         ppg.DependencyInjectionJob("d1", 5)
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="was not a callable"):
         ppg.FinalJob("f1", None)
     with pytest.raises(TypeError):
         ppg.JobGeneratingJob(7, lambda: None)

@@ -106,10 +106,12 @@ def test_version():
 
 def test_error_hierarchy():
     for cls in (ppg.RuntimeError, ppg.JobContractError, ppg.CycleError, ppg.JobDiedException,
-                ppg.NothingChanged):
+                ppg.RuntimeException, ppg.ppg_exceptions.CommunicationFailure):
         assert issubclass(cls, ppg.PyPipeGraphError), cls
-        assert issubclass(cls, Exception)
-    assert issubclass(ppg.PyPipeGraphError, Exception)
+    # as in 0.197: every engine error is a ValueError; NothingChanged is a signal, not an error
+    assert issubclass(ppg.PyPipeGraphError, ValueError)
+    assert not issubclass(ppg.NothingChanged, ppg.PyPipeGraphError)
+    assert ppg.NothingChanged("v").new_value == "v"
 
 
 def test_local_system_positional(ppg_dir):

@@ -210,7 +210,7 @@ def test_multi_file_invariant(new_pipegraph):
 
 
 def test_multi_file_invariant_bare_string(new_pipegraph):
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError):  # 0.197's type
         ppg.MultiFileInvariant("in1.txt")
 
 

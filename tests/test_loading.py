@@ -482,9 +482,9 @@ def test_failing_upstream_of_loader_fails_dependant_indirectly(new_pipegraph):
 
 def test_loader_bad_arguments(new_pipegraph):
     holder = Holder()
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="was not a callable"):
         ppg.DataLoadingJob("d", "not callable")
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="was not a callable"):
         ppg.AttributeLoadingJob("a", holder, "x", 5)
     with pytest.raises(ValueError):
         ppg.AttributeLoadingJob("b", holder, 5, lambda: 1)
@@ -815,14 +815,16 @@ def test_cached_bad_arguments(new_pipegraph):
     def calc():
         return 1
 
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="was not a callable"):
         ppg.CachedAttributeLoadingJob("out/c1", holder, "x", "not callable")
     with pytest.raises(ValueError):
         ppg.CachedAttributeLoadingJob("out/c2", holder, 7, calc)
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="was not a callable"):
         ppg.CachedDataLoadingJob("out/c3", calc, "not callable")
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="was not a callable"):
         ppg.CachedDataLoadingJob("out/c4", None, lambda data: None)
+    with pytest.raises(TypeError, match="cache_filename must be a str"):
+        ppg.CachedDataLoadingJob(5, calc, lambda data: None)
 
 
 def test_cached_attribute_reused_id(new_pipegraph):

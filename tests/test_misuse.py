@@ -32,8 +32,8 @@ PLACEHOLDERS = ("<module>", "<file>", "<line>", "<pid>", "<bytes>", "<generator>
 M = {
     1: ["FileGeneratingJob: job_id must be a str (or pathlib.Path), got int 5",
         "DataLoadingJob: job_id must be a str (or pathlib.Path), got NoneType None"],
-    2: ["FileGeneratingJob 'out/report.txt': function must be callable, got None",
-        "DataLoadingJob 'genome': callback must be callable, got None"],
+    2: ["FileGeneratingJob 'out/report.txt': function was not a callable (got None)",
+         "DataLoadingJob 'genome': callback was not a callable (got None)."],
     3: ["FileGeneratingJob 'out/ab.txt': the callback <module>.combine takes 2 required arguments; "
         "it must take none or one (the output filename(s))."],
     4: ["DataLoadingJob 'genome': the callback load_genome takes 1 required argument; loader, "
@@ -44,16 +44,13 @@ M = {
         "MultiFileGeneratingJob: filenames must be a list of str, got PosixPath('out/a.txt')"],
     6: ["out/a.txt:out/b.txt: the output file out/a.txt is already written by job out/a.txt. "
         "Two jobs may not write the same file."],
-    7: ["Job id 'out/a.txt' is already used by a FileGeneratingJob; cannot redefine it as a "
-        "TempFileGeneratingJob. Use another id."],
+    7: ["Same job id, different job classes for 'out/a.txt': it is already a FileGeneratingJob, cannot redefine it as a TempFileGeneratingJob. Use another id."],
     8: ["Job 'out/a.txt' was defined twice with different arguments (FileGeneratingJob). Each job id "
         "may only be defined once; use distinct ids, or the same arguments."],
     9: ["Job 'PIfilter' was defined twice with different arguments (ParameterInvariant). Each job id "
         "may only be defined once; use distinct ids, or the same arguments."],
-    10: ["Job id 'out/a.txt' is already used by a FileGeneratingJob; cannot redefine it as a "
-         "FileChecksumInvariant. Use another id.",
-         "Job id 'out/a.txt' is already used by a FileChecksumInvariant; cannot redefine it as a "
-         "FileGeneratingJob. Use another id."],
+    10: ["Same job id, different job classes for 'out/a.txt': it is already a FileGeneratingJob, cannot redefine it as a FileChecksumInvariant. Use another id.",
+         "Same job id, different job classes for 'out/a.txt': it is already a FileChecksumInvariant, cannot redefine it as a FileGeneratingJob. Use another id."],
     11: ["AttributeLoadingJob 'lengths': attribute_name must be a str, got Stats()"],
     12: ["PlotJob 'out/squares.jpg': cannot render a .jpg file; the output filename must end in one "
          "of .png, .pdf, .svg."],
@@ -64,9 +61,7 @@ M = {
     14: ["out/a.txt: cores_needed must be a positive int, -1 (all cores) or -2 (all cores, small jobs "
          "may run beside it); got 0"],
     15: ["out/a.txt: memory_needed must be bytes (an int >= 0) or -1; got '4GB'"],
-    16: ["FunctionInvariant 'FIsmooth' was defined twice with different functions (<module>.smooth). "
-         "Give each function its own id. (Bound methods of different instances count as different: "
-         "pass Class.method.)"],
+    16: ["FunctionInvariant 'smooth' created twice with different functions (<module>.smooth). Give each function its own id."],
     17: ["ParameterInvariant 'PIfilter': cannot fingerprint a value of type lock: cannot pickle "
          "'_thread.lock' object. Pass a picklable value (or a repr-able summary of it)."],
     18: ["out/a.txt: depends_on takes jobs, lists of jobs, None or a callable returning jobs; got str "
@@ -83,8 +78,7 @@ M = {
          "  out/a.txt depends on out/b.txt  (<file>:<line>)\n"
          "  out/c.txt depends on out/a.txt  (<file>:<line>)\n"
          "  out/b.txt depends on out/c.txt  (<file>:<line>)"],
-    24: ["Job 'out/a.txt' belongs to an earlier pipegraph; 'out/b.txt' cannot depend on it. Create it "
-         "again after ppg.new_pipegraph()."],
+    24: ["Mixing jobs from different pipegraphs is not supported: job 'out/a.txt' belongs to an earlier pipegraph; 'out/b.txt' cannot depend on it. Create it again after ppg.new_pipegraph()."],
     25: ["ParameterInvariant 'PIthreshold' cannot depend on other jobs (tried 'out/a.txt'): "
          "invariants are checked, never run."],
     26: ["FinalJob 'summary' cannot depend on 'out/a.txt': final jobs run after everything else anyway.",
@@ -95,18 +89,10 @@ M = {
          "(ppg.new_pipegraph())."],
     29: ["Each pipegraph may be run only once. Call ppg.new_pipegraph() and define the jobs again "
          "for another run; only what changed runs."],
-    30: ["FileGeneratingJob 'out/a.txt' did not create its output file(s) out/a.txt. The callback must "
-         "write every declared output.",
-         "1 job(s) failed:\n"
-         "  out/a.txt: JobContractError: FileGeneratingJob 'out/a.txt' did not create its output "
-         "file(s) out/a.txt. The callback must write every declared output.\n"
-         "Tracebacks, stdout and stderr: logs/ppg_errors.txt."],
-    31: ["FileGeneratingJob 'out/a.txt': the callback returned 2; output jobs must write their files "
-         "and return None.",
-         "FileGeneratingJob 'out/a.txt': the callback returned 0; output jobs must write their files "
-         "and return None."],
-    32: ["FileGeneratingJob 'out/0.txt' did not create its output file(s) out/0.txt. The callback must "
-         "write every declared output."],
+    30: ["FileGeneratingJob 'out/a.txt' did not create its file(s) out/a.txt. The callback must write every declared output.",
+         "1 job(s) failed:\n  out/a.txt: JobContractError: FileGeneratingJob 'out/a.txt' did not create its file(s) out/a.txt. The callback must write every declared output.\nTracebacks, stdout and stderr: logs/ppg_errors.txt."],
+    31: ["FileGeneratingJob 'out/a.txt' did not create its file(s) out/a.txt with content: the output is empty. Pass empty_ok=True when an empty file is a valid result."],
+    32: ["FileGeneratingJob 'out/0.txt' did not create its file(s) out/0.txt. The callback must write every declared output."],
     33: ["out/a.txt called sys.exit('no reads found'); job callbacks must not exit the process: "
          "raise an exception instead"],
     34: ["FileChecksumInvariant 'reads.fa': input file reads.fa does not exist (needed by out/a.txt). "
@@ -119,11 +105,8 @@ M = {
     37: ["[Errno 2] No such file or directory: 'cache/lengths.pickle'"],
     38: ["cache/lengths.pickle: the calculation's result (generator) cannot be pickled into the cache "
          "file: cannot pickle 'generator' object"],
-    39: ["cache/lengths.pickle_load: the cache file cache/lengths.pickle could not be unpickled "
-         "(<unpickling error>). Delete it to have it recalculated."],
-    40: ["cache/errors.pickle_load: the cache file cache/errors.pickle could not be unpickled "
-         "(TypeError: ParseError.__init__() missing 1 required positional argument: 'reason'). "
-         "Delete it to have it recalculated."],
+    39: ['cache/lengths.pickle_load: Unpickling error in file cache/lengths.pickle (<unpickling error>). Delete it to have it recalculated.'],
+    40: ["cache/errors.pickle_load: Unpickling error in file cache/errors.pickle (TypeError: ParseError.__init__() missing 1 required positional argument: 'reason'). Delete it to have it recalculated."],
     41: ["JobGeneratingJob 'reports' added a dependency ('out/report_a.txt') to 'out/summary.txt', a job "
          "that existed before it ran. Generated jobs may depend on existing jobs, not the other way "
          "round; use a DependencyInjectionJob for that."],
@@ -171,8 +154,9 @@ M = {
     54: ["lengths#<hash>: the result of lengths (generator) cannot be pickled into the cache file: "
          "cannot pickle 'generator' object"],
     55: ["The work function classify was called inside a running job. Work functions build the graph: "
-         "call them in the script (or in a JobGeneratingJob's callback), or call the plain function "
-         "classify.function(...) to compute inline."],
+         "call them in the script (or in a JobGeneratingJob's callback, or in a work function declared "
+         "with @ppg.work(nests=True)), or call the plain function classify.function(...) to compute "
+         "inline."],
     56: ["CommandJob 'out/a.bam': cmd[3] is int 4; every item of the list must be a str (write '4').",
          "CommandJob 'out/a.txt': cmd must be a str (run by the shell) or a list of str (the program and "
          "its arguments), got NoneType None"],
@@ -210,6 +194,20 @@ M = {
     67: ["log socket 'localhost:5005': give the path of a Unix socket (with a '/', e.g. ./log.sock) "
          "or 1 for the default one; TCP host:port is not supported (any local user could listen on "
          "it first or write into it)"],
+    68: ["MultiFileInvariant takes a list (or at least an iterable) of filenames, not the single string 'reads.fa'",
+         "MultiFileInvariant: filenames was not iterable (5); pass a list of filenames",
+         "MultiFileInvariant: Duplicated filenames in ['exists.txt', 'exists.txt']; list each file once",
+         "MultiFileInvariant: filenames was empty; list at least one file",
+         "MultiFileInvariant: File did not exist: reads.fa. Input files must exist when the invariant is defined."],
+    69: ["FileChecksumInvariant 'a': This is probably not the filename you intend to use (file invariant ids "
+         "must be at least 3 characters)."],
+    70: ["ParameterInvariant 'PIfilter' defined twice with different accept_as_unchanged_func; pass the same "
+         "function (one defined once, not a new lambda)."],
+    71: ["CachedDataLoadingJob: cache_filename must be a str or pathlib.Path, got int 5"],
+    72: ["NotebookJob('analysis.ipynb') is not supported: pypipegraph 0.197's version ran the notebook through a "
+         "conversion tool that is no longer available. Run the notebook from a FileGeneratingJob instead, e.g. "
+         "with `jupyter nbconvert --execute --to html` via subprocess."],
+    73: ["JobList takes only jobs; got str 'out/b'"],
 }
 
 _PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
@@ -309,7 +307,7 @@ def test_01_job_id_not_a_str(new_pipegraph, variant):
 
 @pytest.mark.parametrize("variant", [0, 1])
 def test_02_callback_not_callable(new_pipegraph, variant):
-    with raises(TypeError, M[2][variant]):
+    with raises(ValueError, M[2][variant]):
         if variant == 0:
             ppg.FileGeneratingJob("out/report.txt", make_report())
         else:
@@ -342,7 +340,7 @@ def test_06_two_jobs_write_one_file(new_pipegraph):
 
 def test_07_same_id_another_class(new_pipegraph):
     fg("out/a.txt")
-    with raises(ValueError, M[7][0]):
+    with raises(ppg.JobContractError, M[7][0]):
         ppg.TempFileGeneratingJob("out/a.txt", writer)
 
 
@@ -362,11 +360,11 @@ def test_09_same_id_other_parameters(new_pipegraph):
 def test_10_file_invariant_on_a_file_a_job_writes(new_pipegraph, variant):
     if variant == 0:
         fg("out/a.txt")
-        with raises(ValueError, M[10][0]):
+        with raises(ppg.JobContractError, M[10][0]):
             fg("out/b.txt").depends_on(ppg.FileInvariant("out/a.txt"))
     else:
         fg("out/b.txt").depends_on(ppg.FileInvariant("out/a.txt"))
-        with raises(ValueError, M[10][1]):
+        with raises(ppg.JobContractError, M[10][1]):
             fg("out/a.txt")
 
 
@@ -416,9 +414,9 @@ def test_16_two_functions_one_function_invariant_id(new_pipegraph):
     def smooth_v2(values):
         return values[1:]
 
-    fg("out/a.txt").depends_on_func("smooth", smooth)
-    with raises(ValueError, M[16][0], smooth.__module__):
-        fg("out/b.txt").depends_on_func("smooth", smooth_v2)
+    fg("out/a.txt").depends_on(ppg.FunctionInvariant("smooth", smooth))
+    with raises(ppg.JobContractError, M[16][0], smooth.__module__):
+        fg("out/b.txt").depends_on(ppg.FunctionInvariant("smooth", smooth_v2))
 
 
 def test_17_unpicklable_parameters(new_pipegraph):
@@ -485,7 +483,7 @@ def test_23_longer_cycle_at_run(new_pipegraph):
 def test_24_job_of_an_earlier_graph(new_pipegraph):
     a = fg("out/a.txt")
     new_pipegraph.new_pipegraph()
-    with raises(ValueError, M[24][0]):
+    with raises(ppg.JobContractError, M[24][0]):
         fg("out/b.txt").depends_on(a)
 
 
@@ -548,14 +546,10 @@ def test_30_callback_does_not_write_its_output(new_pipegraph):
     assert info.value.exceptions == [job.exception]
 
 
-@pytest.mark.parametrize("variant", [0, 1])
-def test_31_callback_returns_a_value(new_pipegraph, variant):
-    if variant == 0:
-        ppg.FileGeneratingJob("out/a.txt", lambda of: Path(of).write_text("hi"))
-    else:  # the `and None` idiom returns 0 when nothing is written
-        ppg.FileGeneratingJob("out/a.txt", lambda of: Path(of).write_text("") and None)
-    run_fails("out/a.txt", ppg.JobContractError, M[31][variant])
-    assert not os.path.exists("out/a.txt")  # the partial output is removed
+def test_31_callback_writes_an_empty_file(new_pipegraph):
+    ppg.FileGeneratingJob("out/a.txt", lambda of: Path(of).write_text(""))
+    run_fails("out/a.txt", ppg.JobContractError, M[31][0])
+    assert not os.path.exists("out/a.txt")  # the empty output is removed
 
 
 def test_32_lambda_in_a_loop_late_binding(new_pipegraph):
@@ -819,9 +813,8 @@ def lengths(lines):
     return (len(line) for line in lines)
 
 
-@ppg.work
-def classify_all(samples):
-    return [classify(sample) for sample in samples]
+def classify_all(of):
+    Path(of).write_text(repr([classify(sample) for sample in ("t1", "n1")]))
 
 
 def call_hash(future) -> str:
@@ -876,8 +869,8 @@ def test_54_work_result_cannot_be_pickled(new_pipegraph):
 
 
 def test_55_work_function_called_inside_a_running_job(new_pipegraph):
-    future = classify_all(["t1", "n1"])
-    run_fails(future.job_id, ppg.JobContractError, M[55][0])
+    ppg.FileGeneratingJob("out/labels.txt", classify_all)
+    run_fails("out/labels.txt", ppg.JobContractError, M[55][0])
 # --- command jobs ------------------------------------------------------------------------
 
 
@@ -1030,3 +1023,40 @@ def test_66_a_log_socket_that_is_not_private(new_pipegraph, capfd, variant):
 def test_67_a_tcp_address_as_log_socket(ppg_dir):
     with raises(ValueError, M[67][0]):
         ppg.new_pipegraph(log_socket="localhost:5005")
+# --- 0.197's argument checks ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", range(5))
+def test_68_multi_file_invariant_arguments(new_pipegraph, variant):
+    Path("exists.txt").write_text("x")
+    argument = ["reads.fa", 5, ["exists.txt", "exists.txt"], [], ["exists.txt", "reads.fa"]][variant]
+    with raises(TypeError if variant < 2 else ValueError, M[68][variant]):
+        ppg.MultiFileInvariant(argument)
+
+
+def test_69_short_file_invariant_name(new_pipegraph):
+    with raises(ValueError, M[69][0]):
+        ppg.FileInvariant("a")
+
+
+def test_70_parameter_invariant_other_accept_func(new_pipegraph):
+    ppg.ParameterInvariant("filter", 3, lambda old: True)
+    with raises(ValueError, M[70][0]):
+        ppg.ParameterInvariant("filter", 3, lambda old: True)
+
+
+def test_71_cache_file_name_not_a_path(new_pipegraph):
+    with raises(TypeError, M[71][0]):
+        ppg.CachedDataLoadingJob(5, line_lengths, print)
+
+
+def test_72_notebook_job(new_pipegraph):
+    with raises(NotImplementedError, M[72][0]):
+        ppg.NotebookJob("analysis.ipynb")
+
+
+def test_73_job_list_with_a_non_job(new_pipegraph):
+    job_a = fg("out/a.txt")
+    with raises(ValueError, M[73][0]):
+        ppg.JobList([job_a, "out/b"])
+

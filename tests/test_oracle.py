@@ -278,7 +278,8 @@ def build_graph(world: World) -> ppg.Pipegraph:
         elif node.kind == "mfg":
             job = ppg.MultiFileGeneratingJob(node.outputs, make_callback(node), empty_ok=node.empty_ok)
         elif node.kind == "temp":
-            job = ppg.TempFileGeneratingJob(node.outputs[0], make_callback(node))
+            # empty outputs fail a job without empty_ok; the model does not model failures
+            job = ppg.TempFileGeneratingJob(node.outputs[0], make_callback(node), empty_ok=True)
         else:
             job = ppg.DataLoadingJob(node.key, make_callback(node))
         assert job.job_id == node.job_id, (job.job_id, node.job_id)

@@ -12,7 +12,7 @@ import pypipegraph as ppg  # noqa: E402
 
 from conftest import append, read, runs  # noqa: E402
 
-CACHE = "cache/plots/out%2Fa.png.calc"
+CACHE = "cache/out/a.png"
 
 
 # --- calc and plot functions (module level: "editing" one = using another) ---------
@@ -493,7 +493,7 @@ def test_missing_output_directory_is_created(new_pipegraph):
     ppg.run_pipegraph()
     assert "<svg" in read("results/plots/a.svg")
     assert os.path.exists("results/plots/a.svg.tsv")
-    assert os.path.exists("cache/plots/results%2Fplots%2Fa.svg.calc")
+    assert os.path.exists("cache/results/plots/a.svg")
 
 
 def test_deleted_cache_recalculates_without_redrawing(new_pipegraph):

@@ -28,7 +28,7 @@ def test_store_is_sqlite_in_wal_mode(new_pipegraph):
     conn = sqlite3.connect(STORE)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     ids = {row[0] for row in conn.execute("SELECT job_id FROM jobs")}
-    assert {"out/a", "FIout/a"} <= ids
+    assert {"out/a", "out/a_func"} <= ids
 
 
 def test_custom_store_filename(ppg_dir):

@@ -47,7 +47,8 @@ def test_full_disk_mid_run_stops_cleanly(tmp_path, monkeypatch):
     assert "free disk space" in proc.stdout
     conn = sqlite3.connect(".pypipegraph_status_robust")
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    recorded = {row[0] for row in conn.execute("SELECT job_id FROM jobs WHERE job_id LIKE 'out/%'")}
+    recorded = {row[0] for row in conn.execute("SELECT job_id FROM jobs WHERE job_id LIKE 'out/%'")
+                if not row[0].endswith("_func")}  # the jobs' function invariants are out/<n>_func
     conn.close()
     assert recorded, "some jobs finished and were recorded before the disk filled up"
     outputs_before = {p.name: p.read_text() for p in Path("out").iterdir()}

@@ -351,11 +351,11 @@ def test_temp_file_read_by_loader(new_pipegraph):
 
 
 def test_temp_bad_arguments_and_reused_id(new_pipegraph):
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="was not a callable"):
         ppg.TempFileGeneratingJob("out/t", "not callable")
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError, match="was not a callable"):
         ppg.TempFilePlusGeneratingJob("out/t2", "out/k2", None)
-    with pytest.raises(TypeError):
+    with pytest.raises(ValueError):
         ppg.MultiTempFileGeneratingJob(["out/m1", "out/m2"], 42)
     with pytest.raises(ValueError):
         ppg.MultiTempFileGeneratingJob("out/single", lambda of: None)

@@ -1,11 +1,14 @@
 """The local executor: a pool of worker processes forked from the master.
 
-Invariant: a worker runs one job at a time and sees the master's memory as it was
-when the worker was forked (copy-on-write). Workers are reused for many jobs, so a
-trivial job costs a message round trip, not a fork. When the master's state changes
-(a loader ran, jobs were added), `bump_generation()` marks existing workers stale for
-jobs that need the new state; those get a freshly forked worker. The executor knows
-nothing about planning: it starts job indices and reports raw results.
+Invariant: a worker serves one job at a time and is a copy-on-write image of the
+master as it was when the worker was forked. By default a worker is a zygote (see
+zygote.py): it forks a fresh child per job, so no job sees what another job did.
+Jobs that opt in (`job.reuse_worker()`, `new_pipegraph(reuse_workers=True)`) run in
+reusing workers instead, which run many jobs in one process: a trivial job then costs a
+message round trip, not a fork. The two kinds never share a process. When the master's
+state changes (a loader ran, jobs were added), `bump_generation()` marks existing
+workers stale for jobs that need the new state; those get a freshly forked worker. The
+executor knows nothing about planning: it starts job indices and reports raw results.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ import time
 from multiprocessing.connection import Pipe
 
 from .. import util
-from ..errors import JobDiedException
+from ..errors import JobDiedException, PyPipeGraphError
+from . import zygote
 from .worker import MAX_CAPTURE, Result, execute
 
 __all__ = ["LocalExecutor", "MAX_CAPTURE", "Result"]
@@ -33,14 +37,29 @@ _READABLE = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
 
 
 class Worker:
-    __slots__ = ("pid", "conn", "generation", "job_index", "started")
+    """One forked worker process: a zygote (`slot` set) or a reusing worker."""
 
-    def __init__(self, pid, conn, generation):
-        self.pid = pid
+    __slots__ = ("process", "conn", "generation", "job_index", "started", "slot", "doomed")
+
+    def __init__(self, pid, conn, generation, slot):
+        self.process = pid
         self.conn = conn
         self.generation = generation
         self.job_index = None
         self.started = 0.0
+        self.slot = slot  # a zygote's shared pid slot; None for a reusing worker
+        self.doomed = False  # killed as a whole: never given another job
+
+    @property
+    def reuses(self) -> bool:
+        return self.slot is None
+
+    @property
+    def pid(self) -> int:
+        """The pid of the process running the current job (the worker's own when idle)."""
+        if self.slot is not None and self.job_index is not None:
+            return zygote.slot_pid(self.slot) or self.process
+        return self.process
 
 
 class LocalExecutor:
@@ -56,6 +75,7 @@ class LocalExecutor:
         self._poll = select.poll()  # the busy workers' connections, registered while busy
         self._busy_fds: dict = {}  # fd -> conn
         self.capture_dir = tempfile.mkdtemp(prefix="ppg_capture_")
+        self._collapsed = -1  # the generation whose memory collapse_heap() last compacted
 
     def bump_generation(self) -> int:
         """The master's state changed; jobs needing it must get new workers."""
@@ -63,18 +83,20 @@ class LocalExecutor:
         return self.generation
 
     def start(self, job_index: int, min_generation: int = 0) -> Worker | None:
-        """Run job `job_index` on an idle worker of at least `min_generation`."""
+        """Run job `job_index` on an idle worker of its kind and at least `min_generation`."""
+        reuses = reuses_worker(self.job_list[job_index])
         worker = None
         for i in range(len(self.idle) - 1, -1, -1):
-            if self.idle[i].generation >= min_generation:
+            candidate = self.idle[i]
+            if candidate.generation >= min_generation and candidate.reuses == reuses:
                 worker = self.idle.pop(i)
                 break
         if worker is None:
             if len(self.workers) >= self.max_workers:
                 if not self.idle:
                     return None
-                self._retire(self.idle.pop(0))  # a stale idle worker makes room
-            worker = self._fork()
+                self._retire(self.idle.pop(0))  # a stale (or other kind of) idle worker makes room
+            worker = self._fork(reuses)
         worker.job_index = job_index
         worker.started = time.time()
         conn = worker.conn
@@ -118,19 +140,31 @@ class LocalExecutor:
             worker = self.busy.pop(conn)
             index = worker.job_index
             try:
-                result = conn.recv()
-            except (EOFError, OSError, pickle.UnpicklingError):
+                message = conn.recv_bytes()
+            except (EOFError, OSError):
                 result = self._death_result(worker)
             else:
+                result = self._decode(worker, message)
                 worker.job_index = None
-                self.idle.append(worker)
+                if worker.doomed:
+                    self._retire(worker)
+                else:
+                    self.idle.append(worker)
             finished.append((worker, index, result))
         return finished, ready_extra
 
     def kill(self, worker: Worker) -> None:
-        """Kill a busy worker; its job shows up in wait() as died."""
+        """Kill a busy worker's job; it shows up in wait() as died.
+
+        A zygote's job is killed by its own pid; when the zygote has not forked it yet
+        (or already reaped it), the zygote itself is killed and never reused.
+        """
+        pid = zygote.slot_pid(worker.slot) if worker.slot is not None else 0
+        if not pid:
+            pid = worker.process
+            worker.doomed = True
         try:
-            os.kill(worker.pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
 
@@ -151,8 +185,14 @@ class LocalExecutor:
 
     # --- process management --------------------------------------------------
 
-    def _fork(self) -> Worker:
+    def _fork(self, reuses: bool) -> Worker:
         parent_conn, child_conn = Pipe(duplex=True)
+        slot = None
+        if not reuses:
+            slot = zygote.new_pid_slot()
+            if self._collapsed != self.generation:  # once per generation: what changed since
+                self._collapsed = self.generation
+                zygote.collapse_heap()
         sys.stdout.flush()
         sys.stderr.flush()
         gc.freeze()  # the child's collector then never touches (and copies) the master's pages
@@ -163,13 +203,13 @@ class LocalExecutor:
                 parent_conn.close()
                 for other in self.workers:
                     other.conn.close()
-                _worker_main(child_conn, self.job_list, self.capture_dir)
+                _worker_main(child_conn, self.job_list, self.capture_dir, slot)
             except BaseException:
                 code = 1
             finally:
                 os._exit(code)
         child_conn.close()
-        worker = Worker(pid, parent_conn, self.generation)
+        worker = Worker(pid, parent_conn, self.generation, slot)
         self.workers.append(worker)
         return worker
 
@@ -178,16 +218,46 @@ class LocalExecutor:
             worker.conn.send_bytes(b"")
         except OSError:
             pass
+        self._forget(worker)
+
+    def _forget(self, worker: Worker) -> int | None:
+        """Close our end of a worker, reap it (after it exits) and free its files; its wait status."""
         worker.conn.close()
         if worker in self.workers:
             self.workers.remove(worker)
-        _reap(worker.pid, block=True)
+        status = _reap(worker.process, block=True)
+        for path in (*capture_paths(self.capture_dir, worker.process), result_path(self.capture_dir, worker.process)):
+            _unlink(path)
+        if worker.slot is not None:
+            worker.slot.close()
+        return status
+
+    def _decode(self, worker: Worker, message: bytes) -> Result:
+        """A worker's report: a Result, or a failure naming the job when it cannot be read."""
+        job = self.job_list[worker.job_index]
+        try:
+            result = pickle.loads(message)
+        except Exception as exc:  # noqa: BLE001 - e.g. an exception class that cannot be rebuilt
+            return Result(False, PyPipeGraphError(
+                f"{job.job_id}: the worker's report of this job could not be read ({type(exc).__name__}: "
+                f"{exc})"), None, "", "", worker.started, time.time(), worker.pid)
+        died = zygote.child_died(result)
+        if died is None:
+            return result
+        pid, status = died  # the zygote lives on; it truncates the capture files before the next job
+        stdout, stderr = (read_capture(path) for path in capture_paths(self.capture_dir, worker.process))
+        return self._died(job, pid, status, stdout, stderr, worker.started)
 
     def _death_result(self, worker: Worker) -> Result:
-        worker.conn.close()
-        if worker in self.workers:
-            self.workers.remove(worker)
-        status = _reap(worker.pid, block=True)
+        out_path, err_path = capture_paths(self.capture_dir, worker.process)
+        stdout, stderr = read_capture(out_path), read_capture(err_path)
+        pid = worker.pid  # before _forget() closes the slot
+        status = self._forget(worker)
+        job = self.job_list[worker.job_index]
+        return self._died(job, pid, status, stdout, stderr, worker.started)
+
+    @staticmethod
+    def _died(job, pid: int, status: int | None, stdout: str, stderr: str, started: float) -> Result:
         if status is None:
             code, how = None, "vanished"
         else:
@@ -195,17 +265,9 @@ class LocalExecutor:
             if code < 0:
                 how = f"was killed by signal {signal.Signals(-code).name}"
             else:
-                how = f"exited with code {code}"
-        job = self.job_list[worker.job_index]
-        exc = JobDiedException(
-            f"The worker process (pid {worker.pid}) running {job.job_id} {how}.", exit_code=code
-        )
-        now = time.time()
-        out_path, err_path = capture_paths(self.capture_dir, worker.pid)
-        stdout, stderr = read_capture(out_path), read_capture(err_path)
-        for path in (out_path, err_path):
-            _unlink(path)
-        return Result(False, exc, None, stdout, stderr, worker.started, now, worker.pid)
+                how = f"exited with code {code}" + (" without reporting a result" if code == 0 else "")
+        exc = JobDiedException(f"The worker process (pid {pid}) running {job.job_id} {how}.", exit_code=code)
+        return Result(False, exc, None, stdout, stderr, started, time.time(), pid)
 
 
 def _unlink(path: str) -> None:
@@ -231,6 +293,17 @@ def capture_paths(directory: str, pid: int) -> tuple[str, str]:
     return os.path.join(directory, f"{pid}.out"), os.path.join(directory, f"{pid}.err")
 
 
+def result_path(directory: str, pid: int) -> str:
+    """Where zygote `pid`'s children leave their encoded Result."""
+    return os.path.join(directory, f"{pid}.res")
+
+
+def reuses_worker(job) -> bool:
+    """Whether `job` runs in a reusing worker (its own choice, else its graph's default)."""
+    choice = job.reuses_worker
+    return job._graph.reuse_workers if choice is None else choice
+
+
 class _Capture:
     """Redirects fds 1 and 2 to files the master can read (even after the worker died).
 
@@ -254,6 +327,13 @@ class _Capture:
                 os.ftruncate(fd, 0)
                 os.lseek(fd, 0, os.SEEK_SET)
                 self.written[i] = False
+
+    def clear(self) -> None:
+        """Empty files a child (whose `written` flags we never saw) may have written to."""
+        for fd in self.fds:
+            if os.fstat(fd).st_size:
+                os.ftruncate(fd, 0)
+                os.lseek(fd, 0, os.SEEK_SET)
 
     def collect(self) -> tuple[str, str]:
         for stream in (sys.stdout, sys.stderr):
@@ -282,13 +362,18 @@ def read_capture(path: str) -> str:
         return ""
 
 
-def _worker_main(conn, job_list, capture_dir: str) -> None:  # pragma: no cover - runs in the child
+def _worker_main(conn, job_list, capture_dir: str, slot) -> None:  # pragma: no cover - runs in the child
+    """A worker's life: a zygote when it has a pid `slot`, else a loop running jobs itself."""
     util.is_worker = True
     gc.enable()  # the master pauses collection while it schedules; jobs get it back
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     util.die_with_parent()
     capture = _Capture(capture_dir)
+    if slot is not None:
+        zygote.zygote_main(conn, job_list, capture, result_path(capture_dir, os.getpid()), slot, run_one,
+                           _job_index)
+        return
     home = os.getcwd()
     pid = os.getpid()
     while True:
@@ -298,9 +383,17 @@ def _worker_main(conn, job_list, capture_dir: str) -> None:  # pragma: no cover 
             return
         if not message:
             return
-        job = job_list[_INDEX.unpack(message)[0]]
-        capture.reset()
-        payload = execute(job, capture.collect, pid)
+        data = run_one(job_list[_job_index(message)], capture, pid)
         if os.getcwd() != home:
             os.chdir(home)
-        conn.send_bytes(payload)
+        conn.send_bytes(data)
+
+
+def _job_index(message: bytes) -> int:
+    return _INDEX.unpack(message)[0]
+
+
+def run_one(job, capture: _Capture, pid: int) -> bytes:  # pragma: no cover - runs in a worker
+    """Run `job` with its output captured; its encoded Result."""
+    capture.reset()
+    return execute(job, capture.collect, pid)

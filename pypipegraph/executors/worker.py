@@ -59,17 +59,30 @@ def execute(job, collect: Callable[[], tuple[str, str]], pid: int,
 
 
 def encode_result(result: Result, job) -> bytes:
-    """Pickle a Result; an unpicklable value or exception becomes a PyPipeGraphError naming the job."""
+    """Pickle a Result; an exception the master could not rebuild or print (it does not pickle,
+    does not unpickle, or its str() raises), or an unpicklable value, becomes a
+    PyPipeGraphError naming the job and carrying the original's message."""
     try:
-        return pickle.dumps(result, protocol=5)
-    except Exception as exc:  # an unpicklable exception or value
+        data = pickle.dumps(result, protocol=5)
+        if not result.ok:
+            str(result.value)  # the master prints it
+            pickle.loads(data)  # e.g. an __init__ with arguments its args do not match
+        return data
+    except Exception as exc:  # noqa: BLE001 - whatever the user's class does
         value = result.value
         result.value = PyPipeGraphError(
-            f"{job.job_id}: {type(value).__name__}: {value} (the original could not be sent "
-            f"to the master: {exc})"
+            f"{job.job_id}: {type(value).__name__}: {_safe_str(value)} (the original could not be "
+            f"sent to the master: {type(exc).__name__}: {_safe_str(exc)})"
         ) if not result.ok else PyPipeGraphError(f"{job.job_id}: its result could not be pickled: {exc}")
         result.ok = False
         return pickle.dumps(result, protocol=5)
+
+
+def _safe_str(value) -> str:
+    try:
+        return str(value)
+    except Exception as exc:  # noqa: BLE001 - a __str__ that raises
+        return f"<str() failed: {type(exc).__name__}>"
 
 
 def decode_result(payload: bytes) -> Result:

@@ -17,6 +17,8 @@ from typing import Any
 
 from .. import util
 from ..errors import CycleError, JobContractError
+from ..paths import normalize_path
+from .protocol197 import Protocol197
 
 _ENGINE = __name__.split(".")[0]
 
@@ -55,7 +57,9 @@ def caller_site() -> tuple[str, int] | None:
 def check_no_argument_callback(job, callback, what: str = "callback") -> None:
     """Loaders, generators and final jobs call their callback without arguments."""
     if not callable(callback):
-        raise TypeError(f"{type(job).__name__} {job.job_id!r}: {what} must be callable, got {callback!r}")
+        raise ValueError(
+            f"{type(job).__name__} {job.job_id!r}: {what} was not a callable (got {callback!r})."
+        )
     needed = required_positional(callback)
     if needed:
         name = getattr(callback, "__qualname__", repr(callback))
@@ -67,11 +71,12 @@ def check_no_argument_callback(job, callback, what: str = "callback") -> None:
 
 
 def normalize_id(job_id: Any, cls_name: str) -> str:
-    """Job ids are str; a pathlib.Path is accepted and converted."""
+    """Job ids are str (a pathlib.Path is converted); path spellings are normalised
+    so that one file is one id ('./a', 'a//b' and '/project/a' are all 'a')."""
     if isinstance(job_id, str):
-        return job_id
+        return normalize_path(job_id)
     if isinstance(job_id, Path):
-        return str(job_id)
+        return normalize_path(str(job_id))
     raise TypeError(
         f"{cls_name}: job_id must be a str (or pathlib.Path), got {type(job_id).__name__} {job_id!r}"
     )
@@ -105,7 +110,7 @@ def required_positional(func: Callable) -> int:
     )
 
 
-class Job:
+class Job(Protocol197):
     """Base of all jobs. Subclasses set the class flags below and implement running.
 
     Class flags:
@@ -143,22 +148,44 @@ class Job:
     _ignore_code_changes = False
     filenames: list = []
     empty_ok = False
+    reuses_worker: bool | None = None  # None: the graph's default (new_pipegraph(reuse_workers=))
+
+    is_temp_job = False
+
+    @classmethod
+    def verify_job_id(cls, job_id: Any) -> str:
+        """The canonical id for `job_id` (str or Path; path spellings normalised)."""
+        return normalize_id(job_id, cls.__name__)
 
     def __new__(cls, job_id, *args, **kwargs):
-        job_id = cls.id_prefix + normalize_id(job_id, cls.__name__)
+        job_id = cls.id_prefix + cls.verify_job_id(job_id)
         graph = current_graph()
         existing = graph.jobs.get(job_id)
         if existing is not None:
             if type(existing) is not cls:
-                raise ValueError(
-                    f"Job id {job_id!r} is already used by a {type(existing).__name__}; "
-                    f"cannot redefine it as a {cls.__name__}. Use another id."
+                raise JobContractError(
+                    f"Same job id, different job classes for {job_id!r}: it is already a "
+                    f"{type(existing).__name__}, cannot redefine it as a {cls.__name__}. Use another id."
                 )
             return existing
         obj = object.__new__(cls)
         obj.job_id = job_id
         obj._graph = graph
         return obj
+
+    def __init__(self, job_id, *args, **kwargs):
+        """A plain job (0.197's extension point): registered, no callback of its own.
+
+        Libraries call `ppg.Job.__init__(self, job_id)` from their subclasses. A plain job
+        that is not an invariant runs `run()` in the master when a dependant has to run.
+        """
+        if self.__dict__.get("_signature") is not None:
+            return
+        self._init_once((type(self).__name__,))
+        if not self.is_invariant and not hasattr(self, "run_in_worker"):
+            self.lazy = True
+            self.runs_in = "master"
+        self._register()
 
     def _init_once(self, signature: tuple) -> bool:
         """Call first in __init__: True when this object was initialised before.
@@ -220,9 +247,10 @@ class Job:
         if other is self:
             raise CycleError(f"Job {self.job_id!r} cannot depend on itself.", [self.job_id])
         if other._graph is not self._graph:
-            raise ValueError(
-                f"Job {other.job_id!r} belongs to an earlier pipegraph; {self.job_id!r} cannot "
-                "depend on it. Create it again after ppg.new_pipegraph()."
+            raise JobContractError(
+                f"Mixing jobs from different pipegraphs is not supported: job {other.job_id!r} belongs "
+                f"to an earlier pipegraph; {self.job_id!r} cannot depend on it. Create it again after "
+                "ppg.new_pipegraph()."
             )
         self._check_prerequisite(other)
         other._check_dependant(self)
@@ -255,12 +283,12 @@ class Job:
         for placeholder in placeholders or ():
             result = placeholder()
             for item in _flatten([result], self):
-                if not isinstance(item, Job):
-                    raise ValueError(
-                        f"{self.job_id}: the placeholder {placeholder!r} passed to depends_on "
-                        f"returned {item!r}, not a job."
-                    )
-                self._add_prerequisite(item)
+                if isinstance(item, Job):
+                    self._add_prerequisite(item)
+                else:  # a placeholder returning a placeholder: resolved in the next round
+                    if self._placeholders is None:
+                        self._placeholders = []
+                    self._placeholders.append(item)
 
     def depends_on_params(self, params: Any):
         """Depend on a ParameterInvariant with id 'PI' + job_id; returns the invariant."""
@@ -271,12 +299,12 @@ class Job:
         return invariant
 
     def depends_on_func(self, name: str, func: Callable):
-        """Depend on a FunctionInvariant named `name` (id 'FI' + name); returns it."""
+        """Depend on a FunctionInvariant with id job_id + '_' + name; returns it."""
         from .invariants import FunctionInvariant
 
         if not isinstance(name, str):
             raise TypeError(f"{self.job_id}: depends_on_func(name, func) needs a str name")
-        invariant = FunctionInvariant(name, func)
+        invariant = FunctionInvariant(self.job_id + "_" + name, func)
         self.depends_on(invariant)
         return invariant
 
@@ -311,6 +339,17 @@ class Job:
     def ignore_code_changes(self) -> None:
         """No automatic FunctionInvariant on this job's callback."""
         self._ignore_code_changes = True
+
+    def reuse_worker(self, reuse: bool = True) -> Job:
+        """Run in a reused worker process instead of a fresh fork (faster for trivial jobs).
+
+        The job then sees what earlier jobs in that process left behind (globals, cwd,
+        os.environ, ...); see docs/performance.md. `reuse_worker(False)` forces a fresh fork.
+        """
+        if not isinstance(reuse, bool):
+            raise ValueError(f"{self.job_id}: reuse_worker() takes True or False; got {reuse!r}")
+        self.reuses_worker = reuse
+        return self
 
     def use_cores(self, cores: int) -> Job:
         self.cores_needed = cores
@@ -368,25 +407,16 @@ class Job:
 
     cluster_settings: dict = {}  # see cluster()
 
-    def cluster(self, profile: str | None = None, *, queue: str | None = None, walltime: str | None = None,
-                account: str | None = None, extra: list | tuple = (), **options) -> Job:
-        """Settings of the cluster job that runs this job: a named `profile` (from the
-        coordinator's config file), the `queue`, `walltime`, `account`, `extra` scheduler
-        directives, and further options of the cluster class. Jobs run locally ignore them.
+    def cluster(self, profile: str | None = None, **settings) -> Job:
+        """Settings of the batch job that runs this job: a named `profile`, `queue`,
+        `walltime`, `account`, `extra` directives, other options of the cluster class
+        (docs/cluster.md). Jobs run locally ignore them.
 
             >>> job.cluster(queue="bigmem", walltime="24:00:00", extra=["--gres=gpu:1"])
         """
-        settings = {"profile": profile, "queue": queue, "walltime": walltime, "account": account, **options}
-        settings = {key: value for key, value in settings.items() if value is not None}
-        for key, value in settings.items():
-            if not isinstance(value, (str, int, float)) or isinstance(value, bool) or value == "":
-                raise ValueError(f"{self.job_id}: cluster({key}=...) takes a string or number; got {value!r}")
-        if isinstance(extra, str) or not all(isinstance(item, str) and item for item in extra):
-            raise ValueError(f"{self.job_id}: cluster(extra=...) takes a list of strings (scheduler "
-                             f"directives such as '--gres=gpu:1'); got {extra!r}")
-        if extra:
-            settings["extra"] = tuple(extra)
-        self.cluster_settings = settings
+        from ..cluster_profiles import checked_settings
+
+        self.cluster_settings = checked_settings(self.job_id, profile, settings)
         return self
 
     @property
@@ -415,6 +445,10 @@ class Job:
 
     def output_names(self) -> list[str]:
         """Files this job writes and the engine checks."""
+        return self.filenames
+
+    @property
+    def files(self) -> list:
         return self.filenames
 
     def output_complaint(self, name: str, stat: tuple[int, int] | None) -> str | None:
@@ -461,6 +495,12 @@ def _restore_job(cls):
 
 class JobList(list):
     """A list of jobs, made by `job + job`; `depends_on` applies to each."""
+
+    def __init__(self, jobs=()):
+        super().__init__(jobs)
+        for item in self:
+            if not isinstance(item, Job):
+                raise ValueError(f"JobList takes only jobs; got {type(item).__name__} {item!r}")
 
     def depends_on(self, *other_jobs) -> JobList:
         for job in self:

@@ -40,7 +40,7 @@ class JobGeneratingJob(Job):
     def auto_invariants(self) -> list[Job]:
         if self._ignore_code_changes:
             return []
-        return [FunctionInvariant(self.job_id, self.callback)]
+        return [FunctionInvariant(self.job_id + "_func", self.callback)]
 
     def run_in_worker(self) -> bytes:
         """Run the callback in recording mode; return the new jobs, pickled."""
@@ -87,9 +87,7 @@ class DependencyInjectionJob(JobGeneratingJob):
 
     def _injections(self, session, returned) -> list:
         injections = list(session.injections)
-        if returned is None:
-            return injections
-        items = [returned] if isinstance(returned, Job) else list(returned)
+        items = [] if returned is None else [returned] if isinstance(returned, Job) else list(returned)
         for item in items:
             if not isinstance(item, Job):
                 raise JobContractError(
@@ -97,7 +95,33 @@ class DependencyInjectionJob(JobGeneratingJob):
                 )
             for dependant in self.dependants:
                 injections.append((dependant, item))
+        # a job both returned and injected by hand is one edge, not two
+        injections = list(dict.fromkeys(injections))
+        if self.check_for_dependency_injections:
+            self._check_reachable(session.new_jobs, injections)
         return injections
+
+    def _check_reachable(self, new_jobs: list, injections: list) -> None:
+        """Every created job must end up upstream of every dependant (0.197's "case 1"):
+        a job created but injected nowhere would never be asked to run."""
+        extra: dict = {}
+        for downstream, upstream in injections:
+            extra.setdefault(downstream, set()).add(upstream)
+        for dependant in self.dependants:
+            seen: set = set()
+            frontier = set(dependant.prerequisites) | extra.get(dependant, set())
+            for _ in range(8):
+                seen |= frontier
+                frontier = {p for job in frontier for p in job.prerequisites} - seen
+                if not frontier:
+                    break
+            for job in new_jobs:
+                if job not in seen and not job.is_invariant:
+                    raise JobContractError(
+                        f"DependencyInjectionJob {self.job_id!r} created a job {job.job_id!r} that was not "
+                        f"added to the prerequisites of {dependant.job_id!r} (case 1). Return the jobs "
+                        f"it creates, or inject them with {dependant.job_id}.depends_on(...)."
+                    )
 
 
 class FinalJob(Job):

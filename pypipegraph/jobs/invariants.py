@@ -11,10 +11,12 @@ state the class keeps between runs; only the class reads it (in `compute` and in
 from __future__ import annotations
 
 import difflib
+import os
 import pickle
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import JobContractError
 from ..hashing import (
     PYTHON_VERSION,
     combine,
@@ -49,30 +51,57 @@ class FunctionInvariant(_Invariant):
     """Watches a function: byte code, constants, defaults and closure values.
 
     Line numbers and docstrings do not count; when only the byte code changed and
-    the source did not (a Python upgrade), it counts as unchanged.
+    the source did not (a Python upgrade), it counts as unchanged. The id is `job_id`
+    as given (0.197: a job's own callback is `<job id>_func`). What counts in detail:
+    docs/rerun-decisions.md ("Function fingerprints").
     """
 
-    id_prefix = "FI"
-
-    def __init__(self, job_id, function: Callable):
+    def __init__(self, job_id, function: Callable, absolute_path=None):
         if function is not None and not callable(function):
-            raise TypeError(f"FunctionInvariant {self.job_id!r}: {function!r} is not callable")
+            raise ValueError(
+                f"FunctionInvariant {self.job_id!r}: function was not a callable (or None): {function!r}"
+            )
         fingerprint = function_fingerprint(function) if function is not None else 0
         if self._init_once(("FI", fingerprint)):
             return
         self.function = function
         self.fingerprint = fingerprint
         self._register()
+        warn_uncounted_instance(self.job_id, function)
 
     def _init_once(self, signature):
         try:
             return super()._init_once(signature)
         except ValueError:
-            raise ValueError(
-                f"FunctionInvariant {self.job_id!r} was defined twice with different functions "
-                f"({describe_function(self.function)}). Give each function its own id. "
-                "(Bound methods of different instances count as different: pass Class.method.)"
+            raise JobContractError(
+                f"FunctionInvariant {self.job_id!r} created twice with different functions "
+                f"({describe_function(self.function)}). Give each function its own id."
             ) from None
+
+    # 0.197's helpers, called directly by libraries (values as 0.197 stores them)
+    @classmethod
+    def _hash_function(cls, function: Callable) -> tuple[str, str, str]:
+        from ..legacy_values import hash_function_197
+
+        return hash_function_197(function)
+
+    @staticmethod
+    def _compare_new_and_old(new_source: str, new_funchash: str, new_closure: str, old: Any) -> dict:
+        from ..legacy_values import compare_function_values_197
+
+        return compare_function_values_197(new_source, new_funchash, new_closure, old)
+
+    @staticmethod
+    def extract_closure(function: Callable) -> str:
+        from ..legacy_values import closure_text_197
+
+        return closure_text_197(function)
+
+    @classmethod
+    def dis_code(cls, code, function, version_info=None) -> str:
+        from ..legacy_values import disassembly_197
+
+        return disassembly_197(code, function)
 
     def compute(self, old):
         fingerprint = self.fingerprint
@@ -136,6 +165,11 @@ class ParameterInvariant(_Invariant):
                 f"ParameterInvariant {self.job_id!r}: accept_as_unchanged_func must be callable"
             )
         if self._init_once(("PI", fingerprint)):
+            if self.accept_as_unchanged_func is not accept_as_unchanged_func:
+                raise ValueError(
+                    f"ParameterInvariant {self.job_id!r} defined twice with different "
+                    "accept_as_unchanged_func; pass the same function (one defined once, not a new lambda)."
+                )
             return
         self.parameters = parameters
         self.fingerprint = fingerprint
@@ -189,6 +223,11 @@ class FileChecksumInvariant(_Invariant):
     def __init__(self, filename):
         if self._init_once(("file",)):
             return
+        if len(self.job_id) < 3:
+            raise ValueError(
+                f"{type(self).__name__} {self.job_id!r}: This is probably not the filename you intend "
+                "to use (file invariant ids must be at least 3 characters)."
+            )
         self.filenames = [self.job_id]
         self._register()
 
@@ -208,17 +247,63 @@ FileTimeInvariant = FileChecksumInvariant
 
 
 class MultiFileInvariant(_Invariant):
-    """Several input files as one invariant (id: the sorted names joined by ':')."""
+    """Several input files as one invariant (id: '_MFC_' + the sorted names joined by ':').
+
+    Refuses a str, a non-iterable, duplicates, an empty list and missing files.
+    """
 
     def __new__(cls, filenames, *args, **kwargs):
-        return super().__new__(cls, _multi_id(filenames, cls.__name__))
+        if isinstance(filenames, (str, bytes)):
+            raise TypeError(
+                f"{cls.__name__} takes a list (or at least an iterable) of filenames, not the "
+                f"single string {filenames!r}"
+            )
+        if not hasattr(filenames, "__iter__"):
+            raise TypeError(f"{cls.__name__}: filenames was not iterable ({filenames!r}); pass a list of filenames")
+        return super().__new__(cls, legacy_multi_id(filenames, cls.__name__))
 
     def __init__(self, filenames):
         names = sorted(normalize_id(f, "MultiFileInvariant") for f in filenames)
-        if self._init_once(("files",)):
+        if self._init_once(("files", tuple(names))):
             return
+        missing = [name for name in names if not os.path.exists(name)]
+        if missing:
+            raise ValueError(
+                f"{type(self).__name__}: File did not exist: {', '.join(missing)}. Input files must "
+                "exist when the invariant is defined."
+            )
         self.filenames = names
         self._register()
+
+    def calc_checksums(self, old: Any) -> list[tuple]:
+        """[(filename, mtime, size, md5)] as 0.197 stores; md5 reused when mtime and size match `old`."""
+        from ..legacy_values import file_value_197
+
+        previous = {entry[0]: entry[1:] for entry in old} if old else {}
+        result = []
+        for name in self.filenames:
+            st = os.stat(name)
+            known = previous.get(name)
+            if known is not None and known[0] == int(st.st_mtime) and known[1] == st.st_size:
+                result.append((name, known[0], known[1], known[2]))
+            else:
+                result.append((name,) + file_value_197(name))
+        return result
+
+    def find_matching_renamed(self, all_invariant_stati: Any) -> Any:
+        """The stored value of a MultiFileInvariant over the same basenames (files that moved),
+        renamed to this one's paths; None when ambiguous, False when there is none."""
+        mine = {os.path.basename(name): name for name in self.filenames}
+        if len(mine) != len(self.filenames):
+            return None
+        for job_id in list(all_invariant_stati):
+            if not job_id.startswith("_MFC_") or job_id == self.job_id:
+                continue
+            theirs = [os.path.basename(f) for f in job_id[5:].split(":")]
+            old = all_invariant_stati[job_id]
+            if sorted(theirs) == sorted(mine) and old:
+                return [(mine[os.path.basename(entry[0])],) + tuple(entry[1:]) for entry in old]
+        return False
 
     def compute(self, old):
         return _files_fingerprint(self.filenames, old, self)
@@ -228,6 +313,44 @@ class MultiFileInvariant(_Invariant):
 
     def change_description(self) -> str:
         return f"input files {', '.join(self.filenames)} changed"
+
+
+def legacy_multi_id(filenames, cls_name: str = "MultiFileInvariant") -> str:
+    """0.197's id of a MultiFileInvariant: '_MFC_' + the sorted names joined by ':'."""
+    names = list(filenames)
+    if len(set(map(str, names))) != len(names):
+        raise ValueError(f"{cls_name}: Duplicated filenames in {names!r}; list each file once")
+    if not names:
+        raise ValueError(f"{cls_name}: filenames was empty; list at least one file")
+    return "_MFC_" + _multi_id(names, cls_name)
+
+
+def warn_uncounted_instance(job_id: str, function: Callable) -> None:
+    """Warn once per class when a bound method's instance holds plain values that its
+    fingerprint does not count (0.197's rule: the instance is ignored)."""
+    import warnings
+
+    from ..hashing import uncounted_instance_values
+
+    names = uncounted_instance_values(function)
+    owner_type = type(getattr(function, "__self__", None))
+    if not names or owner_type in _warned_classes:
+        return
+    _warned_classes.add(owner_type)
+    warnings.warn(
+        f"{job_id}: the callback is a bound method of {owner_type.__qualname__}; its attributes "
+        f"{', '.join(names[:5])} do not count for reruns (the instance is not fingerprinted). "
+        "Declare them with job.depends_on_params(...) if changing them must rerun the job.",
+        UncountedValuesWarning,
+        stacklevel=4,
+    )
+
+
+class UncountedValuesWarning(UserWarning):
+    """A callback's instance holds values that do not make its job rerun."""
+
+
+_warned_classes: set = set()
 
 
 def _multi_id(filenames, cls_name: str) -> str:

@@ -15,6 +15,7 @@ import pickle
 from collections.abc import Callable
 from typing import Any
 
+from ..cache_files import read_verified
 from ..errors import JobContractError
 from ..safe_files import write_file
 from .base import Job, check_no_argument_callback
@@ -42,7 +43,7 @@ class DataLoadingJob(Job):
     def auto_invariants(self) -> list[Job]:
         if self._ignore_code_changes:
             return []
-        return [FunctionInvariant(self.job_id, self.callback)]
+        return [FunctionInvariant(self.job_id + "_func", self.callback)]
 
     def run_in_master(self) -> None:
         """Run the callback; no job creation, and the working directory is restored."""
@@ -98,7 +99,7 @@ class _CacheFileJob(FileGeneratingJob):
     def auto_invariants(self) -> list[Job]:
         if self._ignore_code_changes:
             return []
-        return [FunctionInvariant(self.job_id, self.calc_function)]
+        return [FunctionInvariant(self.job_id + "_func", self.calc_function)]
 
 
 def _code(func):
@@ -107,26 +108,43 @@ def _code(func):
 
 def write_cache(filename: str, value: Any, job_id: str, what: str = "the calculation's result") -> None:
     """Pickle `value` to a cache file, with an error that names the job when that fails."""
+    write_file(filename, pickle_for_cache(value, job_id, what))  # a new file: never through a planted link
+
+
+def pickle_for_cache(value: Any, job_id: str, what: str = "the calculation's result",
+                     dumps: Callable = pickle.dumps) -> bytes:
+    """`value` pickled; JobContractError naming the job when it cannot be."""
     try:
-        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+        return dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as exc:
         raise JobContractError(
             f"{job_id}: {what} ({type(value).__name__}) cannot be pickled "
             f"into the cache file: {exc}"
         ) from exc
-    write_file(filename, data)  # a new file: never written through a planted link
 
 
-def load_cache(filename: str, job_id: str) -> Any:
-    """Unpickle a cache file, with an error that names it when that fails."""
+def load_cache(filename: str, job_id: str, producer_id: str | None = None) -> Any:
+    """Unpickle a cache file written by job `producer_id` (default: the file's own job),
+    after checking it is the file that job wrote (cache_files); an error names it."""
     try:
-        with open(filename, "rb") as fh:
-            return pickle.load(fh)
+        return pickle.loads(read_verified(filename, producer_id or filename, job_id))
+    except JobContractError:
+        raise  # a replaced file: its own message
     except Exception as exc:
         raise JobContractError(
-            f"{job_id}: the cache file {filename} could not be unpickled ({type(exc).__name__}: {exc}). "
+            f"{job_id}: Unpickling error in file {filename} ({type(exc).__name__}: {exc}). "
             "Delete it to have it recalculated."
         ) from exc
+
+
+def _cache_id(cache_filename: Any, cls_name: str) -> str:
+    """'<cache file>_load'; TypeError for a cache file name that is not a str or Path."""
+    if not isinstance(cache_filename, (str, os.PathLike)):
+        raise TypeError(
+            f"{cls_name}: cache_filename must be a str or pathlib.Path, got "
+            f"{type(cache_filename).__name__} {cache_filename!r}"
+        )
+    return os.fspath(cache_filename) + "_load"
 
 
 class _CachedMixin:
@@ -146,6 +164,11 @@ class _CachedMixin:
         self.lfg.ignore_code_changes()
         Job.ignore_code_changes(self)
 
+    def use_cores(self, cores: int):
+        """The calculation (`.lfg`) is what uses the cores."""
+        self.lfg.use_cores(cores)
+        return self
+
     def auto_invariants(self) -> list[Job]:
         return []
 
@@ -158,7 +181,7 @@ class CachedAttributeLoadingJob(_CachedMixin, AttributeLoadingJob):
     """
 
     def __new__(cls, cache_filename, *args, **kwargs):
-        return Job.__new__(cls, str(cache_filename) + "_load")
+        return Job.__new__(cls, _cache_id(cache_filename, cls.__name__))
 
     def __init__(self, cache_filename, object: Any, attribute_name: str, calc_function: Callable):  # noqa: A002
         check_no_argument_callback(self, calc_function, "calc_function")
@@ -177,12 +200,12 @@ class CachedDataLoadingJob(_CachedMixin, DataLoadingJob):
     """`store_function(calc_function())`, with the calculation cached in `cache_filename`."""
 
     def __new__(cls, cache_filename, *args, **kwargs):
-        return Job.__new__(cls, str(cache_filename) + "_load")
+        return Job.__new__(cls, _cache_id(cache_filename, cls.__name__))
 
     def __init__(self, cache_filename, calc_function: Callable, store_function: Callable):
         check_no_argument_callback(self, calc_function, "calc_function")
         if not callable(store_function):
-            raise TypeError(f"{self.job_id}: store_function must be callable, got {store_function!r}")
+            raise ValueError(f"{self.job_id}: loading_function was not a callable (got {store_function!r})")
         first = "lfg" not in self.__dict__
         if not first:
             _CacheFileJob(str(cache_filename), calc_function)  # raises on another calculation
@@ -198,3 +221,53 @@ class CachedDataLoadingJob(_CachedMixin, DataLoadingJob):
 
     def _load(self):
         self.store_function(load_cache(self.cache_filename, self.job_id))
+
+
+class MemMappedDataLoadingJob(_CachedMixin, DataLoadingJob):
+    """`loading_function(numpy.memmap(cache_filename))`; the array comes from
+    `calculating_function()` (must be a numpy array of `dtype`), computed in a worker."""
+
+    def __new__(cls, cache_filename, *args, **kwargs):
+        if not isinstance(cache_filename, (str, os.PathLike)):
+            raise TypeError(f"MemMappedDataLoadingJob: cache_filename/job_id was not a string object: {cache_filename!r}")
+        return Job.__new__(cls, str(cache_filename) + "_load")
+
+    def __init__(self, cache_filename, calculating_function: Callable, loading_function: Callable, dtype):
+        for name, func in (("calculating_function", calculating_function), ("loading_function", loading_function)):
+            if not callable(func):
+                raise ValueError(f"MemMappedDataLoadingJob {self.job_id!r}: {name} was not a callable")
+        if "lfg" in self.__dict__:
+            return
+        filename = Job.verify_job_id(cache_filename)
+        self.dtype = dtype
+        self.calculating_function = calculating_function
+        self.loading_function = loading_function
+
+        def load() -> None:
+            import numpy
+
+            loading_function(numpy.memmap(filename, dtype, mode="r"))
+
+        def calculate() -> None:
+            import numpy
+
+            data = calculating_function()
+            if not isinstance(data, numpy.ndarray):
+                raise JobContractError(f"MemMappedDataLoadingJob {filename!r}: Data must be a numpy array")
+            if data.dtype != dtype:
+                raise JobContractError(
+                    f"MemMappedDataLoadingJob {filename!r}: Data had wrong dtype. Expected {dtype}, was {data.dtype}"
+                )
+            mapped = numpy.memmap(filename, dtype, "w+", shape=data.shape)
+            mapped[:] = data
+            mapped.flush()
+
+        DataLoadingJob.__init__(self, self.job_id, load)
+        self.cache_filename = filename
+        self.lfg = FileGeneratingJob(filename, calculate)
+        Job._add_prerequisite(self, self.lfg)
+
+    def auto_invariants(self) -> list[Job]:
+        if self._ignore_code_changes:
+            return []
+        return [FunctionInvariant(self.job_id + "_func", self.loading_function)]

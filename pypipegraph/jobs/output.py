@@ -31,9 +31,9 @@ class FileGeneratingJob(Job):
     def _setup(self, filenames: list[str], function, rename_broken, empty_ok) -> None:
         kind = type(self).__name__
         if not callable(function):
-            raise TypeError(f"{kind} {self.job_id!r}: function must be callable, got {function!r}")
+            raise ValueError(f"{kind} {self.job_id!r}: function was not a callable (got {function!r})")
         code = getattr(function, "__code__", function)
-        if self._init_once((code, bool(rename_broken), bool(empty_ok))):
+        if self._init_once((code, bool(rename_broken), bool(empty_ok), tuple(filenames))):
             self._check_same_function(self.callback, function)
             return
         arity = required_positional(function)
@@ -53,33 +53,58 @@ class FileGeneratingJob(Job):
     def auto_invariants(self) -> list[Job]:
         if self._ignore_code_changes:
             return []
-        return [FunctionInvariant(self.job_id, self.callback)]
+        return [FunctionInvariant(self.job_id + "_func", self.callback)]
 
     def _callback_argument(self):
         return self.filenames[0]
 
     def run_in_worker(self) -> list[tuple[str, int, int, int]]:
-        """Run the callback, check the contract, return (name, mtime_ns, size, hash) per output."""
+        """Delete the old outputs (`invalidated`), `run()`, return (name, mtime_ns, size, hash)
+        per output. Runs in the worker."""
         try:
-            if self._pass_outputs:
-                result = self.callback(self._callback_argument())
-            else:
-                result = self.callback()
-            if result is not None:
-                raise JobContractError(
-                    f"{type(self).__name__} {self.job_id!r}: the callback returned {result!r:.100}; "
-                    "output jobs must write their files and return None."
-                )
-            missing = [name for name in self.filenames if not os.path.exists(name)]
-            if missing:
-                raise JobContractError(
-                    f"{type(self).__name__} {self.job_id!r} did not create its output file(s) "
-                    f"{', '.join(missing)}. The callback must write every declared output."
-                )
+            self.invalidated("; ".join(self.run_reasons))
+            self.run()
         except BaseException:
             self.remove_partial_outputs()
             raise
         return outputs_state(self.filenames)
+
+    def invalidated(self, reason: str = "") -> None:
+        """The job reruns: its outputs are removed first, so a callback that appends starts
+        from nothing."""
+        Job.invalidated(self, reason)
+        for name in self.filenames:
+            try:
+                os.unlink(name)
+            except FileNotFoundError:
+                pass
+            except IsADirectoryError:
+                raise JobContractError(
+                    f"{type(self).__name__} {self.job_id!r}: the output {name} is a directory; "
+                    "output jobs write files."
+                ) from None
+
+    def run(self) -> None:
+        """Call the callback (its return value is ignored) and check that every output
+        exists, and is not empty unless `empty_ok`."""
+        if self._pass_outputs:
+            self.callback(self._callback_argument())
+        else:
+            self.callback()
+        missing = [name for name in self.filenames if not os.path.exists(name)]
+        if missing:
+            raise JobContractError(
+                f"{type(self).__name__} {self.job_id!r} did not create its file(s) "
+                f"{', '.join(missing)}. The callback must write every declared output."
+            )
+        if not self.empty_ok:
+            empty = [name for name in self.filenames if os.path.getsize(name) == 0]
+            if empty:
+                raise JobContractError(
+                    f"{type(self).__name__} {self.job_id!r} did not create its file(s) "
+                    f"{', '.join(empty)} with content: the output is empty. Pass empty_ok=True "
+                    "when an empty file is a valid result."
+                )
 
     def remove_partial_outputs(self) -> None:
         """Remove (or rename to .broken) whatever outputs exist after a failure."""
@@ -143,6 +168,7 @@ class TempFileGeneratingJob(FileGeneratingJob):
     """
 
     lazy = True
+    is_temp_job = True
 
     def temp_filenames(self) -> list[str]:
         return self.filenames
@@ -152,6 +178,7 @@ class MultiTempFileGeneratingJob(MultiFileGeneratingJob):
     """Several temporary files (see TempFileGeneratingJob)."""
 
     lazy = True
+    is_temp_job = True
 
     def temp_filenames(self) -> list[str]:
         return self.filenames
@@ -164,6 +191,7 @@ class TempFilePlusGeneratingJob(FileGeneratingJob):
     """
 
     lazy = True
+    is_temp_job = True
 
     def __init__(self, temp_filename, keep_filename, function: Callable, rename_broken: bool = False):
         keep = str(keep_filename)
@@ -174,3 +202,12 @@ class TempFilePlusGeneratingJob(FileGeneratingJob):
 
     def temp_filenames(self) -> list[str]:
         return [self.job_id]
+
+    def invalidated(self, reason: str = "") -> None:
+        """Only the temp file is removed before a rerun: the keep file (a log) is the
+        callback's to append to, as in 0.197."""
+        Job.invalidated(self, reason)
+        try:
+            os.unlink(self.job_id)
+        except FileNotFoundError:
+            pass

@@ -11,7 +11,7 @@ the jobs, never by `import pypipegraph`.
 Files (see docs/plots.md):
     output_filename                                  the plot (.png, .pdf or .svg)
     output_filename + ".tsv"                         the table (unless skip_table)
-    <cache_folder>/plots/<quoted output_filename>.calc  the pickled calc result (unless skip_caching)
+    <cache_folder>/<output_filename>                 the pickled calc result (unless skip_caching)
 """
 
 from __future__ import annotations
@@ -50,8 +50,11 @@ def _require_libraries(job_id: str) -> None:
 
 
 def cache_filename_for(output_filename: str, cache_folder: str | None) -> str:
-    """Where the calc result of the plot `output_filename` is pickled."""
-    return os.path.join(cache_folder or "cache", "plots", quote(output_filename, safe="") + ".calc")
+    """Where the calc result of the plot `output_filename` is pickled: `<cache_folder>/<output
+    name>`, as in 0.197 (a path outside the project goes under `<cache_folder>/plots/`, quoted)."""
+    if os.path.isabs(output_filename):
+        return os.path.join(cache_folder or "cache", "plots", quote(output_filename, safe=""))
+    return os.path.join(cache_folder or "cache", output_filename)
 
 
 def _make_parent(filename: str) -> None:
@@ -123,6 +126,8 @@ def render_plot(plot: Any, filename: str, render_args: dict, job_id: str) -> Non
         from matplotlib.axes import Axes
         from matplotlib.figure import Figure
 
+        if hasattr(plot, "pd") and not isinstance(plot, (Axes, Figure)) and hasattr(plot.pd, "render"):
+            plot = plot.pd  # a dppd proxy wraps the plot object
         if isinstance(plot, Axes):
             plot = plot.figure
         if isinstance(plot, Figure):
@@ -130,6 +135,10 @@ def render_plot(plot: Any, filename: str, render_args: dict, job_id: str) -> Non
         elif type(plot).__module__.split(".")[0] == "plotnine" and hasattr(plot, "save"):
             kwargs.setdefault("verbose", False)
             plot.save(filename, format=fmt, **kwargs)
+        elif hasattr(plot, "render"):  # any plot object that renders itself (0.197: pyggplot)
+            plot.render(filename, **render_args)
+        elif hasattr(plot, "save"):
+            plot.save(filename, **render_args)
         else:
             raise JobContractError(
                 f"PlotJob {job_id!r}: the plot function (after fiddles) returned "
@@ -277,6 +286,15 @@ class PlotJob(FileGeneratingJob):
             other.depends_on(*other_jobs)
         return self
 
+    def use_cores(self, cores: int) -> PlotJob:
+        """The cores are for the calculation: they go to the cache job when there is one."""
+        target = self.cache_job if self.cache_job is not None else None
+        if target is not None:
+            target.use_cores(cores)
+        else:
+            Job.use_cores(self, cores)
+        return self
+
     def ignore_code_changes(self) -> None:
         """Watch none of the functions: calc, plot, fiddles."""
         Job.ignore_code_changes(self)
@@ -307,13 +325,14 @@ class _PlotCacheJob(FileGeneratingJob):
     """`.cache_job`: runs the calculation in a worker, checks and pickles its result."""
 
     def __init__(self, cache_filename, plot_job: PlotJob):
-        self.plot_job = plot_job
+        # no reference back to the plot job: libraries walk Job-valued attributes recursively
+        self.plot_job_id = plot_job.job_id
         self.calc_function = plot_job.calc_function
         self._setup([self.job_id], self._calculate, False, False)
 
     def _calculate(self) -> None:
         value = self.calc_function()
-        _check_data(value, self.plot_job.job_id, self.calc_function)
+        _check_data(value, self.plot_job_id, self.calc_function)
         data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         _make_parent(self.job_id)
         write_file(self.job_id, data)
@@ -321,24 +340,73 @@ class _PlotCacheJob(FileGeneratingJob):
     def auto_invariants(self) -> list[Job]:
         if self._ignore_code_changes:
             return []
-        return [FunctionInvariant(self.plot_job.job_id + "_calc", self.calc_function)]
+        return [FunctionInvariant(self.plot_job_id + "_calc", self.calc_function)]
 
 
 class _PlotTableJob(FileGeneratingJob):
     """`.table_job`: writes the calc result as a TSV table."""
 
     def __init__(self, filename, plot_job: PlotJob):
-        self.plot_job = plot_job
+        # no reference back to the plot job (see _PlotCacheJob)
+        self.plot_job_id = plot_job.job_id
+        self.calc_function = plot_job.calc_function
+        self._get_data = plot_job.get_data
+        self._cached = plot_job.cache_job is not None
         self._setup([self.job_id], self._write, False, True)
         if plot_job.cache_job is not None:
             self.depends_on(plot_job.cache_job)
 
     def _write(self) -> None:
         _make_parent(self.job_id)
-        write_table(self.plot_job.get_data(), self.job_id)
+        write_table(self._get_data(), self.job_id)
 
     def auto_invariants(self) -> list[Job]:
-        plot_job = self.plot_job
-        if self._ignore_code_changes or plot_job.cache_job is not None:
+        if self._ignore_code_changes or self._cached:
             return []
-        return [FunctionInvariant(plot_job.job_id + "_calc", plot_job.calc_function)]
+        return [FunctionInvariant(self.plot_job_id + "_calc", self.calc_function)]
+
+
+def CombinedPlotJob(output_filename, plot_jobs: list, facet_arguments, render_args: dict | None = None,  # noqa: N802
+                    fiddle: Callable | None = None) -> FileGeneratingJob:
+    """One plot of the data of several PlotJobs, faceted (0.197's API; needs a plot object
+    with `facet_wrap`, such as plotnine's through a fiddle). `facet_arguments` is a list
+    (positional, empty: no faceting) or a dict (keyword) for `plot.facet_wrap`."""
+    output_filename = Job.verify_job_id(output_filename)
+    if not output_filename.endswith((".png", ".pdf")):
+        raise ValueError(
+            f"CombinedPlotJob {output_filename!r}: Don't know how to create this file, must end on .png or .pdf"
+        )
+    if not plot_jobs:
+        raise ValueError(f"CombinedPlotJob {output_filename!r}: plot_jobs must not be empty")
+    if not all(isinstance(job, PlotJob) for job in plot_jobs):
+        raise ValueError(f"CombinedPlotJob {output_filename!r}: all plot_jobs must be PlotJob instances")
+    if not isinstance(facet_arguments, (list, dict)):
+        raise ValueError(
+            f"CombinedPlotJob {output_filename!r}: Facet arguments must be a list or a dict to be "
+            "passed to plot.facet_wrap"
+        )
+    render_args = {"width": 10, "height": 10} if render_args is None else dict(render_args)
+    sources = [(job.get_data, job.plot_function) for job in plot_jobs]  # no references to the jobs
+
+    def plot() -> None:
+        import pandas as pd
+
+        data = pd.concat([get_data() for get_data, _ in sources], axis=0)
+        figure = sources[0][1](data)
+        if isinstance(facet_arguments, dict):
+            figure.facet_wrap(**facet_arguments)
+        elif facet_arguments:
+            figure.facet_wrap(*facet_arguments)
+        if fiddle is not None:
+            fiddle(figure)
+        render_plot(figure, output_filename, render_args, output_filename)
+
+    job = FileGeneratingJob(output_filename, plot)
+    job.depends_on(ParameterInvariant(
+        output_filename + "_params",
+        (sorted(j.job_id for j in plot_jobs), render_args, facet_arguments),
+    ))
+    job.depends_on(FunctionInvariant(output_filename + "_fiddle", fiddle))
+    job.depends_on([j.cache_job if j.cache_job is not None else j for j in plot_jobs])
+    job.depends_on(FunctionInvariant(output_filename + "_plot_combined", plot_jobs[0].plot_function))
+    return job

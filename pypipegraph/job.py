@@ -1,0 +1,66 @@
+"""The job classes under pypipegraph 0.197's module name (`pypipegraph.job`).
+
+Invariant: re-exports only (the classes live in pypipegraph.jobs.*), plus the two
+module-level helpers 0.197 code imports from here: `function_to_str` and `NotebookJob`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .jobs.base import Job, JobList
+from .jobs.generating import DependencyInjectionJob, FinalJob, JobGeneratingJob
+from .jobs.invariants import (
+    FileChecksumInvariant,
+    FileInvariant,
+    FileTimeInvariant,
+    FunctionInvariant,
+    MultiFileInvariant,
+    ParameterInvariant,
+    RobustFileChecksumInvariant,
+)
+from .jobs.loading import (
+    AttributeLoadingJob,
+    CachedAttributeLoadingJob,
+    CachedDataLoadingJob,
+    DataLoadingJob,
+    MemMappedDataLoadingJob,
+)
+from .jobs.output import (
+    FileGeneratingJob,
+    MultiFileGeneratingJob,
+    MultiTempFileGeneratingJob,
+    TempFileGeneratingJob,
+    TempFilePlusGeneratingJob,
+)
+from .jobs.plots import CombinedPlotJob, PlotJob
+
+
+def function_to_str(func: Callable | None) -> str:
+    """'<file> <first line>' of a function (its name for builtins), for messages."""
+    if func is None:
+        return "None 0"
+    code = getattr(func, "__code__", None)
+    if code is None:
+        return str(func)
+    return f"{code.co_filename} {code.co_firstlineno}"
+
+
+def NotebookJob(notebook_filename, auto_detect_dependencies: bool = True):  # noqa: N802 - 0.197's name
+    """Not supported: 0.197's NotebookJob drove a notebook tool that no longer exists."""
+    raise NotImplementedError(
+        f"NotebookJob({notebook_filename!r}) is not supported: pypipegraph 0.197's version ran the "
+        "notebook through a conversion tool that is no longer available. Run the notebook from a "
+        "FileGeneratingJob instead, e.g. with `jupyter nbconvert --execute --to html` via subprocess."
+    )
+
+
+__all__ = [
+    "AttributeLoadingJob", "CachedAttributeLoadingJob", "CachedDataLoadingJob", "CombinedPlotJob",
+    "DataLoadingJob", "DependencyInjectionJob", "FileChecksumInvariant", "FileGeneratingJob",
+    "FileInvariant", "FileTimeInvariant", "FinalJob", "FunctionInvariant", "Job", "JobGeneratingJob",
+    "JobList", "MemMappedDataLoadingJob", "MultiFileGeneratingJob", "MultiFileInvariant",
+    "MultiTempFileGeneratingJob", "NotebookJob", "ParameterInvariant", "PlotJob",
+    "RobustFileChecksumInvariant", "TempFileGeneratingJob", "TempFilePlusGeneratingJob",
+    "function_to_str",
+]
