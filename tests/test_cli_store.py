@@ -159,8 +159,8 @@ def test_outputs_named_like_invariant_ids_are_listed_and_forgotten(workdir):
     rows = table_rows(ok("status"))
     assert rows["FIGURE.txt"][0] == "done"
     assert rows["PIPE.txt"][0] == "done"
-    assert "FIFIGURE.txt" not in rows  # its function invariant stays hidden
-    assert "FIFIGURE.txt" in table_rows(ok("status", "--all"))
+    assert "FIGURE.txt_func" not in rows  # its function invariant stays hidden
+    assert "FIGURE.txt_func" in table_rows(ok("status", "--all"))
     out = ok("forget", "FIG*")
     assert out.splitlines() == ["forgot FIGURE.txt", "1 job forgotten; it runs on the next run"]
 
