@@ -34,9 +34,10 @@ def read_verified(filename: str, producer_id: str, reader_id: str) -> bytes:
         mtime, size, digest = recorded
         if (info.st_mtime_ns, info.st_size) == (mtime, size) and xxhash.xxh3_64_intdigest(data) != digest:
             raise JobContractError(
-                f"{reader_id}: {filename} is not the file {producer_id} wrote: its size and "
-                "modification time are the recorded ones but its content is not (it was replaced "
-                "behind the pipeline's back). Not unpickling it; delete it to have it recalculated."
+                f"{reader_id}: Unpickling error in file {filename}: refused, it is not the file "
+                f"{producer_id} wrote (its size and modification time are the recorded ones, its "
+                "content is not: it was replaced behind the pipeline's back). Delete it to have it "
+                "recalculated."
             )
     return data
 

@@ -81,6 +81,7 @@ class Pipegraph:
         self.job_creation_forbidden_by = None  # a loading job while it runs
         self.generation = None  # a GenerationSession while a generating job's callback runs
         self.listeners: list = []  # events.Listener objects that hear the run's events too
+        self.command_log_dirs: dict = {}  # logs/jobs/<name> -> the CommandJob streaming there
         self.object_uniquifier: dict = {}  # class -> {name: True}, see util.assert_uniqueness_of_object
         self.history = None  # the open store while the graph runs
         self.dump_pid = None  # 0.197 compatibility: no graph-dumping child process here
@@ -229,9 +230,10 @@ class Pipegraph:
                 runlog.write_graph(jobs, gml=self.dump_graph)
                 with history:
                     self.history = history
-                    adopt_legacy_status(self, jobs, history)
+                    rebuilder = Rebuilder(history, runlog.line)
+                    adopt_legacy_status(self, jobs, history, rebuilder)
                     console = Console(quiet=self.quiet, interactive=self._interactive())
-                    scheduler = Scheduler(self, jobs, Rebuilder(history, runlog.line), self.rc.budget(),
+                    scheduler = Scheduler(self, jobs, rebuilder, self.rc.budget(),
                                           standard_listeners(history, runlog, console) + self.listeners,
                                           console)
                     try:

@@ -14,7 +14,6 @@ import io
 import os
 import pickle
 import sys
-import time
 from typing import Any
 
 from .errors import NothingChanged
@@ -140,25 +139,21 @@ def legacy_status_file(store_path: str) -> str | None:
     return None
 
 
-def adopt_legacy_status(graph, jobs: list, history) -> list:
-    """Write records for the jobs 0.197 would consider up to date; returns their ids.
+def adopt_legacy_status(graph, jobs: list, history, rebuilder) -> int:
+    """Have `rebuilder` record the jobs 0.197 would consider up to date; how many outputs.
 
     Only into an empty store, and only when a 0.197 status file is present.
     """
     if history.record_count():
-        return []
+        return 0
     source = getattr(graph, "legacy_status_source", None)
     if source is None:
-        return []
-    old = read_status_file(source)
-    adopted = up_to_date_197(jobs, old)
-    records = _records_for(jobs, adopted)
-    for job_id, record in records.items():
-        history.put(job_id, record)
-    n_out = sum(1 for job in jobs if job in adopted and not job.is_invariant and not job.lazy)
-    print(f"pypipegraph: adopted {n_out} up-to-date job(s) and {len(records) - n_out} invariant(s) "
-          f"from pypipegraph 0.197's {source} (left unchanged); the rest runs.")
-    return sorted(records)
+        return 0
+    adopted = up_to_date_197(jobs, read_status_file(source))
+    n_out = rebuilder.adopt(jobs, adopted)
+    print(f"pypipegraph: adopted {n_out} up-to-date job(s) and {len(adopted) - n_out} invariant(s) "
+          f"and loader(s) from pypipegraph 0.197's {source} (left unchanged); the rest runs.")
+    return n_out
 
 
 def up_to_date_197(jobs: list, old: dict) -> set:
@@ -251,26 +246,3 @@ def _moved_match(name: str, checksum: Any, old: dict) -> bool:
     return False
 
 
-def _records_for(jobs: list, adopted: set) -> dict:
-    """Our records for adopted jobs, computed as if each had just been checked/run."""
-    from .history import Record
-    from .jobs.output import outputs_state
-    from .planner import input_fingerprints, lazy_fingerprint, outputs_fingerprint
-
-    fp: dict = {}
-    records: dict = {}
-    now = time.time()
-    for job in jobs:
-        if job not in adopted:
-            continue
-        if job.is_invariant:
-            fingerprint, extra = job.compute(None)
-            records[job.job_id] = Record({}, (), fingerprint, 0.0, now, extra)
-        elif job.lazy:
-            fingerprint = lazy_fingerprint(job, fp)
-        else:
-            outputs = tuple(outputs_state(job.output_names()))
-            fingerprint = outputs_fingerprint(outputs)
-            records[job.job_id] = Record(input_fingerprints(job, fp), outputs, fingerprint, 0.0, now)
-        fp[job] = fingerprint
-    return records

@@ -233,6 +233,29 @@ class Rebuilder:
                                           None, job_kind(job)))
         return fingerprint
 
+    def adopt(self, jobs: list, adopted: set) -> int:
+        """Record the `adopted` jobs (in topological order) as up to date with what is on
+        disk now, as if each had just been checked or run: a project directory taken over
+        from pypipegraph 0.197 (legacy_store). Returns how many output jobs were adopted."""
+        from .jobs.output import outputs_state
+
+        outputs_adopted = 0
+        now = time.time()
+        for job in jobs:
+            if job not in adopted:
+                continue
+            if job.is_invariant or job.lazy:
+                self.check(job)
+                continue
+            outputs = tuple(outputs_state(job.output_names()))
+            fingerprint = self.fingerprints[job] = outputs_fingerprint(outputs)
+            self.store.put(job.job_id, Record(self.inputs(job), outputs, fingerprint, 0.0, now, None,
+                                              job_kind(job)))
+            outputs_adopted += 1
+        self.fingerprints.clear()  # the run checks every job again
+        self.changed.clear()
+        return outputs_adopted
+
     def record_generated(self, generator, new_jobs: list) -> int:
         """A job-generating job ran and created `new_jobs`: its fingerprint."""
         fingerprint = self.fingerprints[generator] = generator.fingerprint_of(new_jobs)

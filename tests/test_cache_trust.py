@@ -49,7 +49,7 @@ def test_a_replaced_cache_file_with_forged_mtime_is_not_unpickled(new_pipegraph)
     with pytest.raises(ppg.RuntimeError):
         ppg.run_pipegraph()
     assert not os.path.exists(MARKER)
-    assert "is not the file cache/numbers wrote" in str(load.exception)
+    assert "it is not the file cache/numbers wrote" in str(load.exception)
     assert not Path("out/sum.txt").exists()
 
 
@@ -80,11 +80,11 @@ def test_a_replaced_futures_result_is_not_unpickled(new_pipegraph):
     ppg.run_pipegraph()
     assert first.value() == list(range(300))
     plant(first.job.filenames[0])
-    with pytest.raises(ppg.JobContractError, match="is not the file"):
+    with pytest.raises(ppg.JobContractError, match="it is not the file"):
         first.value()  # after the run: checked against the store on disk
     new_pipegraph.new_pipegraph()
     again = total(numbers(300))
     with pytest.raises(ppg.RuntimeError):
         ppg.run_pipegraph()
     assert not os.path.exists(MARKER)
-    assert "is not the file" in str(again.job.exception)
+    assert "it is not the file" in str(again.job.exception)

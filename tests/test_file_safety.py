@@ -55,7 +55,7 @@ def _dangling(of):
 
 def test_a_dangling_link_as_the_only_output_is_missing_and_removed(new_pipegraph):
     ppg.FileGeneratingJob("out/a.txt", _dangling)
-    with pytest.raises(ppg.RuntimeError, match="did not create its output file"):
+    with pytest.raises(ppg.RuntimeError, match="did not create its file"):
         ppg.run()
     assert not os.path.lexists("out/a.txt")
 

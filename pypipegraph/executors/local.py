@@ -16,7 +16,6 @@ from __future__ import annotations
 import faulthandler
 import gc
 import os
-import pickle
 import select
 import shutil
 import signal
@@ -29,7 +28,7 @@ from multiprocessing.connection import Pipe
 from .. import util
 from ..errors import JobDiedException, PyPipeGraphError
 from . import zygote
-from .worker import MAX_CAPTURE, Result, execute
+from .worker import MAX_CAPTURE, Result, decode_result, execute
 
 __all__ = ["LocalExecutor", "MAX_CAPTURE", "Result"]
 _INDEX = struct.Struct("<i")  # the master sends a job index; empty bytes: retire
@@ -236,7 +235,7 @@ class LocalExecutor:
         """A worker's report: a Result, or a failure naming the job when it cannot be read."""
         job = self.job_list[worker.job_index]
         try:
-            result = pickle.loads(message)
+            result = decode_result(message)
         except Exception as exc:  # noqa: BLE001 - e.g. an exception class that cannot be rebuilt
             return Result(False, PyPipeGraphError(
                 f"{job.job_id}: the worker's report of this job could not be read ({type(exc).__name__}: "

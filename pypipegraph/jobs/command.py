@@ -113,8 +113,7 @@ class CommandJob(MultiFileGeneratingJob):
 
     def _claim_log_dir(self) -> None:
         """Two command jobs whose ids sanitise to one log directory would mix their logs."""
-        claimed = vars(self._graph).setdefault("command_log_dirs", {})
-        other = claimed.setdefault(self.log_dir(), self)
+        other = self._graph.command_log_dirs.setdefault(self.log_dir(), self)
         if other is not self:
             raise ValueError(f"CommandJob {self.job_id!r}: its log directory {self.log_dir()} is already "
                              f"used by CommandJob {other.job_id!r}. Rename one of their output files.")

@@ -109,7 +109,8 @@ class FakeExecutor:
 
 
 class Recorder(Listener):
-    """Every event as a (name, job id) tuple, in order; `held` the cores held at each start."""
+    """Every event of a job that is not an invariant, as a (name, job id) tuple, in order;
+    `held` the cores held at each start."""
 
     def __init__(self, budget: CoreBudget):
         self.budget = budget
@@ -117,27 +118,31 @@ class Recorder(Listener):
         self.held: list = []
 
     def on_job_ready(self, job, reasons) -> None:
-        self.events.append(("ready", job.job_id))
+        self._add("ready", job)
 
     def on_job_started(self, job, cores) -> None:
-        self.events.append(("started", job.job_id))
+        self._add("started", job)
         self.held.append(self.budget.total - self.budget.free)
 
     def on_job_finished(self, job, attempt) -> None:
-        self.events.append(("finished", job.job_id))
+        self._add("finished", job)
 
     def on_job_failed(self, job, failure) -> None:
-        self.events.append(("failed", job.job_id))
+        self._add("failed", job)
 
     def on_job_skipped(self, job) -> None:
-        self.events.append(("skipped", job.job_id))
+        self._add("skipped", job)
 
     def on_job_blocked(self, job, cause) -> None:
-        self.events.append(("blocked", job.job_id))
+        self._add("blocked", job)
+
+    def _add(self, kind: str, job) -> None:
+        if not job.is_invariant:
+            self.events.append((kind, job.job_id))
 
     def of(self, kind: str) -> list[str]:
         """Job ids of the events of one kind, in order (invariants left out)."""
-        return [job_id for name, job_id in self.events if name == kind and not job_id.startswith(("FI", "PI"))]
+        return [job_id for name, job_id in self.events if name == kind]
 
 
 class Driver:
