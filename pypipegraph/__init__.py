@@ -28,6 +28,7 @@ from .events import Listener
 from .futures import Future, work
 from .graph import Pipegraph, new_pipegraph, run_pipegraph
 from .job import NotebookJob
+from .jobqueue_coordinator import JobqueueCoordinator
 from .jobs.base import Job, JobList
 from .jobs.command import CommandFailed, CommandInvariant, CommandJob
 from .jobs.filesets import FileSetJob
@@ -59,6 +60,7 @@ from .jobs.plots import CombinedPlotJob, PlotJob
 from .report import write_report
 from .resources import LocalSystem, ResourceError
 from .result_cache import ResultCache
+from .submit_coordinator import SubmitCoordinator
 from .usage import set_state
 from .util import assert_uniqueness_of_object, inside_ppg
 
@@ -85,6 +87,8 @@ __all__ = [
     "TempFilePlusGeneratingJob",
     "CycleError",
     "DaskCoordinator",
+    "JobqueueCoordinator",
+    "SubmitCoordinator",
     "FileChecksumInvariant",
     "FileGeneratingJob",
     "FileInvariant",

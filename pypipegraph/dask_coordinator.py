@@ -105,7 +105,8 @@ class DaskCoordinator:
         from .executors.dask import DaskExecutor
 
         shipment = Shipment(jobs[0]._graph if jobs else None, jobs, self)
-        return DaskExecutor(jobs, self.client, budget.request, shipment.dump, shipment.loaders_of,
+        client = self.client
+        return DaskExecutor(jobs, lambda job: client, budget.request, shipment.dump, shipment.loaders_of,
                             lost_after=self.lost_after,
                             on_shutdown=self._close_own_client if self._owned else None)
 

@@ -4,13 +4,18 @@ unpickle and, per job, the loaders to run first.
 Invariant: the Dask executor knows neither the graph nor job classes; this module is
 where the master decides what travels. The job list (with the graph, minus its resource
 coordinator, and a probe function carrying the script's globals) is pickled in one
-cloudpickle `dumps`, so `__main__` functions share one globals dict on the worker. A
-job whose callback cannot be pickled is named in the error.
+cloudpickle `dumps`, so `__main__` functions share one globals dict on the worker. Code
+that travels by value keeps its file name (cloudpickle would write "<dynamic-code>"), and
+the source of those files travels with it, so a worker's traceback names the script's
+file and line and shows the line as it was when the job list was written. A job whose
+callback cannot be pickled is named in the error.
 """
 
 from __future__ import annotations
 
 import io
+import linecache
+import marshal
 import pickle
 import sys
 import types
@@ -66,10 +71,15 @@ def needed_loaders(job) -> list:
 def dump_job_list(graph, jobs: list, rc) -> bytes:
     """Pickle the graph and its jobs in one go; the coordinator `rc` (a Dask client) stays home."""
 
+    files: set = set()
+
     class _Pickler(cloudpickle.CloudPickler):
         def reducer_override(self, obj):
             if obj is rc:
                 return (type(None), ())
+            if type(obj) is types.CodeType:  # by value: keep co_filename, note the file
+                files.add(obj.co_filename)
+                return (marshal.loads, (marshal.dumps(obj),))
             return super().reducer_override(obj)
 
     main = sys.modules.get("__main__")
@@ -77,10 +87,35 @@ def dump_job_list(graph, jobs: list, rc) -> bytes:
     probe = types.FunctionType(_PROBE, main.__dict__) if main is not None else None
     buffer = io.BytesIO()
     try:
-        _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump((graph, jobs, probe))
+        pickler = _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL)
+        pickler.dump((graph, jobs, probe))
+        pickler.dump(sources_of(files))
     except Exception as exc:
         raise PyPipeGraphError(_unpicklable(jobs, exc)) from exc
     return buffer.getvalue()
+
+
+def sources_of(files: set) -> dict:
+    """{file name: source text} of the files whose code travels (as the master reads them
+    now, from disk or from linecache: notebook cells are there too)."""
+    sources = {}
+    for name in files:
+        if name.startswith("<") and name.endswith(">"):
+            continue
+        lines = linecache.getlines(name)
+        if lines:
+            sources[name] = "".join(lines)
+    return sources
+
+
+def load_job_list(blob: bytes) -> tuple:
+    """(graph, jobs, probe) of `dump_job_list`'s bytes; the shipped sources are put into
+    this process's linecache, so tracebacks show the lines of the code that ran."""
+    unpickler = pickle.Unpickler(io.BytesIO(blob))  # one memo: the second part refers to the first
+    graph, jobs, probe = unpickler.load()
+    for name, text in unpickler.load().items():
+        linecache.cache[name] = (len(text), None, text.splitlines(True), name)  # mtime None: kept
+    return graph, jobs, probe
 
 
 def _unpicklable(jobs: list, exc: Exception) -> str:

@@ -35,7 +35,8 @@ def status_text(counts: dict, elapsed: float, eta: float | None) -> str:
     """The one status line the console, the plain log line and `ppg top` show."""
     total = counts["total"]
     percent = f" ({100 * counts['done'] // total}%)" if total else ""
-    text = (f"done {counts['done']}/{total}{percent} · running {counts['running']} · "
+    queued = f" · queued {counts['queued']}" if counts.get("queued") else ""  # on a cluster
+    text = (f"done {counts['done']}/{total}{percent} · running {counts['running']}{queued} · "
             f"failed {counts['failed']} · blocked {counts['blocked']} · {clock(elapsed)}")
     return text + (f" · ETA {clock(eta)}" if eta is not None else "")
 
@@ -133,9 +134,11 @@ class Progress(Listener):
     # --- what the views ask ------------------------------------------------------
 
     def counts(self) -> dict:
-        running = len(self.scheduler.running_jobs()) if self.scheduler is not None else 0
+        scheduler = self.scheduler
+        running = len(scheduler.running_jobs()) if scheduler is not None else 0
+        queued = len(scheduler.queued_jobs()) if scheduler is not None else 0
         return {"done": self.done, "total": self.total, "up_to_date": self.up_to_date, "ran": self.ran,
-                "running": running, "failed": self.failed, "blocked": self.blocked}
+                "running": running, "queued": queued, "failed": self.failed, "blocked": self.blocked}
 
     def elapsed(self) -> float:
         return time.time() - self.started

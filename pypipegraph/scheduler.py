@@ -138,10 +138,12 @@ class Scheduler:
         for job, state in self.state.items():
             if not job.is_invariant:
                 counts[state] += 1
-        running = len(self.executor.busy)
-        waiting = counts[NEEDS_RUN] - running + counts[WAITING]
-        result = {"ran": self.n_ran, "running": running, "waiting": waiting,
-                  "failed": counts[FAILED], "up to date": counts[SKIPPED]}
+        submitted = len(self.executor.busy)
+        states = getattr(self.executor, "states", None)  # (running, queued) on a cluster
+        running, queued = states() if states is not None else (submitted, None)
+        waiting = counts[NEEDS_RUN] - submitted + counts[WAITING]
+        result = {"ran": self.n_ran, "running": running, **({"queued": queued} if queued is not None else {}),
+                  "waiting": waiting, "failed": counts[FAILED], "up to date": counts[SKIPPED]}
         remaining = 0.0
         for job in self.runnable:
             remaining += self.rebuilder.last_runtime(job)
@@ -149,21 +151,30 @@ class Scheduler:
             result["eta"] = remaining / self.budget.parallelism
         return result
 
-    def running_jobs(self) -> list[tuple]:
-        """(job, started, cores, worker pid) of each running job."""
+    def running_jobs(self, hosts: bool = False) -> list[tuple]:
+        """(job, started, cores, worker pid) of each running job; with `hosts`, (job,
+        started, cores, pid, host) ('' = this machine). Jobs still queued on a cluster
+        are not running (see queued_jobs()), nor are jobs that just finished there."""
         running = []
         for worker in self.executor.running():
+            if getattr(worker, "state", "running") != "running":
+                continue
             job = self.jobs[worker.job_index]
-            held = self.budget.held(job)
-            running.append((job, worker.started, held, worker.pid))
+            row = (job, worker.started, self.budget.held(job), worker.pid)
+            running.append((*row, getattr(worker, "host", "")) if hosts else row)
         return running
+
+    def queued_jobs(self) -> list:
+        """Jobs handed to an executor that has not started them yet (a cluster's queue)."""
+        return [self.jobs[worker.job_index] for worker in self.executor.running()
+                if getattr(worker, "state", "running") == "queued"]
 
     def request_stop(self) -> None:
         self.stopping = True
 
     def request_abort(self) -> None:
         self.stopping = self.aborting = True
-        for job, _, _, _ in self.running_jobs():
+        for job in [self.jobs[worker.job_index] for worker in self.executor.running()]:
             self.kill_job(job, "aborted from the console")
 
     def kill_job(self, job, why: str = "killed from the console") -> None:

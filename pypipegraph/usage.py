@@ -24,6 +24,7 @@ the largest Dask worker) has, so an estimate never makes a job unschedulable.
 
 from __future__ import annotations
 
+import math
 import os
 import resource
 import socket
@@ -108,7 +109,8 @@ def _locate() -> tuple:
 def memory_cap(budget) -> int:
     """The most memory one job can be given: the largest Dask worker's, else the machine's
     (0 when unknown: no estimates then)."""
-    return int(getattr(budget, "worker_memory", 0) or getattr(budget, "memory", 0) or 0)
+    cap = getattr(budget, "worker_memory", 0) or getattr(budget, "memory", 0) or 0
+    return int(cap) if math.isfinite(cap) else 0  # unbounded (a submit command's cluster): unknown
 
 
 def apply_memory_estimates(jobs: dict, estimates: dict, budget) -> int:

@@ -19,7 +19,7 @@ class _Planted:
 
 def test_a_replaced_job_list_file_is_refused_unopened(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    honest = pickle.dumps((None, [], None))
+    honest = pickle.dumps((None, [], None)) + pickle.dumps({})
     path = tmp_path / "jobs.pickle"
     path.write_bytes(pickle.dumps(_Planted()))  # a neighbour swapped the file
     with pytest.raises(PyPipeGraphError, match="not the job list the pipeline wrote"):
@@ -28,7 +28,7 @@ def test_a_replaced_job_list_file_is_refused_unopened(tmp_path, monkeypatch):
 
 
 def test_the_job_list_the_master_wrote_is_loaded(tmp_path):
-    honest = pickle.dumps((None, ["a job"], None))
+    honest = pickle.dumps((None, ["a job"], None)) + pickle.dumps({})
     path = tmp_path / "jobs.pickle"
     path.write_bytes(honest)
     replica = dask_worker._replica("token-b", 0, str(path), xxhash.xxh3_64_intdigest(honest))

@@ -7,6 +7,9 @@ or a lost scheduler never yields "done"). The job list travels once per generati
 on the shared filesystem each worker process reads once; a task carries only its
 path and indices: its job and the loaders (upstream first) it needs there. `wait()` wakes up
 on a byte a done-callback writes to a pipe, so console input still interrupts it.
+A submitted task counts as queued until its start event (dask_worker.STARTED_TOPIC)
+arrived: only then is it running, on the host and pid the event names. Each job goes
+to the client `route(job)` names (one client per cluster; most runs have one).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import os
 import queue
 import select
 import shutil
+import threading
 import time
 import uuid
 
@@ -22,7 +26,7 @@ import xxhash
 
 from ..errors import JobDiedException, PyPipeGraphError
 from ..safe_files import write_file
-from .dask_worker import run_task
+from .dask_worker import STARTED_TOPIC, run_task
 from .worker import Result, decode_result
 
 SHIP_DIR = ".pypipegraph_dask"  # job lists for the workers, removed after the run
@@ -33,27 +37,35 @@ class ClusterLost(PyPipeGraphError):
 
 
 class Task:
-    """A submitted job: what `running()` reports and `kill()` takes."""
+    """A submitted job: what `running()` reports and `kill()` takes. Its `state` is
+    "queued" until the worker announced its start (then `started`, `host` and `pid` are
+    the worker's), "running", and "done" once its future finished (before wait() took it)."""
 
-    __slots__ = ("future", "job_index", "started", "pid")
+    __slots__ = ("future", "job_index", "started", "pid", "host", "state", "client")
 
-    def __init__(self, future, job_index: int):
+    def __init__(self, future, job_index: int, client):
         self.future = future
         self.job_index = job_index
-        self.started = time.time()
-        self.pid = 0  # the worker's pid is known only when the result comes back
+        self.started = time.time()  # submission; the worker's start once it ran
+        self.pid = 0
+        self.host = ""
+        self.state = "queued"
+        self.client = client
 
 
 class DaskExecutor:
-    """Submits jobs to `client`. What travels is declared by the caller: `dump()` gives
-    the bytes a worker unpickles (the job list of the current generation), `loaders_of(i)`
+    """Submits each job to the client `route(job)` returns (a `distributed.Client`: the
+    same one for every job, or one per cluster). What travels is declared by the caller:
+    `dump()` gives the bytes a worker unpickles (the job list of the current generation), `loaders_of(i)`
     the indices of the loaders job `i` needs there (upstream first), `resources_of(job)`
     each task's Dask resources; `on_shutdown()` is called after the run."""
 
-    def __init__(self, job_list: list, client, resources_of, dump, loaders_of,
+    def __init__(self, job_list: list, route, resources_of, dump, loaders_of,
                  lost_after: float = 10.0, on_shutdown=None):
         self.job_list = job_list
-        self.client = client
+        self.route = route
+        self.clients: list = []  # the clients jobs went to, each subscribed to start events
+        self._lock = threading.Lock()  # start events arrive on the clients' threads
         self.resources_of = resources_of
         self.dump = dump
         self.loaders_of = loaders_of
@@ -81,18 +93,47 @@ class DaskExecutor:
     def start(self, job_index: int, min_generation: int = 0) -> Task:
         """Submit job `job_index`; Dask queues it until a worker has the resources free."""
         job = self.job_list[job_index]
+        client = self._client(job)
         self._submitted += 1
-        future = self.client.submit(
+        key = f"ppg-{self.token}-{job_index}-{self._submitted}"
+        future = client.submit(
             run_task, *self._ship(), self.token, self.generation, self.directory, job_index,
-            self.loaders_of(job_index), key=f"ppg-{self.token}-{job_index}-{self._submitted}",
-            resources=self.resources_of(job), pure=False, retries=0,
+            self.loaders_of(job_index), key, key=key, resources=self.resources_of(job), pure=False,
+            retries=0,
         )
-        task = Task(future, job_index)
-        self.busy[future.key] = task
+        task = Task(future, job_index, client)
+        with self._lock:
+            self.busy[key] = task
         future.add_done_callback(self._on_done)
         return task
 
+    def _client(self, job):
+        client = self.route(job)
+        if not any(client is known for known in self.clients):
+            client.subscribe_topic(STARTED_TOPIC, self._on_started)  # before its first task
+            self.clients.append(client)
+        return client
+
+    def _on_started(self, event) -> None:  # runs in a client's thread
+        token, key, host, pid, started = event[1]
+        if token != self.token:
+            return  # another pipeline on the same scheduler
+        with self._lock:
+            task = self.busy.get(key)
+            if task is not None and task.state == "queued":
+                task.started, task.host, task.pid, task.state = started, host, pid, "running"
+
+    def states(self) -> tuple[int, int]:
+        """(running, queued): jobs a worker runs now, jobs submitted that none started yet."""
+        with self._lock:
+            states = [task.state for task in self.busy.values()]
+        return states.count("running"), states.count("queued")
+
     def _on_done(self, future) -> None:  # runs in the client's thread
+        with self._lock:
+            task = self.busy.get(future.key)
+            if task is not None:
+                task.state = "done"
         self._done.put(future.key)
         try:
             os.write(self._wake_w, b"x")
@@ -116,10 +157,11 @@ class DaskExecutor:
             task = self.busy.get(key)
             if task is None:
                 continue
-            if task.future.status == "cancelled" and self.client.status != "running":
+            if task.future.status == "cancelled" and task.client.status != "running":
                 self._lost = True  # the scheduler went away: the task did not finish
                 continue
-            del self.busy[key]
+            with self._lock:
+                del self.busy[key]
             done.append(task)
         finished = [(task, task.job_index, result) for task, result in zip(done, self._results(done),
                                                                              strict=True)]
@@ -131,9 +173,10 @@ class DaskExecutor:
 
     def _results(self, tasks: list[Task]) -> list[Result]:
         """The Results of finished tasks, fetched in one round trip when all succeeded."""
-        if tasks and all(task.future.status == "finished" for task in tasks):
+        if tasks and all(task.future.status == "finished" and task.client is tasks[0].client
+                         for task in tasks):
             try:
-                payloads = self.client.gather([task.future for task in tasks])
+                payloads = tasks[0].client.gather([task.future for task in tasks])
             except Exception:  # noqa: BLE001 - a result was lost: look at each on its own
                 pass
             else:
@@ -167,11 +210,13 @@ class DaskExecutor:
     def _died(self, task: Task, why: str) -> Result:
         job = self.job_list[task.job_index]
         return Result(False, JobDiedException(f"{job.job_id} did not finish: {why}."), None, "", "",
-                      task.started, time.time(), 0)
+                      task.started, time.time(), task.pid)
 
     def _check_scheduler(self) -> None:
-        """Raise ClusterLost when the scheduler is gone for `lost_after` seconds."""
-        status = getattr(self.client, "status", "running")
+        """Raise ClusterLost when a scheduler is gone for `lost_after` seconds."""
+        client = next((c for c in self.clients if c.status != "running"), None)
+        status = "running" if client is None else client.status
+        client = client or (self.clients[0] if self.clients else None)
         if status == "running" and not self._lost:
             self._disconnected_since = None
             return
@@ -179,7 +224,7 @@ class DaskExecutor:
             self._disconnected_since = time.time()
         if self._lost or status in ("closed", "closing") or time.time() - self._disconnected_since > self.lost_after:
             raise ClusterLost(
-                f"Lost the Dask scheduler {self.client.scheduler.address} (client {status}) while "
+                f"Lost the Dask scheduler {client.scheduler.address} (client {status}) while "
                 f"{len(self.busy)} job(s) ran there. Finished jobs are recorded; run the pipeline "
                 "again when the cluster is back."
             )
@@ -190,14 +235,18 @@ class DaskExecutor:
         task.future.cancel()
 
     def running(self) -> list[Task]:
-        return list(self.busy.values())
+        """Every submitted job not yet returned by wait(), whatever its `state`."""
+        with self._lock:
+            return list(self.busy.values())
 
     def shutdown(self, kill: bool = False) -> None:
         """Cancel what still runs, release the shipped job list, close the pipe."""
-        futures = [task.future for task in self.busy.values()]
-        if futures and self.client.status == "running":
+        for client in self.clients:
+            futures = [task.future for task in self.busy.values() if task.client is client]
             try:
-                self.client.cancel(futures)
+                if futures and client.status == "running":
+                    client.cancel(futures)
+                client.unsubscribe_topic(STARTED_TOPIC)
             except Exception:  # noqa: BLE001 - the scheduler may be gone already
                 pass
         shutil.rmtree(self.ship_dir, ignore_errors=True)

@@ -5,24 +5,30 @@ generation) and keeps it, so job objects keep their identity between tasks (an
 AttributeLoadingJob sets an attribute a later job reads). A loader runs at most once
 per replica, before the first job that needs it. Jobs of one pipeline share the
 process's working directory (the master's); jobs of pipelines in other directories
-wait until the directory is free, so one never runs in another's directory.
+wait until the directory is free, so one never runs in another's directory. A task
+announces its start (run token, task key, host, pid, time) as a Dask event on
+STARTED_TOPIC once it holds its worker's resources, so the master can tell running jobs
+from queued ones.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import pickle
+import socket
 import sys
 import threading
+import time
 import traceback
 
 import xxhash
 
 from .. import util
+from ..dask_shipment import load_job_list
 from ..errors import PyPipeGraphError
 from .worker import MAX_CAPTURE, execute, run_job
 
+STARTED_TOPIC = "pypipegraph-started"
 _KEEP_RUNS = 4  # pipelines (run tokens) a worker process keeps the job lists of
 
 
@@ -52,7 +58,7 @@ def _replica(token: str, generation: int, path: str, digest: int) -> _Replica:
                     f"{path} is not the job list the pipeline wrote (its content changed "
                     "after it was written); refusing to unpickle it"
                 )
-            graph, jobs, probe = pickle.loads(blob)
+            graph, jobs, probe = load_job_list(blob)
             if graph is not None and probe is not None:
                 graph.main_globals = probe.__globals__  # the script's namespace, for generated jobs
             replica = _replicas[key] = _Replica(graph, jobs)
@@ -149,8 +155,9 @@ def _streams() -> tuple[_ThreadStream, _ThreadStream]:
 
 
 def run_task(path: str, digest: int, token: str, generation: int, directory: str, job_index: int,
-             loaders: tuple) -> bytes:
+             loaders: tuple, key: str = "") -> bytes:
     """The Dask task: run missing loaders here, then job `job_index`; a pickled Result."""
+    _announce(token, key)
     replica = _replica(token, generation, path, digest)
     job = replica.jobs[job_index]
     out, err = _streams()
@@ -162,7 +169,7 @@ def run_task(path: str, digest: int, token: str, generation: int, directory: str
         try:
             util.is_worker = True
             util.global_pipegraph = replica.graph  # generated jobs register with the replica
-            failure = _load(replica, job, loaders)
+            failure = run_loaders(replica, job, loaders)
             if failure is not None:
                 return False, failure, None
             if job.generates_jobs:
@@ -175,8 +182,20 @@ def run_task(path: str, digest: int, token: str, generation: int, directory: str
     return execute(job, lambda: (out.collect(), err.collect()), os.getpid(), run)
 
 
-def _load(replica: _Replica, job, loaders: tuple) -> PyPipeGraphError | None:
-    """Run the loaders `job` needs that have not run in this process; the first failure."""
+def _announce(token: str, key: str) -> None:
+    """Tell the master this task started here (best effort: outside a worker, say nothing)."""
+    try:
+        from distributed import get_worker
+
+        get_worker().log_event(STARTED_TOPIC, [token, key, socket.gethostname(), os.getpid(), time.time()])
+    except Exception:  # noqa: BLE001 - no worker (a test calling run_task) or no scheduler
+        pass
+
+
+def run_loaders(replica: _Replica, job, loaders: tuple,
+                where: str = "on the Dask worker") -> PyPipeGraphError | None:
+    """Run the loaders `job` needs that have not run in this process; the first failure
+    (`where`: where this process is, for the message)."""
     for index in loaders:
         if index in replica.loaded and replica.loaded[index] is None:
             continue
@@ -192,7 +211,7 @@ def _load(replica: _Replica, job, loaders: tuple) -> PyPipeGraphError | None:
         if error is not None:
             loader = replica.jobs[index]
             return PyPipeGraphError(
-                f"{job.job_id} did not run: its loader {loader.job_id} failed on the Dask worker "
+                f"{job.job_id} did not run: its loader {loader.job_id} failed {where} "
                 f"(pid {os.getpid()}) although it succeeded in the master. Loaders must give the "
                 f"same result everywhere (same files, no local state).\n{error}"
             )

@@ -405,6 +405,20 @@ class Job(Protocol197):
         self.resource_needs = {**self.resource_needs, resource: units}
         return self
 
+    cluster_settings: dict = {}  # see cluster()
+
+    def cluster(self, profile: str | None = None, **settings) -> Job:
+        """Settings of the batch job that runs this job: a named `profile`, `queue`,
+        `walltime`, `account`, `extra` directives, other options of the cluster class
+        (docs/cluster.md). Jobs run locally ignore them.
+
+            >>> job.cluster(queue="bigmem", walltime="24:00:00", extra=["--gres=gpu:1"])
+        """
+        from ..cluster_profiles import checked_settings
+
+        self.cluster_settings = checked_settings(self.job_id, profile, settings)
+        return self
+
     @property
     def rule(self) -> str:
         """The kind of job reports group by: `job.rule = ...`, else the callback's qualified

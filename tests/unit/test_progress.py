@@ -96,3 +96,12 @@ def test_failures_group_by_rule_and_message_and_blocked_jobs_are_counted(driver)
     message = error_message(progress, failed, "see logs")
     assert message.splitlines()[0] == "5 job(s) failed (5 more did not run because of them):"
     assert len(message.splitlines()) == 3  # one line for the group, not one per job
+
+
+def test_the_status_line_names_queued_jobs_on_a_cluster():
+    from pypipegraph.progress import status_text
+
+    counts = {"done": 3, "total": 12, "running": 2, "queued": 4, "failed": 0, "blocked": 0}
+    assert status_text(counts, 65, None) == ("done 3/12 (25%) · running 2 · queued 4 · failed 0 · "
+                                             "blocked 0 · 0:01:05")
+    assert "queued" not in status_text({**counts, "queued": 0}, 65, None)
