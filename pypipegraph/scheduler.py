@@ -20,7 +20,6 @@ from collections import deque
 from .errors import JobDiedException
 from .events import Attempt, Failure, subscribers
 from .executors.master import InMasterExecutor
-from .ordering import topological_order
 from .priorities import ReadyQueue
 from .resources import NamedResources, ResourceError
 from .util import user_traceback
@@ -81,6 +80,7 @@ class Scheduler:
         self.blocked: dict = {}  # job -> number of lazy prerequisites not yet run
         self.waiters: dict = {}  # lazy job -> jobs waiting for it to run
         self.generation_of: dict = {}  # job -> executor generation it needs / produced
+        self.floor_generation = 0  # a generating job changed the master: later jobs need this
         self.temp_files = rebuilder.temp_files(self._is_settled, self._forget_temp)
         self.failed: list = []
         self.executor = executor if executor is not None else graph.rc.executor(jobs, budget)
@@ -299,7 +299,8 @@ class Scheduler:
                 budget.release(job)
                 skipped.append(entry)
                 continue
-            if self.executor.start(self.index[job], self.generation_of.get(job, 0)) is None:
+            generation = self.generation_of.get(job, 0)
+            if self.executor.start(self.index[job], max(generation, self.floor_generation)) is None:
                 self._release(job)
                 skipped.append(entry)
                 break
@@ -307,17 +308,25 @@ class Scheduler:
         runnable.restore(skipped)
 
     def _run_in_master(self, job) -> None:
+        """Loaders and job-generating jobs run here, in the master, while nothing else starts."""
         self._emit("on_job_started", job, 0)
-        result = self.in_master.run(job)
+        generates = job.generates_jobs
+        result = self.in_master.run(job, capture=generates)
         reason = "; ".join(job.run_reasons)
         if not result.ok:
-            attempt = Attempt(result.start, result.stop, result.pid, 0, outcome="failed", reason=reason,
-                              traceback=result.traceback)
-            self._fail(job, Failure(result.value, result.traceback, "Exception", attempt, stored=False))
+            attempt = Attempt(result.start, result.stop, result.pid, 0, result.stdout, result.stderr, "failed",
+                              reason, result.traceback)
+            self._fail(job, Failure(result.value, result.traceback, "Exception", attempt, stored=generates))
             return
         self.n_ran += 1
-        self._emit("on_job_finished", job, Attempt(result.start, result.stop, result.pid, 0, reason=reason))
-        self.generation_of[job] = self.executor.bump_generation()
+        self._emit("on_job_finished", job, Attempt(result.start, result.stop, result.pid, 0, result.stdout,
+                                                   result.stderr, reason=reason))
+        generation = self.executor.bump_generation()
+        if generates:
+            self.floor_generation = generation  # what it changed is visible to every later job
+            self._merge_generated(job, result.value, generation)
+            return
+        self.generation_of[job] = generation
         self._job_done(job)
 
     def _finished(self, job, result) -> None:
@@ -337,9 +346,6 @@ class Scheduler:
         self.n_ran += 1
         self._emit("on_job_finished", job, Attempt(result.start, result.stop, result.pid, cores,
                                                    result.stdout, result.stderr, "done", reason))
-        if job.generates_jobs:
-            self._merge_generated(job, result.value)
-            return
         self.rebuilder.record_run(job, result.value, result.start, result.stop)
         self._job_done(job)
 
@@ -364,14 +370,10 @@ class Scheduler:
 
     # --- jobs created while running ------------------------------------------
 
-    def _merge_generated(self, generator, payload: bytes) -> None:
-        try:
-            new_jobs, injections = self.graph.merge_generated(generator, payload)
-            topological_order(new_jobs)
-        except Exception as exc:  # noqa: BLE001 - conflicts, cycles, unpicklable jobs
-            self._fail(generator, Failure(exc, user_traceback(exc), "Exception"))
-            return
-        generation = self.executor.bump_generation() if new_jobs else 0
+    def _merge_generated(self, generator, session, generation: int) -> None:
+        """The jobs `generator` created (already in the graph) join the run; jobs it
+        injected them into wait for them."""
+        new_jobs = session.new_jobs
         for job in new_jobs:
             self.index[job] = len(self.jobs)
             self.jobs.append(job)
@@ -380,7 +382,7 @@ class Scheduler:
         self._emit("on_jobs_generated", generator, new_jobs)
         for job in new_jobs:
             self._add_pending(job, job.prerequisites)
-        for downstream, upstream in injections:
+        for downstream, upstream in session.injections:
             if downstream in self.pending:
                 self._add_pending(downstream, [upstream], extra=True)
         self.rebuilder.record_generated(generator, new_jobs)
