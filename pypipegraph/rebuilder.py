@@ -87,6 +87,7 @@ class Rebuilder:
         self.note = note or _ignore
         self.fingerprints: dict = {}
         self.changed: dict = {}  # invariant -> (old record, new extra) when its check moved it
+        self.invalidated: set = set()  # jobs 0.197 would have invalidated (see `_invalidate`)
 
     def has_records(self) -> bool:
         """Whether the store knows any job (an empty store knows no runtimes)."""
@@ -116,17 +117,50 @@ class Rebuilder:
     def check(self, job) -> Decision:
         """Decide `job`, whose upstream jobs are all resolved; record its fingerprint
         unless it must run. Invariants are computed (and their record updated); a lazy
-        job gets the fingerprint of its inputs and never reasons of its own."""
+        job gets the fingerprint of its inputs and never reasons of its own (a temp job
+        whose kept file is missing gets another one, so that its dependants rerun)."""
         if job.is_invariant:
             return self._check_invariant(job)
         if job.lazy:
-            fingerprint = self.fingerprints[job] = combine(sorted(self.inputs(job).items()))
+            fingerprint = combine(sorted(self.inputs(job).items()))
+            missing = _missing_kept_file(job)
+            if missing is not None:
+                fingerprint = combine([fingerprint, "missing", missing])
+                self._invalidate(job, "not done")
+            else:
+                self._invalidate_if_upstream(job)
+            self.fingerprints[job] = fingerprint
             return Decision([], False, fingerprint)
         record = self.store.get(job.job_id)
         decision = self.judge(job, record, self.inputs(job))
         if not decision.reasons:
             self.fingerprints[job] = decision.fingerprint
+        if not self._invalidate_if_upstream(job) and decision.reasons and not job.always_runs:
+            self._invalidate(job, "not done")
         return decision
+
+    def _invalidate_if_upstream(self, job) -> bool:
+        """Invalidate `job` when a prerequisite was; whether it was."""
+        invalidated = self.invalidated
+        if invalidated:
+            for up in job.prerequisites:
+                if up in invalidated:
+                    self._invalidate(job, f"preq invalidated {up.job_id}")
+                    return True
+        return False
+
+    def _invalidate(self, job, reason: str) -> None:
+        """0.197's invalidation: every job downstream of a new or changed invariant and every
+        job that is not done gets `was_invalidated`; a library's `invalidated(reason)`
+        override is called with 0.197's reasons ("invariant", "not done", "preq
+        invalidated ..."), once. Nothing is called when explaining (read-only)."""
+        if self.read_only or job in self.invalidated:
+            return
+        self.invalidated.add(job)
+        if _overrides_invalidated(type(job)):
+            job.invalidated(reason)
+        else:
+            job.was_invalidated = True
 
     def judge(self, job, record: Record | None, current_inputs: dict) -> Decision:
         """Whether output job `job` must run, given its stored `record` and the current
@@ -182,6 +216,8 @@ class Rebuilder:
             self.store.put(job.job_id, Record({}, (), fingerprint, 0.0, time.time(), extra, INVARIANT))
             for digest, text in job.kept_texts().items():
                 self.store.store_source(digest, text)
+        if old is None or old.fingerprint != fingerprint:
+            self._invalidate(job, "invariant")
         if old is not None and old.fingerprint != fingerprint:
             self.changed[job] = (old, extra)
             return Decision([], True, fingerprint)
@@ -221,8 +257,8 @@ class Rebuilder:
         Early cutoff: a rerun that produced the same output keeps the old fingerprint,
         so dependants recorded with it stay up to date."""
         outputs = tuple(outputs)
-        if job.lazy:
-            fingerprint = self.fingerprints[job]
+        if job.lazy:  # made again: a missing kept file no longer counts
+            fingerprint = self.fingerprints[job] = combine(sorted(self.inputs(job).items()))
         else:
             fingerprint = outputs_fingerprint(outputs) if outputs else combine([job.job_id])
             old = self.store.get(job.job_id)
@@ -333,6 +369,30 @@ def _input_changes(job, old: dict, new: dict) -> list[str]:
 
 def _ignore(_text: str) -> None:
     pass
+
+
+def _missing_kept_file(job) -> str | None:
+    """The first file a temp job keeps (not temporary) that is missing, else None."""
+    if not is_temp(job) or len(job.filenames) == 1:
+        return None
+    temporary = set(job.temp_filenames())
+    for name in job.filenames:
+        if name not in temporary and not os.path.exists(name):
+            return name
+    return None
+
+
+_ENGINE = __name__.split(".")[0] + "."
+_overriding: dict = {}
+
+
+def _overrides_invalidated(cls) -> bool:
+    """Whether a class outside the engine (a library's) defines its own `invalidated`."""
+    answer = _overriding.get(cls)
+    if answer is None:
+        module = getattr(cls.invalidated, "__module__", "") or ""
+        answer = _overriding[cls] = not module.startswith(_ENGINE)
+    return answer
 
 
 def _no_source(_digest) -> None:

@@ -20,9 +20,9 @@ from collections import deque
 from .errors import JobDiedException
 from .events import Attempt, Failure, subscribers
 from .executors.master import InMasterExecutor
+from .jobs.protocol197 import Protocol197
 from .priorities import ReadyQueue
 from .resources import NamedResources, ResourceError
-from .util import user_traceback
 
 WAITING = 0  # upstream not resolved yet
 IDLE = 1  # lazy job resolved, not (yet) asked to run
@@ -31,8 +31,20 @@ SKIPPED = 3  # up to date
 DONE = 4  # ran successfully
 FAILED = 5
 
+NEEDS_TOO_MUCH = "Needed to much memory/cores"  # error_reason, spelled as 0.197 spelled it
 _TICK = 0.5  # seconds between wake-ups while jobs run and nothing happens
 _BUSY_TICK = 0.1  # ... while a listener has work pending (the store's batched commits)
+
+
+_cleanup_classes: dict = {}
+
+
+def _has_cleanup(cls) -> bool:
+    """Whether jobs of `cls` define a `cleanup()` of their own."""
+    answer = _cleanup_classes.get(cls)
+    if answer is None:
+        answer = _cleanup_classes[cls] = cls.cleanup is not Protocol197.cleanup
+    return answer
 
 
 class _SilentConsole:
@@ -83,6 +95,7 @@ class Scheduler:
         self.floor_generation = 0  # a generating job changed the master: later jobs need this
         self.temp_files = rebuilder.temp_files(self._is_settled, self._forget_temp)
         self.failed: list = []
+        self.cleanup_left: dict = {}  # job with a cleanup() -> dependants that may not have run yet
         self.executor = executor if executor is not None else graph.rc.executor(jobs, budget)
         self.in_master = in_master if in_master is not None else InMasterExecutor()
 
@@ -206,14 +219,19 @@ class Scheduler:
     def _decide(self, job) -> None:
         decision = self.rebuilder.check(job)
         if decision.error is not None:
-            self._fail(job, Failure(decision.error, user_traceback(decision.error), "Exception"))
-        elif job.lazy:
+            # 0.197 checked every invariant before running anything and let the error escape
+            # run_pipegraph() as it was raised; here all invariants are checked before the
+            # first job starts too (they have no upstream), and the run ends the same way.
+            error = decision.error
+            error.add_note(f"(raised while checking the invariant {job.job_id!r}; nothing was run "
+                           "after it. Fix the input, or the invariant, and run again.)")
+            raise error
+        if job.lazy:
             self._resolve(job, IDLE)
         elif not decision.reasons:
             self._resolve(job, SKIPPED)
             self._emit("on_job_skipped", job)
         else:
-            job.was_invalidated = decision.invalidated
             self._ready(job, tuple(decision.reasons))
             self._request(job)
 
@@ -289,8 +307,8 @@ class Scheduler:
                 continue
             try:
                 fits = budget.try_acquire(job)
-            except ResourceError as exc:
-                self._fail(job, Failure(exc, None, str(exc)))
+            except ResourceError as exc:  # it can never fit: it and its dependants fail, as in 0.197
+                self._fail(job, Failure(exc, None, NEEDS_TOO_MUCH))
                 continue
             if not fits:
                 skipped.append(entry)
@@ -328,6 +346,7 @@ class Scheduler:
             return
         self.generation_of[job] = generation
         self._job_done(job)
+        self._cleanup_prerequisites(job)
 
     def _finished(self, job, result) -> None:
         cores = self.budget.held(job)
@@ -348,6 +367,7 @@ class Scheduler:
                                                    result.stdout, result.stderr, "done", reason))
         self.rebuilder.record_run(job, result.value, result.start, result.stop)
         self._job_done(job)
+        self._cleanup_prerequisites(job)
 
     def _job_done(self, job) -> None:
         if not job.lazy:
@@ -387,6 +407,7 @@ class Scheduler:
                 self._add_pending(downstream, [upstream], extra=True)
         self.rebuilder.record_generated(generator, new_jobs)
         self._resolve(generator, DONE)
+        self._cleanup_prerequisites(generator)
 
     def _add_pending(self, job, upstream, extra: bool = False) -> None:
         if self.state[job] != WAITING:
@@ -399,6 +420,34 @@ class Scheduler:
         self.pending[job] = self.pending.get(job, 0) + count if extra else count
         if not extra and not count:
             self.decide_queue.append(job)
+
+    # --- cleanup (0.197's hook) -------------------------------------------------
+
+    def _cleanup_prerequisites(self, job) -> None:
+        """`job` ran: a prerequisite with a `cleanup()` (an AttributeLoadingJob deletes its
+        attribute) is cleaned up in the master once every direct dependant of it in this
+        run has run successfully (0.197). A cleaned-up loader loads again if asked."""
+        for up in job.prerequisites:
+            if not _has_cleanup(type(up)):
+                continue
+            left = self.cleanup_left.get(up)
+            if left == -1:
+                continue  # cleaned up already
+            left = (left - 1) if left is not None else self._not_run(up)
+            if left <= 0:
+                left = self._not_run(up)  # dependants may have been injected meanwhile
+            if left:
+                self.cleanup_left[up] = left
+                continue
+            self.cleanup_left[up] = -1
+            up.cleanup()
+            up.was_cleaned_up = True
+            if up.lazy and self.state.get(up) == DONE:
+                self.state[up] = IDLE
+
+    def _not_run(self, job) -> int:
+        state = self.state
+        return sum(1 for dependant in job.dependants if state.get(dependant, DONE) != DONE)
 
     # --- temporary files -------------------------------------------------------
 

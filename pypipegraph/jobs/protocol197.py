@@ -23,6 +23,8 @@ def _is_v197(extra: Any) -> bool:
 class Protocol197:
     """The 0.197 methods every job has; see the module docstring."""
 
+    was_cleaned_up = False  # set once cleanup() was called (after every direct dependant ran)
+
     def __init_subclass__(cls, **kwargs):
         """A library's subclass that defines `_get_invariant`/`get_invariant` is an invariant
         (0.197's protocol): its value is computed in the master through `compute()`."""
