@@ -33,17 +33,19 @@ class Decision:
 
     reasons      why the job must run (empty: it is up to date, or lazy)
     invalidated  True when an input changed (as opposed to a missing output / no record)
+    not_done     True when it never ran or an output is not as recorded (0.197's "not done")
     fingerprint  the job's fingerprint if it does not run
     error        the exception an invariant raised while being checked, else None
     """
 
-    __slots__ = ("reasons", "invalidated", "fingerprint", "error")
+    __slots__ = ("reasons", "invalidated", "fingerprint", "error", "not_done")
 
-    def __init__(self, reasons, invalidated=False, fingerprint=None, error=None):
+    def __init__(self, reasons, invalidated=False, fingerprint=None, error=None, not_done=False):
         self.reasons = reasons
         self.invalidated = invalidated
         self.fingerprint = fingerprint
         self.error = error
+        self.not_done = not_done  # no record, or an output missing/empty/changed outside
 
 
 class Verdict(NamedTuple):
@@ -131,12 +133,13 @@ class Rebuilder:
                 self._invalidate_if_upstream(job)
             self.fingerprints[job] = fingerprint
             return Decision([], False, fingerprint)
+        self._invalidate_if_upstream(job)  # first, as 0.197 did (a library's hook may delete outputs)
         record = self.store.get(job.job_id)
         decision = self.judge(job, record, self.inputs(job))
         if not decision.reasons:
             self.fingerprints[job] = decision.fingerprint
-        if not self._invalidate_if_upstream(job) and decision.reasons and not job.always_runs:
-            self._invalidate(job, "not done")
+        elif decision.not_done and not job.always_runs:
+            self._invalidate(job, "not done", again=True)
         return decision
 
     def _invalidate_if_upstream(self, job) -> bool:
@@ -149,12 +152,12 @@ class Rebuilder:
                     return True
         return False
 
-    def _invalidate(self, job, reason: str) -> None:
+    def _invalidate(self, job, reason: str, again: bool = False) -> None:
         """0.197's invalidation: every job downstream of a new or changed invariant and every
         job that is not done gets `was_invalidated`; a library's `invalidated(reason)`
         override is called with 0.197's reasons ("invariant", "not done", "preq
-        invalidated ..."), once. Nothing is called when explaining (read-only)."""
-        if self.read_only or job in self.invalidated:
+        invalidated ..."), once per reason. Nothing is called when explaining (read-only)."""
+        if self.read_only or (job in self.invalidated and not again):
             return
         self.invalidated.add(job)
         if _overrides_invalidated(type(job)):
@@ -171,10 +174,10 @@ class Rebuilder:
         if record is None:
             last = self.failures().get(job.job_id)
             if last == "killed":
-                return Decision(["its last run was killed"])
+                return Decision(["its last run was killed"], not_done=True)
             if last:
-                return Decision(["its last run failed"])
-            return Decision(["never ran (no record in the store)"])
+                return Decision(["its last run failed"], not_done=True)
+            return Decision(["never ran (no record in the store)"], not_done=True)
         reasons = []
         outputs = record.outputs
         refreshed = None
@@ -194,12 +197,13 @@ class Rebuilder:
                     if refreshed is None:
                         refreshed = list(outputs)
                     refreshed[i] = (name, stat[0], stat[1], digest)
+        not_done = bool(reasons)
         invalidated = False
         if current_inputs != record.inputs:
             invalidated = True
             reasons.extend(_input_changes(job, record.inputs, current_inputs))
         if reasons:
-            return Decision(reasons, invalidated)
+            return Decision(reasons, invalidated, not_done=not_done)
         if refreshed is not None and not self.read_only:
             self.store.put(job.job_id, record._replace(outputs=tuple(refreshed)))
         return Decision([], False, record.fingerprint)
