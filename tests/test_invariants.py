@@ -540,3 +540,19 @@ def test_invariant_cannot_depend_on_invariant(new_pipegraph):
         inv.depends_on(ppg.ParameterInvariant("q", 2))
         ppg.run_pipegraph()
 
+
+
+def test_an_invariant_raising_ends_the_run_with_its_own_exception(new_pipegraph):
+    """0.197 checked invariants before running anything and let the error escape
+    run_pipegraph(): a missing input file is a FileNotFoundError, nothing runs."""
+    Path("in.txt").write_text("x")
+    job = counting_job(ppg.FileInvariant("in.txt"))
+    ppg.run_pipegraph()
+    os.unlink("in.txt")
+    new_pipegraph.new_pipegraph()
+    job = counting_job(ppg.FileInvariant("in.txt"))
+    other = ppg.FileGeneratingJob("out/other", lambda of: Path(of).write_text("o") and None)
+    with pytest.raises(FileNotFoundError) as caught:
+        ppg.run_pipegraph()
+    assert "in.txt" in "\n".join(getattr(caught.value, "__notes__", []))
+    assert not job.failed and not other.was_run and not os.path.exists("out/other")
