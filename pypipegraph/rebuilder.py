@@ -90,6 +90,7 @@ class Rebuilder:
         self.fingerprints: dict = {}
         self.changed: dict = {}  # invariant -> (old record, new extra) when its check moved it
         self.invalidated: set = set()  # jobs 0.197 would have invalidated (see `_invalidate`)
+        self.states: dict = {}  # invariant -> the state (Record.extra) computed in this run
 
     def has_records(self) -> bool:
         """Whether the store knows any job (an empty store knows no runtimes)."""
@@ -200,13 +201,46 @@ class Rebuilder:
         not_done = bool(reasons)
         invalidated = False
         if current_inputs != record.inputs:
-            invalidated = True
-            reasons.extend(_input_changes(job, record.inputs, current_inputs))
+            if self._only_moved(job, record.inputs, current_inputs):
+                record = record._replace(inputs=dict(current_inputs))
+                refreshed = refreshed or list(record.outputs)
+            else:
+                invalidated = True
+                reasons.extend(_input_changes(job, record.inputs, current_inputs))
         if reasons:
             return Decision(reasons, invalidated, not_done=not_done)
         if refreshed is not None and not self.read_only:
             self.store.put(job.job_id, record._replace(outputs=tuple(refreshed)))
         return Decision([], False, record.fingerprint)
+
+    def _only_moved(self, job, old: dict, new: dict) -> bool:
+        """Whether the inputs differ only by input files that moved: each new input is an
+        invariant whose class says an old input's recorded state holds the same files
+        (`moved_from(old state, state)`), every other input is unchanged."""
+        added = [key for key in new if key not in old]
+        removed = [key for key in old if key not in new]
+        if not added or len(added) != len(removed) or any(
+                old[key] != value for key, value in new.items() if key in old):
+            return False
+        by_id = {up.job_id: up for up in job.prerequisites}
+        moves = []
+        for key in added:
+            up = by_id[key]
+            moved_from = getattr(up, "moved_from", None)
+            state = self.states.get(up)
+            if moved_from is None or state is None:
+                return False
+            for old_key in removed:
+                old_record = self.store.get(old_key)
+                if old_record is not None and moved_from(old_record.extra, state):
+                    removed.remove(old_key)
+                    moves.append(f"{old_key} -> {key}")
+                    break
+            else:
+                return False
+        self.note(f"{job.job_id}: input files moved ({', '.join(moves)}; same names, sizes and "
+                  "content): not rerun")
+        return True
 
     def _check_invariant(self, job) -> Decision:
         old = self.store.get(job.job_id)
@@ -215,6 +249,7 @@ class Rebuilder:
         except Exception as exc:  # noqa: BLE001 - reported as the invariant's failure
             return Decision([f"cannot be checked: {type(exc).__name__}: {exc}"], error=exc)
         self.fingerprints[job] = fingerprint
+        self.states[job] = extra
         if not self.read_only and (old is None or old.fingerprint != fingerprint or old.extra != extra
                                    or old.kind != INVARIANT):
             self.store.put(job.job_id, Record({}, (), fingerprint, 0.0, time.time(), extra, INVARIANT))

@@ -380,3 +380,29 @@ run("out/tp", "out/user")
 files("out/tp", "out/tp.log", "out/user")
 '''
     assert_same(tmp_path, script, steps=4, before=before)
+
+
+def test_moved_input_files_are_not_a_change(tmp_path):
+    def before(step, directory):
+        if step == 0:
+            for sub in ("old", "new"):
+                (directory / sub).mkdir()
+            _write(directory / "old", "a.txt", "A")
+            _write(directory / "old", "b.txt", "B")
+        if step == 1:
+            for name in ("a.txt", "b.txt"):
+                (directory / "old" / name).rename(directory / "new" / name)
+        if step == 3:
+            _write(directory / "new", "b.txt", "B changed")
+
+    script = '''
+new_graph()
+where = "old" if STEP == 0 else "new"
+one = ppg.FileGeneratingJob("out/one", lambda of: open(of, "w").write("1"))
+one.depends_on(ppg.RobustFileChecksumInvariant(where + "/a.txt"))
+both = ppg.FileGeneratingJob("out/both", lambda of: open(of, "w").write("2"))
+both.depends_on(ppg.MultiFileInvariant([where + "/a.txt", where + "/b.txt"]))
+run("out/one", "out/both")
+'''
+    ours = assert_same(tmp_path, script, steps=4, before=before)
+    assert [step[-1][1]["out/one"]["was_run"] for step in ours] == [True, False, False, False]

@@ -556,3 +556,39 @@ def test_an_invariant_raising_ends_the_run_with_its_own_exception(new_pipegraph)
         ppg.run_pipegraph()
     assert "in.txt" in "\n".join(getattr(caught.value, "__notes__", []))
     assert not job.failed and not other.was_run and not os.path.exists("out/other")
+
+
+@pytest.mark.parametrize("kind", ["single", "multi"])
+def test_moved_input_files_do_not_rerun(new_pipegraph, kind):
+    """RobustFileChecksumInvariant / MultiFileInvariant (0.197): the same files (names, sizes,
+    content) in another directory are not a change; changed content still is."""
+    for directory in ("old", "new"):
+        os.makedirs(directory)
+    Path("old/a.txt").write_text("A")
+    Path("old/b.txt").write_text("B")
+
+    def build(directory):
+        if kind == "single":
+            invariant = ppg.RobustFileChecksumInvariant(f"{directory}/a.txt")
+        else:
+            invariant = ppg.MultiFileInvariant([f"{directory}/a.txt", f"{directory}/b.txt"])
+        return counting_job(invariant)
+
+    build("old")
+    ppg.run_pipegraph()
+    os.rename("old/a.txt", "new/a.txt")
+    os.rename("old/b.txt", "new/b.txt")
+    new_pipegraph.new_pipegraph()
+    job = build("new")
+    ppg.run_pipegraph()
+    assert not job.was_run and runs("out/count") == 1
+    assert "input files moved (" in read("logs/ppg_run.txt")
+    new_pipegraph.new_pipegraph()
+    job = build("new")
+    ppg.run_pipegraph()  # the move was recorded: still nothing to do
+    assert not job.was_run
+    Path("new/a.txt").write_text("changed")
+    new_pipegraph.new_pipegraph()
+    job = build("new")
+    ppg.run_pipegraph()
+    assert job.was_run and runs("out/count") == 2
