@@ -253,9 +253,10 @@ def _moved_match(name: str, checksum: Any, old: dict) -> bool:
 
 def _records_for(jobs: list, adopted: set) -> dict:
     """Our records for adopted jobs, computed as if each had just been checked/run."""
-    from .history import Record
+    from .hashing import combine
     from .jobs.output import outputs_state
-    from .planner import input_fingerprints, lazy_fingerprint, outputs_fingerprint
+    from .rebuilder import job_kind, outputs_fingerprint
+    from .store_format import Record
 
     fp: dict = {}
     records: dict = {}
@@ -263,14 +264,15 @@ def _records_for(jobs: list, adopted: set) -> dict:
     for job in jobs:
         if job not in adopted:
             continue
+        inputs = {up.job_id: fp[up] for up in job.prerequisites if up in fp}
         if job.is_invariant:
             fingerprint, extra = job.compute(None)
-            records[job.job_id] = Record({}, (), fingerprint, 0.0, now, extra)
+            records[job.job_id] = Record({}, (), fingerprint, 0.0, now, extra, job_kind(job))
         elif job.lazy:
-            fingerprint = lazy_fingerprint(job, fp)
+            fingerprint = combine(sorted(inputs.items()))  # as Rebuilder.check gives a lazy job
         else:
             outputs = tuple(outputs_state(job.output_names()))
             fingerprint = outputs_fingerprint(outputs)
-            records[job.job_id] = Record(input_fingerprints(job, fp), outputs, fingerprint, 0.0, now)
+            records[job.job_id] = Record(inputs, outputs, fingerprint, 0.0, now, None, job_kind(job))
         fp[job] = fingerprint
     return records
