@@ -502,3 +502,20 @@ def test_nested_work_calls_on_dask(dask_graph):
     assert result.value() == 60
     assert not any(job.was_run for job_id, job in ppg.util.global_pipegraph.jobs.items()
                    if job_id.startswith(("dask_leaf#", "dask_total#")))
+
+
+def test_generating_job_runs_in_the_master_on_dask(dask_graph):
+    """As locally: the generator's callback runs in the master (its pid), changes the
+    master's object, and the jobs it creates run on the cluster with that state."""
+    holder = Holder()
+    holder.mode = "before"
+
+    def generate():
+        holder.mode = "set in the master"
+        Path("out/generator_pid.txt").write_text(str(os.getpid()))
+        ppg.FileGeneratingJob("out/g.txt", lambda of: Path(of).write_text(holder.mode) and None)
+
+    gen = ppg.JobGeneratingJob("gen", generate)
+    ppg.run_pipegraph()
+    assert gen.was_run and read("out/generator_pid.txt") == str(os.getpid())
+    assert read("out/g.txt") == "set in the master"
