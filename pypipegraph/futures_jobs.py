@@ -23,12 +23,13 @@ from .cache_files import read_verified
 from .errors import JobContractError
 from .hashing import combine, function_fingerprint, hash_file, hash_value
 from .jobs.base import Job
-from .jobs.generating import DependencyInjectionJob, _reduce_main_function
+from .jobs.generating import DependencyInjectionJob
 from .jobs.invariants import FunctionInvariant
 from .jobs.loading import pickle_for_cache
 from .jobs.output import FileGeneratingJob
 from .result_cache import caches_of
 from .safe_files import write_file
+from .script_functions import reduce_main_function
 
 MAGIC = b"PPG-NESTED-CALLS\x00"
 _recorder: list | None = None  # while a call runs in a worker: the work calls it made
@@ -277,7 +278,7 @@ def _dumps_nested(value, protocol: int) -> bytes:
     class _Pickler(cloudpickle.CloudPickler):
         def reducer_override(self, obj):
             if isinstance(obj, types.FunctionType) and obj.__globals__ is main_globals:
-                return _reduce_main_function(obj)
+                return reduce_main_function(obj)
             if isinstance(obj, type) and obj.__module__ == "__main__" and \
                     main_globals.get(obj.__qualname__) is obj:
                 return NotImplemented

@@ -20,10 +20,10 @@ from . import util
 from .console import Console, Controls
 from .control import ControlServer
 from .dask_coordinator import from_environment
-from .errors import JobContractError, RunInterrupted, RuntimeError
+from .errors import RunInterrupted, RuntimeError
 from .hashing import forget_global_values
 from .history import History
-from .jobs.generating import GenerationSession, load_generated
+from .jobs.generating import GenerationSession
 from .legacy_store import adopt_legacy_status, legacy_status_file
 from .listeners import standard_listeners
 from .logs import RunLog, attach_socket_handler, detach, file_handler, logger, socket_address
@@ -124,80 +124,13 @@ class Pipegraph:
     # --- jobs created while running -----------------------------------------
 
     def start_generation(self, generator):
-        """Record the jobs and injected edges `generator`'s callback creates."""
+        """Record the jobs and injected edges `generator`'s callback creates (it runs in
+        the master: jobs/generating.py)."""
         self.generation = GenerationSession(generator)
         return self.generation
 
     def stop_generation(self) -> None:
         self.generation = None
-
-    def merge_generated(self, generator, payload: bytes) -> tuple[list, list]:
-        """Add jobs a generating job created in a worker; returns (new jobs, injections).
-
-        Raises JobContractError for conflicts; the graph is unchanged then.
-        """
-        new_jobs, injections = load_generated(self, payload)
-        new_jobs, injections = self._reuse_identical(generator, new_jobs, injections)
-        for job in new_jobs:
-            for name in job.filenames:
-                other = self.outputs.get(name)
-                if other is not None and other not in new_jobs:
-                    raise JobContractError(
-                        f"{generator.job_id} generated {job.job_id!r}, which writes {name}, already "
-                        f"written by {other.job_id!r}."
-                    )
-        self.check_resource_needs(new_jobs)
-        session = self.start_generation(generator)
-        session.new_set.update(new_jobs)
-        try:
-            for job in new_jobs:
-                job._graph = self
-                self.jobs[job.job_id] = job
-                for name in job.filenames:
-                    self.outputs[name] = job
-                for up in job.prerequisites:
-                    up.dependants.add(job)
-            for downstream, upstream in injections:
-                downstream.prerequisites.add(upstream)
-                upstream.dependants.add(downstream)
-            for job in new_jobs:
-                for invariant in job.auto_invariants():
-                    job.depends_on(invariant)
-        finally:
-            self.stop_generation()
-        return new_jobs + session.new_jobs, injections
-
-    def _reuse_identical(self, generator, new_jobs: list, injections: list) -> tuple[list, list]:
-        """A generated job defined identically to an existing one (say by two generators)
-        is that job; any other clash of ids is a JobContractError."""
-        mapping = {}
-        for job in new_jobs:
-            existing = self.jobs.get(job.job_id)
-            if existing is None:
-                continue
-            if type(existing) is not type(job) or existing._signature != job._signature:
-                raise JobContractError(
-                    f"{generator.job_id} generated {job.job_id!r}, but a different job with that id "
-                    "exists already. Generated job ids must be unique (or define the same job)."
-                )
-            mapping[job] = existing
-        if not mapping:
-            return new_jobs, injections
-
-        def same(job):
-            return mapping.get(job, job)
-
-        for duplicate, existing in mapping.items():
-            if {same(p) for p in duplicate.prerequisites} - existing.prerequisites:
-                raise JobContractError(
-                    f"{generator.job_id} generated {duplicate.job_id!r} again with other "
-                    "dependencies than the existing job of that id."
-                )
-        kept = [job for job in new_jobs if job not in mapping]
-        for job in kept:
-            job.prerequisites = {same(p) for p in job.prerequisites}
-            job.dependants = {same(d) for d in job.dependants}
-        return kept, [(same(down), same(up)) for down, up in injections]
 
     # --- running -------------------------------------------------------------
 

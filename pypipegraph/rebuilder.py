@@ -35,17 +35,19 @@ class Decision:
 
     reasons      why the job must run (empty: it is up to date, or lazy)
     invalidated  True when an input changed (as opposed to a missing output / no record)
+    not_done     True when it never ran or an output is not as recorded (0.197's "not done")
     fingerprint  the job's fingerprint if it does not run
     error        the exception an invariant raised while being checked, else None
     """
 
-    __slots__ = ("reasons", "invalidated", "fingerprint", "error")
+    __slots__ = ("reasons", "invalidated", "fingerprint", "error", "not_done")
 
-    def __init__(self, reasons, invalidated=False, fingerprint=None, error=None):
+    def __init__(self, reasons, invalidated=False, fingerprint=None, error=None, not_done=False):
         self.reasons = reasons
         self.invalidated = invalidated
         self.fingerprint = fingerprint
         self.error = error
+        self.not_done = not_done  # no record, or an output missing/empty/changed outside
 
 
 class Verdict(NamedTuple):
@@ -89,6 +91,8 @@ class Rebuilder:
         self.note = note or _ignore
         self.fingerprints: dict = {}
         self.changed: dict = {}  # invariant -> (old record, new extra) when its check moved it
+        self.invalidated: set = set()  # jobs 0.197 would have invalidated (see `_invalidate`)
+        self.states: dict = {}  # invariant -> the state (Record.extra) computed in this run
 
     def has_records(self) -> bool:
         """Whether the store knows any job (an empty store knows no runtimes)."""
@@ -118,17 +122,51 @@ class Rebuilder:
     def check(self, job) -> Decision:
         """Decide `job`, whose upstream jobs are all resolved; record its fingerprint
         unless it must run. Invariants are computed (and their record updated); a lazy
-        job gets the fingerprint of its inputs and never reasons of its own."""
+        job gets the fingerprint of its inputs and never reasons of its own (a temp job
+        whose kept file is missing gets another one, so that its dependants rerun)."""
         if job.is_invariant:
             return self._check_invariant(job)
         if job.lazy:
-            fingerprint = self.fingerprints[job] = combine(sorted(self.inputs(job).items()))
+            fingerprint = combine(sorted(self.inputs(job).items()))
+            missing = _missing_kept_file(job)
+            if missing is not None:
+                fingerprint = combine([fingerprint, "missing", missing])
+                self._invalidate(job, "not done")
+            else:
+                self._invalidate_if_upstream(job)
+            self.fingerprints[job] = fingerprint
             return Decision([], False, fingerprint)
+        self._invalidate_if_upstream(job)  # first, as 0.197 did (a library's hook may delete outputs)
         record = self.store.get(job.job_id)
         decision = self.judge(job, record, self.inputs(job))
         if not decision.reasons:
             self.fingerprints[job] = decision.fingerprint
+        elif decision.not_done and not job.always_runs:
+            self._invalidate(job, "not done", again=True)
         return decision
+
+    def _invalidate_if_upstream(self, job) -> bool:
+        """Invalidate `job` when a prerequisite was; whether it was."""
+        invalidated = self.invalidated
+        if invalidated:
+            for up in job.prerequisites:
+                if up in invalidated:
+                    self._invalidate(job, f"preq invalidated {up.job_id}")
+                    return True
+        return False
+
+    def _invalidate(self, job, reason: str, again: bool = False) -> None:
+        """0.197's invalidation: every job downstream of a new or changed invariant and every
+        job that is not done gets `was_invalidated`; a library's `invalidated(reason)`
+        override is called with 0.197's reasons ("invariant", "not done", "preq
+        invalidated ..."), once per reason. Nothing is called when explaining (read-only)."""
+        if self.read_only or (job in self.invalidated and not again):
+            return
+        self.invalidated.add(job)
+        if _overrides_invalidated(type(job)):
+            job.invalidated(reason)
+        else:
+            job.was_invalidated = True
 
     def judge(self, job, record: Record | None, current_inputs: dict) -> Decision:
         """Whether output job `job` must run, given its stored `record` and the current
@@ -139,10 +177,10 @@ class Rebuilder:
         if record is None:
             last = self.failures().get(job.job_id)
             if last == "killed":
-                return Decision(["its last run was killed"])
+                return Decision(["its last run was killed"], not_done=True)
             if last:
-                return Decision(["its last run failed"])
-            return Decision(["never ran (no record in the store)"])
+                return Decision(["its last run failed"], not_done=True)
+            return Decision(["never ran (no record in the store)"], not_done=True)
         reasons = []
         outputs = record.outputs
         refreshed = None
@@ -162,15 +200,49 @@ class Rebuilder:
                     if refreshed is None:
                         refreshed = list(outputs)
                     refreshed[i] = (name, stat[0], stat[1], digest)
+        not_done = bool(reasons)
         invalidated = False
         if current_inputs != record.inputs:
-            invalidated = True
-            reasons.extend(_input_changes(job, record.inputs, current_inputs))
+            if self._only_moved(job, record.inputs, current_inputs):
+                record = record._replace(inputs=dict(current_inputs))
+                refreshed = refreshed or list(record.outputs)
+            else:
+                invalidated = True
+                reasons.extend(_input_changes(job, record.inputs, current_inputs))
         if reasons:
-            return Decision(reasons, invalidated)
+            return Decision(reasons, invalidated, not_done=not_done)
         if refreshed is not None and not self.read_only:
             self.store.put(job.job_id, record._replace(outputs=tuple(refreshed)))
         return Decision([], False, record.fingerprint)
+
+    def _only_moved(self, job, old: dict, new: dict) -> bool:
+        """Whether the inputs differ only by input files that moved: each new input is an
+        invariant whose class says an old input's recorded state holds the same files
+        (`moved_from(old state, state)`), every other input is unchanged."""
+        added = [key for key in new if key not in old]
+        removed = [key for key in old if key not in new]
+        if not added or len(added) != len(removed) or any(
+                old[key] != value for key, value in new.items() if key in old):
+            return False
+        by_id = {up.job_id: up for up in job.prerequisites}
+        moves = []
+        for key in added:
+            up = by_id[key]
+            moved_from = getattr(up, "moved_from", None)
+            state = self.states.get(up)
+            if moved_from is None or state is None:
+                return False
+            for old_key in removed:
+                old_record = self.store.get(old_key)
+                if old_record is not None and moved_from(old_record.extra, state):
+                    removed.remove(old_key)
+                    moves.append(f"{old_key} -> {key}")
+                    break
+            else:
+                return False
+        self.note(f"{job.job_id}: input files moved ({', '.join(moves)}; same names, sizes and "
+                  "content): not rerun")
+        return True
 
     def _check_invariant(self, job) -> Decision:
         old = self.store.get(job.job_id)
@@ -178,6 +250,8 @@ class Rebuilder:
             fingerprint, extra = job.compute(old)
         except Exception as exc:  # noqa: BLE001 - reported as the invariant's failure
             return Decision([f"cannot be checked: {type(exc).__name__}: {exc}"], error=exc)
+        self.fingerprints[job] = fingerprint
+        self.states[job] = extra
         if not self.read_only and (old is None or old.fingerprint != fingerprint
                                    or _differs(old.extra, extra) or old.kind != INVARIANT):
             try:
@@ -186,7 +260,8 @@ class Rebuilder:
                 return Decision([f"cannot be checked: {type(exc).__name__}: {exc}"], error=exc)
             for digest, text in job.kept_texts().items():
                 self.store.store_source(digest, text)
-        self.fingerprints[job] = fingerprint
+        if old is None or old.fingerprint != fingerprint:
+            self._invalidate(job, "invariant")
         if old is not None and old.fingerprint != fingerprint:
             self.changed[job] = (old, extra)
             return Decision([], True, fingerprint)
@@ -230,8 +305,8 @@ class Rebuilder:
         Early cutoff: a rerun that produced the same output keeps the old fingerprint,
         so dependants recorded with it stay up to date."""
         outputs = tuple(outputs)
-        if job.lazy:
-            fingerprint = self.fingerprints[job]
+        if job.lazy:  # made again: a missing kept file no longer counts
+            fingerprint = self.fingerprints[job] = combine(sorted(self.inputs(job).items()))
         else:
             fingerprint = outputs_fingerprint(outputs) if outputs else combine([job.job_id])
             old = self.store.get(job.job_id)
@@ -380,6 +455,30 @@ def _differs(old, new) -> bool:
 
 def _ignore(_text: str) -> None:
     pass
+
+
+def _missing_kept_file(job) -> str | None:
+    """The first file a temp job keeps (not temporary) that is missing, else None."""
+    if not is_temp(job) or len(job.filenames) == 1:
+        return None
+    temporary = set(job.temp_filenames())
+    for name in job.filenames:
+        if name not in temporary and not os.path.exists(name):
+            return name
+    return None
+
+
+_ENGINE = __name__.split(".")[0] + "."
+_overriding: dict = {}
+
+
+def _overrides_invalidated(cls) -> bool:
+    """Whether a class outside the engine (a library's) defines its own `invalidated`."""
+    answer = _overriding.get(cls)
+    if answer is None:
+        module = getattr(cls.invalidated, "__module__", "") or ""
+        answer = _overriding[cls] = not module.startswith(_ENGINE)
+    return answer
 
 
 def _no_source(_digest) -> None:

@@ -20,10 +20,9 @@ from collections import deque
 from .errors import JobDiedException
 from .events import Attempt, Failure, subscribers
 from .executors.master import InMasterExecutor
-from .ordering import topological_order
+from .jobs.protocol197 import Protocol197
 from .priorities import ReadyQueue
 from .resources import NamedResources, ResourceError
-from .util import user_traceback
 
 WAITING = 0  # upstream not resolved yet
 IDLE = 1  # lazy job resolved, not (yet) asked to run
@@ -32,8 +31,20 @@ SKIPPED = 3  # up to date
 DONE = 4  # ran successfully
 FAILED = 5
 
+NEEDS_TOO_MUCH = "Needed to much memory/cores"  # error_reason, spelled as 0.197 spelled it
 _TICK = 0.5  # seconds between wake-ups while jobs run and nothing happens
 _BUSY_TICK = 0.1  # ... while a listener has work pending (the store's batched commits)
+
+
+_cleanup_classes: dict = {}
+
+
+def _has_cleanup(cls) -> bool:
+    """Whether jobs of `cls` define a `cleanup()` of their own."""
+    answer = _cleanup_classes.get(cls)
+    if answer is None:
+        answer = _cleanup_classes[cls] = cls.cleanup is not Protocol197.cleanup
+    return answer
 
 
 class _SilentConsole:
@@ -81,8 +92,10 @@ class Scheduler:
         self.blocked: dict = {}  # job -> number of lazy prerequisites not yet run
         self.waiters: dict = {}  # lazy job -> jobs waiting for it to run
         self.generation_of: dict = {}  # job -> executor generation it needs / produced
+        self.floor_generation = 0  # a generating job changed the master: later jobs need this
         self.temp_files = rebuilder.temp_files(self._is_settled, self._forget_temp)
         self.failed: list = []
+        self.cleanup_left: dict = {}  # job with a cleanup() -> dependants that may not have run yet
         self.executor = executor if executor is not None else graph.rc.executor(jobs, budget)
         self.in_master = in_master if in_master is not None else InMasterExecutor()
 
@@ -217,14 +230,19 @@ class Scheduler:
     def _decide(self, job) -> None:
         decision = self.rebuilder.check(job)
         if decision.error is not None:
-            self._fail(job, Failure(decision.error, user_traceback(decision.error), "Exception"))
-        elif job.lazy:
+            # 0.197 checked every invariant before running anything and let the error escape
+            # run_pipegraph() as it was raised; here all invariants are checked before the
+            # first job starts too (they have no upstream), and the run ends the same way.
+            error = decision.error
+            error.add_note(f"(raised while checking the invariant {job.job_id!r}; nothing was run "
+                           "after it. Fix the input, or the invariant, and run again.)")
+            raise error
+        if job.lazy:
             self._resolve(job, IDLE)
         elif not decision.reasons:
             self._resolve(job, SKIPPED)
             self._emit("on_job_skipped", job)
         else:
-            job.was_invalidated = decision.invalidated
             self._ready(job, tuple(decision.reasons))
             self._request(job)
 
@@ -300,8 +318,8 @@ class Scheduler:
                 continue
             try:
                 fits = budget.try_acquire(job)
-            except ResourceError as exc:
-                self._fail(job, Failure(exc, None, str(exc)))
+            except ResourceError as exc:  # it can never fit: it and its dependants fail, as in 0.197
+                self._fail(job, Failure(exc, None, NEEDS_TOO_MUCH))
                 continue
             if not fits:
                 skipped.append(entry)
@@ -310,7 +328,8 @@ class Scheduler:
                 budget.release(job)
                 skipped.append(entry)
                 continue
-            if self.executor.start(self.index[job], self.generation_of.get(job, 0)) is None:
+            generation = self.generation_of.get(job, 0)
+            if self.executor.start(self.index[job], max(generation, self.floor_generation)) is None:
                 self._release(job)
                 skipped.append(entry)
                 break
@@ -318,18 +337,27 @@ class Scheduler:
         runnable.restore(skipped)
 
     def _run_in_master(self, job) -> None:
+        """Loaders and job-generating jobs run here, in the master, while nothing else starts."""
         self._emit("on_job_started", job, 0)
-        result = self.in_master.run(job)
+        generates = job.generates_jobs
+        result = self.in_master.run(job, capture=generates)
         reason = "; ".join(job.run_reasons)
         if not result.ok:
-            attempt = Attempt(result.start, result.stop, result.pid, 0, outcome="failed", reason=reason,
-                              traceback=result.traceback)
-            self._fail(job, Failure(result.value, result.traceback, "Exception", attempt, stored=False))
+            attempt = Attempt(result.start, result.stop, result.pid, 0, result.stdout, result.stderr, "failed",
+                              reason, result.traceback)
+            self._fail(job, Failure(result.value, result.traceback, "Exception", attempt, stored=generates))
             return
         self.n_ran += 1
-        self._emit("on_job_finished", job, Attempt(result.start, result.stop, result.pid, 0, reason=reason))
-        self.generation_of[job] = self.executor.bump_generation()
+        self._emit("on_job_finished", job, Attempt(result.start, result.stop, result.pid, 0, result.stdout,
+                                                   result.stderr, reason=reason))
+        generation = self.executor.bump_generation()
+        if generates:
+            self.floor_generation = generation  # what it changed is visible to every later job
+            self._merge_generated(job, result.value, generation)
+            return
+        self.generation_of[job] = generation
         self._job_done(job)
+        self._cleanup_prerequisites(job)
 
     def _finished(self, job, result) -> None:
         cores = self.budget.held(job)
@@ -350,11 +378,9 @@ class Scheduler:
         self._emit("on_job_finished", job, Attempt(result.start, result.stop, result.pid, cores,
                                                    result.stdout, result.stderr, "done", reason, None,
                                                    getattr(result, "usage", None)))  # optional
-        if job.generates_jobs:
-            self._merge_generated(job, result.value)
-            return
         self.rebuilder.record_run(job, result.value, result.start, result.stop)
         self._job_done(job)
+        self._cleanup_prerequisites(job)
 
     def _job_done(self, job) -> None:
         if not job.lazy:
@@ -377,16 +403,10 @@ class Scheduler:
 
     # --- jobs created while running ------------------------------------------
 
-    def _merge_generated(self, generator, payload: bytes) -> None:
-        try:
-            new_jobs, injections = self.graph.merge_generated(generator, payload)
-            topological_order(new_jobs)
-        except Exception as exc:  # noqa: BLE001 - conflicts, cycles, unpicklable jobs
-            self._fail(generator, Failure(exc, user_traceback(exc), "Exception"))
-            return
-        generation = self.executor.bump_generation() if new_jobs else 0
-        for dependant in generator.dependants:  # forked from a master that has the new jobs
-            self._need_generation(dependant, generation)
+    def _merge_generated(self, generator, session, generation: int) -> None:
+        """The jobs `generator` created (already in the graph) join the run; jobs it
+        injected them into wait for them."""
+        new_jobs = session.new_jobs
         for job in new_jobs:
             self.index[job] = len(self.jobs)
             self.jobs.append(job)
@@ -395,11 +415,12 @@ class Scheduler:
         self._emit("on_jobs_generated", generator, new_jobs)
         for job in new_jobs:
             self._add_pending(job, job.prerequisites)
-        for downstream, upstream in injections:
+        for downstream, upstream in session.injections:
             if downstream in self.pending:
                 self._add_pending(downstream, [upstream], extra=True)
         self.rebuilder.record_generated(generator, new_jobs)
         self._resolve(generator, DONE)
+        self._cleanup_prerequisites(generator)
 
     def _add_pending(self, job, upstream, extra: bool = False) -> None:
         if self.state[job] != WAITING:
@@ -412,6 +433,34 @@ class Scheduler:
         self.pending[job] = self.pending.get(job, 0) + count if extra else count
         if not extra and not count:
             self.decide_queue.append(job)
+
+    # --- cleanup (0.197's hook) -------------------------------------------------
+
+    def _cleanup_prerequisites(self, job) -> None:
+        """`job` ran: a prerequisite with a `cleanup()` (an AttributeLoadingJob deletes its
+        attribute) is cleaned up in the master once every direct dependant of it in this
+        run has run successfully (0.197). A cleaned-up loader loads again if asked."""
+        for up in job.prerequisites:
+            if not _has_cleanup(type(up)):
+                continue
+            left = self.cleanup_left.get(up)
+            if left == -1:
+                continue  # cleaned up already
+            left = (left - 1) if left is not None else self._not_run(up)
+            if left <= 0:
+                left = self._not_run(up)  # dependants may have been injected meanwhile
+            if left:
+                self.cleanup_left[up] = left
+                continue
+            self.cleanup_left[up] = -1
+            up.cleanup()
+            up.was_cleaned_up = True
+            if up.lazy and self.state.get(up) == DONE:
+                self.state[up] = IDLE
+
+    def _not_run(self, job) -> int:
+        state = self.state
+        return sum(1 for dependant in job.dependants if state.get(dependant, DONE) != DONE)
 
     # --- temporary files -------------------------------------------------------
 

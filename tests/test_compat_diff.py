@@ -220,3 +220,189 @@ run("out/a")
 files("out/a")
 '''
     assert_same(tmp_path, script, steps=2)
+
+
+def test_generating_jobs_run_in_the_master_on_its_objects(tmp_path):
+    script = '''
+new_graph()
+class Config:
+    pass
+config = Config()
+config.samples = []
+def generate():
+    config.samples.append("from generator")       # the master's object: later jobs see it
+    for name in ("g1", "g2"):
+        ppg.FileGeneratingJob("out/" + name, lambda of: open(of, "w").write(repr(config.samples)))
+gen = ppg.JobGeneratingJob("gen", generate)
+def inject():
+    config.samples.append("from injection")
+    return [ppg.FileGeneratingJob("out/injected", lambda of: open(of, "w").write(repr(config.samples)))]
+inj = ppg.DependencyInjectionJob("inject", inject).depends_on(gen)
+after = ppg.FileGeneratingJob("out/after", lambda of: open(of, "w").write(repr(config.samples))).depends_on(inj)
+def broken():
+    ppg.FileGeneratingJob("out/never", lambda of: open(of, "w").write("x"))
+    raise KeyError("generator failed")
+bad = ppg.JobGeneratingJob("bad", broken)
+below = ppg.FileGeneratingJob("out/below", lambda of: open(of, "w").write("b")).depends_on(bad)
+run("gen", "inject", "out/after", "bad")
+emit("below failed", below.failed)
+emit("in the master", config.samples)
+emit("never defined", "out/never" in ppg.util.global_pipegraph.jobs)
+files("out/g1", "out/injected", "out/after", "out/never", "out/below")
+'''
+    ours = assert_same(tmp_path, script, steps=1)
+    assert ours[0][-3] == ["in the master", ["from generator", "from injection"]]
+
+
+def test_was_invalidated_downstream_of_changed_invariants_and_not_done_jobs(tmp_path):
+    def before(step, directory):
+        if step == 3:
+            (directory / "out" / "a").unlink()
+
+    script = '''
+new_graph()
+def w(text):
+    def f(of):
+        open(of, "w").write(text)
+    return f
+seen = []
+class Noted(ppg.FileGeneratingJob):
+    def invalidated(self, reason=""):
+        seen.append(" ".join(reason.split()[:2]))   # 0.197 calls it in the master, with its reasons
+        ppg.FileGeneratingJob.invalidated(self, reason)
+a = ppg.FileGeneratingJob("out/a", w("a"))
+a.depends_on(ppg.ParameterInvariant("pa", 1 if STEP < 2 else 2))
+b = Noted("out/b", w("b")).depends_on(a)
+c = ppg.FileGeneratingJob("out/c", w("c")).depends_on(b)
+d = ppg.FileGeneratingJob("out/d", w("d"))
+load = ppg.DataLoadingJob("load", lambda: None)
+c.depends_on(load)
+run()
+g = ppg.util.global_pipegraph
+emit("invalidated", {j: bool(g.jobs[j].was_invalidated)
+                     for j in ("PIpa", "out/a", "out/b", "out/c", "out/d", "load", "out/a_func")})
+emit("invalidated() calls", seen)
+'''
+    ours = assert_same(tmp_path, script, steps=4, before=before)
+    assert ours[1][-2] == ["invalidated", dict.fromkeys(
+        ("PIpa", "out/a", "out/b", "out/c", "out/d", "load", "out/a_func"), False)]
+
+
+def test_attribute_loading_job_removes_its_attribute_after_its_dependants(tmp_path):
+    script = '''
+new_graph()
+class Holder:
+    pass
+h = Holder()
+cleaned = []
+class Tidy(ppg.DataLoadingJob):
+    def cleanup(self):
+        cleaned.append(self.job_id)
+attr = ppg.AttributeLoadingJob("attr", h, "value", lambda: "loaded")
+tidy = Tidy("tidy", lambda: None)
+one = ppg.FileGeneratingJob("out/one", lambda of: open(of, "w").write(h.value)).depends_on(attr, tidy)
+two = ppg.FileGeneratingJob("out/two", lambda of: open(of, "w").write(h.value * 2)).depends_on(attr)
+run("out/one", "out/two")
+emit("attribute left", hasattr(h, "value"))
+emit("cleanup() calls", cleaned)
+files("out/one", "out/two")
+'''
+    ours = assert_same(tmp_path, script, steps=1)
+    assert ["attribute left", False] in ours[0]
+
+
+def test_job_needing_more_cores_than_there_are(tmp_path):
+    script = '''
+new_graph()
+a = ppg.FileGeneratingJob("out/a", lambda of: open(of, "w").write("a"))
+a.cores_needed = 100
+b = ppg.FileGeneratingJob("out/b", lambda of: open(of, "w").write("b")).depends_on(a)
+c = ppg.FileGeneratingJob("out/c", lambda of: open(of, "w").write("c"))
+try:
+    ppg.run_pipegraph()
+    emit("run", None)
+except Exception as exc:
+    emit("run", error(exc))
+g = ppg.util.global_pipegraph
+emit("fields", {j: [g.jobs[j].failed, bool(g.jobs[j].was_run), g.jobs[j].error_reason]
+                for j in ("out/a", "out/b", "out/c")})
+files("out/a", "out/b", "out/c")
+'''
+    ours = assert_same(tmp_path, script, steps=1)
+    assert ours[0][1][1]["out/a"] == [True, False, "Needed to much memory/cores"]
+
+
+def test_an_invariant_that_raises_ends_the_run_with_its_exception(tmp_path):
+    def before(step, directory):
+        if step == 0:
+            _write(directory, "in.txt", "x")
+        if step == 1:
+            (directory / "in.txt").unlink()
+        if step == 2:
+            _write(directory, "in.txt", "x")
+
+    script = '''
+new_graph()
+a = ppg.FileGeneratingJob("out/a", lambda of: open(of, "w").write("a"))
+a.depends_on(ppg.FileInvariant("in.txt"))
+c = ppg.FileGeneratingJob("out/c%d" % STEP, lambda of: open(of, "w").write("c"))   # new each step
+class Boom(ppg.Job):
+    def __new__(cls):
+        return ppg.Job.__new__(cls, "boom")
+    def __init__(self):
+        ppg.Job.__init__(self, "boom")
+    def _get_invariant(self, old, all_invariant_stati):
+        if STEP == 2:
+            raise KeyError("custom invariant failed")
+        return 1
+b = ppg.FileGeneratingJob("out/b", lambda of: open(of, "w").write("b")).depends_on(Boom())
+run("out/a", "out/b", "out/c%d" % STEP)
+files("out/c%d" % STEP)
+'''
+    ours = assert_same(tmp_path, script, steps=4, before=before)
+    assert [step[0] for step in ours] == [["run", None], ["run", ["FileNotFoundError", False, False]],
+                                          ["run", ["KeyError", False, False]], ["run", None]]
+
+
+def test_missing_keep_file_of_temp_file_plus_job_reruns_it(tmp_path):
+    def before(step, directory):
+        if step == 2:
+            (directory / "out" / "tp.log").unlink()
+
+    script = '''
+new_graph()
+def make():
+    open("out/tp", "w").write("t")
+    open("out/tp.log", "a").write("made;")
+plus = ppg.TempFilePlusGeneratingJob("out/tp", "out/tp.log", make)
+user = ppg.FileGeneratingJob("out/user", lambda of: open(of, "w").write(open("out/tp").read() + "u")).depends_on(plus)
+run("out/tp", "out/user")
+files("out/tp", "out/tp.log", "out/user")
+'''
+    assert_same(tmp_path, script, steps=4, before=before)
+
+
+def test_moved_input_files_are_not_a_change(tmp_path):
+    def before(step, directory):
+        if step == 0:
+            for sub in ("old", "new"):
+                (directory / sub).mkdir()
+            _write(directory / "old", "a.txt", "A")
+            _write(directory / "old", "b.txt", "B")
+        if step == 1:
+            for name in ("a.txt", "b.txt"):
+                (directory / "old" / name).rename(directory / "new" / name)
+        if step == 3:
+            _write(directory / "new", "b.txt", "B changed")
+
+    script = '''
+new_graph()
+where = "old" if STEP == 0 else "new"
+one = ppg.FileGeneratingJob("out/one", lambda of: open(of, "w").write("1"))
+one.depends_on(ppg.RobustFileChecksumInvariant(where + "/a.txt"))
+both = ppg.FileGeneratingJob("out/both", lambda of: open(of, "w").write("2"))
+both.depends_on(ppg.MultiFileInvariant([where + "/a.txt", where + "/b.txt"]))
+run("out/one", "out/both")
+'''
+    ours = assert_same(tmp_path, script, steps=4, before=before)
+    assert [step[-1][1]["out/one"]["was_run"] for step in ours] == [True, False, False, False]

@@ -528,3 +528,20 @@ def test_resource_use_and_state_come_back_from_dask_workers(dask_graph):
     assert row.cpu > 0.02 and row.rss >= 64 << 20
     assert row.host == socket.gethostname() and row.state == "counted" and row.exit_status == 0
     assert row.worker != os.getpid()
+
+
+def test_generating_job_runs_in_the_master_on_dask(dask_graph):
+    """As locally: the generator's callback runs in the master (its pid), changes the
+    master's object, and the jobs it creates run on the cluster with that state."""
+    holder = Holder()
+    holder.mode = "before"
+
+    def generate():
+        holder.mode = "set in the master"
+        Path("out/generator_pid.txt").write_text(str(os.getpid()))
+        ppg.FileGeneratingJob("out/g.txt", lambda of: Path(of).write_text(holder.mode) and None)
+
+    gen = ppg.JobGeneratingJob("gen", generate)
+    ppg.run_pipegraph()
+    assert gen.was_run and read("out/generator_pid.txt") == str(os.getpid())
+    assert read("out/g.txt") == "set in the master"

@@ -769,3 +769,64 @@ def test_generated_callbacks_in_the_script_see_its_real_globals(new_pipegraph):
     assert proc.returncode == 0, proc.stderr
     assert Path("out/x").read_text() == "x: loaded after the generator ran"
     assert Path("out/y").read_text() == "y: loaded after the generator ran"
+
+
+# --- where generating jobs run (issue 14: in the master, as in 0.197) -----------------
+
+
+def test_generator_changes_master_objects_that_later_jobs_see(new_pipegraph):
+    """The callback runs in the master: an attribute it sets is read by jobs started
+    afterwards (in workers forked after it ran), also by jobs that existed before."""
+
+    class Settings:
+        mode = "default"
+
+    settings = Settings()
+    existing = ppg.FileGeneratingJob("out/existing", lambda of: Path(of).write_text(settings.mode) and None)
+
+    def generate():
+        settings.mode = "set by the generator"
+        print("generator says hello")
+        ppg.FileGeneratingJob("out/new", lambda of: Path(of).write_text(settings.mode) and None)
+
+    gen = ppg.JobGeneratingJob("gen", generate)
+    existing.depends_on(gen)
+    ppg.run()
+    assert settings.mode == "set by the generator"  # the master's own object changed
+    assert read("out/existing") == read("out/new") == "set by the generator"
+    assert gen.stdout == "generator says hello\n"  # captured, as a worker's output was
+
+
+def test_failing_generator_keeps_its_traceback_and_leaves_the_graph_as_before(new_pipegraph):
+    keep = ppg.FileGeneratingJob("out/keep", lambda of: Path(of).write_text("k") and None)
+
+    def generate():
+        ppg.FileGeneratingJob("out/half", write_named).depends_on(keep)
+        raise KeyError("no such sample")
+
+    gen = ppg.JobGeneratingJob("gen", generate)
+    below = ppg.FileGeneratingJob("out/below", write_named).depends_on(gen)
+    with pytest.raises(ppg.RuntimeError):
+        ppg.run()
+    assert isinstance(gen.exception, KeyError)
+    assert below.failed and below.error_reason == "Indirect"
+    graph = ppg.util.global_pipegraph
+    assert "out/half" not in graph.jobs and "out/half" not in graph.outputs
+    assert [job.job_id for job in keep.dependants] == []  # the edge to the discarded job is gone
+    assert "no such sample" in read("logs/ppg_errors.txt")
+
+
+def test_injection_returning_a_job_it_also_injected_by_hand_runs_the_dependant(new_pipegraph):
+    """0.197 bug fixed: returned and injected with depends_on, the dependant still runs."""
+    holder = {}
+
+    def inject():
+        page = ppg.FileGeneratingJob("out/page", write_named)
+        holder["z"].depends_on(page)
+        return [page]
+
+    injection = ppg.DependencyInjectionJob("inject", inject)
+    holder["z"] = ppg.FileGeneratingJob("out/z", lambda of: Path(of).write_text(read("out/page")) and None)
+    holder["z"].depends_on(injection)
+    ppg.run()
+    assert holder["z"].was_run and read("out/z") == "page"

@@ -540,3 +540,55 @@ def test_invariant_cannot_depend_on_invariant(new_pipegraph):
         inv.depends_on(ppg.ParameterInvariant("q", 2))
         ppg.run_pipegraph()
 
+
+
+def test_an_invariant_raising_ends_the_run_with_its_own_exception(new_pipegraph):
+    """0.197 checked invariants before running anything and let the error escape
+    run_pipegraph(): a missing input file is a FileNotFoundError, nothing runs."""
+    Path("in.txt").write_text("x")
+    job = counting_job(ppg.FileInvariant("in.txt"))
+    ppg.run_pipegraph()
+    os.unlink("in.txt")
+    new_pipegraph.new_pipegraph()
+    job = counting_job(ppg.FileInvariant("in.txt"))
+    other = ppg.FileGeneratingJob("out/other", lambda of: Path(of).write_text("o") and None)
+    with pytest.raises(FileNotFoundError) as caught:
+        ppg.run_pipegraph()
+    assert "in.txt" in "\n".join(getattr(caught.value, "__notes__", []))
+    assert not job.failed and not other.was_run and not os.path.exists("out/other")
+
+
+@pytest.mark.parametrize("kind", ["single", "multi"])
+def test_moved_input_files_do_not_rerun(new_pipegraph, kind):
+    """RobustFileChecksumInvariant / MultiFileInvariant (0.197): the same files (names, sizes,
+    content) in another directory are not a change; changed content still is."""
+    for directory in ("old", "new"):
+        os.makedirs(directory)
+    Path("old/a.txt").write_text("A")
+    Path("old/b.txt").write_text("B")
+
+    def build(directory):
+        if kind == "single":
+            invariant = ppg.RobustFileChecksumInvariant(f"{directory}/a.txt")
+        else:
+            invariant = ppg.MultiFileInvariant([f"{directory}/a.txt", f"{directory}/b.txt"])
+        return counting_job(invariant)
+
+    build("old")
+    ppg.run_pipegraph()
+    os.rename("old/a.txt", "new/a.txt")
+    os.rename("old/b.txt", "new/b.txt")
+    new_pipegraph.new_pipegraph()
+    job = build("new")
+    ppg.run_pipegraph()
+    assert not job.was_run and runs("out/count") == 1
+    assert "input files moved (" in read("logs/ppg_run.txt")
+    new_pipegraph.new_pipegraph()
+    job = build("new")
+    ppg.run_pipegraph()  # the move was recorded: still nothing to do
+    assert not job.was_run
+    Path("new/a.txt").write_text("changed")
+    new_pipegraph.new_pipegraph()
+    job = build("new")
+    ppg.run_pipegraph()
+    assert job.was_run and runs("out/count") == 2

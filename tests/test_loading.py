@@ -852,3 +852,38 @@ def test_cached_data_reused_id(new_pipegraph):
     assert ppg.CachedDataLoadingJob("out/c6", calc, store) is job
     with pytest.raises(ValueError):
         ppg.CachedDataLoadingJob("out/c6", lambda: 2, store)  # other calculation
+
+
+def test_attribute_is_removed_once_all_dependants_ran(new_pipegraph):
+    """0.197: AttributeLoadingJob.cleanup deletes the attribute in the master after every
+    direct dependant ran; a library subclass's cleanup() is called at that point too."""
+
+    class Holder:
+        pass
+
+    calls = []
+
+    class Tidy(ppg.DataLoadingJob):
+        def cleanup(self):
+            calls.append(self.job_id)
+
+    def build():
+        holder = Holder()
+        attr = ppg.AttributeLoadingJob("attr", holder, "value", lambda: "v")
+        tidy = Tidy("tidy", lambda: None)
+        one = ppg.FileGeneratingJob("out/one", lambda of: Path(of).write_text(holder.value) and None)
+        two = ppg.FileGeneratingJob("out/two", lambda of: Path(of).write_text(holder.value * 2) and None)
+        one.depends_on(attr, tidy)
+        two.depends_on(attr)
+        return holder, attr
+
+    holder, attr = build()
+    ppg.run()
+    assert read("out/one") == "v" and read("out/two") == "vv"
+    assert not hasattr(holder, "value") and attr.was_cleaned_up
+    assert calls == ["tidy"]
+    os.unlink("out/two")  # only one dependant runs: the other did not, so nothing is removed
+    new_pipegraph.new_pipegraph()
+    holder, attr = build()
+    ppg.run()
+    assert holder.value == "v" and not attr.was_cleaned_up

@@ -293,3 +293,20 @@ def test_upstream_of_many_jobs_decided_once(new_pipegraph):
     ppg.run()
     assert [job.job_id for job in jobs if job.was_run] == ["out/7"]
     assert final.was_run and read("out/total") == str(sum(range(50)) + 1000)
+
+
+def test_was_invalidated_reaches_everything_downstream_of_a_change(new_pipegraph):
+    """0.197's outcome field: set downstream of a changed invariant (also where early cutoff
+    then spares a job) and on jobs that are not done; unchanged jobs keep False."""
+    chain("hello\nworld\n")
+    ppg.run()
+    new_pipegraph.new_pipegraph()
+    job_a, job_b, job_c = chain("hello\nthere\n")  # a reruns; its output is unchanged
+    ppg.run()
+    assert job_a.was_run and not job_b.was_run
+    assert job_a.was_invalidated and job_b.was_invalidated and not job_c.was_invalidated
+    os.unlink("out/c")
+    new_pipegraph.new_pipegraph()
+    job_a, job_b, job_c = chain()
+    ppg.run()
+    assert job_c.was_invalidated and not job_a.was_invalidated and not job_b.was_invalidated

@@ -100,7 +100,8 @@ def test_job_needing_more_cores_than_the_machine_fails_clearly(two_cores):
     fine = timed("fine")
     with pytest.raises(ppg.RuntimeError):
         ppg.run()
-    assert too_big.failed and "needs 3 cores, only 2" in too_big.error_reason
+    assert too_big.failed and too_big.error_reason == "Needed to much memory/cores"  # 0.197's words
+    assert "needs 3 cores, only 2" in str(too_big.exception)
     assert after.failed and after.error_reason == "Indirect"
     assert fine.was_run
 
@@ -110,7 +111,8 @@ def test_job_needing_more_memory_than_the_machine_fails_clearly(two_cores):
     job.memory_needed = ppg.util.global_pipegraph.rc.memory_available * 2
     with pytest.raises(ppg.RuntimeError):
         ppg.run()
-    assert job.failed and "memory" in job.error_reason
+    assert job.failed and job.error_reason == "Needed to much memory/cores"
+    assert "memory" in str(job.exception)
 
 
 def test_lowering_cores_available_before_the_run(new_pipegraph):

@@ -543,3 +543,36 @@ def test_pruned_temp_job_prunes_its_dependants(new_pipegraph):
     job_b.unprune()
     ppg.run()
     assert temp.was_run and job_b.was_run
+
+
+def test_missing_keep_file_reruns_temp_plus_job_and_its_dependants(new_pipegraph):
+    """0.197: a TempFilePlusGeneratingJob whose kept file (its log) is gone is not done:
+    it reruns, and so does every dependant; afterwards a rerun is a no-op again."""
+
+    def build():
+        def make():
+            append("out/tp.count", "x")
+            Path("out/tp").write_text("t")
+            append("out/tp.log", "made;")
+
+        def use(of):
+            append("out/user.count", "x")
+            Path(of).write_text(read("out/tp") + "u")
+
+        plus = ppg.TempFilePlusGeneratingJob("out/tp", "out/tp.log", make)
+        return ppg.FileGeneratingJob("out/user", use).depends_on(plus)
+
+    build()
+    ppg.run()
+    os.unlink("out/tp.log")
+    new_pipegraph.new_pipegraph()
+    user = build()
+    ppg.run()
+    assert user.was_run and user.was_invalidated
+    assert "kept file out/tp.log is missing" in read("logs/ppg_run.txt")
+    assert (runs("out/tp.count"), runs("out/user.count")) == (2, 2)
+    assert read("out/tp.log") == "made;" and not os.path.exists("out/tp")
+    new_pipegraph.new_pipegraph()
+    user = build()
+    ppg.run()
+    assert not user.was_run and (runs("out/tp.count"), runs("out/user.count")) == (2, 2)

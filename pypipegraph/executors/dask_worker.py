@@ -39,7 +39,7 @@ class _Replica:
         self.graph = graph
         self.jobs = jobs
         self.loaded: dict = {}  # loader index -> None (ran) or the error text (failed)
-        self.lock = threading.Lock()  # loaders and generating jobs run one at a time
+        self.lock = threading.Lock()  # loaders run one at a time
 
 
 _replicas: dict = {}  # (token, generation) -> _Replica
@@ -58,9 +58,7 @@ def _replica(token: str, generation: int, path: str, digest: int) -> _Replica:
                     f"{path} is not the job list the pipeline wrote (its content changed "
                     "after it was written); refusing to unpickle it"
                 )
-            graph, jobs, probe = load_job_list(blob)
-            if graph is not None and probe is not None:
-                graph.main_globals = probe.__globals__  # the script's namespace, for generated jobs
+            graph, jobs, _probe = load_job_list(blob)
             replica = _replicas[key] = _Replica(graph, jobs)
             for old in [k for k in _replicas if k[0] == token and k[1] < generation]:
                 del _replicas[old]  # tasks still running keep their own reference
@@ -172,10 +170,7 @@ def run_task(path: str, digest: int, token: str, generation: int, directory: str
             failure = run_loaders(replica, job, loaders)
             if failure is not None:
                 return False, failure, None
-            if job.generates_jobs:
-                with replica.lock:
-                    return run_job(job)
-            return run_job(job)
+            return run_job(job)  # generating jobs run in the master, never here
         finally:
             _gate.leave()
 

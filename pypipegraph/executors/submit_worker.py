@@ -55,12 +55,10 @@ def main(argv: list[str]) -> int:
         with open(key_file, "rb") as fh:
             key = fh.read()
         with open(job_list, "rb") as fh:
-            graph, jobs, probe = load_job_list(verify(key, fh.read(), job_list))
+            graph, jobs, _probe = load_job_list(verify(key, fh.read(), job_list))
     except Exception as exc:
         write_file(base + ".stderr", f"{type(exc).__name__}: {exc}\n")  # the master shows it
         raise
-    if graph is not None and probe is not None:
-        graph.main_globals = probe.__globals__
     util.is_worker = True
     util.global_pipegraph = graph
     replica = _Replica(graph, jobs)

@@ -244,6 +244,8 @@ class Job(Protocol197):
         return self
 
     def _add_prerequisite(self, other: Job) -> None:
+        if other in self.prerequisites:
+            return  # an edge made twice (also inside a generating job's callback) is one edge
         if other is self:
             raise CycleError(f"Job {self.job_id!r} cannot depend on itself.", [self.job_id])
         if other._graph is not self._graph:
@@ -467,7 +469,7 @@ class Job(Protocol197):
         return f"input {self.job_id} changed"
 
     def __reduce_ex__(self, protocol):
-        # Pickled (generated jobs travel to the master) without going through
+        # Pickled (the job list travels to Dask workers) without going through
         # __new__, which would look the id up in the current graph.
         return (_restore_job, (type(self),), self.__dict__)
 

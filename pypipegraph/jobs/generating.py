@@ -1,22 +1,21 @@
 """Graph-changing jobs: they create jobs while the graph runs, and the final job.
 
-Invariant: a generating job's callback runs in a worker (so it sees loaded data and
-the master stays isolated); the jobs it creates travel back to the master with
-cloudpickle, where jobs that already existed are referenced by id, never copied. A
-JobGeneratingJob may not add dependencies to jobs that existed before; a
-DependencyInjectionJob may only inject into jobs that depend on it.
+Invariant: a generating job's callback runs in the master, on the master's own objects
+(as in pypipegraph 0.197), while no other job starts; what it changes is visible to every
+job started after it, and the jobs it creates join the running graph directly (nothing
+is pickled). When the callback fails, every job and edge it added is taken out again, so
+the graph is as before. A JobGeneratingJob may not add dependencies to jobs that existed
+before; a DependencyInjectionJob may only inject into jobs that depend on it.
 """
 
 from __future__ import annotations
 
-import io
-import pickle
-import sys
-import types
+import os
 from collections.abc import Callable
 
 from ..errors import JobContractError
 from ..hashing import combine
+from ..ordering import topological_order
 from .base import Job, check_no_argument_callback
 from .invariants import FunctionInvariant
 
@@ -26,6 +25,7 @@ class JobGeneratingJob(Job):
 
     always_runs = True
     generates_jobs = True
+    runs_in = "master"
 
     def __init__(self, job_id, callback: Callable):
         check_no_argument_callback(self, callback)
@@ -42,18 +42,31 @@ class JobGeneratingJob(Job):
             return []
         return [FunctionInvariant(self.job_id + "_func", self.callback)]
 
-    def run_in_worker(self) -> bytes:
-        """Run the callback in recording mode; return the new jobs, pickled."""
+    def run_in_master(self) -> GenerationSession:
+        """Run the callback in the master, recording what it adds; the session of new jobs
+        and injected edges. On failure the graph is restored and the error raised."""
         graph = self._graph
+        home = os.getcwd()
         session = graph.start_generation(self)
         try:
             returned = self.callback()
+            self._inject_returned(returned)
+            session.complete(graph)
+            self._check_injections(session)
+        except BaseException:
+            session.rollback(graph)
+            raise
         finally:
             graph.stop_generation()
-        return dump_generated(graph, session.new_jobs, self._injections(session, returned))
+            if os.getcwd() != home:
+                os.chdir(home)  # the master's working directory is the project's
+        return session
 
-    def _injections(self, session, returned) -> list:
-        return session.injections
+    def _inject_returned(self, returned) -> None:
+        """A DependencyInjectionJob makes its dependants depend on what it returned."""
+
+    def _check_injections(self, session) -> None:
+        """A DependencyInjectionJob checks its created jobs are reachable from its dependants."""
 
     def check_injection(self, downstream: Job, upstream: Job) -> None:
         """Called when, inside the callback, an existing job gains a prerequisite."""
@@ -85,31 +98,26 @@ class DependencyInjectionJob(JobGeneratingJob):
                 "on the injection job first."
             )
 
-    def _injections(self, session, returned) -> list:
-        injections = list(session.injections)
+    def _inject_returned(self, returned) -> None:
         items = [] if returned is None else [returned] if isinstance(returned, Job) else list(returned)
         for item in items:
             if not isinstance(item, Job):
                 raise JobContractError(
                     f"DependencyInjectionJob {self.job_id!r} returned {item!r}; return jobs (or None)."
                 )
-            for dependant in self.dependants:
-                injections.append((dependant, item))
-        # a job both returned and injected by hand is one edge, not two
-        injections = list(dict.fromkeys(injections))
-        if self.check_for_dependency_injections:
-            self._check_reachable(session.new_jobs, injections)
-        return injections
+            for dependant in list(self.dependants):
+                dependant.depends_on(item)  # returned and injected by hand too: one edge
 
-    def _check_reachable(self, new_jobs: list, injections: list) -> None:
+    def _check_injections(self, session) -> None:
+        if self.check_for_dependency_injections:
+            self._check_reachable(session.new_jobs)
+
+    def _check_reachable(self, new_jobs: list) -> None:
         """Every created job must end up upstream of every dependant (0.197's "case 1"):
         a job created but injected nowhere would never be asked to run."""
-        extra: dict = {}
-        for downstream, upstream in injections:
-            extra.setdefault(downstream, set()).add(upstream)
         for dependant in self.dependants:
             seen: set = set()
-            frontier = set(dependant.prerequisites) | extra.get(dependant, set())
+            frontier = set(dependant.prerequisites)
             for _ in range(8):
                 seen |= frontier
                 frontier = {p for job in frontier for p in job.prerequisites} - seen
@@ -154,11 +162,13 @@ class FinalJob(Job):
         return []
 
 
-# --- shipping generated jobs between processes -------------------------------
+# --- what one callback added ------------------------------------------------
 
 
 class GenerationSession:
-    """What one generating job's callback did to the graph."""
+    """What one generating job's callback did to the graph: the jobs it created (in
+    creation order) and the edges it added to jobs that existed before ((downstream,
+    upstream) pairs)."""
 
     def __init__(self, generator: Job):
         self.generator = generator
@@ -166,88 +176,37 @@ class GenerationSession:
         self.new_set: set = set()
         self.injections: list[tuple[Job, Job]] = []
 
+    def complete(self, graph) -> None:
+        """Resolve the new jobs' placeholders, add their implicit invariants, check the
+        named resources they need and that they form no cycle (raises otherwise)."""
+        while True:
+            waiting = [job for job in self.new_jobs if job._placeholders]
+            if not waiting:
+                break
+            for job in waiting:
+                job.resolve_placeholders()
+        for job in list(self.new_jobs):
+            for invariant in job.auto_invariants():
+                job.depends_on(invariant)
+        graph.check_resource_needs(self.new_jobs)
+        topological_order(self.new_jobs, graph.edge_sites)
 
-def dump_generated(graph, new_jobs: list[Job], injections: list) -> bytes:
-    """Pickle new jobs and injected edges; existing jobs and the graph by reference."""
-    import cloudpickle
-
-    new_set = set(new_jobs)
-
-    # On a Dask worker the script's namespace is the graph's copy of it (executors/dask_worker.py).
-    main_globals = getattr(graph, "main_globals", None) or getattr(sys.modules.get("__main__"), "__dict__", None)
-
-    class _Pickler(cloudpickle.CloudPickler):
-        def persistent_id(self, obj):
-            if obj is graph:
-                return ("graph",)
-            if isinstance(obj, Job) and obj not in new_set:
-                return ("job", obj.job_id)
-            return None
-
-        def reducer_override(self, obj):
-            if isinstance(obj, types.FunctionType) and obj.__globals__ is main_globals:
-                return _reduce_main_function(obj)
-            return super().reducer_override(obj)
-
-    buffer = io.BytesIO()
-    _Pickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump((new_jobs, injections))
-    return buffer.getvalue()
-
-
-def _reduce_main_function(func):
-    """Functions of the user's script keep the script's real globals after the trip.
-
-    cloudpickle would give them a private copy of the globals they use, so a callback
-    would not see data a loader stores in a module-level dict. The master and every
-    worker share the script's `__main__` (workers are forked), so the function is
-    rebuilt around `__main__.__dict__` instead.
-    """
-    cells = func.__closure__ or ()
-    values = []
-    for cell in cells:
-        try:
-            values.append(cell.cell_contents)
-        except ValueError:
-            values.append(_EMPTY_CELL)
-    state = (func.__defaults__, func.__kwdefaults__, values, func.__dict__, func.__qualname__)
-    return (_main_function_skeleton, (func.__code__, func.__name__, len(cells)), state, None, None,
-            _main_function_fill)
-
-
-class _EmptyCell:
-    def __reduce__(self):
-        return "_EMPTY_CELL"
-
-
-_EMPTY_CELL = _EmptyCell()
-
-
-def _main_function_skeleton(code, name, n_cells):
-    closure = tuple(types.CellType() for _ in range(n_cells)) or None
-    return types.FunctionType(code, sys.modules["__main__"].__dict__, name, None, closure)
-
-
-def _main_function_fill(func, state):
-    defaults, kwdefaults, values, attributes, qualname = state
-    func.__defaults__ = defaults
-    func.__kwdefaults__ = kwdefaults
-    func.__qualname__ = qualname
-    func.__dict__.update(attributes)
-    for cell, value in zip(func.__closure__ or (), values, strict=True):
-        if value is not _EMPTY_CELL:
-            cell.cell_contents = value
-
-
-def load_generated(graph, payload: bytes) -> tuple[list[Job], list]:
-    """Unpickle what `dump_generated` wrote, against the master's graph."""
-
-    class _Unpickler(pickle.Unpickler):
-        def persistent_load(self, pid):
-            if pid[0] == "graph":
-                return graph
-            job = graph.jobs.get(pid[1])
-            if job is None:
-                raise JobContractError(f"a generated job refers to {pid[1]!r}, which the master does not know")
-            return job
-
-    return _Unpickler(io.BytesIO(payload)).load()
+    def rollback(self, graph) -> None:
+        """Take every job and edge the callback added out of the graph again."""
+        new = self.new_set
+        for job in self.new_jobs:
+            if graph.jobs.get(job.job_id) is job:
+                del graph.jobs[job.job_id]
+            for name in job.filenames:
+                if graph.outputs.get(name) is job:
+                    del graph.outputs[name]
+            for up in job.prerequisites:
+                if up not in new:
+                    up.dependants.discard(job)
+            for down in job.dependants:
+                if down not in new:
+                    down.prerequisites.discard(job)
+        for downstream, upstream in self.injections:
+            downstream.prerequisites.discard(upstream)
+            upstream.dependants.discard(downstream)
+        self.new_jobs, self.injections = [], []

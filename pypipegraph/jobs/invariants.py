@@ -277,6 +277,8 @@ class FileChecksumInvariant(_Invariant):
     def change_description(self) -> str:
         return f"input file {self.job_id} changed"
 
+    moved_from = staticmethod(lambda old_extra, extra: _files_moved(old_extra, extra))
+
 
 FileInvariant = FileChecksumInvariant
 RobustFileChecksumInvariant = FileChecksumInvariant
@@ -350,6 +352,8 @@ class MultiFileInvariant(_Invariant):
 
     def change_description(self) -> str:
         return f"input files {', '.join(self.filenames)} changed"
+
+    moved_from = staticmethod(lambda old_extra, extra: _files_moved(old_extra, extra))
 
 
 def legacy_multi_id(filenames, cls_name: str = "MultiFileInvariant") -> str:
@@ -430,6 +434,18 @@ def _files_fingerprint(filenames: list[str], old, invariant) -> tuple[int, Any]:
     else:
         fingerprint = combine((name, stats[name][2]) for name in filenames)
     return fingerprint, stats
+
+
+def _files_moved(old_stats: Any, stats: Any) -> bool:
+    """Whether another file invariant's recorded state (`old_stats`) holds the same files,
+    moved: other paths, the same basenames, sizes and content hashes (0.197's robust rule)."""
+    if not isinstance(old_stats, dict) or not isinstance(stats, dict) or set(old_stats) == set(stats):
+        return False
+
+    def files(state: dict) -> list:
+        return sorted((os.path.basename(name), entry[1], entry[2]) for name, entry in state.items())
+
+    return files(old_stats) == files(stats)
 
 
 def _describe_files_change(old, stats: dict) -> list[str]:

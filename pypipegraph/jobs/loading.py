@@ -62,7 +62,8 @@ class DataLoadingJob(Job):
 
 
 class AttributeLoadingJob(DataLoadingJob):
-    """Sets `object.attribute_name = callback()` in the master when a dependant has to run."""
+    """Sets `object.attribute_name = callback()` in the master when a dependant has to run,
+    and deletes it once all its direct dependants ran (0.197)."""
 
     def __init__(self, job_id, object: Any, attribute_name: str, callback: Callable):  # noqa: A002
         if not isinstance(attribute_name, str):
@@ -75,6 +76,13 @@ class AttributeLoadingJob(DataLoadingJob):
 
     def load(self) -> None:
         setattr(self.object, self.attribute_name, self.callback())
+
+    def cleanup(self) -> None:
+        """Once every direct dependant ran, the attribute is deleted again (as in 0.197)."""
+        try:
+            delattr(self.object, self.attribute_name)
+        except AttributeError:
+            pass
 
 
 class _CacheFileJob(FileGeneratingJob):

@@ -59,10 +59,10 @@ class FileGeneratingJob(Job):
         return self.filenames[0]
 
     def run_in_worker(self) -> list[tuple[str, int, int, int]]:
-        """Delete the old outputs (`invalidated`), `run()`, return (name, mtime_ns, size, hash)
-        per output. Runs in the worker."""
+        """Delete the old outputs, `run()`, return (name, mtime_ns, size, hash) per output.
+        Runs in the worker. (`invalidated(reason)` was called in the master, by the rebuilder.)"""
         try:
-            self.invalidated("; ".join(self.run_reasons))
+            self.remove_old_outputs()
             self.run()
         except BaseException as exc:
             self.remove_partial_outputs()
@@ -72,9 +72,12 @@ class FileGeneratingJob(Job):
         return outputs_state(self.filenames)
 
     def invalidated(self, reason: str = "") -> None:
-        """The job reruns: its outputs are removed first, so a callback that appends starts
-        from nothing."""
+        """0.197's hook: the job is out of date; its outputs are removed."""
         Job.invalidated(self, reason)
+        self.remove_old_outputs()
+
+    def remove_old_outputs(self) -> None:
+        """Before a rerun: the outputs go, so a callback that appends starts from nothing."""
         for name in self.filenames:
             try:
                 os.unlink(name)
@@ -216,10 +219,14 @@ class TempFilePlusGeneratingJob(FileGeneratingJob):
     def temp_filenames(self) -> list[str]:
         return [self.job_id]
 
-    def invalidated(self, reason: str = "") -> None:
+    def change_description(self) -> str:
+        if not os.path.exists(self.keep_filename):  # it reruns, and so do its dependants (0.197)
+            return f"{self.job_id}: its kept file {self.keep_filename} is missing"
+        return Job.change_description(self)
+
+    def remove_old_outputs(self) -> None:
         """Only the temp file is removed before a rerun: the keep file (a log) is the
         callback's to append to, as in 0.197."""
-        Job.invalidated(self, reason)
         try:
             os.unlink(self.job_id)
         except FileNotFoundError:

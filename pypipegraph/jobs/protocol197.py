@@ -23,6 +23,8 @@ def _is_v197(extra: Any) -> bool:
 class Protocol197:
     """The 0.197 methods every job has; see the module docstring."""
 
+    was_cleaned_up = False  # set once cleanup() was called (after every direct dependant ran)
+
     def __init_subclass__(cls, **kwargs):
         """A library's subclass that defines `_get_invariant`/`get_invariant` is an invariant
         (0.197's protocol): its value is computed in the master through `compute()`."""
@@ -43,11 +45,15 @@ class Protocol197:
         """A plain job's work (override in a subclass); the default does nothing."""
 
     def invalidated(self, reason: str = "") -> None:
-        """Called where the job is about to rerun; output jobs delete their outputs here."""
+        """0.197's hook, called in the master (by the rebuilder) on every job downstream of a
+        new or changed invariant ("invariant", "preq invalidated <job>") and on jobs that are
+        not done ("not done"); the engine's own classes only set `was_invalidated` there and
+        remove a rerunning job's outputs in the worker."""
         self.was_invalidated = True
 
     def cleanup(self) -> None:
-        """0.197's hook after all direct dependants ran (temp files are removed by the engine)."""
+        """0.197's hook, called in the master (by the scheduler) once every direct dependant
+        ran successfully (temp files are removed by the engine)."""
 
     def get_invariant(self, old: Any, all_invariant_stati: Any) -> Any:
         """0.197's invariant protocol: the value to store; raise NothingChanged(value) for
