@@ -1144,6 +1144,7 @@ def test_76_store_key_others_can_read(new_pipegraph, tmp_path, monkeypatch):
         store_key._keys.clear()
         new_pipegraph.new_pipegraph()
         fg("out/a.txt").depends_on(ppg.ParameterInvariant("a", _NotPlain(2), lambda old: True))
-        run_fails("PIa", ppg.StoreError, M[76][0], key, key, os.path.dirname(key))
+        with raises(ppg.StoreError, M[76][0], key, key, os.path.dirname(key)):  # escapes, as in 0.197
+            ppg.run_pipegraph()
     finally:
         store_key._keys.clear()

@@ -66,7 +66,7 @@ def test_eta_from_the_rule_mean_on_a_first_run_and_from_records_on_a_rerun(drive
     # nothing ran, nothing recorded: no guess; then 3 left at the mean of 2 s, 2 of them running
     assert etas == [None, None, 1, 0]
     assert sampler.samples[2][1] == {"done": 1, "total": 4, "up_to_date": 0, "ran": 1, "running": 2,
-                                     "failed": 0, "blocked": 0}
+                                     "queued": 0, "failed": 0, "blocked": 0}
     assert (progress.done, progress.ran, progress.total) == (4, 4, 4)  # FunctionInvariants not counted
 
     for i in range(4):
