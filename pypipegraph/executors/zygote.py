@@ -200,8 +200,8 @@ def _raw_fork():
     """libc's fork(), called with the GIL held and without Python's at-fork hooks; else os.fork.
 
     Python's os.fork runs its after-fork machinery and hooks in the child (threading, logging
-    and the store lock re-initialise state, random reseeds): about 200 copy-on-write page
-    faults, half a child's cost for a trivial job. A zygote needs none of it but the reseed:
+    and the store lock re-initialise state, random reseeds): about 150 copy-on-write page
+    faults before the child's first line, 75 of which a trivial job would not touch later. A zygote needs none of it but the reseed:
     it is single-threaded (so no lock is held by another thread) and its own os.fork from
     the master already ran the hooks. Used only when the zygote has one thread.
     """
