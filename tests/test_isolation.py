@@ -40,6 +40,19 @@ def test_module_globals_do_not_travel_between_jobs(new_pipegraph):
     assert SEEN == []  # nor back to the master
 
 
+def test_each_job_gets_its_own_random_sequence(new_pipegraph):
+    import random
+
+    random.seed(1)  # the master's state; a job must not replay it, nor another job's
+
+    for i in range(6):
+        ppg.FileGeneratingJob(f"out/{i}", lambda of: _write(of, repr(random.random())))
+    ppg.run()
+    values = {read(f"out/{i}") for i in range(6)}
+    assert len(values) == 6
+    assert repr(random.random()) not in values
+
+
 def _chain(writers):
     """FileGeneratingJobs out/0, out/1, ... each depending on the previous (one after another)."""
     jobs = [ppg.FileGeneratingJob(f"out/{i}", w) for i, w in enumerate(writers)]
