@@ -249,7 +249,7 @@ def test_jobs_generated_in_a_submitted_job_run_too(sbatch):
     ppg.run_pipegraph()
     pids = {int(read(f"out/generated{i}.txt")) for i in range(2)}
     assert len(pids) == 2 and os.getpid() not in pids
-    assert len(calls()) == 3
+    assert len(calls()) == 2  # the generator ran in the master (as in 0.197); its jobs were submitted
 
 
 def test_directives_head_each_job_script_filled_per_job(sbatch):
