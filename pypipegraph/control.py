@@ -28,6 +28,7 @@ from .console import HOST, kill_by_id, running_rows
 from .errors import PyPipeGraphError
 from .events import Listener
 from .safe_files import private_dir_problem, user_runtime_dir
+from .store_lock import pid_alive
 
 CLIENT_TIMEOUT = 5.0  # seconds a connected client may take to send its request
 MAX_CLIENTS = 16
@@ -92,20 +93,10 @@ def _nobody_home(store: str) -> str:
             holder = fh.read(64).strip()
     except OSError:
         pass
-    if holder.isdigit() and _alive(int(holder)):
+    if holder.isdigit() and pid_alive(int(holder)):
         return (f"a pipeline (pid {holder}) holds {store} but serves no live view here: it is starting "
                 "or ending, or runs on another host (run ppg top there)")
     return f"no pipeline is running on {store} in this directory"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class ControlServer(Listener):

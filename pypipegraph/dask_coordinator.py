@@ -119,7 +119,23 @@ class DaskCoordinator:
                 pass
 
 
-class DaskBudget(CoreBudget):
+class ClusterBudget(CoreBudget):
+    """Cores of a cluster's workers: a job takes `cores_for(job)` (what it asks of one worker)
+    from the cores kept in flight; the cluster places it on a worker with them free."""
+
+    def cores_for(self, job) -> int:
+        raise NotImplementedError
+
+    def try_acquire(self, job) -> bool:
+        cores = self.cores_for(job)
+        if cores > self.free:
+            return False
+        self.free -= cores
+        self._held[job] = (cores, False)
+        return True
+
+
+class DaskBudget(ClusterBudget):
     """Cores' worth of tasks in flight (IN_FLIGHT x the cluster's); a job must fit on the
     largest worker. Dask starts a task only when a worker has its cores free."""
 
@@ -151,14 +167,6 @@ class DaskBudget(CoreBudget):
                 "Lower cores_needed (-1 means 'a whole worker') or start workers with more cores."
             )
         return cores
-
-    def try_acquire(self, job) -> bool:
-        cores = self.cores_for(job)
-        if cores > self.free:
-            return False
-        self.free -= cores
-        self._held[job] = (cores, False)
-        return True
 
     def request(self, job) -> dict:
         """The Dask resources of `job`'s task."""

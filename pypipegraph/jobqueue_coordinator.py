@@ -17,8 +17,8 @@ from __future__ import annotations
 import inspect
 
 from .cluster_profiles import load_config, settings_of
-from .dask_coordinator import IN_FLIGHT
-from .resources import CoreBudget, ResourceError
+from .dask_coordinator import IN_FLIGHT, ClusterBudget
+from .resources import ResourceError
 
 BACKENDS = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster", "lsf": "LSFCluster",
             "local": "local.LocalCluster"}
@@ -146,7 +146,7 @@ class JobqueueCoordinator:
                     pass
 
 
-class JobqueueBudget(CoreBudget):
+class JobqueueBudget(ClusterBudget):
     """Cores' worth of jobs in flight (IN_FLIGHT x max_jobs x a default worker's cores);
     a job must fit on one worker process of its own cluster."""
 
@@ -170,14 +170,6 @@ class JobqueueBudget(CoreBudget):
                                 f"({settings or 'default settings'}) has {threads}. Lower cores_needed "
                                 "or give its cluster more cores (job.cluster(cores=...)).")
         return cores
-
-    def try_acquire(self, job) -> bool:
-        cores = self.cores_for(job)
-        if cores > self.free:
-            return False
-        self.free -= cores
-        self._held[job] = (cores, False)
-        return True
 
     def request(self, job) -> dict:
         return {"cores": self.held(job) or self.cores_for(job)}

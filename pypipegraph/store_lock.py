@@ -38,7 +38,7 @@ def acquire(lock_name: str, store: str) -> int:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             holder = _holder(fd)
-            stale = holder is not None and not _alive(holder)
+            stale = holder is not None and not pid_alive(holder)
             inode = os.fstat(fd).st_ino
             os.close(fd)
             if stale:
@@ -79,7 +79,8 @@ def _holder(fd: int) -> int | None:
     return int(text) if text.isdigit() and int(text) > 0 else None
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process `pid` exists (it may be another user's)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
