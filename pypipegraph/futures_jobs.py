@@ -97,7 +97,7 @@ class WorkCallJob(FileGeneratingJob):
     def auto_invariants(self) -> list[Job]:
         if self._ignore_code_changes:
             return []
-        return [FunctionInvariant(function_invariant_id(self), self.work.function)]
+        return [FunctionInvariant.of(self, self.work.function)]
 
 
 class WorkNestJob(DependencyInjectionJob):
@@ -163,15 +163,10 @@ def recording() -> bool:
     return _recorder is not None
 
 
-def function_invariant_id(job: WorkCallJob) -> str:
-    """The id of the FunctionInvariant watching a call's code (0.197's `<job id>_func`)."""
-    return job.job_id + "_func"
-
-
 def content_key(job: WorkCallJob) -> str | None:
     """The call's key by content: function fingerprint, argument values, Path contents and
     upstream values. None when the call depends on something the key does not see."""
-    allowed = job.call_inputs | {function_invariant_id(job)}
+    allowed = job.call_inputs | {FunctionInvariant.id_of(job.job_id)}
     if any(up.job_id not in allowed for up in job.prerequisites):
         return None
     unkeyable = []

@@ -40,7 +40,7 @@ class JobGeneratingJob(Job):
     def auto_invariants(self) -> list[Job]:
         if self._ignore_code_changes:
             return []
-        return [FunctionInvariant(self.job_id + "_func", self.callback)]
+        return [FunctionInvariant.of(self, self.callback)]
 
     def run_in_master(self) -> GenerationSession:
         """Run the callback in the master, recording what it adds; the session of new jobs

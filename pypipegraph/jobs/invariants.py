@@ -80,6 +80,16 @@ class FunctionInvariant(_Invariant):
         self._register()
         warn_uncounted_instance(self.job_id, function)
 
+    @staticmethod
+    def id_of(job_id: str) -> str:
+        """The id of the invariant watching job `job_id`'s own function (0.197's `<job id>_func`)."""
+        return job_id + "_func"
+
+    @classmethod
+    def of(cls, job, function: Callable) -> FunctionInvariant:
+        """The invariant watching `job`'s own `function` (its callback, calculation, ...)."""
+        return cls(cls.id_of(job.job_id), function)
+
     def _init_once(self, signature):
         try:
             return super()._init_once(signature)

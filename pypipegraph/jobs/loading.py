@@ -43,7 +43,7 @@ class DataLoadingJob(Job):
     def auto_invariants(self) -> list[Job]:
         if self._ignore_code_changes:
             return []
-        return [FunctionInvariant(self.job_id + "_func", self.callback)]
+        return [FunctionInvariant.of(self, self.callback)]
 
     def run_in_master(self) -> None:
         """Run the callback; no job creation, and the working directory is restored."""
@@ -107,7 +107,7 @@ class _CacheFileJob(FileGeneratingJob):
     def auto_invariants(self) -> list[Job]:
         if self._ignore_code_changes:
             return []
-        return [FunctionInvariant(self.job_id + "_func", self.calc_function)]
+        return [FunctionInvariant.of(self, self.calc_function)]
 
 
 def _code(func):
@@ -278,4 +278,4 @@ class MemMappedDataLoadingJob(_CachedMixin, DataLoadingJob):
     def auto_invariants(self) -> list[Job]:
         if self._ignore_code_changes:
             return []
-        return [FunctionInvariant(self.job_id + "_func", self.loading_function)]
+        return [FunctionInvariant.of(self, self.loading_function)]

@@ -53,7 +53,7 @@ class FileGeneratingJob(Job):
     def auto_invariants(self) -> list[Job]:
         if self._ignore_code_changes:
             return []
-        return [FunctionInvariant(self.job_id + "_func", self.callback)]
+        return [FunctionInvariant.of(self, self.callback)]
 
     def _callback_argument(self):
         return self.filenames[0]
