@@ -241,8 +241,7 @@ class Pipegraph:
                 job.depends_on(invariant)
 
     def _prepare(self) -> list:
-        """Resolve placeholders, add implicit invariants, drop pruned jobs, order."""
-        self.connect_graph()
+        """Drop pruned jobs and order the rest (run() connected the graph just before)."""
         active = self._unpruned()
         order = topological_order(active, self.edge_sites)
         self.check_resource_needs(order)

@@ -79,6 +79,7 @@ def test_logs_and_console_take_an_undecodable_name(new_pipegraph, capfd):
     job = ppg.FileGeneratingJob(UMLAUT, _write)
     graph = ppg.util.global_pipegraph
     runlog = RunLog()
+    graph.connect_graph()
     runlog.write_graph(graph._prepare(), gml=True)  # where the run crashed before
     runlog.decision(job.job_id, ["never ran"])
     runlog.close()

@@ -159,6 +159,7 @@ class Driver:
 
     def run(self, graph, slots: int = 1, cores: int | None = None, runtimes: dict | None = None
             ) -> Recorder:
+        graph.connect_graph()  # as run() does before preparing
         jobs = graph._prepare()
         budget = CoreBudget(cores or slots, 1 << 40)
         recorder = Recorder(budget)

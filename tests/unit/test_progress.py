@@ -43,6 +43,7 @@ class Sampler(Listener):
 
 
 def run(driver, graph, slots: int, runtimes: dict) -> tuple[Progress, Sampler]:
+    graph.connect_graph()  # as run() does before preparing
     jobs = graph._prepare()
     progress = Progress()
     sampler = Sampler(progress)
