@@ -3,7 +3,8 @@
 Invariant: `normalize_path` is idempotent and maps every spelling of a path inside
 the working directory ('./a', 'a//b', 'x/../a', '/abs/project/a') to one relative
 form; paths outside the project stay absolute (normalised). Ids without a '/' are
-returned unchanged (the common case costs one membership test).
+returned unchanged (the common case costs one membership test). `return_to` puts a
+process back into the project directory after user code changed its working directory.
 """
 
 from __future__ import annotations
@@ -26,3 +27,14 @@ def normalize_path(job_id: str) -> str:
     if "//" in job_id or "./" in job_id or job_id.endswith("/") or "/." in job_id:
         return os.path.normpath(job_id)
     return job_id
+
+
+def return_to(home: str) -> None:
+    """Change back to `home` when user code left it (also when it removed the directory
+    it changed into): relative output names mean the project's files again."""
+    try:
+        here = os.getcwd()
+    except FileNotFoundError:
+        here = None
+    if here != home:
+        os.chdir(home)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from ..errors import JobContractError
 from ..hashing import combine
 from ..ordering import topological_order
+from ..paths import return_to
 from .base import Job, check_no_argument_callback
 from .invariants import FunctionInvariant
 
@@ -58,8 +59,7 @@ class JobGeneratingJob(Job):
             raise
         finally:
             graph.stop_generation()
-            if os.getcwd() != home:
-                os.chdir(home)  # the master's working directory is the project's
+            return_to(home)  # the master's working directory is the project's
         return session
 
     def _inject_returned(self, returned) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..cache_files import read_verified
 from ..errors import JobContractError
+from ..paths import return_to
 from ..safe_files import write_file
 from .base import Job, check_no_argument_callback
 from .invariants import FunctionInvariant
@@ -54,8 +55,7 @@ class DataLoadingJob(Job):
             self.load()
         finally:
             graph.job_creation_forbidden_by = None
-            if os.getcwd() != home:
-                os.chdir(home)
+            return_to(home)  # the master's working directory is the project's
 
     def load(self) -> None:
         self.callback()
