@@ -235,7 +235,12 @@ class ControlServer(Listener):
             self.stopped_by = "ppg top"
             return self._told("aborting: killing the running jobs")
         if ask == "kill" and isinstance(request.get("job"), str):
-            return self._told(kill_by_id(scheduler, request["job"], "ppg top"))
+            job_id = request["job"]
+            if not any(job.job_id == job_id for job, *_ in scheduler.running_jobs()):
+                known = job_id in scheduler.graph.jobs
+                return {"error": f"no such job running: {job_id!r} " + (
+                    "is not running (nothing was killed)" if known else "is not a job of the running pipeline")}
+            return self._told(kill_by_id(scheduler, job_id, "ppg top"))
         return {"error": f"unknown request {ask!r}"}
 
     def _told(self, text: str) -> dict:

@@ -64,10 +64,11 @@ class SubmitCoordinator:
 
         def values_of(job) -> dict:
             memory = job.memory_needed
-            return {**self.defaults, "job_id": job.job_id, "name": _safe(job.job_id),
-                    "cores": budget.held(job) or max(1, job.cores_needed),
-                    "memory_mb": math.ceil(memory / 2**20) if memory > 0 else "",
-                    **settings_of(job, self.profiles)}
+            values = {"memory_mb": "", **self.defaults, "job_id": job.job_id, "name": _safe(job.job_id),
+                      "cores": budget.held(job) or max(1, job.cores_needed), **settings_of(job, self.profiles)}
+            if memory > 0:  # the job's own memory_needed wins over a default memory_mb
+                values["memory_mb"] = math.ceil(memory / 2**20)
+            return values
 
         return SubmitExecutor(jobs, self.submit, shipment.dump, shipment.loaders_of, values_of,
                               self.max_jobs, cancel=self.cancel, python=self.python,

@@ -23,6 +23,7 @@ import shlex
 import shutil
 import signal
 import socket
+import string
 import subprocess
 import sys
 import time
@@ -126,7 +127,8 @@ class SubmitExecutor:
         try:
             values = {**self.values_of(job), "script": script}
             args = fill(self.command, values, job.job_id)
-            header = [fill_line(line, values, job.job_id) for line in self.directives]
+            header = [line for line in (fill_line(line, values, job.job_id) for line in self.directives)
+                      if line is not None]
         except (ValueError, ResourceError) as exc:
             task.killed = f"could not be submitted: {exc}"
             self.busy[base] = task
@@ -269,9 +271,14 @@ def fill(template: list, values: dict, job_id: str) -> list:
     return args
 
 
-def fill_line(line: str, values: dict, job_id: str) -> str:
-    """A directive line of the job script, filled in; a value that would break the line
-    (a newline: a second command in the script) is refused."""
+def fill_line(line: str, values: dict, job_id: str) -> str | None:
+    """A directive line of the job script, filled in; None (the line is left out) when a
+    placeholder in it is empty for this job (`--mem={memory_mb}M` without memory_needed or
+    a default). A value that would break the line (a newline: a second command in the
+    script) is refused."""
+    fields = [field for _text, field, _spec, _conv in string.Formatter().parse(line) if field]
+    if any(values.get(field.split(".")[0].split("[")[0]) in ("", None) for field in fields):
+        return None
     filled = _format(line, values, job_id)
     if "\n" in filled or "\r" in filled:
         raise ValueError(f"{job_id}: the script directive {line!r} would span lines once filled in "
