@@ -20,7 +20,7 @@ from . import util
 from .console import Console, Controls
 from .control import ControlServer
 from .dask_coordinator import from_environment
-from .errors import RunInterrupted, RuntimeError
+from .errors import RunInterrupted, RunTerminated, RuntimeError
 from .hashing import forget_global_values
 from .history import History
 from .jobs.generating import GenerationSession
@@ -36,6 +36,7 @@ from .result_cache import ResultCache
 from .run_graph import snapshot
 from .scheduler import Scheduler
 from .summary import ending, error_message
+from .termination import Terminated, ending_on_signals
 from .usage import apply_memory_estimates
 
 DEFAULT_STORE = ".pypipegraph_status_robust"
@@ -195,17 +196,20 @@ class Pipegraph:
         scheduler = Scheduler(self, jobs, rebuilder, budget,
                               standard_listeners(history, runlog, console, progress, server) + self.listeners,
                               Controls(console, server))
-        try:
-            self.failed_jobs = scheduler.run()
-        except KeyboardInterrupt as exc:
-            self.failed_jobs = list(scheduler.failed)
-            console.print(ending(progress, "interrupted", *_log_names(runlog)))
-            _summarised(exc)
-            raise
-        finally:
-            if scheduler.n_ran or scheduler.failed or report_wanted(report, self.report):
-                # a run where nothing ran needs no graph: spare the no-op rerun
-                history.record_graph(snapshot(scheduler.jobs), scheduler.budget.parallelism)
+        with ending_on_signals():  # SIGTERM and SIGHUP take the path of Ctrl-C
+            try:
+                self.failed_jobs = scheduler.run()
+            except KeyboardInterrupt as exc:
+                self.failed_jobs = list(scheduler.failed)
+                if isinstance(exc, Terminated):
+                    raise _terminated(exc, scheduler, progress, console, runlog) from None
+                console.print(ending(progress, "interrupted", *_log_names(runlog)))
+                _summarised(exc)
+                raise
+            finally:
+                if scheduler.n_ran or scheduler.failed or report_wanted(report, self.report):
+                    # a run where nothing ran needs no graph: spare the no-op rerun
+                    history.record_graph(snapshot(scheduler.jobs), scheduler.budget.parallelism)
         return scheduler, progress, server
 
     def _interactive(self) -> bool | None:
@@ -292,6 +296,22 @@ class Pipegraph:
         )
         raise _summarised(RuntimeError(error_message(progress, failed, where),
                                        exceptions=[job.exception for job in failed], failed_jobs=failed))
+
+
+def _terminated(exc: Terminated, scheduler, progress, console, runlog) -> RunTerminated:
+    """The summary of a run ended by a signal (written where it can be: after SIGHUP the
+    terminal may be gone), and the exception that exits with 128 + the signal's number."""
+    name = str(exc)
+    error = RunTerminated(exc.signum, f"The run was ended by {name} after {scheduler.n_ran} job(s) ran; finished "
+                                      "jobs are recorded, the rest run next time.")
+    for write in (console.print, lambda text: print(text, file=sys.stderr, flush=True)):
+        try:
+            write(ending(progress, name, *_log_names(runlog)))
+            write(f"pypipegraph: {error} Exit status {error.code}.")
+            break
+        except (OSError, ValueError):  # a closed terminal (EIO) or stream
+            continue
+    return error
 
 
 def _log_names(runlog) -> tuple:

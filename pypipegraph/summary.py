@@ -19,6 +19,10 @@ ENDINGS = {
     "aborted": "The run was aborted (`abort`): the running jobs were killed, their partial outputs removed.",
     "interrupted": "The run was interrupted (Ctrl-C): the running jobs were killed, their partial outputs "
                    "removed.",
+    "SIGTERM": "The run was ended by SIGTERM (a batch system's time limit, or `kill`): the running jobs were "
+               "killed, their partial outputs removed.",
+    "SIGHUP": "The run was ended by SIGHUP (its terminal or session closed): the running jobs were killed, "
+              "their partial outputs removed.",
 }
 
 
@@ -66,7 +70,8 @@ def failure_report(progress: Progress) -> list[str]:
 
 
 def ending(progress: Progress, outcome: str, errors_file: str | None, run_log: str | None) -> str:
-    """The summary printed when a run ends; `outcome` is ok, failed, stopped, aborted or interrupted."""
+    """The summary printed when a run ends; `outcome` is ok, failed, stopped, aborted,
+    interrupted (Ctrl-C), or the name of the signal that ended the run (SIGTERM, SIGHUP)."""
     lines = []
     if outcome in ENDINGS:
         lines.append(ENDINGS[outcome])

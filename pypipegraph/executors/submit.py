@@ -187,10 +187,7 @@ class SubmitExecutor:
         base = task.base
         if task.killed:
             return self._died(task, task.killed)
-        if task.state == "queued" and os.path.exists(base + ".started"):
-            with open(base + ".started") as fh:
-                host, pid, started = fh.read().split()
-            task.host, task.pid, task.started, task.state = host, int(pid), float(started), "running"
+        _note_start(task)
         if os.path.exists(base + ".result"):
             with open(base + ".result", "rb") as fh:
                 signed = fh.read()
@@ -232,6 +229,7 @@ class SubmitExecutor:
         """Stop a submitted job: the `cancel` command when given (once its cluster job id is
         known), else its Python when it runs on this host; it is reported as killed."""
         task.killed = task.killed or "it was killed"
+        _note_start(task)  # started since the last look: its pid is known now
         if task.process is not None and task.process.poll() is None:
             _signal_group(task.process.pid)
         if self.cancel and task.cluster_id:
@@ -293,6 +291,14 @@ def _format(item: str, values: dict, job_id: str) -> str:
         raise ValueError(f"{job_id}: the submit command uses {{{exc.args[0]}}}, which this job does not "
                          f"set (job.cluster({exc.args[0]}=...)) and the coordinator has no default "
                          "for") from None
+
+
+def _note_start(task: Submission) -> None:
+    """A queued job whose script announced its start becomes running, with host and pid."""
+    if task.state == "queued" and os.path.exists(task.base + ".started"):
+        with open(task.base + ".started") as fh:
+            host, pid, started = fh.read().split()
+        task.host, task.pid, task.started, task.state = host, int(pid), float(started), "running"
 
 
 def _signal_group(pid: int) -> None:
