@@ -32,11 +32,13 @@ import uuid
 from ..errors import JobDiedException
 from ..resources import ResourceError
 from ..safe_files import make_private_dir, write_file
+from .batch_watch import Watch
 from .local import read_capture
 from .worker import Result, decode_result
 
 SHIP_DIR = ".pypipegraph_submit"
 POLL = 0.2  # seconds between looks at the job files while jobs run
+LOST_AFTER = 300.0  # seconds without a heartbeat (or listed by no status command) before a job is lost
 _CLUSTER_ID = re.compile(r"\b\d+(?:\.[\w.-]+)?\b")  # "Submitted batch job 42", "42.pbs01"
 
 
@@ -81,7 +83,8 @@ class SubmitExecutor:
     `values_of(job)` the placeholder values; `cancel` (optional) stops a submitted job."""
 
     def __init__(self, job_list: list, command: list, dump, loaders_of, values_of, max_jobs: int,
-                 cancel: list | None = None, python: str = sys.executable, directives: list = ()):
+                 cancel: list | None = None, python: str = sys.executable, directives: list = (),
+                 status: list | None = None, lost_after: float = LOST_AFTER):
         self.job_list = job_list
         self.command = command
         self.cancel = cancel
@@ -91,6 +94,7 @@ class SubmitExecutor:
         self.max_jobs = max_jobs
         self.python = python
         self.directives = list(directives)  # lines after the script's #! line, placeholders filled
+        self.watch = Watch(lost_after, status, fill)  # batch jobs that ended without a word
         self.directory = os.getcwd()
         self.token = uuid.uuid4().hex[:12]
         top = make_private_dir(os.path.join(self.directory, SHIP_DIR))
@@ -135,13 +139,20 @@ class SubmitExecutor:
             return task
         worker = [self.python, "-m", "pypipegraph.executors.submit_worker", self._ship(), str(job_index),
                   ",".join(map(str, self.loaders_of(job_index))), base, self.key_path]
+        beat = shlex.quote(base + ".beat")
         write_file(script, "\n".join([
             "#!/bin/sh",
             *header,
             f"# pypipegraph job {job.job_id!r}, written by the run in {self.directory!r}",
             f"cd {shlex.quote(self.directory)} || exit 97",
+            # the heartbeat, beside the job's Python (a long computation in it does not stop it)
+            f"(trap 'kill $s 2>/dev/null; exit 0' TERM; while : > {beat}; do sleep {self.watch.every:g} & "
+            "s=$!; wait $s; done) &",
+            "beat=$!",
             " ".join(map(shlex.quote, worker)),
-            f"echo $? > {shlex.quote(base + '.exit.tmp')} && mv {shlex.quote(base + '.exit.tmp')} "
+            "status=$?",
+            'kill "$beat" 2>/dev/null',
+            f"echo $status > {shlex.quote(base + '.exit.tmp')} && mv {shlex.quote(base + '.exit.tmp')} "
             f"{shlex.quote(base + '.exit')}",
             "",
         ]))
@@ -178,6 +189,7 @@ class SubmitExecutor:
             result = self._look(task)
             if result is not None:
                 del self.busy[base]
+                self.watch.forget(task)
                 task.state = "done"
                 finished.append((task, task.job_index, result))
         return finished
@@ -210,7 +222,11 @@ class SubmitExecutor:
                 with open(base + ".exit") as fh:
                     status = fh.read().strip()
                 return self._died(task, f"its job script ended with exit status {status} without a result")
-        return None
+        lost = self.watch.lost(task)
+        if lost is None or os.path.exists(base + ".result"):
+            return None
+        self._stop(task)  # it must not wake up and write after it was reported
+        return self._died(task, lost)
 
     def _died(self, task: Submission, why: str) -> Result:
         job = self.job_list[task.job_index]
@@ -229,6 +245,9 @@ class SubmitExecutor:
         """Stop a submitted job: the `cancel` command when given (once its cluster job id is
         known), else its Python when it runs on this host; it is reported as killed."""
         task.killed = task.killed or "it was killed"
+        self._stop(task)
+
+    def _stop(self, task: Submission) -> None:
         _note_start(task)  # started since the last look: its pid is known now
         if task.process is not None and task.process.poll() is None:
             _signal_group(task.process.pid)
