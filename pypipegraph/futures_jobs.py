@@ -19,6 +19,7 @@ import types
 from typing import Any
 
 from . import futures as api
+from . import script_functions
 from .cache_files import read_verified
 from .errors import JobContractError
 from .hashing import combine, function_fingerprint, hash_file, hash_value
@@ -122,7 +123,7 @@ class WorkNestJob(DependencyInjectionJob):
         data = read_verified(self.call.filenames[0], self.call.job_id, self.job_id)
         if not data.startswith(MAGIC):
             return []
-        _, inner = pickle.loads(data[len(MAGIC):])
+        _, inner = script_functions.loads(data[len(MAGIC):])
         made: dict[str, api.Future] = {}
 
         def real(item):
@@ -211,8 +212,8 @@ def load_value(filename: str, job_id: str) -> Any:
     try:
         data = read_verified(filename, job_id, job_id)
         if not data.startswith(MAGIC):
-            return pickle.loads(data)
-        value, _ = pickle.loads(data[len(MAGIC):])
+            return script_functions.loads(data)
+        value, _ = script_functions.loads(data[len(MAGIC):])
     except FileNotFoundError:
         raise  # the call did not run: the caller says what that means
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
@@ -229,7 +230,7 @@ def value_hash(job) -> int:
     data = read_verified(filename, job.job_id, job.job_id)
     if not data.startswith(MAGIC):
         return hash_file(filename)
-    value, inner = pickle.loads(data[len(MAGIC):])
+    value, inner = script_functions.loads(data[len(MAGIC):])
     found: list[int] = []
     api._walk(value, lambda item: found.append(value_hash(item.job))
               if isinstance(item, api.Future) else item)
