@@ -16,27 +16,28 @@ import logging
 import os
 import sys
 
-from . import util
-from .console import Console, Controls
-from .control import ControlServer
-from .dask_coordinator import from_environment
+from . import state
+from .cluster.dask import from_environment
+from .cluster.local import LocalSystem
 from .errors import RunInterrupted, RuntimeError
+from .futures.result_cache import ResultCache
 from .hashing import forget_global_values
-from .history import History
 from .jobs.generating import GenerationSession
-from .legacy_store import adopt_legacy_status, legacy_status_file
+from .legacy.store import adopt_legacy_status, legacy_status_file
 from .listeners import standard_listeners
-from .logs import RunLog, attach_socket_handler, detach, file_handler, logger, socket_address
 from .ordering import topological_order
-from .progress import Progress
 from .rebuilder import Rebuilder
-from .report import report_wanted, write_report_if_wanted
-from .resources import LocalSystem, NamedResources, validate_capacity
-from .result_cache import ResultCache
-from .run_graph import snapshot
+from .resources import NamedResources, validate_capacity
 from .scheduler import Scheduler
-from .summary import ending, error_message
+from .store.run_graph import snapshot
+from .store.writer import History
 from .usage import apply_memory_estimates
+from .views.console import Console, Controls
+from .views.control import ControlServer
+from .views.logs import RunLog, attach_socket_handler, detach, file_handler, logger, socket_address
+from .views.progress import Progress
+from .views.report import report_wanted, write_report_if_wanted
+from .views.summary import ending, error_message
 
 DEFAULT_STORE = ".pypipegraph_status_robust"
 invariant_status_filename_default = DEFAULT_STORE  # 0.197's name for the default store file
@@ -147,7 +148,7 @@ class Pipegraph:
         self.connect_graph()  # callbacks may still add jobs: the graph is not running yet
         self.has_run = True
         self.running = True
-        if util.plan_mode:
+        if state.plan_mode:
             from .plan import PlanComplete
 
             try:
@@ -328,13 +329,13 @@ def new_pipegraph(*args, **kwargs) -> Pipegraph:
     gc.unfreeze()  # the previous graph's jobs may be collected now
     forget_global_values()
     graph = Pipegraph(*args, **kwargs)
-    util.global_pipegraph = graph
+    state.global_pipegraph = graph
     return graph
 
 
 def run_pipegraph(*args, **kwargs) -> None:
     """Run the global pipegraph."""
-    graph = util.global_pipegraph
+    graph = state.global_pipegraph
     if graph is None:
         raise ValueError("No pipegraph to run: call ppg.new_pipegraph() and create jobs first.")
     graph.run(*args, **kwargs)

@@ -24,8 +24,8 @@ from typing import NamedTuple
 
 from .errors import StoreError
 from .hashing import combine, file_stat, hash_file
-from .store_format import GENERATOR, INVARIANT, LOADER, MOVED, OUTPUT, TEMP, Record
-from .store_values import unverified_in
+from .store.format import GENERATOR, INVARIANT, LOADER, MOVED, OUTPUT, TEMP, Record
+from .store.values import unverified_in
 
 UNKNOWN = object()  # `explain`: a fingerprint that depends on a job that will (or may) run
 

@@ -20,7 +20,7 @@ from collections import deque
 from .errors import JobDiedException
 from .events import Attempt, Failure, subscribers
 from .executors.master import InMasterExecutor
-from .jobs.protocol197 import Protocol197
+from .legacy.protocol import Protocol197
 from .priorities import ReadyQueue
 from .resources import NamedResources, ResourceError
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 import pypipegraph as ppg
-from pypipegraph.history import FORMAT_VERSION, History
+from pypipegraph.store.writer import FORMAT_VERSION, History
 from pypipegraph.resources import ResourceError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -1027,7 +1027,7 @@ def test_63_malformed_needs_or_priority(new_pipegraph, variant):
 
 @pytest.mark.parametrize("variant", [0, 1])
 def test_64_a_link_planted_at_the_lock_file(ppg_dir, tmp_path_factory, variant):
-    from pypipegraph.safe_files import open_lock_file
+    from pypipegraph.plumbing.safe_files import open_lock_file
 
     yours = tmp_path_factory.mktemp("home") / "yours.txt"
     yours.write_text("yours")

@@ -22,7 +22,7 @@ import pytest
 
 import pypipegraph as ppg
 from pypipegraph import store_key
-from pypipegraph.store_format import decode_record, encode_record, is_legacy
+from pypipegraph.store.format import decode_record, encode_record, is_legacy
 
 STORE = ".pypipegraph_status_robust"
 
@@ -424,7 +424,7 @@ def test_records_of_the_previous_version_are_read_as_plain_data(new_pipegraph):
 
 
 def test_encoding_keeps_types_and_runs_nothing():
-    from pypipegraph.store_format import Record
+    from pypipegraph.store.format import Record
 
     value = {"t": (1, [2, (3,)]), 7: frozenset({b"\x00"}), "s": {1.5}, "big": 1 << 80, "none": None,
              "name": os.fsdecode(b"Probe_M\xfcller.txt")}

@@ -16,7 +16,7 @@ import importlib
 import sys
 
 from ..errors import PyPipeGraphError
-from ..safe_files import TEXT_ERRORS
+from ..plumbing.safe_files import TEXT_ERRORS
 
 COMMANDS = ["status", "why", "log", "history", "forget", "accept", "graph", "report", "top"]
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 import fnmatch
 
 from ..errors import StoreLocked
-from ..history import History
-from ..store_format import record_is_invariant
+from ..store.format import record_is_invariant
+from ..store.writer import History
 from . import CommandError
 from .status import lock_holder, open_reader
 

@@ -23,8 +23,8 @@ import traceback
 
 import xxhash
 
-from .. import util
-from ..dask_shipment import load_job_list
+from .. import state
+from ..cluster.shipment import load_job_list
 from ..errors import PyPipeGraphError
 from .worker import MAX_CAPTURE, execute, run_job
 
@@ -165,8 +165,8 @@ def run_task(path: str, digest: int, token: str, generation: int, directory: str
 
     def run(job) -> tuple:
         try:
-            util.is_worker = True
-            util.global_pipegraph = replica.graph  # generated jobs register with the replica
+            state.is_worker = True
+            state.global_pipegraph = replica.graph  # generated jobs register with the replica
             failure = run_loaders(replica, job, loaders)
             if failure is not None:
                 return False, failure, None

@@ -13,8 +13,10 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from .. import state
 from ..errors import JobContractError
 from ..hashing import (
     PYTHON_VERSION,
@@ -26,8 +28,9 @@ from ..hashing import (
     hash_file,
     hash_value,
 )
-from ..store_format import plain_unpickle
-from ..store_values import Unverified
+from ..paths import normalize_path
+from ..store.format import plain_unpickle
+from ..store.values import Unverified
 from .base import Job, normalize_id, required_positional
 
 
@@ -102,25 +105,25 @@ class FunctionInvariant(_Invariant):
     # 0.197's helpers, called directly by libraries (values as 0.197 stores them)
     @classmethod
     def _hash_function(cls, function: Callable) -> tuple[str, str, str]:
-        from ..legacy_values import hash_function_197
+        from ..legacy.values import hash_function_197
 
         return hash_function_197(function)
 
     @staticmethod
     def _compare_new_and_old(new_source: str, new_funchash: str, new_closure: str, old: Any) -> dict:
-        from ..legacy_values import compare_function_values_197
+        from ..legacy.values import compare_function_values_197
 
         return compare_function_values_197(new_source, new_funchash, new_closure, old)
 
     @staticmethod
     def extract_closure(function: Callable) -> str:
-        from ..legacy_values import closure_text_197
+        from ..legacy.values import closure_text_197
 
         return closure_text_197(function)
 
     @classmethod
     def dis_code(cls, code, function, version_info=None) -> str:
-        from ..legacy_values import disassembly_197
+        from ..legacy.values import disassembly_197
 
         return disassembly_197(code, function)
 
@@ -326,7 +329,7 @@ class MultiFileInvariant(_Invariant):
 
     def calc_checksums(self, old: Any) -> list[tuple]:
         """[(filename, mtime, size, md5)] as 0.197 stores; md5 reused when mtime and size match `old`."""
-        from ..legacy_values import file_value_197
+        from ..legacy.values import file_value_197
 
         previous = {entry[0]: entry[1:] for entry in old} if old else {}
         result = []
@@ -470,3 +473,37 @@ def _describe_files_change(old, stats: dict) -> list[str]:
             lines.append(f"{name}: content changed (size {previous[1]} -> {size}, "
                          f"hash {previous[2]:016x} -> {digest:016x})")
     return lines
+
+
+def job_or_filename(value: Any, invariant_class: Any = None) -> tuple[Any, list]:
+    """For a job or a filename: (filename, dependencies to add).
+
+    A job yields its first output file; a filename yields itself and the job that
+    writes it (when one exists in the current graph), else `invariant_class(filename)`
+    (default: a file checksum invariant). None yields (None, []).
+    """
+    if value is None:
+        return None, []
+    if isinstance(value, Job):
+        return value.filenames[0], [value]
+    if isinstance(value, Path):
+        value = str(value)
+    if not isinstance(value, str):
+        raise TypeError(f"expected a job or a filename, got {value!r}")
+    graph = state.global_pipegraph
+    if graph is not None and invariant_class is None:
+        writer = graph.outputs.get(value)
+        if writer is None:
+            writer = graph.outputs.get(normalize_path(value))
+        if writer is not None:
+            return value, [writer]
+    return value, [(invariant_class or FileInvariant)(value)]
+
+
+def flatten_jobs(value: Any):
+    """Yield the jobs of an arbitrarily nested iterable of jobs."""
+    if isinstance(value, Job):
+        yield value
+        return
+    for item in value:
+        yield from flatten_jobs(item)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import sys
 
-from ..history import History
+from ..store.writer import History
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,7 @@ import types
 
 import cloudpickle
 
-from .errors import PyPipeGraphError
+from ..errors import PyPipeGraphError
 
 _PROBE = compile("None", "<pypipegraph>", "eval")
 

@@ -19,8 +19,8 @@ import re
 import shlex
 import sys
 
-from .cluster_profiles import load_config, settings_of
-from .resources import CoreBudget
+from ..resources import CoreBudget
+from .profiles import load_config, settings_of
 
 
 class SubmitCoordinator:
@@ -57,8 +57,8 @@ class SubmitCoordinator:
         return CoreBudget(self.cores, math.inf)  # memory is the cluster's business: no conversion
 
     def executor(self, jobs: list, budget: CoreBudget):
-        from .dask_shipment import Shipment
-        from .executors.submit import SubmitExecutor
+        from ..executors.submit import SubmitExecutor
+        from .shipment import Shipment
 
         shipment = Shipment(jobs[0]._graph if jobs else None, jobs, self)
 

@@ -16,7 +16,7 @@ import io
 import pickle
 from typing import Any, NamedTuple
 
-from .store_values import pack, unpack
+from .values import pack, unpack
 
 # 2: job_runs gained JOB_RUN_COLUMNS and records are MessagePack data (an older version could
 # neither insert rows nor read records)

@@ -19,7 +19,7 @@ from typing import Any
 
 import msgpack
 
-from .store_key import Unverifiable, sign, verified
+from .key import Unverifiable, sign, verified
 
 # extension type codes; tuples, dicts, str, bytes, int, float, bool and None are native
 _LIST, _SET, _FROZENSET, _SEALED, _UNVERIFIED, _BIGINT = 1, 2, 3, 4, 5, 6

@@ -17,11 +17,11 @@ import time
 from collections import deque
 from importlib import resources
 
-from .errors import StoreError
-from .history_reader import JobRun, RunInfo, RunSetting, StoreReader
+from ..errors import StoreError
+from ..plumbing.safe_files import write_file
+from ..store.reader import JobRun, RunInfo, RunSetting, StoreReader
+from ..store.run_graph import RunGraph
 from .logs import LOG_DIR, logger
-from .run_graph import RunGraph
-from .safe_files import write_file
 
 REPORT_ENV = "PYPIPEGRAPH_REPORT"
 REPORT_NAME = "ppg_report.html"
@@ -355,7 +355,7 @@ def _tail(text: str, lines: int) -> str:
 
 def render(data: dict) -> str:
     """The self-contained page: template with style, script and data inlined."""
-    assets = resources.files("pypipegraph") / "report_assets"
+    assets = resources.files("pypipegraph.views") / "report_assets"
     template = (assets / "report.html").read_text(encoding="utf-8")
     style = (assets / "report.css").read_text(encoding="utf-8")
     script = (assets / "report.js").read_text(encoding="utf-8")

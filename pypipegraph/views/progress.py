@@ -17,7 +17,7 @@ import re
 import time
 from collections import Counter
 
-from .events import Attempt, Failure, Listener
+from ..events import Attempt, Failure, Listener
 
 
 def counted(job) -> bool:
@@ -182,7 +182,7 @@ class Progress(Listener):
     # --- the remaining work ----------------------------------------------------
 
     def _build_remaining(self) -> None:
-        from .scheduler import DONE, FAILED, SKIPPED
+        from ..scheduler import DONE, FAILED, SKIPPED
 
         self._remaining = {}
         state = self.scheduler.state

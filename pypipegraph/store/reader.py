@@ -16,11 +16,11 @@ import sqlite3
 from typing import NamedTuple
 from urllib.parse import quote
 
-from .errors import StoreError
+from ..errors import StoreError
+from ..plumbing.safe_files import from_store, store_key
+from .format import JOB_RUN_COLUMNS, Record, decode_opened, decode_record
+from .format import signed as _signed
 from .run_graph import RunGraph, decode
-from .safe_files import from_store, store_key
-from .store_format import JOB_RUN_COLUMNS, Record, decode_opened, decode_record
-from .store_format import signed as _signed
 
 
 class JobRun(NamedTuple):

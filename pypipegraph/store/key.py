@@ -16,7 +16,7 @@ import hmac
 import os
 import stat
 
-from .errors import StoreError
+from ..errors import StoreError
 
 KEY_BYTES = 32
 MAC_BYTES = 32  # HMAC-SHA256

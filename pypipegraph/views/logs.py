@@ -22,7 +22,7 @@ import struct
 import sys
 import time
 
-from .safe_files import (
+from ..plumbing.safe_files import (
     open_for_append,
     open_for_write,
     printable,
@@ -188,7 +188,7 @@ def job_log_dir(job_id: str, log_dir: str = LOG_DIR) -> str:
     """
     name = re.sub(r"[^A-Za-z0-9._+-]+", "_", job_id).strip("._") or "_"
     if len(name) > 120:
-        from .hashing import hash_value
+        from ..hashing import hash_value
 
         name = f"{name[:100]}-{hash_value(job_id) & 0xFFFFFFFF:08x}"
     return os.path.join(log_dir, "jobs", name)

@@ -12,8 +12,8 @@ from __future__ import annotations
 import fcntl
 import os
 
-from .errors import StoreError, StoreLocked
-from .safe_files import CLOEXEC, NOFOLLOW, open_lock_file
+from ..errors import StoreError, StoreLocked
+from ..plumbing.safe_files import CLOEXEC, NOFOLLOW, open_lock_file
 
 _HELD: set[int] = set()  # lock descriptors this process holds
 

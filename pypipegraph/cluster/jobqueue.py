@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import inspect
 
-from .cluster_profiles import load_config, settings_of
-from .dask_coordinator import IN_FLIGHT, ClusterBudget
-from .resources import ResourceError
+from ..resources import ResourceError
+from .dask import IN_FLIGHT, ClusterBudget
+from .profiles import load_config, settings_of
 
 BACKENDS = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster", "lsf": "LSFCluster",
             "local": "local.LocalCluster"}
@@ -128,8 +128,8 @@ class JobqueueCoordinator:
         return JobqueueBudget(self)
 
     def executor(self, jobs: list, budget: JobqueueBudget):
-        from .dask_shipment import Shipment
-        from .executors.dask import DaskExecutor
+        from ..executors.dask import DaskExecutor
+        from .shipment import Shipment
 
         shipment = Shipment(jobs[0]._graph if jobs else None, jobs, self)
         return DaskExecutor(jobs, self.client_for, budget.request, shipment.dump, shipment.loaders_of,

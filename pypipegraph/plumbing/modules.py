@@ -11,9 +11,22 @@ from __future__ import annotations
 import os
 import sys
 import sysconfig
+import traceback
 from functools import cache, lru_cache
 
-_ENGINE = __name__.split(".")[0]
+ENGINE = __name__.split(".")[0]
+ENGINE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def is_engine_module(module_name: str | None) -> bool:
+    """True for pypipegraph itself and its submodules: the one answer to "is this the
+    engine's own code?" by module name (see `is_engine_file` for code objects)."""
+    return bool(module_name) and (module_name == ENGINE or module_name.startswith(ENGINE + "."))
+
+
+def is_engine_file(filename: str) -> bool:
+    """True for a source file of the engine (a code object's co_filename)."""
+    return filename.startswith(ENGINE_DIR)
 
 
 @cache
@@ -37,7 +50,7 @@ def is_user_module(module_name: str | None) -> bool:
     if module_name == "__main__":
         return True
     top = module_name.split(".")[0]
-    if top == _ENGINE or top in sys.stdlib_module_names:
+    if top == ENGINE or top in sys.stdlib_module_names:
         return False
     module = sys.modules.get(module_name)
     filename = getattr(module, "__file__", None)
@@ -66,3 +79,16 @@ def package_version(module_name: str | None) -> str | None:
         return f"{top}=={dist_version(top)}"
     except (PackageNotFoundError, ValueError):
         return None
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback of `exc` from the first frame outside pypipegraph on (the user's code).
+
+    The engine's own frames before it (worker loop, job wrappers) say nothing to the
+    user; a traceback that never left the engine is kept whole.
+    """
+    tb = exc.__traceback__
+    while tb is not None and is_engine_file(tb.tb_frame.f_code.co_filename):
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))
+

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 
-from .resources import ResourceError
+from ..resources import ResourceError
 
 CONFIG_NAMES = ("ppg-cluster.toml", "ppg-cluster.yaml", "ppg-cluster.yml")
 

@@ -18,8 +18,8 @@ import os
 
 import xxhash
 
-from . import util
-from .errors import JobContractError
+from .. import state
+from ..errors import JobContractError
 
 
 def read_verified(filename: str, producer_id: str, reader_id: str) -> bytes:
@@ -44,7 +44,7 @@ def read_verified(filename: str, producer_id: str, reader_id: str) -> bytes:
 
 def _recorded_output(producer_id: str, filename: str) -> tuple[int, int, int] | None:
     """(mtime_ns, size, hash) the store recorded for `filename` as an output of `producer_id`."""
-    graph = util.global_pipegraph
+    graph = state.global_pipegraph
     history = getattr(graph, "history", None)
     if history is not None:
         record = history.get(producer_id)
@@ -61,9 +61,9 @@ def _recorded_output(producer_id: str, filename: str) -> tuple[int, int, int] | 
 
 def _record_from_store(producer_id: str):
     """The record of `producer_id` in this directory's store, read-only (after a run)."""
-    from .history_reader import StoreReader
+    from .reader import StoreReader
 
-    store = getattr(util.global_pipegraph, "invariant_status_filename", ".pypipegraph_status_robust")
+    store = getattr(state.global_pipegraph, "invariant_status_filename", ".pypipegraph_status_robust")
     if not os.path.exists(store):
         return None
     reader = StoreReader(store)

@@ -24,11 +24,11 @@ import time
 
 import xxhash
 
+from ..errors import PyPipeGraphError
+from ..events import Listener
+from ..plumbing.safe_files import private_dir_problem, user_runtime_dir
+from ..store.lock import pid_alive
 from .console import HOST, kill_by_id, running_rows
-from .errors import PyPipeGraphError
-from .events import Listener
-from .safe_files import private_dir_problem, user_runtime_dir
-from .store_lock import pid_alive
 
 CLIENT_TIMEOUT = 5.0  # seconds a connected client may take to send its request
 MAX_CLIENTS = 16

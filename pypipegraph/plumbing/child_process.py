@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from . import util
+from . import host
 from .safe_files import open_for_append, open_for_write
 
 # Reads the group id, waits for EOF (the starter finished or died), kills the group.
@@ -39,7 +39,7 @@ def run_program(argv: list[str], stdout_path: str, stderr_path: str, cwd: str | 
     parent = os.getpid()
 
     def before_exec() -> None:  # in the child: its group is known before it can start anything
-        util.die_with_parent()
+        host.die_with_parent()
         if os.getppid() != parent:  # the starter died before the line above took effect
             os._exit(137)
         os.write(write_end, f"{os.getpid()}\n".encode())

@@ -22,8 +22,8 @@ import socket
 import sys
 import time
 
+from ..plumbing.safe_files import printable
 from .progress import clock
-from .safe_files import printable
 
 HELP = """commands (type and press Enter):
   <Enter>   list the running jobs

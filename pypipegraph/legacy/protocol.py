@@ -74,7 +74,7 @@ class Protocol197:
         NothingChanged, keeps the old fingerprint so that dependants do not rerun.
         """
         from ..hashing import hash_value
-        from ..legacy_values import stored_values
+        from .values import stored_values
 
         stored = old.extra[1] if old is not None and _is_v197(old.extra) else False
         try:

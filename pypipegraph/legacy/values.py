@@ -10,6 +10,7 @@ calc_checksums`) and by `legacy_store` when a 0.197 project directory is adopted
 from __future__ import annotations
 
 import dis
+import hashlib
 import inspect
 import io
 import os
@@ -20,8 +21,7 @@ from collections.abc import Callable, Mapping
 from contextlib import redirect_stdout
 from typing import Any
 
-from .errors import NothingChanged
-from .util import checksum_file
+from ..errors import NothingChanged
 
 _PY_KEY = str(sys.version_info[:2])
 # A nested code object as dis prints it (its address changes every run): 0.197 writes
@@ -187,3 +187,12 @@ class StoredValues(Mapping):
 def stored_values(graph) -> StoredValues:
     """The mapping of recorded values for the graph's current run (empty outside a run)."""
     return StoredValues(getattr(graph, "history", None))
+
+
+def checksum_file(filename: str) -> str:
+    """Hex md5 of a file's content (the checksum 0.197 stores and libraries write)."""
+    digest = hashlib.md5()
+    with open(filename, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()

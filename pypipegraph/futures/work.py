@@ -25,13 +25,14 @@ import os
 import sys
 import types
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-from . import util
-from .errors import JobContractError
-from .hashing import describe_function, hash_value
-from .jobs.base import Job, current_graph
+from .. import state
+from ..errors import JobContractError
+from ..hashing import describe_function, hash_value
+from ..jobs.base import Job, current_graph
+from . import calls
+from .future import Future, _collect, _hashed_futures
 
 
 def work(function: Callable | None = None, /, *, cores: int | None = None,
@@ -112,7 +113,7 @@ class WorkFunction:
 
     def __call__(self, *args, **kwargs) -> Future:
         graph = current_graph(f"call the work function {self.name}")
-        if util.is_worker and graph.generation is None and not calls.recording():
+        if state.is_worker and graph.generation is None and not calls.recording():
             raise JobContractError(
                 f"The work function {self.name} was called inside a running job. Work functions "
                 "build the graph: call them in the script (or in a JobGeneratingJob's callback, or "
@@ -230,145 +231,3 @@ def _code_names(code) -> set[str]:
 def _materialize(value: Any) -> Any:
     """A generator argument (say `(classify(f) for f in files)`) becomes a list."""
     return list(value) if isinstance(value, types.GeneratorType) else value
-
-
-def _walk(value: Any, visit: Callable[[Any], Any]) -> Any:
-    """`value` with each Future and Path inside builtin containers replaced by `visit(it)`."""
-    if isinstance(value, (Future, Path)):
-        return visit(value)
-    kind = type(value)
-    if kind in (list, tuple, set, frozenset):
-        return kind(_walk(item, visit) for item in value)
-    if kind is dict:
-        return {key: _walk(item, visit) for key, item in value.items()}
-    return value
-
-
-def _collect(args: tuple, kwargs: dict) -> tuple[list[Future], list[Path]]:
-    futures: list[Future] = []
-    paths: list[Path] = []
-
-    def visit(item):
-        (futures if isinstance(item, Future) else paths).append(item)
-        return item
-
-    _walk((args, kwargs), visit)
-    return futures, paths
-
-
-_hashed_futures: list[Future] = []  # the futures hash_value met while a call's arguments were hashed
-
-
-class Future:
-    """The result of a work function call that has not run: a job, not a value.
-
-    Pass it to other work function calls (they get the value at run time); after
-    `ppg.run_pipegraph()`, `value()` reads the stored result. `.job` is the job (for
-    `depends_on`, `use_cores`, ...). Using a future as a value raises TypeError.
-    """
-
-    __hash__ = object.__hash__
-
-    def __init__(self, job: Job):
-        self.__dict__["job"] = job
-
-    @property
-    def job_id(self) -> str:
-        """The call's id (for a call that nests, not its WorkNestJob's: ids do not depend on nesting)."""
-        return calls.call_of(self.job).job_id
-
-    def depends_on(self, *other_jobs) -> Future:
-        """Add upstream jobs (futures count as their jobs) to this call; returns the future."""
-        self.job.depends_on(_walk(list(other_jobs), _job_of))
-        return self
-
-    def value(self) -> Any:
-        """The stored result; ValueError before the run, or when the call failed or did not run."""
-        job = self.job
-        graph = job._graph
-        if graph.running:
-            raise ValueError(
-                f"{self!r}.value() during the run: pass the future to a work function, which "
-                "gets its value when it runs."
-            )
-        if not graph.has_run:
-            raise ValueError(
-                f"{self!r} has no value yet: call ppg.run_pipegraph() first; value() reads the "
-                "stored result afterwards."
-            )
-        if job.failed or job.error_reason != "no error":
-            raise ValueError(
-                f"{self!r} has no value: its job failed ({job.error_reason}); see the error "
-                "ppg.run_pipegraph() raised."
-            )
-        filename = calls.result_file(job)
-        if job._pruned or (job.run_reasons and not job.was_run) or not os.path.exists(filename):
-            raise ValueError(
-                f"{self!r} has no value: it did not run (pruned, or the run was interrupted) or "
-                f"its cache file {filename} is missing. Run the pipeline again."
-            )
-        try:
-            return calls.load_value(filename, job.job_id)
-        except FileNotFoundError as exc:
-            raise ValueError(f"{self!r} has no value: a call it was built from did not run "
-                             f"({exc.filename} is missing).") from None
-
-    def __ppg_fingerprint__(self) -> str:
-        _hashed_futures.append(self)
-        return f"future:{self.job_id}"
-
-    def __repr__(self) -> str:
-        return f"Future({self.job_id!r})"
-
-    def __getattr__(self, name: str):
-        if name.startswith("__"):
-            raise AttributeError(name)
-        _not_a_value(self, f"the attribute .{name}")
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        _not_a_value(self, f"setting the attribute .{name}")
-
-    def __reduce__(self):
-        _hashed_futures.append(self)  # pickled by hash_value: inside an object
-        return Future, (self.job,)
-
-
-def _job_of(item):
-    return item.job if isinstance(item, Future) else item
-
-
-def _not_a_value(future: Future, what: str):
-    raise TypeError(
-        f"{future!r} is not a value ({what}): a work function call only schedules the work. "
-        "Pass the future to another work function, which gets its value when it runs, or read "
-        "future.value() after ppg.run_pipegraph()."
-    )
-
-
-def _blocked(what: str):
-    def refuse(self, *args, **kwargs):
-        _not_a_value(self, what)
-
-    return refuse
-
-
-_REFUSED = {
-    "__str__": "str()", "__format__": "format()", "__bytes__": "bytes()", "__fspath__": "a path",
-    "__bool__": "a truth test", "__len__": "len()", "__iter__": "iteration",
-    "__reversed__": "reversed()", "__contains__": "'in'", "__getitem__": "indexing",
-    "__setitem__": "item assignment", "__delitem__": "item deletion", "__call__": "a call",
-    "__int__": "int()", "__float__": "float()", "__complex__": "complex()", "__index__": "an index",
-    "__round__": "round()", "__neg__": "-", "__pos__": "+", "__abs__": "abs()", "__invert__": "~",
-    "__eq__": "==", "__ne__": "!=", "__lt__": "<", "__le__": "<=", "__gt__": ">", "__ge__": ">=",
-}
-for _op, _symbol in {
-    "add": "+", "sub": "-", "mul": "*", "matmul": "@", "truediv": "/", "floordiv": "//",
-    "mod": "%", "divmod": "divmod()", "pow": "**", "lshift": "<<", "rshift": ">>", "and": "&",
-    "or": "|", "xor": "^",
-}.items():
-    _REFUSED[f"__{_op}__"] = _REFUSED[f"__r{_op}__"] = _REFUSED[f"__i{_op}__"] = _symbol
-for _name, _what in _REFUSED.items():
-    setattr(Future, _name, _blocked(_what))
-del _op, _symbol, _name, _what
-
-from . import futures_jobs as calls  # noqa: E402 - the jobs use this module's Future

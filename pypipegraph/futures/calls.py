@@ -18,20 +18,19 @@ import sys
 import types
 from typing import Any
 
-from . import futures as api
-from .cache_files import read_verified
-from .errors import JobContractError
-from .hashing import combine, function_fingerprint, hash_file, hash_value
-from .jobs.base import Job
-from .jobs.generating import DependencyInjectionJob
-from .jobs.invariants import FunctionInvariant
-from .jobs.loading import pickle_for_cache
-from .jobs.output import FileGeneratingJob
+from ..errors import JobContractError
+from ..hashing import combine, function_fingerprint, hash_file, hash_value
+from ..jobs.base import Job
+from ..jobs.generating import DependencyInjectionJob
+from ..jobs.invariants import FunctionInvariant
+from ..jobs.loading import pickle_for_cache
+from ..jobs.output import FileGeneratingJob
+from ..plumbing.safe_files import write_file
+from ..plumbing.script_functions import reduce_main_function
+from ..store.cache_files import read_verified
+from .future import MAGIC, Future, _walk, result_file, value_in_worker
 from .result_cache import caches_of
-from .safe_files import write_file
-from .script_functions import reduce_main_function
 
-MAGIC = b"PPG-NESTED-CALLS\x00"
 _recorder: list | None = None  # while a call runs in a worker: the work calls it made
 
 
@@ -60,6 +59,11 @@ class WorkCallJob(FileGeneratingJob):
         self.call_inputs: set = set()  # ids of the jobs the call's arguments made it depend on
         self._setup([filename], self._compute, False, False)
 
+    @property
+    def call(self) -> WorkCallJob:
+        """The call itself (a WorkNestJob's `call` is the call it nests)."""
+        return self
+
     def _compute(self, filename: str) -> None:
         global _recorder
         key = content_key(self) if self._graph.result_cache is not None or _has_inputs(self) else None
@@ -70,7 +74,7 @@ class WorkCallJob(FileGeneratingJob):
                 _write_file(filename, data)
                 print(f"{self.job_id}: result reused by content key {key[:16]} from {cache.directory}")
                 return
-        args, kwargs = api._walk((self.args, self.kwargs), value_in_worker)
+        args, kwargs = _walk((self.args, self.kwargs), value_in_worker)
         _recorder = []
         try:
             value = self.work.function(*args, **kwargs)
@@ -123,15 +127,15 @@ class WorkNestJob(DependencyInjectionJob):
         if not data.startswith(MAGIC):
             return []
         _, inner = pickle.loads(data[len(MAGIC):])
-        made: dict[str, api.Future] = {}
+        made: dict[str, Future] = {}
 
         def real(item):
-            if isinstance(item, api.Future) and isinstance(item.job, Pending):
+            if isinstance(item, Future) and isinstance(item.job, Pending):
                 return made[item.job.job_id]
             return item
 
         for work_function, args, kwargs in inner:
-            args, kwargs = api._walk((args, kwargs), real)
+            args, kwargs = _walk((args, kwargs), real)
             future = work_function(*args, **kwargs)
             made[future.job_id] = future
         return [future.job for future in made.values()]
@@ -149,6 +153,10 @@ class Pending:
         self.filenames = [filename]
         self._graph = graph
 
+    @property
+    def call(self) -> Pending:
+        return self
+
     def __reduce__(self):
         return Pending, (self.job_id, self.filenames[0], None)
 
@@ -156,7 +164,7 @@ class Pending:
 def record_call(work_function, job_id: str, filename: str, args: tuple, kwargs: dict, graph):
     """Inside a running call: note the call (its job is made later); return its future."""
     _recorder.append((work_function, args, kwargs))
-    return api.Future(Pending(job_id, filename, graph))
+    return Future(Pending(job_id, filename, graph))
 
 
 def recording() -> bool:
@@ -172,14 +180,14 @@ def content_key(job: WorkCallJob) -> str | None:
     unkeyable = []
 
     def by_content(item):
-        if isinstance(item, api.Future):
+        if isinstance(item, Future):
             return ("value", value_hash(item.job))
         if not os.path.isfile(item):
             unkeyable.append(item)
             return None
         return ("file", str(item), hash_file(os.fspath(item)))
 
-    parts = api._walk((job.args, job.kwargs), by_content)
+    parts = _walk((job.args, job.kwargs), by_content)
     if unkeyable:
         return None
     try:
@@ -190,37 +198,12 @@ def content_key(job: WorkCallJob) -> str | None:
     return f"{digest:016x}"
 
 
-def call_of(job):
-    """The call behind `job`: a WorkCallJob (or Pending) itself, or a WorkNestJob's call."""
-    return job.call if isinstance(job, WorkNestJob) else job
 
 
-def result_file(job) -> str:
-    """The file holding the result of the call behind `job` (a call, its nest job or a Pending)."""
-    return call_of(job).filenames[0]
 
 
-def value_in_worker(item):
-    if isinstance(item, api.Future):
-        return load_value(result_file(item.job), item.job.job_id)
-    return item
 
 
-def load_value(filename: str, job_id: str) -> Any:
-    """A call's value, with the futures of a nested result replaced by their values."""
-    try:
-        data = read_verified(filename, job_id, job_id)
-        if not data.startswith(MAGIC):
-            return pickle.loads(data)
-        value, _ = pickle.loads(data[len(MAGIC):])
-    except FileNotFoundError:
-        raise  # the call did not run: the caller says what that means
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:
-        raise JobContractError(
-            f"{job_id}: the result file {filename} could not be read ({type(exc).__name__}: {exc}). "
-            "Delete it to have it recalculated."
-        ) from exc
-    return api._walk(value, value_in_worker)
 
 
 def value_hash(job) -> int:
@@ -231,8 +214,8 @@ def value_hash(job) -> int:
         return hash_file(filename)
     value, inner = pickle.loads(data[len(MAGIC):])
     found: list[int] = []
-    api._walk(value, lambda item: found.append(value_hash(item.job))
-              if isinstance(item, api.Future) else item)
+    _walk(value, lambda item: found.append(value_hash(item.job))
+              if isinstance(item, Future) else item)
     return combine([hash_file(filename), *found, len(inner)])
 
 
@@ -244,13 +227,13 @@ def _has_inputs(job: WorkCallJob) -> bool:
     cost more than the call.
     """
     found = []
-    api._walk((job.args, job.kwargs), found.append)
+    _walk((job.args, job.kwargs), found.append)
     return bool(found)
 
 
 def _holds_futures(value: Any) -> bool:
     found = []
-    api._walk(value, lambda item: found.append(item) if isinstance(item, api.Future) else item)
+    _walk(value, lambda item: found.append(item) if isinstance(item, Future) else item)
     return bool(found)
 
 

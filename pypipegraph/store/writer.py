@@ -26,14 +26,15 @@ import sqlite3
 import sys
 import time
 
-from . import store_format, store_lock
-from .errors import StoreError, StoreLocked
-from .hashing import hash_bytes
+from ..errors import StoreError, StoreLocked
+from ..hashing import hash_bytes
+from ..plumbing.safe_files import from_store, printable, store_key
+from ..usage import MEMORY_NOTED
+from . import format as store_format
+from . import lock as store_lock
+from .format import FORMAT_VERSION, SCHEMA, Record, decode_opened, encode_record, is_legacy
+from .format import signed as _signed
 from .run_graph import compress
-from .safe_files import from_store, printable, store_key
-from .store_format import FORMAT_VERSION, SCHEMA, Record, decode_opened, encode_record, is_legacy
-from .store_format import signed as _signed
-from .usage import MEMORY_NOTED
 
 __all__ = ["COMMIT_INTERVAL", "FORMAT_VERSION", "History", "Record", "StoreError", "StoreLocked"]
 

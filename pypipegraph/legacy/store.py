@@ -16,17 +16,17 @@ import pickle
 import sys
 from typing import Any
 
-from .errors import NothingChanged
-from .hashing import file_stat
-from .jobs.base import Job
-from .jobs.invariants import (
+from ..errors import NothingChanged
+from ..hashing import file_stat
+from ..jobs.base import Job
+from ..jobs.invariants import (
     FileChecksumInvariant,
     FunctionInvariant,
     MultiFileInvariant,
     ParameterInvariant,
     legacy_multi_id,
 )
-from .legacy_values import checksums_equal, file_checksum_197, function_value_197
+from .values import checksums_equal, file_checksum_197, function_value_197
 
 _SAFE = {
     ("builtins", name)
