@@ -17,8 +17,8 @@ import pytest
 from test_cli_store import ROOT, STORE, counts, ok, one_line_error, ppg, run_pipeline, table_rows
 
 import pypipegraph as ppg_api
-from pypipegraph.store.reader import StoreReader
 from pypipegraph.resources import CoreBudget
+from pypipegraph.store.reader import StoreReader
 from pypipegraph.usage import MEMORY_NOTED, apply_memory_estimates
 
 MiB = 1 << 20

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 import pypipegraph as ppg
-from pypipegraph.store.writer import FORMAT_VERSION, History
 from pypipegraph.resources import ResourceError
+from pypipegraph.store.writer import FORMAT_VERSION, History
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "errors.md"

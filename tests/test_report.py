@@ -21,8 +21,8 @@ import pytest
 
 import pypipegraph as ppg
 from pypipegraph.store.reader import JobRun, RunInfo, RunSetting, StoreReader
-from pypipegraph.views.report import assemble, render
 from pypipegraph.store.run_graph import RunGraph
+from pypipegraph.views.report import assemble, render
 
 STORE = ".pypipegraph_status_robust"
 CHROMIUM = "/usr/bin/chromium"

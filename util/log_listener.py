@@ -35,12 +35,12 @@ import sys
 import time
 
 try:
-    from pypipegraph.views.logs import default_socket
     from pypipegraph.plumbing.safe_files import make_private_dir
+    from pypipegraph.views.logs import default_socket
 except ImportError:  # run from a checkout without installing
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from pypipegraph.views.logs import default_socket
     from pypipegraph.plumbing.safe_files import make_private_dir
+    from pypipegraph.views.logs import default_socket
 
 
 class _DataOnly(pickle.Unpickler):

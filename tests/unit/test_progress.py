@@ -13,10 +13,10 @@ import os
 import pypipegraph as ppg
 from pypipegraph.events import Listener
 from pypipegraph.listeners import OutcomeFields
-from pypipegraph.views.progress import Progress
 from pypipegraph.rebuilder import Rebuilder
 from pypipegraph.resources import CoreBudget
 from pypipegraph.scheduler import Scheduler
+from pypipegraph.views.progress import Progress
 from pypipegraph.views.summary import ending, error_message
 
 from .conftest import FakeExecutor
