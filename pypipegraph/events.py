@@ -92,8 +92,13 @@ class Listener:
     def on_tick(self) -> None:
         """The scheduler's loop woke up (a job finished, input arrived, or a tick passed)."""
 
+    def has_pending(self) -> bool:
+        """Whether this listener holds work that needs soon ticks (the store's batched
+        commits): while any listener says so, the scheduler wakes up more often."""
+        return False
 
-EVENTS = tuple(name for name in vars(Listener) if name.startswith("on_"))
+
+EVENTS = tuple(name for name in vars(Listener) if name.startswith("on_")) + ("has_pending",)
 
 
 def subscribers(listeners: list) -> dict:

@@ -20,12 +20,15 @@ from . import state
 from .cluster.dask import from_environment
 from .cluster.local import LocalSystem
 from .errors import RunInterrupted, RuntimeError
+from .executors.master import InMasterExecutor
 from .futures.result_cache import ResultCache
 from .hashing import forget_global_values
 from .jobs.generating import GenerationSession
 from .legacy.store import adopt_legacy_status, legacy_status_file
 from .listeners import standard_listeners
 from .ordering import topological_order
+from .plan import PlanComplete
+from .priorities import ReadyQueue
 from .rebuilder import Rebuilder
 from .resources import NamedResources, validate_capacity
 from .scheduler import Scheduler
@@ -149,10 +152,8 @@ class Pipegraph:
         self.has_run = True
         self.running = True
         if state.plan_mode:
-            from .plan import PlanComplete
-
             try:
-                jobs = self._prepare()
+                jobs = self._order()
             finally:
                 self.running = False
             raise PlanComplete(self, jobs, os.getcwd())
@@ -161,7 +162,7 @@ class Pipegraph:
         gc_enabled = gc.isenabled()
         gc.disable()  # the run allocates much and frees little: collecting is wasted time
         try:
-            jobs = self._prepare()
+            jobs = self._order()
             runlog = RunLog()
             self.legacy_status_source = legacy_status_file(self.invariant_status_filename)
             history = History(self.invariant_status_filename)
@@ -193,9 +194,9 @@ class Pipegraph:
         server = ControlServer(self.invariant_status_filename, progress, console)
         budget = self.rc.budget()
         apply_memory_estimates(self.jobs, history.memory, budget)  # usage.py
-        scheduler = Scheduler(self, jobs, rebuilder, budget,
-                              standard_listeners(history, runlog, console, progress, server) + self.listeners,
-                              Controls(console, server))
+        scheduler = self.scheduler(jobs, rebuilder, budget,
+                                   standard_listeners(history, runlog, console, progress, server) + self.listeners,
+                                   console=Controls(console, server))
         try:
             self.failed_jobs = scheduler.run()
         except KeyboardInterrupt as exc:
@@ -241,7 +242,27 @@ class Pipegraph:
             for invariant in job.auto_invariants():
                 job.depends_on(invariant)
 
-    def _prepare(self) -> list:
+    def prepare(self) -> list:
+        """Connect the graph (placeholders, implicit invariants) and return the jobs that
+        will run, upstream first: what `run()` hands the scheduler. Test drivers use it too."""
+        self.connect_graph()
+        return self._order()
+
+    def scheduler(self, jobs: list, rebuilder: Rebuilder, budget, listeners: list, executor=None,
+                  console=None) -> Scheduler:
+        """The composition root: the Scheduler with its world (executors, ready queue, named
+        resources, listeners) built from this graph's options. `executor` replaces the
+        coordinator's (the unit tier's fake executor)."""
+        return Scheduler(
+            jobs, rebuilder, budget,
+            executor=executor if executor is not None else self.rc.executor(jobs, budget),
+            in_master=InMasterExecutor(),
+            ready=ReadyQueue(rebuilder.store, self.critical_path and rebuilder.has_records()),
+            named=NamedResources(self.resources),
+            listeners=listeners, console=console,
+        )
+
+    def _order(self) -> list:
         """Drop pruned jobs and order the rest (run() connected the graph just before)."""
         active = self._unpruned()
         order = topological_order(active, self.edge_sites)

@@ -1134,7 +1134,7 @@ class _NotPlain:
 
 def test_76_store_key_others_can_read(new_pipegraph, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    from pypipegraph import store_key
+    from pypipegraph.store import key as store_key
     store_key._keys.clear()
     try:
         fg("out/a.txt").depends_on(ppg.ParameterInvariant("a", _NotPlain(1), lambda old: True))

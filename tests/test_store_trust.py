@@ -21,7 +21,7 @@ import msgpack
 import pytest
 
 import pypipegraph as ppg
-from pypipegraph import store_key
+from pypipegraph.store import key as store_key
 from pypipegraph.store.format import decode_record, encode_record, is_legacy
 
 STORE = ".pypipegraph_status_robust"

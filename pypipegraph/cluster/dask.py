@@ -17,6 +17,7 @@ import math
 import os
 
 from ..resources import CoreBudget, ResourceError
+from .shipment import Shipment
 
 ENV_VARIABLE = "PYPIPEGRAPH_DASK_SCHEDULER"
 IN_FLIGHT = 4  # cores' worth of tasks submitted per core of the cluster: workers never wait for the master
@@ -101,8 +102,7 @@ class DaskCoordinator:
 
     def executor(self, jobs: list, budget: DaskBudget):
         """Tasks on the cluster; a client this coordinator opened is closed after the run."""
-        from ..executors.dask import DaskExecutor
-        from .shipment import Shipment
+        from ..executors.dask import DaskExecutor  # lazy: needs distributed, an optional dependency
 
         shipment = Shipment(jobs[0]._graph if jobs else None, jobs, self)
         client = self.client

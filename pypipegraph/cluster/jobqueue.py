@@ -19,6 +19,7 @@ import inspect
 from ..resources import ResourceError
 from .dask import IN_FLIGHT, ClusterBudget
 from .profiles import load_config, settings_of
+from .shipment import Shipment
 
 BACKENDS = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster", "lsf": "LSFCluster",
             "local": "local.LocalCluster"}
@@ -128,8 +129,7 @@ class JobqueueCoordinator:
         return JobqueueBudget(self)
 
     def executor(self, jobs: list, budget: JobqueueBudget):
-        from ..executors.dask import DaskExecutor
-        from .shipment import Shipment
+        from ..executors.dask import DaskExecutor  # lazy: needs distributed, an optional dependency
 
         shipment = Shipment(jobs[0]._graph if jobs else None, jobs, self)
         return DaskExecutor(jobs, self.client_for, budget.request, shipment.dump, shipment.loaders_of,

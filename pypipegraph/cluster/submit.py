@@ -19,8 +19,10 @@ import re
 import shlex
 import sys
 
+from ..executors.submit import SubmitExecutor
 from ..resources import CoreBudget
 from .profiles import load_config, settings_of
+from .shipment import Shipment
 
 
 class SubmitCoordinator:
@@ -57,9 +59,6 @@ class SubmitCoordinator:
         return CoreBudget(self.cores, math.inf)  # memory is the cluster's business: no conversion
 
     def executor(self, jobs: list, budget: CoreBudget):
-        from ..executors.submit import SubmitExecutor
-        from .shipment import Shipment
-
         shipment = Shipment(jobs[0]._graph if jobs else None, jobs, self)
 
         def values_of(job) -> dict:

@@ -40,6 +40,8 @@ class Worker:
     """One forked worker process: a zygote (`slot` set) or a reusing worker."""
 
     __slots__ = ("process", "conn", "generation", "job_index", "started", "slot", "doomed")
+    state = "running"  # a local job never waits in a queue
+    host = ""
 
     def __init__(self, pid, conn, generation, slot):
         self.process = pid
@@ -167,6 +169,10 @@ class LocalExecutor:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+    def states(self) -> tuple[int, None]:
+        """(running, None): every job handed over runs at once here; there is no queue."""
+        return len(self.busy), None
 
     def running(self) -> list[Worker]:
         return list(self.busy.values())

@@ -16,7 +16,9 @@ from types import FunctionType
 from typing import Any
 
 from .. import state
+from ..cluster.profiles import checked_settings
 from ..errors import CycleError, JobContractError
+from ..hashing import function_fingerprint
 from ..legacy.protocol import Protocol197
 from ..paths import normalize_path
 from ..plumbing.modules import is_engine_module
@@ -211,7 +213,6 @@ class Job(Protocol197):
         """A redefinition with the same code must also capture the same values."""
         if old is new:
             return
-        from ..hashing import function_fingerprint
 
         if function_fingerprint(old) != function_fingerprint(new):
             raise ValueError(
@@ -293,7 +294,7 @@ class Job(Protocol197):
 
     def depends_on_params(self, params: Any):
         """Depend on a ParameterInvariant with id 'PI' + job_id; returns the invariant."""
-        from .invariants import ParameterInvariant
+        from .invariants import ParameterInvariant  # lazy: invariants are Jobs: that module imports this one
 
         invariant = ParameterInvariant(self.job_id, params)
         self.depends_on(invariant)
@@ -301,7 +302,7 @@ class Job(Protocol197):
 
     def depends_on_func(self, name: str, func: Callable):
         """Depend on a FunctionInvariant with id job_id + '_' + name; returns it."""
-        from .invariants import FunctionInvariant
+        from .invariants import FunctionInvariant  # lazy: invariants are Jobs: that module imports this one
 
         if not isinstance(name, str):
             raise TypeError(f"{self.job_id}: depends_on_func(name, func) needs a str name")
@@ -417,8 +418,6 @@ class Job(Protocol197):
 
             >>> job.cluster(queue="bigmem", walltime="24:00:00", extra=["--gres=gpu:1"])
         """
-        from ..cluster.profiles import checked_settings
-
         self.cluster_settings = checked_settings(self.job_id, profile, settings)
         return self
 

@@ -21,9 +21,9 @@ import tempfile
 from collections.abc import Mapping
 
 from ..errors import PyPipeGraphError
+from ..paths import LOG_DIR, job_log_dir
 from ..plumbing.child_process import read_tail, run_program
 from ..plumbing.safe_files import write_file
-from ..views.logs import LOG_DIR, job_log_dir
 from . import command_steps
 from .base import Job
 from .invariants import ParameterInvariant

@@ -13,8 +13,8 @@ import json
 import os
 
 from ..hashing import file_stat, hash_file, hash_value
+from ..paths import job_log_dir
 from ..plumbing.safe_files import write_file
-from ..views.logs import job_log_dir
 
 
 def state_path(job) -> str:

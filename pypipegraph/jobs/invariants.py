@@ -27,6 +27,14 @@ from ..hashing import (
     function_source,
     hash_file,
     hash_value,
+    uncounted_instance_values,
+)
+from ..legacy.values import (
+    closure_text_197,
+    compare_function_values_197,
+    disassembly_197,
+    file_value_197,
+    hash_function_197,
 )
 from ..paths import normalize_path
 from ..store.format import plain_unpickle
@@ -105,26 +113,18 @@ class FunctionInvariant(_Invariant):
     # 0.197's helpers, called directly by libraries (values as 0.197 stores them)
     @classmethod
     def _hash_function(cls, function: Callable) -> tuple[str, str, str]:
-        from ..legacy.values import hash_function_197
-
         return hash_function_197(function)
 
     @staticmethod
     def _compare_new_and_old(new_source: str, new_funchash: str, new_closure: str, old: Any) -> dict:
-        from ..legacy.values import compare_function_values_197
-
         return compare_function_values_197(new_source, new_funchash, new_closure, old)
 
     @staticmethod
     def extract_closure(function: Callable) -> str:
-        from ..legacy.values import closure_text_197
-
         return closure_text_197(function)
 
     @classmethod
     def dis_code(cls, code, function, version_info=None) -> str:
-        from ..legacy.values import disassembly_197
-
         return disassembly_197(code, function)
 
     def compute(self, old):
@@ -329,8 +329,6 @@ class MultiFileInvariant(_Invariant):
 
     def calc_checksums(self, old: Any) -> list[tuple]:
         """[(filename, mtime, size, md5)] as 0.197 stores; md5 reused when mtime and size match `old`."""
-        from ..legacy.values import file_value_197
-
         previous = {entry[0]: entry[1:] for entry in old} if old else {}
         result = []
         for name in self.filenames:
@@ -384,7 +382,6 @@ def warn_uncounted_instance(job_id: str, function: Callable) -> None:
     fingerprint does not count (0.197's rule: the instance is ignored)."""
     import warnings
 
-    from ..hashing import uncounted_instance_values
 
     names = uncounted_instance_values(function)
     owner_type = type(getattr(function, "__self__", None))

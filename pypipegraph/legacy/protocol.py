@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import NothingChanged
-
-_ENGINE = __name__.split(".")[0]
+from ..hashing import hash_value
+from ..plumbing.modules import is_engine_module
+from .values import stored_values
 
 
 def _is_v197(extra: Any) -> bool:
@@ -24,12 +25,18 @@ class Protocol197:
     """The 0.197 methods every job has; see the module docstring."""
 
     was_cleaned_up = False  # set once cleanup() was called (after every direct dependant ran)
+    # capability flags, computed once per class when it is defined (see __init_subclass__)
+    has_cleanup = False  # defines a cleanup() of its own: the scheduler calls it
+    overrides_invalidated = False  # a library's class with its own invalidated(): the rebuilder checks it
 
     def __init_subclass__(cls, **kwargs):
-        """A library's subclass that defines `_get_invariant`/`get_invariant` is an invariant
-        (0.197's protocol): its value is computed in the master through `compute()`."""
+        """Compute the class's capability flags. A library's subclass that defines
+        `_get_invariant`/`get_invariant` is an invariant (0.197's protocol): its value is
+        computed in the master through `compute()`."""
         super().__init_subclass__(**kwargs)
-        if cls.__module__.split(".")[0] == _ENGINE:
+        cls.has_cleanup = cls.cleanup is not Protocol197.cleanup
+        cls.overrides_invalidated = not is_engine_module(getattr(cls.invalidated, "__module__", None))
+        if is_engine_module(cls.__module__):
             return
         overrides = "_get_invariant" in cls.__dict__ or "get_invariant" in cls.__dict__
         if overrides and not hasattr(cls, "run_in_worker"):  # output jobs keep running as such
@@ -73,9 +80,6 @@ class Protocol197:
         The value lives in Record.extra as ("v197", value); an equal value, or
         NothingChanged, keeps the old fingerprint so that dependants do not rerun.
         """
-        from ..hashing import hash_value
-        from .values import stored_values
-
         stored = old.extra[1] if old is not None and _is_v197(old.extra) else False
         try:
             value = self.get_invariant(stored, stored_values(self._graph))

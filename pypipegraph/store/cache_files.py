@@ -20,6 +20,7 @@ import xxhash
 
 from .. import state
 from ..errors import JobContractError
+from .reader import StoreReader
 
 
 def read_verified(filename: str, producer_id: str, reader_id: str) -> bytes:
@@ -61,8 +62,6 @@ def _recorded_output(producer_id: str, filename: str) -> tuple[int, int, int] | 
 
 def _record_from_store(producer_id: str):
     """The record of `producer_id` in this directory's store, read-only (after a run)."""
-    from .reader import StoreReader
-
     store = getattr(state.global_pipegraph, "invariant_status_filename", ".pypipegraph_status_robust")
     if not os.path.exists(store):
         return None

@@ -16,12 +16,12 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
-import re
 import socket
 import struct
 import sys
 import time
 
+from ..paths import LOG_DIR
 from ..plumbing.safe_files import (
     open_for_append,
     open_for_write,
@@ -35,7 +35,6 @@ logger = logging.getLogger("pypipegraph")
 logger.addHandler(logging.NullHandler())
 logger.propagate = True
 
-LOG_DIR = "logs"
 SOCKET_ENV = "PYPIPEGRAPH_LOG_SOCKET"
 SOCKET_NAME = "log.sock"
 
@@ -177,21 +176,6 @@ def detach(handler: logging.Handler | None) -> None:
             hasattr(other, "_ppg_previous_level") for other in logger.handlers):
         logger.setLevel(previous)
     handler.close()
-
-
-def job_log_dir(job_id: str, log_dir: str = LOG_DIR) -> str:
-    """logs/jobs/<name>: where a command job streams its stdout and stderr.
-
-    The name is the job id with every run of characters other than letters, digits and
-    `._+-` replaced by one `_` (`out/a.txt` -> `out_a.txt`); ids longer than 120
-    characters are cut and get a hash of the full id appended.
-    """
-    name = re.sub(r"[^A-Za-z0-9._+-]+", "_", job_id).strip("._") or "_"
-    if len(name) > 120:
-        from ..hashing import hash_value
-
-        name = f"{name[:100]}-{hash_value(job_id) & 0xFFFFFFFF:08x}"
-    return os.path.join(log_dir, "jobs", name)
 
 
 class RunLog:

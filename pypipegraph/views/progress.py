@@ -18,6 +18,7 @@ import time
 from collections import Counter
 
 from ..events import Attempt, Failure, Listener
+from ..scheduler import DONE, FAILED, SKIPPED
 
 
 def counted(job) -> bool:
@@ -182,8 +183,6 @@ class Progress(Listener):
     # --- the remaining work ----------------------------------------------------
 
     def _build_remaining(self) -> None:
-        from ..scheduler import DONE, FAILED, SKIPPED
-
         self._remaining = {}
         state = self.scheduler.state
         for job in self.scheduler.jobs:

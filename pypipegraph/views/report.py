@@ -18,10 +18,11 @@ from collections import deque
 from importlib import resources
 
 from ..errors import StoreError
+from ..paths import LOG_DIR
 from ..plumbing.safe_files import write_file
 from ..store.reader import JobRun, RunInfo, RunSetting, StoreReader
 from ..store.run_graph import RunGraph
-from .logs import LOG_DIR, logger
+from .logs import logger
 
 REPORT_ENV = "PYPIPEGRAPH_REPORT"
 REPORT_NAME = "ppg_report.html"

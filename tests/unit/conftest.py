@@ -18,7 +18,6 @@ from pypipegraph.executors.worker import run_job
 from pypipegraph.listeners import OutcomeFields
 from pypipegraph.rebuilder import Rebuilder
 from pypipegraph.resources import CoreBudget
-from pypipegraph.scheduler import Scheduler
 
 
 class MemoryStore:
@@ -50,6 +49,8 @@ class MemoryStore:
 
 class _Handle:
     __slots__ = ("job_index", "started", "pid")
+    state = "running"
+    host = ""
 
     def __init__(self, job_index: int):
         self.job_index = job_index
@@ -99,6 +100,9 @@ class FakeExecutor:
 
     def running(self) -> list:
         return list(self.busy)
+
+    def states(self) -> tuple[int, None]:
+        return len(self.busy), None
 
     def bump_generation(self) -> int:
         self.generation += 1
@@ -159,12 +163,11 @@ class Driver:
 
     def run(self, graph, slots: int = 1, cores: int | None = None, runtimes: dict | None = None
             ) -> Recorder:
-        graph.connect_graph()  # as run() does before preparing
-        jobs = graph._prepare()
+        jobs = graph.prepare()
         budget = CoreBudget(cores or slots, 1 << 40)
         recorder = Recorder(budget)
-        scheduler = Scheduler(graph, jobs, Rebuilder(self.store, self.notes.append), budget,
-                              [OutcomeFields(), recorder], executor=FakeExecutor(jobs, slots, runtimes))
+        scheduler = graph.scheduler(jobs, Rebuilder(self.store, self.notes.append), budget,
+                                    [OutcomeFields(), recorder], executor=FakeExecutor(jobs, slots, runtimes))
         recorder.failed = scheduler.run()
         return recorder
 

@@ -15,7 +15,6 @@ from pypipegraph.events import Listener
 from pypipegraph.listeners import OutcomeFields
 from pypipegraph.rebuilder import Rebuilder
 from pypipegraph.resources import CoreBudget
-from pypipegraph.scheduler import Scheduler
 from pypipegraph.views.progress import Progress
 from pypipegraph.views.summary import ending, error_message
 
@@ -43,12 +42,11 @@ class Sampler(Listener):
 
 
 def run(driver, graph, slots: int, runtimes: dict) -> tuple[Progress, Sampler]:
-    graph.connect_graph()  # as run() does before preparing
-    jobs = graph._prepare()
+    jobs = graph.prepare()
     progress = Progress()
     sampler = Sampler(progress)
-    scheduler = Scheduler(graph, jobs, Rebuilder(driver.store, driver.notes.append), CoreBudget(slots, 1 << 40),
-                          [OutcomeFields(), progress, sampler], executor=FakeExecutor(jobs, slots, runtimes))
+    scheduler = graph.scheduler(jobs, Rebuilder(driver.store, driver.notes.append), CoreBudget(slots, 1 << 40),
+                                [OutcomeFields(), progress, sampler], executor=FakeExecutor(jobs, slots, runtimes))
     scheduler.run()
     return progress, sampler
 
