@@ -32,6 +32,7 @@ from .priorities import ReadyQueue
 from .rebuilder import Rebuilder
 from .resources import NamedResources, validate_capacity
 from .scheduler import Scheduler
+from .store import DEFAULT_PATH
 from .store.run_graph import snapshot
 from .store.writer import History
 from .usage import apply_memory_estimates
@@ -42,7 +43,7 @@ from .views.progress import Progress
 from .views.report import report_wanted, write_report_if_wanted
 from .views.summary import ending, error_message
 
-DEFAULT_STORE = ".pypipegraph_status_robust"
+DEFAULT_STORE = DEFAULT_PATH
 invariant_status_filename_default = DEFAULT_STORE  # 0.197's name for the default store file
 _FREEZE_EVERY = 10000  # jobs between gc.freeze() calls while a graph is built
 
@@ -92,13 +93,13 @@ class Pipegraph:
         self.listeners: list = []  # events.Listener objects that hear the run's events too
         self.command_log_dirs: dict = {}  # logs/jobs/<name> -> the CommandJob streaming there
         self.object_uniquifier: dict = {}  # class -> {name: True}, see util.assert_uniqueness_of_object
-        self.history = None  # the open store while the graph runs
+        self.store = None  # the open store while the graph runs
         self.dump_pid = None  # 0.197 compatibility: no graph-dumping child process here
 
     def __getstate__(self) -> dict:
         # shipped to Dask workers: the open store stays with the master
         state = dict(self.__dict__)
-        state["history"] = None
+        state["store"] = None
         return state
 
     # --- building ------------------------------------------------------------
@@ -165,20 +166,20 @@ class Pipegraph:
             jobs = self._order()
             runlog = RunLog()
             self.legacy_status_source = legacy_status_file(self.invariant_status_filename)
-            history = History(self.invariant_status_filename)
+            store = History(self.invariant_status_filename)
             try:
                 runlog.write_graph(jobs, gml=self.dump_graph)
-                with history:
-                    self.history = history
-                    rebuilder = Rebuilder(history, runlog.line)
-                    adopt_legacy_status(self, jobs, history, rebuilder)
-                    scheduler, progress, server = self._run_scheduler(jobs, history, rebuilder, runlog, report)
+                with store:
+                    self.store = store
+                    rebuilder = Rebuilder(store, runlog.line)
+                    adopt_legacy_status(self, jobs, store, rebuilder)
+                    scheduler, progress, server = self._run_scheduler(jobs, store, rebuilder, runlog, report)
             finally:
                 runlog.close()
-                write_report_if_wanted(self.invariant_status_filename, history.run_id, report, self.report)
+                write_report_if_wanted(self.invariant_status_filename, store.run_id, report, self.report)
         finally:
             self.running = False
-            self.history = None
+            self.store = None
             if gc_enabled:
                 gc.enable()
             detach(socket_handler)
@@ -187,15 +188,15 @@ class Pipegraph:
                 handler.close()
         self._end(scheduler, progress, server, runlog)
 
-    def _run_scheduler(self, jobs, history, rebuilder, runlog, report):
+    def _run_scheduler(self, jobs, store, rebuilder, runlog, report):
         """Run the jobs with the standard listeners and views; a Ctrl-C is summed up here."""
         progress = Progress()
         console = Console(quiet=self.quiet, interactive=self._interactive())
         server = ControlServer(self.invariant_status_filename, progress, console)
         budget = self.rc.budget()
-        apply_memory_estimates(self.jobs, history.memory, budget)  # usage.py
+        apply_memory_estimates(self.jobs, store.memory, budget)  # usage.py
         scheduler = self.scheduler(jobs, rebuilder, budget,
-                                   standard_listeners(history, runlog, console, progress, server) + self.listeners,
+                                   standard_listeners(store, runlog, console, progress, server) + self.listeners,
                                    console=Controls(console, server))
         try:
             self.failed_jobs = scheduler.run()
@@ -207,7 +208,7 @@ class Pipegraph:
         finally:
             if scheduler.n_ran or scheduler.failed or report_wanted(report, self.report):
                 # a run where nothing ran needs no graph: spare the no-op rerun
-                history.record_graph(snapshot(scheduler.jobs), scheduler.budget.parallelism)
+                store.record_graph(snapshot(scheduler.jobs), scheduler.budget.parallelism)
         return scheduler, progress, server
 
     def _interactive(self) -> bool | None:

@@ -139,12 +139,12 @@ def legacy_status_file(store_path: str) -> str | None:
     return None
 
 
-def adopt_legacy_status(graph, jobs: list, history, rebuilder) -> int:
+def adopt_legacy_status(graph, jobs: list, store, rebuilder) -> int:
     """Have `rebuilder` record the jobs 0.197 would consider up to date; how many outputs.
 
     Only into an empty store, and only when a 0.197 status file is present.
     """
-    if history.record_count():
+    if store.record_count():
         return 0
     source = getattr(graph, "legacy_status_source", None)
     if source is None:

@@ -157,11 +157,11 @@ class StoredValues(Mapping):
     Passed to a library's `_get_invariant(old, all_invariant_stati)` as the second argument.
     """
 
-    def __init__(self, history):
-        self._history = history
+    def __init__(self, store):
+        self._store = store
 
     def _value(self, key: str) -> Any:
-        record = self._history.get(key) if self._history is not None else None
+        record = self._store.get(key) if self._store is not None else None
         if record is None:
             raise KeyError(key)
         extra = record.extra
@@ -178,15 +178,15 @@ class StoredValues(Mapping):
         return self._value(key)
 
     def __iter__(self):
-        return iter(list(self._history.keys()) if self._history is not None else [])
+        return iter(list(self._store.keys()) if self._store is not None else [])
 
     def __len__(self) -> int:
-        return self._history.record_count() if self._history is not None else 0
+        return self._store.record_count() if self._store is not None else 0
 
 
 def stored_values(graph) -> StoredValues:
     """The mapping of recorded values for the graph's current run (empty outside a run)."""
-    return StoredValues(getattr(graph, "history", None))
+    return StoredValues(getattr(graph, "store", None))
 
 
 def checksum_file(filename: str) -> str:

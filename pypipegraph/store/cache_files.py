@@ -20,6 +20,7 @@ import xxhash
 
 from .. import state
 from ..errors import JobContractError
+from . import DEFAULT_PATH
 from .reader import StoreReader
 
 
@@ -46,9 +47,9 @@ def read_verified(filename: str, producer_id: str, reader_id: str) -> bytes:
 def _recorded_output(producer_id: str, filename: str) -> tuple[int, int, int] | None:
     """(mtime_ns, size, hash) the store recorded for `filename` as an output of `producer_id`."""
     graph = state.global_pipegraph
-    history = getattr(graph, "history", None)
-    if history is not None:
-        record = history.get(producer_id)
+    store = getattr(graph, "store", None)
+    if store is not None:
+        record = store.get(producer_id)
     else:
         record = _record_from_store(producer_id)
     if record is None:
@@ -62,7 +63,7 @@ def _recorded_output(producer_id: str, filename: str) -> tuple[int, int, int] | 
 
 def _record_from_store(producer_id: str):
     """The record of `producer_id` in this directory's store, read-only (after a run)."""
-    store = getattr(state.global_pipegraph, "invariant_status_filename", ".pypipegraph_status_robust")
+    store = getattr(state.global_pipegraph, "invariant_status_filename", DEFAULT_PATH)
     if not os.path.exists(store):
         return None
     reader = StoreReader(store)
