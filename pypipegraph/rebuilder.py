@@ -110,8 +110,7 @@ class Rebuilder:
 
     def failures(self) -> dict:
         """{job id: "failed"/"killed"} of jobs whose last run did not finish."""
-        failures = self.store.failures
-        return failures() if callable(failures) else failures
+        return self.store.failures()
 
     # --- deciding ------------------------------------------------------------
 

@@ -6,6 +6,32 @@ the one record encoding, `values` the MessagePack values with signed Python valu
 `run_graph` the job graph kept per run, `cache_files` the check of pickles against records.
 """
 
+from typing import Protocol, runtime_checkable
+
+from .format import Record
+
+__all__ = ["DEFAULT_PATH", "RecordReader", "RecordStore"]
+
 DEFAULT_PATH = ".pypipegraph_status_robust"  # the store's file in the project directory
 
-__all__ = ["DEFAULT_PATH"]
+
+@runtime_checkable
+class RecordReader(Protocol):
+    """What deciding needs of a store, read-only (`ppg why` hands the Rebuilder a reader)."""
+
+    def get(self, key: str) -> Record | None: ...
+
+    def record_count(self) -> int: ...
+
+    def failures(self) -> dict[str, str]: ...
+
+
+@runtime_checkable
+class RecordStore(RecordReader, Protocol):
+    """What a run's Rebuilder writes: records by job id, and the sources of functions."""
+
+    def put(self, key: str, record: Record) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def store_source(self, digest: int, text: str) -> None: ...

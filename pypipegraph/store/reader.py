@@ -120,6 +120,11 @@ class StoreReader:
             self._failures = {from_store(k): v for k, v in self._query("SELECT job_id, outcome FROM failures")}
         return self._failures
 
+    def record_count(self) -> int:
+        """How many jobs have a record."""
+        rows = self._query("SELECT COUNT(*) FROM jobs")
+        return rows[0][0] if rows else 0
+
     def records(self) -> dict[str, Record]:
         """Every job's record (unreadable ones skipped)."""
         result = {}

@@ -60,7 +60,7 @@ class History:
         self._pending_sources: dict[int, str] = {}
         self._reasons: dict[str, int] = {}  # reason text -> its key in `reasons` (this run)
         self._pending_reasons: dict[int, str] = {}
-        self.failures: dict[str, str] = {}  # job id -> "failed"/"killed": its last run did not finish
+        self._failures: dict[str, str] = {}  # job id -> "failed"/"killed": its last run did not finish
         self._pending_failures: dict[str, str | None] = {}
         self._logged: set[str] = set()
         self.memory: dict[str, int] = {}  # job id -> bytes it added last time (usage.MEMORY_NOTED or more)
@@ -115,7 +115,7 @@ class History:
             self.memory = _by_id(conn.execute("SELECT job_id, bytes FROM job_memory"))
             self._raw = _by_id(conn.execute("SELECT job_id, record FROM jobs"))
             self._logged = set(_by_id(conn.execute("SELECT job_id, 1 FROM job_logs")))
-            self.failures = _by_id(conn.execute("SELECT job_id, outcome FROM failures"))
+            self._failures = _by_id(conn.execute("SELECT job_id, outcome FROM failures"))
             self._file_fd = os.open(self.filename, os.O_RDONLY | os.O_CLOEXEC)
         except StoreError:
             if conn is not None:
@@ -237,6 +237,10 @@ class History:
         self._cache.pop(key, None)
         self._pending[key] = None
 
+    def failures(self) -> dict[str, str]:
+        """job id -> "failed"/"killed": jobs whose last run did not finish."""
+        return self._failures
+
     def record_count(self) -> int:
         """How many jobs have a record."""
         return len(self._raw)
@@ -300,9 +304,9 @@ class History:
             if outcome == "done":
                 self._note_memory(job_id, rss_added)
         if outcome != "done":
-            self.failures[job_id] = self._pending_failures[job_id] = outcome
-        elif job_id in self.failures:
-            del self.failures[job_id]
+            self._failures[job_id] = self._pending_failures[job_id] = outcome
+        elif job_id in self._failures:
+            del self._failures[job_id]
             self._pending_failures[job_id] = None
         if stdout or stderr or traceback:
             self._pending_logs.append((job_id, self.run_id, printable(stdout), printable(stderr),
@@ -322,9 +326,9 @@ class History:
 
     def forget_failure(self, job_id: str) -> bool:
         """Drop the mark of a job whose last run failed (`ppg forget --state failed`)."""
-        if job_id not in self.failures:
+        if job_id not in self._failures:
             return False
-        del self.failures[job_id]
+        del self._failures[job_id]
         self._pending_failures[job_id] = None
         return True
 

@@ -25,7 +25,7 @@ class MemoryStore:
 
     def __init__(self):
         self.records: dict = {}
-        self.failures: dict = {}
+        self._failures: dict = {}
         self.sources: dict = {}
 
     def get(self, key):
@@ -45,6 +45,9 @@ class MemoryStore:
 
     def record_count(self) -> int:
         return len(self.records)
+
+    def failures(self) -> dict:
+        return self._failures
 
 
 class _Handle:
