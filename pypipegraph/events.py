@@ -86,6 +86,9 @@ class Listener:
     def on_job_blocked(self, job, cause) -> None:
         """`job` will not run: upstream job `cause` failed."""
 
+    def on_job_cleaned_up(self, job) -> None:
+        """`job.cleanup()` ran in the master: every direct dependant of it ran (0.197's hook)."""
+
     def on_jobs_generated(self, generator, new_jobs: list) -> None:
         """`generator` created `new_jobs`, which join the run."""
 

@@ -14,8 +14,14 @@ from .events import Attempt, Failure, Listener
 
 
 class OutcomeFields(Listener):
-    """Writes what a user reads off a job after the run: was_run, failed, exception,
-    error_reason, stdout, stderr, start_time, stop_time."""
+    """The one writer of what a user reads off a job after the run: run_reasons, was_run,
+    failed, exception, error_reason, stdout, stderr, start_time, stop_time, was_cleaned_up."""
+
+    def on_job_ready(self, job, reasons) -> None:
+        job.run_reasons = tuple(reasons)
+
+    def on_job_cleaned_up(self, job) -> None:
+        job.was_cleaned_up = True
 
     def on_job_finished(self, job, attempt: Attempt) -> None:
         job.was_run = True

@@ -80,6 +80,7 @@ class Scheduler:
         self.floor_generation = 0  # a generating job changed the master: later jobs need this
         self.temp_files = rebuilder.temp_files(self._is_settled, self._forget_temp)
         self.failed: list = []
+        self.reasons: dict = {}  # job -> why it runs (words), from the rebuilder's decision
         self.cleanup_left: dict = {}  # job with a cleanup() -> dependants that may not have run yet
         self.executor = executor
         self.in_master = in_master
@@ -200,7 +201,7 @@ class Scheduler:
     def _release_final_jobs(self) -> None:
         finals, self.final_jobs = self.final_jobs, []
         for job in finals:
-            job.run_reasons = ("final job: runs after everything else",)
+            self._ready(job, ("final job: runs after everything else",))
             self._request(job)
 
     def _drain_decisions(self) -> None:
@@ -230,7 +231,7 @@ class Scheduler:
             self._request(job)
 
     def _ready(self, job, reasons: tuple) -> None:
-        job.run_reasons = reasons
+        self.reasons[job] = reasons
         self._emit("on_job_ready", job, reasons)
 
     def _resolve(self, job, state: int) -> None:
@@ -324,7 +325,7 @@ class Scheduler:
         self._emit("on_job_started", job, 0)
         generates = job.generates_jobs
         result = self.in_master.run(job, capture=generates)
-        reason = "; ".join(job.run_reasons)
+        reason = "; ".join(self.reasons.get(job, ()))
         if not result.ok:
             attempt = Attempt(result.start, result.stop, result.pid, 0, result.stdout, result.stderr, "failed",
                               reason, result.traceback)
@@ -345,7 +346,7 @@ class Scheduler:
     def _finished(self, job, result) -> None:
         cores = self.budget.held(job)
         self._release(job)
-        reason = "; ".join(job.run_reasons)
+        reason = "; ".join(self.reasons.get(job, ()))
         if not result.ok:
             if not result.traceback:
                 job.remove_partial_outputs()
@@ -437,7 +438,7 @@ class Scheduler:
                 continue
             self.cleanup_left[up] = -1
             up.cleanup()
-            up.was_cleaned_up = True
+            self._emit("on_job_cleaned_up", up)
             if up.lazy and self.state.get(up) == DONE:
                 self.state[up] = IDLE
 
