@@ -236,7 +236,10 @@ def test_an_input_changed_while_jobs_read_it_makes_them_run_again(tmp_path, monk
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.01)
     Path("samples.tsv").write_text("BAD!")
-    time.sleep(0.8)
+    seen = len(Path("runs.log").read_text().split())
+    while len(Path("runs.log").read_text().split()) < seen + 4:  # jobs started while it was bad
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.01)
     Path("samples.tsv").write_text("sample\tgood\n")
     assert proc.wait(timeout=120) == 0, proc.stderr.read()
     bad = sorted(str(p) for p in Path("out").iterdir() if p.read_text() == "BAD!")
