@@ -1,4 +1,4 @@
-"""Resource coordinators under the seed's module name (`ppg.resource_coordinators.LocalSystem`)."""
+"""Resource coordinators under 0.197's module name (`ppg.resource_coordinators.LocalSystem`)."""
 
 from .cluster.local import LocalSystem
 from .resources import CoreBudget, ResourceError

@@ -20,7 +20,7 @@ import time
 from .. import state
 from ..cluster.shipment import load_job_list
 from ..plumbing.safe_files import write_file
-from .dask_worker import _Replica, run_loaders
+from .replica import Replica, run_loaders
 from .submit import sign, verify
 from .worker import MAX_CAPTURE, execute, run_job
 
@@ -61,7 +61,7 @@ def main(argv: list[str]) -> int:
         raise
     state.is_worker = True
     state.global_pipegraph = graph
-    replica = _Replica(graph, jobs)
+    replica = Replica(graph, jobs)
     job = jobs[int(index)]
     needed = tuple(int(i) for i in loaders.split(",") if i)
 

@@ -1,7 +1,7 @@
 """Run logs: the `pypipegraph` logger and the files under logs/.
 
 Invariant: logging only listens. It never changes what runs. Files are written only
-when a `logs/` directory exists (as the seed says): `ppg_run.txt` (every decision),
+when a `logs/` directory exists (as in 0.197): `ppg_run.txt` (every decision),
 `ppg_errors.txt` (each failed job's traceback, stdout and stderr), `ppg_graph.txt`
 (the graph) and, with dump_graph, `ppg_graph.gml`; command jobs stream their output
 to `jobs/<job>/` (see job_log_dir). Nothing goes to the root logger. Logging never
