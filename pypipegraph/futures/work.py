@@ -8,7 +8,7 @@ in a worker with the values of the futures it was given and pickles the result t
 lists, tuples, sets and dict values) are its dependencies; pathlib.Path arguments are
 input files. On a class, `obj.method(...)` is a call with `obj` as first argument.
 Inside a running call, a call is recorded and becomes a job when the outer call ends
-(futures_jobs.py). A Future is not a value: using it as one raises TypeError; after
+(calls.py). A Future is not a value: using it as one raises TypeError; after
 `run()`, `future.value()` reads the stored result.
 
     >>> @ppg.work                                         # doctest: +SKIP

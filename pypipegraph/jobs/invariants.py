@@ -203,7 +203,7 @@ class ParameterInvariant(_Invariant):
     def compute(self, old):
         """The stored state is ("repr", text), or ("value", text, parameters) when an
         accept_as_unchanged_func needs the old parameters back: kept as data, or signed
-        (store_values), never unpickled unverified."""
+        (store.values), never unpickled unverified."""
         text = repr(self.parameters)[:10000]
         if self.accept_as_unchanged_func is None:
             extra = ("repr", text)
