@@ -25,8 +25,8 @@ from typing import Any
 
 import xxhash
 
-from . import script_functions
-from .modules import is_user_module, package_version
+from .plumbing import script_functions
+from .plumbing.modules import is_user_module, package_version
 
 _CHUNK = 1 << 20
 PYTHON_VERSION = "%d.%d" % sys.version_info[:2]

@@ -28,7 +28,7 @@ from test_console import (  # noqa: F401 - workdir: a fixture
 )
 from test_top import headless, runtime_dir  # noqa: F401 - fixtures
 
-from pypipegraph.store_lock import pid_alive
+from pypipegraph.store.lock import pid_alive
 
 TIMEOUT = 60
 

@@ -15,11 +15,11 @@ import pickle
 from collections.abc import Callable
 from typing import Any
 
-from .. import script_functions
-from ..cache_files import read_verified
 from ..errors import JobContractError
 from ..paths import return_to
-from ..safe_files import write_file
+from ..plumbing import script_functions
+from ..plumbing.safe_files import write_file
+from ..store.cache_files import read_verified
 from .base import Job, check_no_argument_callback
 from .invariants import FunctionInvariant
 from .output import FileGeneratingJob
