@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from test_console import child_env
 
-from pypipegraph import script_functions
 from pypipegraph.hashing import hash_value
+from pypipegraph.plumbing import script_functions
 
 SCRIPT = textwrap.dedent("""
     import os, sys

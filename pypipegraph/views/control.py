@@ -237,7 +237,7 @@ class ControlServer(Listener):
         if ask == "kill" and isinstance(request.get("job"), str):
             job_id = request["job"]
             if not any(job.job_id == job_id for job, *_ in scheduler.running_jobs()):
-                known = job_id in scheduler.graph.jobs
+                known = any(job.job_id == job_id for job in scheduler.jobs)
                 return {"error": f"no such job running: {job_id!r} " + (
                     "is not running (nothing was killed)" if known else "is not a job of the running pipeline")}
             return self._told(kill_by_id(scheduler, job_id, "ppg top"))
