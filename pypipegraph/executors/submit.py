@@ -32,7 +32,8 @@ import uuid
 from ..errors import JobDiedException
 from ..plumbing.safe_files import make_private_dir, write_file
 from ..resources import ResourceError
-from .batch_watch import Watch
+from ..store.lock import pid_alive
+from .batch_watch import HOST, Watch
 from .local import read_capture
 from .worker import Result, decode_result
 
@@ -98,7 +99,9 @@ class SubmitExecutor:
         self.directory = os.getcwd()
         self.token = uuid.uuid4().hex[:12]
         top = make_private_dir(os.path.join(self.directory, SHIP_DIR))
+        remove_abandoned(top)
         self.ship_dir = make_private_dir(os.path.join(top, self.token))
+        write_file(os.path.join(self.ship_dir, "owner"), f"{HOST} {os.getpid()}\n")
         self.key_path = os.path.join(self.ship_dir, "key")
         self.key = secrets.token_bytes(32)
         write_file(self.key_path, self.key)  # in a 0700 directory: only this user reads it
@@ -310,6 +313,19 @@ def _format(item: str, values: dict, job_id: str) -> str:
         raise ValueError(f"{job_id}: the submit command uses {{{exc.args[0]}}}, which this job does not "
                          f"set (job.cluster({exc.args[0]}=...)) and the coordinator has no default "
                          "for") from None
+
+
+def remove_abandoned(top: str) -> None:
+    """Remove the directories of runs in `top` whose master ran on this host and is gone
+    (killed by SIGKILL, or a machine that went down): nothing will read them again."""
+    for entry in os.scandir(top):
+        try:
+            with open(os.path.join(entry.path, "owner")) as fh:
+                host, pid = fh.read().split()
+        except (OSError, ValueError):
+            continue  # not a run directory this version wrote: left alone
+        if host == HOST and pid.isdigit() and not pid_alive(int(pid)):
+            shutil.rmtree(entry.path, ignore_errors=True)
 
 
 def _note_start(task: Submission) -> None:
