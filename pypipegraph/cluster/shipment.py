@@ -125,7 +125,11 @@ def load_job_list(blob: bytes) -> tuple:
     graph, jobs, probe = unpickler.load()
     for name, text in unpickler.load().items():
         linecache.cache[name] = (len(text), None, text.splitlines(True), name)  # mtime None: kept
-    adopt(unpickler.load())  # used only where `__main__` does not have a name (a fresh Python)
+    try:
+        names = unpickler.load()
+    except EOFError:  # a job list without the script's names
+        names = {}
+    adopt(names)  # used only where `__main__` does not have a name (a fresh Python)
     return graph, jobs, probe
 
 
