@@ -17,12 +17,13 @@ import time
 from pathlib import Path
 
 import pytest
-from test_console import (  # noqa: F401 - workdir: a fixture
+from test_console import (  # noqa: F401 - workdir, terminal: fixtures
     child_env,
     outcomes,
     release,
     rerun,
     runs,
+    terminal,
     wait_for_files,
     workdir,
 )
@@ -154,3 +155,26 @@ def test_the_files_of_a_submit_run_killed_by_sigkill_are_removed_by_the_next_run
     assert done.returncode == 0, done.stdout + done.stderr
     assert Path("out/a").read_text() == "partial done"
     assert not Path(".pypipegraph_submit").exists()
+
+
+def test_a_closed_terminal_ends_the_run_as_sighup_does(terminal):  # noqa: F811 - the fixture
+    """The terminal goes away (an ssh session dropped): the kernel sends SIGHUP to the
+    master, which can no longer print to it; the run still ends cleanly and records."""
+    term = terminal(JOBS="3")
+    wait_for_files("started/0", "started/1")
+    release("0")
+    wait_for_files("started/2")
+    workers = [int(Path(f"started/{i}").read_text()) for i in (1, 2)]
+    os.close(term.fd)  # hang up
+    deadline = time.time() + TIMEOUT
+    while not (pid_status := os.waitpid(term.pid, os.WNOHANG))[0]:
+        assert time.time() < deadline, "the run did not end after its terminal hung up"
+        time.sleep(0.02)
+    term.status = pid_status[1]
+    term.fd = os.open(os.devnull, os.O_RDONLY)  # for the fixture's close()
+    assert os.waitstatus_to_exitcode(term.status) == 129
+    assert Path("result").read_text().startswith("RunTerminated: The run was ended by SIGHUP")
+    assert Path("out/0").read_text() == "partial done"
+    assert not Path("out/1").exists() and not Path("out/2").exists()
+    assert all(gone(pid) for pid in workers)
+    assert outcomes()["out/0"] == "done"

@@ -124,9 +124,12 @@ class Console:
             self.print("Press Enter for the running jobs, type 'help' for commands.")
 
     def stop(self) -> None:
-        if self._live is not None:
-            self._live.stop()
-            self._live = None
+        live, self._live = self._live, None
+        if live is not None:
+            try:
+                live.stop()
+            except (OSError, ValueError):
+                pass  # the terminal is gone (SIGHUP): nothing left to redraw
         self._restore()
 
     def print(self, text: str) -> None:
