@@ -80,6 +80,7 @@ class Scheduler:
         self.floor_generation = 0  # a generating job changed the master: later jobs need this
         self.temp_files = rebuilder.temp_files(self._is_settled, self._forget_temp)
         self.failed: list = []
+        self._collected: list | tuple = ()  # results the executor returned that are not handled yet
         self.reasons: dict = {}  # job -> why it runs (words), from the rebuilder's decision
         self.cleanup_left: dict = {}  # job with a cleanup() -> dependants that may not have run yet
         self.executor = executor
@@ -112,8 +113,10 @@ class Scheduler:
                     break
                 timeout = _BUSY_TICK if any(pending() for pending in busy_tick) else _TICK
                 finished, typed = self.executor.wait(timeout, console.inputs())
+                self._collected = finished  # an interrupt before they are handled: see _abort
                 for _worker, index, result in finished:
                     self._finished(self.jobs[index], result)
+                self._collected = ()
                 if typed:
                     console.handle_input()
                 console.tick()
@@ -197,6 +200,10 @@ class Scheduler:
         for job in killed:
             job.remove_partial_outputs()
             self._release(job)
+        for _worker, index, result in self._collected:  # failed (a signal to the whole
+            job = self.jobs[index]  # process group kills workers too), not yet handled
+            if not result.ok and self.state[job] == NEEDS_RUN:
+                job.remove_partial_outputs()
 
     def _release_final_jobs(self) -> None:
         finals, self.final_jobs = self.final_jobs, []
