@@ -20,6 +20,7 @@ from collections import deque
 from .errors import JobDiedException
 from .events import Attempt, Failure, subscribers
 from .resources import ResourceError
+from .termination import deferred, undeferred
 
 WAITING = 0  # upstream not resolved yet
 IDLE = 1  # lazy job resolved, not (yet) asked to run
@@ -101,7 +102,8 @@ class Scheduler:
             while True:
                 self._drain_decisions()
                 if not self.stopping:
-                    self._dispatch()
+                    with deferred():  # SIGTERM waits until the started jobs are counted
+                        self._dispatch()
                 if not self.executor.busy:
                     if self.stopping:
                         break
@@ -112,11 +114,12 @@ class Scheduler:
                         continue
                     break
                 timeout = _BUSY_TICK if any(pending() for pending in busy_tick) else _TICK
-                finished, typed = self.executor.wait(timeout, console.inputs())
-                self._collected = finished  # an interrupt before they are handled: see _abort
-                for _worker, index, result in finished:
-                    self._finished(self.jobs[index], result)
-                self._collected = ()
+                with deferred():  # ... and the finished ones are handled
+                    finished, typed = self.executor.wait(timeout, console.inputs())
+                    self._collected = finished  # Ctrl-C before they are handled: see _abort
+                    for _worker, index, result in finished:
+                        self._finished(self.jobs[index], result)
+                    self._collected = ()
                 if typed:
                     console.handle_input()
                 console.tick()
@@ -331,7 +334,8 @@ class Scheduler:
         """Loaders and job-generating jobs run here, in the master, while nothing else starts."""
         self._emit("on_job_started", job, 0)
         generates = job.generates_jobs
-        result = self.in_master.run(job, capture=generates)
+        with undeferred():  # a long loader does not hold up SIGTERM
+            result = self.in_master.run(job, capture=generates)
         reason = "; ".join(self.reasons.get(job, ()))
         if not result.ok:
             attempt = Attempt(result.start, result.stop, result.pid, 0, result.stdout, result.stderr, "failed",

@@ -1,7 +1,8 @@
 """SIGTERM and SIGHUP end a run the way Ctrl-C does.
 
 Invariant: while `ending_on_signals()` is active (in the main thread), the first SIGTERM or
-SIGHUP raises `Terminated`, a KeyboardInterrupt, wherever the master is, so the
+SIGHUP raises `Terminated`, a KeyboardInterrupt, where the master is (at the end of a
+`deferred()` block when it is inside one), so the
 scheduler's interrupt path runs: running jobs killed, partial outputs removed, finished
 jobs' records kept, the summary printed. Further such signals are ignored until the block
 ends (the cleanup is not cut short; a batch system's SIGKILL still ends it). Only signals
@@ -28,6 +29,39 @@ class Terminated(KeyboardInterrupt):
         self.signum = signum
 
 
+_deferring = 0  # > 0 inside `deferred()`
+_pending: list[int] = []  # a signal that arrived inside `deferred()`
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """A signal arriving inside takes effect when the block ends: the scheduler's
+    bookkeeping of starting and finishing jobs is never cut in half (a job started but
+    not yet counted as running would escape the cleanup)."""
+    global _deferring
+    _deferring += 1
+    try:
+        yield
+    finally:
+        _deferring -= 1
+        if not _deferring and _pending:
+            raise Terminated(_pending.pop())
+
+
+@contextlib.contextmanager
+def undeferred() -> Iterator[None]:
+    """Inside a `deferred()` block: code that may take long and can be cut anywhere (a
+    loader running in the master) takes a signal at once."""
+    global _deferring
+    saved, _deferring = _deferring, 0
+    try:
+        if _pending:
+            raise Terminated(_pending.pop())
+        yield
+    finally:
+        _deferring = saved
+
+
 @contextlib.contextmanager
 def ending_on_signals() -> Iterator[None]:
     """Turn SIGTERM and SIGHUP into `Terminated` for the duration of the block."""
@@ -35,11 +69,15 @@ def ending_on_signals() -> Iterator[None]:
         yield  # signal handlers belong to the main thread; a run elsewhere keeps the defaults
         return
     fired: list[int] = []
+    _pending.clear()
 
     def handler(signum, _frame) -> None:
         if fired:
             return  # cleaning up after the first one
         fired.append(signum)
+        if _deferring:
+            _pending.append(signum)  # raised when the bookkeeping in progress is complete
+            return
         raise Terminated(signum)
 
     previous = {}
