@@ -28,6 +28,7 @@ from .legacy.store import adopt_legacy_status, legacy_status_file
 from .listeners import standard_listeners
 from .ordering import topological_order
 from .plan import PlanComplete
+from .plumbing.termination import Terminated, ending_on_signals
 from .priorities import ReadyQueue
 from .rebuilder import Rebuilder
 from .resources import NamedResources, validate_capacity
@@ -35,7 +36,6 @@ from .scheduler import Scheduler
 from .store import DEFAULT_PATH
 from .store.run_graph import snapshot
 from .store.writer import History
-from .termination import Terminated, ending_on_signals
 from .usage import apply_memory_estimates
 from .views.console import Console, Controls
 from .views.control import ControlServer

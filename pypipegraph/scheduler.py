@@ -19,8 +19,8 @@ from collections import deque
 
 from .errors import JobDiedException
 from .events import Attempt, Failure, subscribers
+from .plumbing.termination import deferred, undeferred
 from .resources import ResourceError
-from .termination import deferred, undeferred
 
 WAITING = 0  # upstream not resolved yet
 IDLE = 1  # lazy job resolved, not (yet) asked to run

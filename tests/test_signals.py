@@ -29,7 +29,7 @@ from test_console import (  # noqa: F401 - workdir, terminal: fixtures
 )
 from test_top import headless, runtime_dir  # noqa: F401 - fixtures
 
-from pypipegraph.store.lock import pid_alive
+from pypipegraph.plumbing.host import pid_alive
 
 TIMEOUT = 60
 

@@ -19,7 +19,7 @@ import socket
 import subprocess
 import time
 
-from ..store.lock import pid_alive
+from ..plumbing.host import pid_alive
 
 HOST = socket.gethostname()
 LOCAL_GRACE = 1.0  # seconds: a script whose Python died writes its exit status at once

@@ -30,9 +30,9 @@ import time
 import uuid
 
 from ..errors import JobDiedException
+from ..plumbing.host import pid_alive
 from ..plumbing.safe_files import make_private_dir, write_file
 from ..resources import ResourceError
-from ..store.lock import pid_alive
 from .batch_watch import HOST, Watch
 from .local import read_capture
 from .worker import Result, decode_result

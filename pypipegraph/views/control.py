@@ -26,8 +26,8 @@ import xxhash
 
 from ..errors import PyPipeGraphError
 from ..events import Listener
+from ..plumbing.host import pid_alive
 from ..plumbing.safe_files import private_dir_problem, user_runtime_dir
-from ..store.lock import pid_alive
 from .console import HOST, kill_by_id, running_rows
 
 CLIENT_TIMEOUT = 5.0  # seconds a connected client may take to send its request
