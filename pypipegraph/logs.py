@@ -109,7 +109,7 @@ def attach_socket_handler(address: str | None = None) -> logging.Handler | None:
     if where is None:
         return None
     if problem:
-        _warn(f"not streaming the log to {where}: {problem}")
+        warn(f"not streaming the log to {where}: {problem}")
         return None
     handler = PrivateSocketHandler(where)
     handler.setLevel(logging.DEBUG)
@@ -135,7 +135,7 @@ class LogFileHandler(logging.StreamHandler):
     def handleError(self, record: logging.LogRecord) -> None:
         if not self.failed:
             self.failed = True
-            _warn(f"logging failed: could not write {self.path} ({sys.exc_info()[1]}); "
+            warn(f"logging failed: could not write {self.path} ({sys.exc_info()[1]}); "
                   "the run went on without it")
 
     def close(self) -> None:
@@ -153,12 +153,12 @@ def file_handler(path: str) -> logging.Handler | None:
         stream = open_for_append(path)
     except OSError as exc:
         why = "it is a symbolic link" if os.path.islink(path) else exc.strerror or exc
-        _warn(f"not logging to {path}: {why}")
+        warn(f"not logging to {path}: {why}")
         return None
     return LogFileHandler(path, stream)
 
 
-def _warn(text: str) -> None:
+def warn(text: str) -> None:
     """A warning for the user: on the logger, and on stderr (the logger may lead nowhere)."""
     logger.warning("%s", text)
     try:
@@ -292,7 +292,7 @@ class RunLog:
                     self._failed(self._paths[attribute], exc)
         if self.problem is not None and not self._warned:
             self._warned = True
-            _warn(f"logging failed: {self.problem}")
+            warn(f"logging failed: {self.problem}")
 
     _warned = False
 
