@@ -50,6 +50,8 @@ def hash_file(path: str) -> int:
             if not block:
                 return hasher.intdigest()
             hasher.update(block)
+    except OSError as exc:  # a directory, an unreadable device: name the path
+        raise type(exc)(exc.errno, exc.strerror, path) from None
     finally:
         os.close(fd)
 

@@ -71,6 +71,15 @@ def job_kind(job) -> str:
     return OUTPUT
 
 
+def _content_hash(name: str) -> int | str:
+    """The output's content hash, or why it cannot be read (a directory in its place: the
+    job runs, and fails naming it; the rest of the run goes on)."""
+    try:
+        return hash_file(name)
+    except OSError as exc:
+        return f"output {name} cannot be read ({exc.strerror})"
+
+
 def _compute_afresh(job):
     """An invariant's (fingerprint, state) as if it had never been checked; None when that
     fails too."""
@@ -213,8 +222,10 @@ class Rebuilder:
                     reasons.append(complaint)
                     continue
                 if stat[0] != mtime or stat[1] != size:
-                    if hash_file(name) != digest:
-                        reasons.append(f"output {name} was changed outside the pipeline")
+                    digest_now = _content_hash(name)
+                    if digest_now != digest:
+                        reasons.append(digest_now if type(digest_now) is str
+                                       else f"output {name} was changed outside the pipeline")
                         continue
                     if refreshed is None:
                         refreshed = list(outputs)

@@ -20,7 +20,9 @@ from collections import deque
 from .errors import JobDiedException
 from .events import Attempt, Failure, subscribers
 from .executors.master import InMasterExecutor
+from .jobs.output import add_notes
 from .jobs.protocol197 import Protocol197
+from .logs import warn
 from .priorities import ReadyQueue
 from .resources import NamedResources, ResourceError
 
@@ -211,7 +213,8 @@ class Scheduler:
         killed = [self.jobs[worker.job_index] for worker in self.executor.running()]
         self.executor.shutdown(kill=True)
         for job in killed:
-            job.remove_partial_outputs()
+            for problem in job.remove_partial_outputs():
+                warn(f"{job.job_id}: {problem}")
             self._release(job)
 
     def _release_final_jobs(self) -> None:
@@ -364,7 +367,9 @@ class Scheduler:
         self._release(job)
         reason = "; ".join(job.run_reasons)
         if not result.ok:
-            if not result.traceback:
+            if not result.traceback and isinstance(result.value, BaseException):
+                add_notes(result.value, job.remove_partial_outputs())
+            elif not result.traceback:
                 job.remove_partial_outputs()
             why = self.user_killed.pop(job, None)
             attempt = Attempt(result.start, result.stop, result.pid, cores, result.stdout, result.stderr,

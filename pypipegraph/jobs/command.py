@@ -27,7 +27,7 @@ from ..safe_files import write_file
 from . import command_steps
 from .base import Job
 from .invariants import ParameterInvariant
-from .output import MultiFileGeneratingJob, outputs_state
+from .output import MultiFileGeneratingJob, add_notes, outputs_state
 
 KEPT_BYTES = 64 << 10  # of each stream, stored as job.stdout / job.stderr
 QUOTED_LINES = 20  # of stderr, quoted in a failure's message
@@ -239,8 +239,8 @@ class CommandJob(MultiFileGeneratingJob):
                     self.values()
                 except ValueError as exc:  # a malformed line: the command's failure
                     raise CommandFailed(str(exc), 0, self.command_text) from None
-        except BaseException:
-            self.remove_partial_outputs()
+        except BaseException as exc:
+            add_notes(exc, self.remove_partial_outputs())
             raise
         finally:
             if not streamed:
@@ -272,13 +272,14 @@ class CommandJob(MultiFileGeneratingJob):
             return None  # a command may export no values
         return super().output_complaint(name, stat)
 
-    def remove_partial_outputs(self) -> None:
+    def remove_partial_outputs(self) -> list[str]:
         if len(self.steps) < 2:
             return super().remove_partial_outputs()
         kept = command_steps.kept_files(self)
         for name in self.filenames:
             if name not in kept and os.path.lexists(name):
                 os.unlink(name)
+        return []
 
     # --- running -------------------------------------------------------------
 

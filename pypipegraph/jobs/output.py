@@ -65,7 +65,7 @@ class FileGeneratingJob(Job):
             self.remove_old_outputs()
             self.run()
         except BaseException as exc:
-            self.remove_partial_outputs()
+            add_notes(exc, self.remove_partial_outputs())
             if isinstance(exc, FileNotFoundError):
                 hint_missing_directory(exc, self.filenames)
             raise
@@ -86,7 +86,7 @@ class FileGeneratingJob(Job):
             except IsADirectoryError:
                 raise JobContractError(
                     f"{type(self).__name__} {self.job_id!r}: the output {name} is a directory; "
-                    "output jobs write files."
+                    "output jobs write files. Move the directory away (the pipeline does not delete it)."
                 ) from None
 
     def run(self) -> None:
@@ -111,17 +111,40 @@ class FileGeneratingJob(Job):
                     "when an empty file is a valid result."
                 )
 
-    def remove_partial_outputs(self) -> None:
-        """Remove (or rename to .broken) whatever outputs exist after a failure."""
+    def remove_partial_outputs(self) -> list[str]:
+        """Remove (or rename to .broken) whatever outputs exist after a failure; what could
+        not be done, in words. A partial output never stays under its own name: one that
+        cannot be renamed is removed. A directory in an output's place is not the job's
+        output and is left alone."""
+        problems = []
         for name in self.filenames:
-            if os.path.lexists(name):  # a dangling link is a partial output too
+            if not os.path.lexists(name) or (os.path.isdir(name) and not os.path.islink(name)):
+                continue  # a dangling link is a partial output too
+            if self.rename_broken:
                 try:
-                    if self.rename_broken:
-                        os.replace(name, name + ".broken")
-                    else:
-                        os.unlink(name)
-                except OSError:
-                    pass
+                    os.replace(name, name + ".broken")
+                    continue
+                except OSError as exc:
+                    why = "it is a directory" if os.path.isdir(name + ".broken") else exc.strerror
+                    problems.append(f"the partial output {name} could not be renamed to {name}.broken "
+                                    f"({why}), so it was removed")
+            try:
+                os.unlink(name)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                problems.append(f"the partial output {name} could not be removed ({exc.strerror})")
+        return problems
+
+
+def add_notes(exc: BaseException, notes: list[str]) -> None:
+    """Attach `notes` to a job's exception: they travel with it to the master, show in its
+    traceback (Python 3.11 and later) and in the failure's message (progress.failure_message)."""
+    for note in notes:
+        if hasattr(exc, "add_note"):
+            exc.add_note(note)
+        else:  # Python 3.10: the same attribute, set by hand
+            exc.__notes__ = [*getattr(exc, "__notes__", []), note]
 
 
 def hint_missing_directory(exc: FileNotFoundError, filenames: list[str]) -> None:
