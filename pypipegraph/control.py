@@ -70,6 +70,8 @@ def ask(store: str, request: dict, timeout: float = 10.0) -> dict:
             client.connect(path)
         except (FileNotFoundError, ConnectionRefusedError) as exc:
             raise ControlError(_nobody_home(store)) from exc
+        except OSError as exc:  # e.g. a runtime directory whose path is too long for a socket
+            raise ControlError(f"cannot reach the control socket {path}: {exc.strerror or exc}") from exc
         client.sendall(json.dumps(request).encode() + b"\n")
         data = b""
         while True:

@@ -27,6 +27,7 @@ from .safe_files import (
     open_for_write,
     printable,
     private_dir_problem,
+    shown,
     user_runtime_dir,
     write_file,
 )
@@ -160,9 +161,10 @@ def file_handler(path: str) -> logging.Handler | None:
 
 def warn(text: str) -> None:
     """A warning for the user: on the logger, and on stderr (the logger may lead nowhere)."""
+    text = shown(text, lines=True)
     logger.warning("%s", text)
     try:
-        print(f"pypipegraph: warning: {printable(text)}", file=sys.stderr)
+        print(f"pypipegraph: warning: {text}", file=sys.stderr)
     except (OSError, ValueError):
         pass
 
@@ -235,28 +237,29 @@ class RunLog:
             _close_quietly(fh)
 
     def line(self, text: str) -> None:
+        text = shown(text, lines=True)
         if self._run is not None:
             self._write("_run", text + "\n")
         if self._debug:
-            logger.debug(printable(text))
+            logger.debug(text)
 
     def decision(self, job_id: str, reasons) -> None:
         if self._run is not None or self._debug:
-            self.line(f"{job_id}: runs because " + "; ".join(reasons))
+            self.line(f"{shown(job_id)}: runs because " + "; ".join(reasons))
 
     def failure(self, job, traceback_text: str | None) -> None:
-        logger.error("%s failed: %s", printable(job.job_id), printable(str(job.error_reason)))
+        logger.error("%s failed: %s", shown(job.job_id), shown(str(job.error_reason)))
         if self._errors is None:
             return
         exc = job.exception
         parts = [
             "=" * 78,
-            f"{job.job_id} ({type(job).__name__}) failed: {job.error_reason}",
-            f"Exception: {type(exc).__name__}: {_text(exc)}" if exc is not None else "",
+            f"{shown(job.job_id)} ({type(job).__name__}) failed: {shown(str(job.error_reason))}",
+            shown(f"Exception: {type(exc).__name__}: {_text(exc)}", lines=True) if exc is not None else "",
         ]
         if traceback_text:
             where = "the master" if job.runs_in == "master" or job.is_invariant else "the worker"
-            parts += [f"Traceback (from {where}):", traceback_text.rstrip()]
+            parts += [f"Traceback (from {where}):", shown(traceback_text.rstrip(), lines=True)]
         if job.stdout:
             parts += ["--- stdout ---", job.stdout.rstrip()]
         if job.stderr:
@@ -271,8 +274,8 @@ class RunLog:
         try:
             lines = []
             for job in jobs:
-                lines.append(f"{job.job_id} ({type(job).__name__})\n")
-                lines.extend(f"\t<- {up}\n" for up in sorted(p.job_id for p in job.prerequisites))
+                lines.append(f"{shown(job.job_id)} ({type(job).__name__})\n")
+                lines.extend(f"\t<- {shown(up)}\n" for up in sorted(p.job_id for p in job.prerequisites))
             write_file(path, "".join(lines))
             if gml:
                 path = os.path.join(self.log_dir, "ppg_graph.gml")

@@ -18,6 +18,7 @@ import time
 from collections import Counter
 
 from .events import Attempt, Failure, Listener
+from .safe_files import shown
 
 
 def counted(job) -> bool:
@@ -47,10 +48,10 @@ _DIGITS = re.compile(r"\d+")
 def failure_message(job, exception) -> str:
     """The first line of `exception` as the user reads it: `ValueError: bad read`."""
     text = f"{type(exception).__name__}: {exception}"
-    text = text.splitlines()[0] if text.strip() else type(exception).__name__
+    text = shown(text.splitlines()[0]) if text.strip() else type(exception).__name__
     notes = getattr(exception, "__notes__", None)  # e.g. why a partial output stayed (jobs.output.add_notes)
     if isinstance(notes, list) and notes:
-        text += " (" + "; ".join(map(str, notes)) + ")"
+        text += " (" + shown("; ".join(map(str, notes))) + ")"
     return text
 
 

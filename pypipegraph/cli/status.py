@@ -25,6 +25,7 @@ import os
 import time
 
 from ..history_reader import StoreReader
+from ..safe_files import shown
 from ..store_format import record_is_invariant
 from . import CommandError
 
@@ -294,6 +295,7 @@ def size(nbytes: int | None) -> str:
 
 def table(header: tuple, rows: list, right: set = frozenset()) -> str:
     """Aligned columns; the column indices in `right` are right-aligned."""
+    rows = [tuple(shown(str(cell)) for cell in row) for row in rows]  # a job id cannot forge a row
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
 
     def line(row) -> str:
