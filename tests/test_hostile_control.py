@@ -13,7 +13,7 @@ from pathlib import Path
 from test_console import release, wait_for_files, workdir  # noqa: F401 - workdir: a fixture
 from test_top import STORE, headless, ppg, runtime_dir, serving  # noqa: F401 - fixtures
 
-from pypipegraph.control import CLIENT_TIMEOUT, MAX_CLIENTS, MAX_REQUEST, socket_path
+from pypipegraph.views.control import CLIENT_TIMEOUT, MAX_CLIENTS, MAX_REQUEST, socket_path
 
 
 def connect() -> socket.socket:

@@ -10,7 +10,7 @@ runs.
 
 from __future__ import annotations
 
-from ..safe_files import shown
+from ..plumbing.safe_files import shown
 from .status import date, duration, open_reader, require_known, size, table
 
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 import os
 import re
 
-from ..child_process import read_tail
-from ..logs import LOG_DIR, job_log_dir
-from ..safe_files import shown
+from ..paths import LOG_DIR, job_log_dir
+from ..plumbing.child_process import read_tail
+from ..plumbing.safe_files import shown
 from . import CommandError
 from .status import date, open_reader, require_known
 

@@ -24,9 +24,9 @@ import fnmatch
 import os
 import time
 
-from ..history_reader import StoreReader
-from ..safe_files import shown
-from ..store_format import record_is_invariant
+from ..plumbing.safe_files import shown
+from ..store.format import record_is_invariant
+from ..store.reader import StoreReader
 from . import CommandError
 
 STATES = ("done", "failed", "killed", "ok", "unreadable")

@@ -17,10 +17,10 @@ import select
 import sys
 import time
 
-from ..console import HELP, LineEditor, running_table
-from ..control import ControlError, ask
-from ..progress import clock, status_text
-from ..safe_files import shown
+from ..plumbing.safe_files import shown
+from ..views.console import HELP, LineEditor, running_table
+from ..views.control import ControlError, ask
+from ..views.progress import clock, status_text
 from . import CommandError
 
 TOP_HELP = HELP.replace("<Enter>   list the running jobs", "<Enter>   refresh now").replace(

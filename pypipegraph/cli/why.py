@@ -15,9 +15,9 @@ import fnmatch
 import os
 import re
 
-from ..history_reader import StoreReader
 from ..plan import ScriptError, explain, load_script
-from ..safe_files import shown
+from ..plumbing.safe_files import shown
+from ..store.reader import StoreReader
 from . import CommandError
 from .status import duration
 
