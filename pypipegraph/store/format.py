@@ -100,6 +100,14 @@ def decode_record(raw, open_sealed: bool = False) -> Record | None:
 
     Signed values in `extra` come back as `store_values.Sealed` (unopened), or with
     `open_sealed` verified and unpickled (an unverifiable one as `Unverified`)."""
+    if raw[:1] == b"\x97":  # the common case first, without a detour
+        try:
+            fields = unpack(raw, open_sealed)
+        except Exception:  # noqa: BLE001 - a damaged (or crafted) record is a missing one
+            return None
+        if type(fields) is tuple and len(fields) == 7 and _shape_problem(fields) is None:
+            return _new(Record, fields)
+        return None
     record = _decode(raw, open_sealed)
     return record if type(record) is Record else None
 
@@ -134,11 +142,34 @@ def unusable_text(job_id: str, why: str) -> str:
 
 
 _NUMBER = (int, float)
+_NUMBERS = frozenset(_NUMBER)
+_STR = frozenset((str,))
+_FINGERPRINTS = frozenset((int, type(MOVED)))
+_OUTPUT_TYPES = frozenset(((str, int, int, int), (str, float, int, int)))
 
 
 def _shape_problem(fields: tuple) -> str | None:
     """What in the decoded `fields` is not what a record holds (None: nothing): a record that
-    decodes but has the wrong shape is as unusable as one that does not decode."""
+    decodes but has the wrong shape is as unusable as one that does not decode. The common
+    case is checked with set operations only: every record of a run passes here."""
+    inputs, outputs, fingerprint, runtime, finished, _extra, kind = fields
+    try:
+        if (type(inputs) is dict and type(outputs) is tuple and type(fingerprint) is int
+                and type(runtime) in _NUMBERS and type(finished) in _NUMBERS and type(kind) is str
+                and _STR.issuperset(map(type, inputs)) and _FINGERPRINTS.issuperset(map(type, inputs.values()))
+                and _OUTPUT_TYPES.issuperset(map(_types, outputs))):
+            return None
+    except TypeError:  # an output entry that is not a sequence
+        pass
+    return _problem_in(fields)
+
+
+def _types(entry) -> tuple:
+    return tuple(map(type, entry))
+
+
+def _problem_in(fields: tuple) -> str:
+    """The words for a record `_shape_problem` refused."""
     inputs, outputs, fingerprint, runtime, finished, _extra, kind = fields
     if type(inputs) is not dict:
         return "its inputs are not a mapping"
@@ -159,7 +190,7 @@ def _shape_problem(fields: tuple) -> str | None:
         return "its runtime is not a number"
     if type(kind) is not str:
         return "its kind is not a name"
-    return None
+    return "it is not a record"
 
 
 def is_legacy(raw: bytes) -> bool:

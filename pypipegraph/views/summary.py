@@ -8,8 +8,8 @@ traceback per group is shown, the other jobs of the group are counted.
 
 from __future__ import annotations
 
-from .progress import Progress, clock
 from ..plumbing.safe_files import shown
+from .progress import Progress, clock
 
 GROUPS_WITH_TRACEBACK = 3  # groups whose first traceback is shown
 GROUPS_LISTED = 12  # groups listed at all; the rest are counted
