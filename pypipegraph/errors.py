@@ -89,3 +89,13 @@ class StoreLocked(StoreError):
 
 class RunInterrupted(KeyboardInterrupt):
     """The run was stopped or aborted from the console; finished work is recorded."""
+
+
+def add_notes(exc: BaseException, notes: list[str]) -> None:
+    """Attach `notes` to a job's exception: they travel with it to the master, show in its
+    traceback (Python 3.11 and later) and in the failure's message (progress.failure_message)."""
+    for note in notes:
+        if hasattr(exc, "add_note"):
+            exc.add_note(note)
+        else:  # Python 3.10: the same attribute, set by hand
+            exc.__notes__ = [*getattr(exc, "__notes__", []), note]

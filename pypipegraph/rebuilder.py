@@ -25,9 +25,9 @@ from typing import NamedTuple
 from .errors import StoreError
 from .hashing import combine, file_stat, hash_file
 from .jobs.output import outputs_state
+from .plumbing.notices import warn
 from .store.format import GENERATOR, INVARIANT, LOADER, MOVED, OUTPUT, TEMP, Record, unusable_text
 from .store.values import unverified_in
-from .views.logs import warn
 
 UNKNOWN = object()  # `explain`: a fingerprint that depends on a job that will (or may) run
 

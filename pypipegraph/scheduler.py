@@ -17,11 +17,10 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from .errors import JobDiedException
+from .errors import JobDiedException, add_notes
 from .events import Attempt, Failure, subscribers
-from .jobs.output import add_notes
+from .plumbing.notices import warn
 from .resources import ResourceError
-from .views.logs import warn
 
 WAITING = 0  # upstream not resolved yet
 IDLE = 1  # lazy job resolved, not (yet) asked to run

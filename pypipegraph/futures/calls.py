@@ -25,10 +25,10 @@ from ..jobs.generating import DependencyInjectionJob
 from ..jobs.invariants import FunctionInvariant
 from ..jobs.loading import pickle_for_cache
 from ..jobs.output import FileGeneratingJob
+from ..plumbing.notices import warn
 from ..plumbing.safe_files import write_file
 from ..plumbing.script_functions import reduce_main_function
 from ..store.cache_files import read_verified
-from ..views.logs import warn
 from .future import MAGIC, Future, _walk, result_file, value_in_worker
 from .result_cache import caches_of
 

@@ -20,14 +20,14 @@ import sys
 import tempfile
 from collections.abc import Mapping
 
-from ..errors import PyPipeGraphError
+from ..errors import PyPipeGraphError, add_notes
 from ..paths import LOG_DIR, job_log_dir
 from ..plumbing.child_process import read_tail, run_program
 from ..plumbing.safe_files import write_file
 from . import command_steps
 from .base import Job
 from .invariants import ParameterInvariant
-from .output import MultiFileGeneratingJob, add_notes, outputs_state
+from .output import MultiFileGeneratingJob, outputs_state
 
 KEPT_BYTES = 64 << 10  # of each stream, stored as job.stdout / job.stderr
 QUOTED_LINES = 20  # of stderr, quoted in a failure's message

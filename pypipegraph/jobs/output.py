@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from ..errors import JobContractError
+from ..errors import JobContractError, add_notes
 from ..hashing import describe_function, file_stat, hash_file
 from .base import Job, required_positional
 from .invariants import FunctionInvariant, _multi_id
@@ -135,16 +135,6 @@ class FileGeneratingJob(Job):
             except OSError as exc:
                 problems.append(f"the partial output {name} could not be removed ({exc.strerror})")
         return problems
-
-
-def add_notes(exc: BaseException, notes: list[str]) -> None:
-    """Attach `notes` to a job's exception: they travel with it to the master, show in its
-    traceback (Python 3.11 and later) and in the failure's message (progress.failure_message)."""
-    for note in notes:
-        if hasattr(exc, "add_note"):
-            exc.add_note(note)
-        else:  # Python 3.10: the same attribute, set by hand
-            exc.__notes__ = [*getattr(exc, "__notes__", []), note]
 
 
 def hint_missing_directory(exc: FileNotFoundError, filenames: list[str]) -> None:

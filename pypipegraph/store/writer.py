@@ -28,9 +28,9 @@ import time
 
 from ..errors import StoreError, StoreLocked
 from ..hashing import hash_bytes
+from ..plumbing.notices import warn
 from ..plumbing.safe_files import from_store, printable, store_key
 from ..usage import MEMORY_NOTED
-from ..views.logs import warn
 from . import format as store_format
 from . import lock as store_lock
 from .format import FORMAT_VERSION, SCHEMA, Record, decode_opened, encode_record, is_legacy, unusable_text

@@ -22,6 +22,7 @@ import sys
 import time
 
 from ..paths import LOG_DIR
+from ..plumbing.notices import warn
 from ..plumbing.safe_files import (
     open_for_append,
     open_for_write,
@@ -156,16 +157,6 @@ def file_handler(path: str) -> logging.Handler | None:
         warn(f"not logging to {path}: {why}")
         return None
     return LogFileHandler(path, stream)
-
-
-def warn(text: str) -> None:
-    """A warning for the user: on the logger, and on stderr (the logger may lead nowhere)."""
-    text = shown(text, lines=True)
-    logger.warning("%s", text)
-    try:
-        print(f"pypipegraph: warning: {text}", file=sys.stderr)
-    except (OSError, ValueError):
-        pass
 
 
 def detach(handler: logging.Handler | None) -> None:

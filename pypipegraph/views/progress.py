@@ -50,7 +50,7 @@ def failure_message(job, exception) -> str:
     """The first line of `exception` as the user reads it: `ValueError: bad read`."""
     text = f"{type(exception).__name__}: {exception}"
     text = shown(text.splitlines()[0]) if text.strip() else type(exception).__name__
-    notes = getattr(exception, "__notes__", None)  # e.g. why a partial output stayed (jobs.output.add_notes)
+    notes = getattr(exception, "__notes__", None)  # e.g. why a partial output stayed (errors.add_notes)
     if isinstance(notes, list) and notes:
         text += " (" + shown("; ".join(map(str, notes))) + ")"
     return text
