@@ -220,8 +220,8 @@ class Scheduler:
             # run_pipegraph() as it was raised; here all invariants are checked before the
             # first job starts too (they have no upstream), and the run ends the same way.
             error = decision.error
-            error.add_note(f"(raised while checking the invariant {job.job_id!r}; nothing was run "
-                           "after it. Fix the input, or the invariant, and run again.)")
+            add_notes(error, [f"(raised while checking the invariant {job.job_id!r}; nothing was run "
+                              "after it. Fix the input, or the invariant, and run again.)"])  # also on 3.10
             raise error
         if job.lazy:
             self._resolve(job, IDLE)
