@@ -106,3 +106,11 @@ class RunTerminated(SystemExit):
 
     def __str__(self) -> str:
         return self.message or f"ended by signal {self.signal}"
+def add_notes(exc: BaseException, notes: list[str]) -> None:
+    """Attach `notes` to a job's exception: they travel with it to the master, show in its
+    traceback (Python 3.11 and later) and in the failure's message (progress.failure_message)."""
+    for note in notes:
+        if hasattr(exc, "add_note"):
+            exc.add_note(note)
+        else:  # Python 3.10: the same attribute, set by hand
+            exc.__notes__ = [*getattr(exc, "__notes__", []), note]

@@ -76,7 +76,7 @@ class Pipegraph:
         self.critical_path = critical_path  # start long recorded chains first
         self.report = report  # write logs/ppg_report.html after the run (None: $PYPIPEGRAPH_REPORT)
         # results of work function calls shared by content key (docs/futures.md)
-        self.result_cache = None if result_cache is None or isinstance(result_cache, ResultCache) \
+        self.result_cache = result_cache if result_cache is None or isinstance(result_cache, ResultCache) \
             else ResultCache(result_cache)
         if not isinstance(reuse_workers, bool):
             raise ValueError(f"new_pipegraph(reuse_workers=...) takes True or False; got {reuse_workers!r}")

@@ -51,6 +51,8 @@ def hash_file(path: str) -> int:
             if not block:
                 return hasher.intdigest()
             hasher.update(block)
+    except OSError as exc:  # a directory, an unreadable device: name the path
+        raise type(exc)(exc.errno, exc.strerror, path) from None
     finally:
         os.close(fd)
 
@@ -326,9 +328,9 @@ def function_fingerprint(func: Callable, _seen: set | None = None) -> int:
         return hash_value(("partial", func.func, func.args, func.keywords or {}))
     code = getattr(func, "__code__", None)
     if code is None:
-        call = type(func).__dict__.get("__call__")
-        if isinstance(call, types.FunctionType):
-            return hash_value(("callable", type(func), call))
+        call = _instance_call(func)
+        if call is not None:
+            return _callable_instance_fingerprint(func, call)
         name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
         return hash_bytes(("builtin:%s.%s" % (getattr(func, "__module__", ""), name)).encode())
     hasher = xxhash.xxh3_64()
@@ -369,6 +371,47 @@ def function_fingerprint(func: Callable, _seen: set | None = None) -> int:
     return hasher.intdigest()
 
 
+def _instance_call(func: Any) -> types.FunctionType | None:
+    """The `__call__` function of a callable object (an instance of a class defining it in
+    Python); None for anything else."""
+    if isinstance(func, (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
+        return None
+    for klass in type(func).__mro__:
+        call = klass.__dict__.get("__call__")
+        if call is not None:
+            return call if isinstance(call, types.FunctionType) else None
+    return None
+
+
+def _instance_state(func: Any) -> list[tuple[str, Any]]:
+    """A callable object's attributes, sorted by name (none when it has no `__dict__`)."""
+    try:
+        return sorted(vars(func).items())
+    except TypeError:
+        return []
+
+
+def _callable_instance_fingerprint(func: Any, call: types.FunctionType) -> int:
+    """A callable object counts like a function with a closure: its class, its `__call__`,
+    and its attributes as closure values count (plain objects by their class)."""
+    base = hash_value(("callable", type(func), call))
+    state = _instance_state(func)
+    if not state:
+        return base
+    hasher = xxhash.xxh3_64()
+    hasher.update(b"callable%d" % base)
+    ids = {id(func)}
+    for name, value in state:
+        hasher.update(name.encode("utf-8", "surrogatepass") + b"=")
+        if value is func:
+            hasher.update(b"<self>")
+        elif _counts_by_class(value):
+            hasher.update(b"class:%s.%s" % (type(value).__module__.encode(), type(value).__qualname__.encode()))
+        else:
+            _feed(hasher, value, ids, False)
+    return hasher.intdigest()
+
+
 def _counts_by_class(value: Any) -> bool:
     """A plain object captured in a closure counts by its class (as in 0.197): an instance
     of a user class without its own __repr__ or fingerprint has no meaningful value."""
@@ -401,6 +444,11 @@ def function_source(func: Callable) -> str | None:
     func = _unwrap(func)
     if isinstance(func, functools.partial):
         func = func.func
+    call = _instance_call(func)
+    if call is not None:  # its state shows under its code, so that a diff names what changed
+        source = function_source(call)
+        lines = [f"#   {name} = {_shown_value(value)}" for name, value in _instance_state(func)]
+        return source if source is None or not lines else source + "# the object's attributes:\n" + "\n".join(lines)
     code = getattr(func, "__code__", None)
     if code is None:
         return None
@@ -414,11 +462,23 @@ def function_source(func: Callable) -> str | None:
     return source
 
 
+def _shown_value(value: Any) -> str:
+    """A short repr without memory addresses, for the source text a diff shows."""
+    try:
+        text = _ADDRESS.sub("", repr(value))
+    except Exception:  # noqa: BLE001 - a broken __repr__
+        text = f"<{type(value).__qualname__}>"
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
 def describe_function(func: Callable) -> str:
     """'module.qualname' of a callable, for messages."""
     func = _unwrap(func)
     if isinstance(func, functools.partial):
         func = func.func
+    call = _instance_call(func)
+    if call is not None:  # a callable object: its class's __call__, never its address
+        func = call
     return "%s.%s" % (
         getattr(func, "__module__", "?"),
         getattr(func, "__qualname__", getattr(func, "__name__", repr(func))),

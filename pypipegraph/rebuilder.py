@@ -25,7 +25,8 @@ from typing import NamedTuple
 from .errors import StoreError
 from .hashing import combine, file_stat, hash_file
 from .jobs.output import outputs_state
-from .store.format import GENERATOR, INVARIANT, LOADER, MOVED, OUTPUT, TEMP, Record
+from .plumbing.notices import warn
+from .store.format import GENERATOR, INVARIANT, LOADER, MOVED, OUTPUT, TEMP, Record, unusable_text
 from .store.values import unverified_in
 
 UNKNOWN = object()  # `explain`: a fingerprint that depends on a job that will (or may) run
@@ -71,6 +72,24 @@ def job_kind(job) -> str:
     return OUTPUT
 
 
+def _content_hash(name: str) -> int | str:
+    """The output's content hash, or why it cannot be read (a directory in its place: the
+    job runs, and fails naming it; the rest of the run goes on)."""
+    try:
+        return hash_file(name)
+    except OSError as exc:
+        return f"output {name} cannot be read ({exc.strerror})"
+
+
+def _compute_afresh(job):
+    """An invariant's (fingerprint, state) as if it had never been checked; None when that
+    fails too."""
+    try:
+        return job.compute(None)
+    except Exception:  # noqa: BLE001 - the caller reports the first error
+        return None
+
+
 def is_temp(job) -> bool:
     return job.is_temp_job and bool(job.filenames)
 
@@ -107,6 +126,11 @@ class Rebuilder:
     def temp_files(self, is_settled, forget) -> TempFiles:
         """The temp-file lifecycle of a run; `is_settled(job)`/`forget(job)` are the scheduler's."""
         return TempFiles(self.note, is_settled, forget)
+
+    def unreadable(self, job_id: str) -> str | None:
+        """Why the store's record of `job_id` cannot be used (None: it can, or there is none)."""
+        unreadable = getattr(self.store, "unreadable", None)
+        return unreadable(job_id) if unreadable is not None else None
 
     def failures(self) -> dict:
         """{job id: "failed"/"killed"} of jobs whose last run did not finish."""
@@ -175,6 +199,10 @@ class Rebuilder:
         if job.always_runs:
             return Decision([f"{type(job).__name__} runs on every run"])
         if record is None:
+            why = self.unreadable(job.job_id)
+            if why:
+                return Decision([f"its record in the store cannot be used ({why}): counts as never ran"],
+                                not_done=True)
             last = self.failures().get(job.job_id)
             if last == "killed":
                 return Decision(["its last run was killed"], not_done=True)
@@ -194,8 +222,10 @@ class Rebuilder:
                     reasons.append(complaint)
                     continue
                 if stat[0] != mtime or stat[1] != size:
-                    if hash_file(name) != digest:
-                        reasons.append(f"output {name} was changed outside the pipeline")
+                    digest_now = _content_hash(name)
+                    if digest_now != digest:
+                        reasons.append(digest_now if type(digest_now) is str
+                                       else f"output {name} was changed outside the pipeline")
                         continue
                     if refreshed is None:
                         refreshed = list(outputs)
@@ -249,7 +279,12 @@ class Rebuilder:
         try:
             fingerprint, extra = job.compute(old)
         except Exception as exc:  # noqa: BLE001 - reported as the invariant's failure
-            return Decision([f"cannot be checked: {type(exc).__name__}: {exc}"], error=exc)
+            computed = None if old is None else _compute_afresh(job)
+            if computed is None:
+                return Decision([f"cannot be checked: {type(exc).__name__}: {exc}"], error=exc)
+            # the stored state is one its class cannot read: it counts as none, said once
+            warn(unusable_text(job.job_id, f"its stored state does not fit: {type(exc).__name__}"))
+            (fingerprint, extra), old = computed, None
         self.fingerprints[job] = fingerprint
         self.states[job] = extra
         if not self.read_only and (old is None or old.fingerprint != fingerprint
@@ -274,8 +309,11 @@ class Rebuilder:
         if old is None:
             return []
         describe = getattr(job, "describe_change", None)
-        lines = [f"{job.job_id} changed"] if describe is None else describe(
-            old, extra, getattr(self.store, "source", _no_source))
+        try:
+            lines = [f"{job.job_id} changed"] if describe is None else describe(
+                old, extra, getattr(self.store, "source", _no_source))
+        except Exception:  # noqa: BLE001 - a stored state of the wrong shape: no diff to show
+            lines = [f"{job.job_id} changed (its stored state cannot be shown)"]
         why = unverified_in(old.extra)
         if why:
             lines.insert(0, f"{job.job_id}: its stored value could not be verified ({why}), "

@@ -17,8 +17,9 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from .errors import JobDiedException
+from .errors import JobDiedException, add_notes
 from .events import Attempt, Failure, subscribers
+from .plumbing.notices import warn
 from .plumbing.termination import deferred, undeferred
 from .resources import ResourceError
 
@@ -201,12 +202,14 @@ class Scheduler:
         killed = [self.jobs[worker.job_index] for worker in self.executor.running()]
         self.executor.shutdown(kill=True)
         for job in killed:
-            job.remove_partial_outputs()
+            for problem in job.remove_partial_outputs():
+                warn(f"{job.job_id}: {problem}")
             self._release(job)
         for _worker, index, result in self._collected:  # failed (a signal to the whole
             job = self.jobs[index]  # process group kills workers too), not yet handled
             if not result.ok and self.state[job] == NEEDS_RUN:
-                job.remove_partial_outputs()
+                for problem in job.remove_partial_outputs():
+                    warn(f"{job.job_id}: {problem}")
 
     def _release_final_jobs(self) -> None:
         finals, self.final_jobs = self.final_jobs, []
@@ -228,8 +231,8 @@ class Scheduler:
             # run_pipegraph() as it was raised; here all invariants are checked before the
             # first job starts too (they have no upstream), and the run ends the same way.
             error = decision.error
-            error.add_note(f"(raised while checking the invariant {job.job_id!r}; nothing was run "
-                           "after it. Fix the input, or the invariant, and run again.)")
+            add_notes(error, [f"(raised while checking the invariant {job.job_id!r}; nothing was run "
+                              "after it. Fix the input, or the invariant, and run again.)"])  # also on 3.10
             raise error
         if job.lazy:
             self._resolve(job, IDLE)
@@ -359,7 +362,9 @@ class Scheduler:
         self._release(job)
         reason = "; ".join(self.reasons.get(job, ()))
         if not result.ok:
-            if not result.traceback:
+            if not result.traceback and isinstance(result.value, BaseException):
+                add_notes(result.value, job.remove_partial_outputs())
+            elif not result.traceback:
                 job.remove_partial_outputs()
             why = self.user_killed.pop(job, None)
             attempt = Attempt(result.start, result.stop, result.pid, cores, result.stdout, result.stderr,

@@ -16,7 +16,7 @@ import importlib
 import sys
 
 from ..errors import PyPipeGraphError
-from ..plumbing.safe_files import TEXT_ERRORS
+from ..plumbing.safe_files import TEXT_ERRORS, shown
 from ..store import DEFAULT_PATH
 
 COMMANDS = ["status", "why", "log", "history", "forget", "accept", "graph", "report", "top"]
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args) or 0
     except (CommandError, PyPipeGraphError) as exc:
-        print(f"ppg {args.command}: {exc}", file=sys.stderr)
+        print(f"ppg {args.command}: {shown(str(exc), lines=True)}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `ppg status | head`
         return 0

@@ -16,6 +16,7 @@ import os
 import re
 
 from ..plan import ScriptError, explain, load_script
+from ..plumbing.safe_files import shown
 from ..store.reader import StoreReader
 from . import CommandError
 from .status import duration
@@ -101,7 +102,7 @@ class _EmptyStore:
 def run(args) -> int:
     script = script_argument(args)
     done, verdicts, _, store, runtimes = _plan(script, args.args)
-    shown = [
+    listed = [
         v for v in verdicts.values()
         if (args.all or not v.job.is_invariant)
         and (not args.patterns or any(fnmatch.fnmatchcase(v.job.job_id, p) for p in args.patterns))
@@ -110,24 +111,24 @@ def run(args) -> int:
         print(f"no store {store} yet: every job will run")
     sections = [("run", "will run"), ("may", "may run (only if an upstream output turns out different)")]
     for status, title in sections:
-        group = [v for v in shown if v.status == status]
+        group = [v for v in listed if v.status == status]
         print(f"{title}: {len(group)}")
         if args.jobs:
             for verdict in group:
-                print(f"  {verdict.job.job_id}: {'; '.join(verdict.reasons)}")
+                print(f"  {shown(verdict.job.job_id)}: {shown('; '.join(verdict.reasons))}")
                 for line in verdict.details:
-                    print(f"      {line}")
+                    print(f"      {shown(line)}")
         else:
             print_groups(group)
-    will_run = [v for v in shown if v.status == "run"]
+    will_run = [v for v in listed if v.status == "run"]
     if will_run:
         print(total_line(will_run, runtimes, getattr(done.graph.rc, "cores_available", None)))
-    up_to_date = [v for v in shown if v.status == "ok"]
+    up_to_date = [v for v in listed if v.status == "ok"]
     print(f"up to date: {len(up_to_date)}")
     if args.all:
         for verdict in up_to_date:
-            print(f"  {verdict.job.job_id}")
-    generators = [v for v in shown if v.job.generates_jobs]
+            print(f"  {shown(verdict.job.job_id)}")
+    generators = [v for v in listed if v.job.generates_jobs]
     if generators:
         print("note: jobs created by job-generating jobs are not known until those run")
     return 0
@@ -147,24 +148,24 @@ def print_groups(verdicts: list) -> None:
     for verdict in verdicts:
         reasons = "; ".join(dict.fromkeys(general_reason(r) for r in verdict.reasons))
         groups.setdefault((verdict.job.rule, reasons), []).append(verdict)
-    shown: set = set()
+    printed: set = set()
     for (rule, reasons), members in sorted(groups.items(), key=lambda item: (-len(item[1]), item[0])):
         if len(members) == 1:  # its own words
-            print(f"  {members[0].job.job_id} ({rule}): {'; '.join(members[0].reasons)}")
+            print(f"  {shown(members[0].job.job_id)} ({shown(rule)}): {shown('; '.join(members[0].reasons))}")
         else:
-            print(f"  {len(members)} jobs of {rule}: {reasons}")
+            print(f"  {len(members)} jobs of {shown(rule)}: {shown(reasons)}")
         alike: dict[tuple, list] = {}  # a diff -> the invariants it belongs to
         for verdict in members:
             for name, key, lines in detail_blocks(verdict.details):
                 alike.setdefault(key, [name, 0, lines])[1] += 1
         for key, (name, count, lines) in alike.items():
-            if key in shown:
+            if key in printed:
                 continue
-            shown.add(key)
+            printed.add(key)
             more = f" (and {count - 1} more alike)" if count > 1 else ""
-            print(f"      {name}{more}{lines[0]}")
+            print(shown(f"      {name}{more}{lines[0]}"))
             for line in lines[1:]:
-                print(f"      {line}")
+                print(f"      {shown(line)}")
 
 
 def detail_blocks(details: list):

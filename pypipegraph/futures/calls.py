@@ -25,6 +25,7 @@ from ..jobs.invariants import FunctionInvariant
 from ..jobs.loading import pickle_for_cache
 from ..jobs.output import FileGeneratingJob
 from ..plumbing import script_functions
+from ..plumbing.notices import warn
 from ..plumbing.safe_files import write_file
 from ..plumbing.script_functions import reduce_main_function
 from ..store.cache_files import read_verified
@@ -96,7 +97,9 @@ class WorkCallJob(FileGeneratingJob):
         data = pickle_for_cache(value, self.job_id, f"the result of {self.work.name}")
         _write_file(filename, data)
         for i, cache in enumerate(caches):  # the project's own store shares the file's inode
-            cache.store(key, data, self.work.name, link_from=filename if i == 0 else None)
+            problem = cache.store(key, data, self.work.name, link_from=filename if i == 0 else None)
+            if problem:  # the call succeeded; its result is just not shared (in the job's stderr)
+                warn(f"{self.job_id}: result not kept in {cache.directory}: {problem}")
 
     def auto_invariants(self) -> list[Job]:
         if self._ignore_code_changes:

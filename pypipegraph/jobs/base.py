@@ -461,8 +461,10 @@ class Job(Protocol197):
             return f"output {name} is empty"
         return None
 
-    def remove_partial_outputs(self) -> None:
-        """Called when the job failed or was killed; output jobs remove what they wrote."""
+    def remove_partial_outputs(self) -> list[str]:
+        """Called when the job failed or was killed; output jobs remove what they wrote and
+        return what they could not remove, in words."""
+        return []
 
     def change_description(self) -> str:
         """How a dependant's log names a change of this job's fingerprint."""

@@ -20,7 +20,7 @@ import sys
 import tempfile
 from collections.abc import Mapping
 
-from ..errors import PyPipeGraphError
+from ..errors import PyPipeGraphError, add_notes
 from ..paths import LOG_DIR, job_log_dir
 from ..plumbing.child_process import read_tail, run_program
 from ..plumbing.safe_files import write_file
@@ -239,8 +239,8 @@ class CommandJob(MultiFileGeneratingJob):
                     self.values()
                 except ValueError as exc:  # a malformed line: the command's failure
                     raise CommandFailed(str(exc), 0, self.command_text) from None
-        except BaseException:
-            self.remove_partial_outputs()
+        except BaseException as exc:
+            add_notes(exc, self.remove_partial_outputs())
             raise
         finally:
             if not streamed:
@@ -272,13 +272,14 @@ class CommandJob(MultiFileGeneratingJob):
             return None  # a command may export no values
         return super().output_complaint(name, stat)
 
-    def remove_partial_outputs(self) -> None:
+    def remove_partial_outputs(self) -> list[str]:
         if len(self.steps) < 2:
             return super().remove_partial_outputs()
         kept = command_steps.kept_files(self)
         for name in self.filenames:
             if name not in kept and os.path.lexists(name):
                 os.unlink(name)
+        return []
 
     # --- running -------------------------------------------------------------
 
