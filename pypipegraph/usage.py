@@ -1,23 +1,29 @@
 """What a job used and where it ran, measured in the process that ran it.
 
-Invariant: measuring never fails or slows a job beyond three getrusage calls: the
-worker takes `begin()` before the job and `end()` after it, and the Usage travels back
-in the job's Result. The numbers are those of the process that ran the job:
+Invariant: measuring never fails or slows a job beyond three getrusage calls and two
+reads of /proc/self/status: the worker takes `begin()` before the job and `end()` after
+it, and the Usage travels back in the job's Result. The numbers are those of the job,
+not of the process around it:
 
   cpu        seconds of user + system time the job took: its process (on Dask, where jobs
              run in worker threads, its thread) plus the child processes it waited for
              (children are counted per process: on Dask, those of two jobs running at
              once in one worker may be counted to either)
-  rss        bytes: the peak resident set of that process, or of its largest child
-             process when that was larger (a command job's program)
-  rss_added  bytes by which the job raised that peak: what the job needed beyond the
-             memory the process already had (in a process forked for the job: the job's
-             own need; in a reused process it undercounts, never overcounts)
+  rss        bytes of memory the job itself used: how far its process's resident memory
+             rose above what it held when the job began (at its peak), or the peak of
+             its largest child process when that was larger (a command job's program).
+             A worker forked from a master holding 200 MiB of loaded data starts with
+             those pages resident; they are not the job's and do not count. On Linux the
+             process's peak is reset when the job begins (/proc/self/clear_refs), so a
+             reused worker measures each job on its own; elsewhere, and for jobs run in
+             threads (Dask), the rise of the process's lifetime peak counts (it
+             undercounts a job that needs less than an earlier one did, never overcounts)
+  rss_added  the same figure (kept as its own field: what the next run's estimate is)
   host       the machine's name; cluster_job the batch system's job id in the worker's
              environment (SLURM_JOB_ID, PBS_JOBID, JOB_ID, LSB_JOBID), else None
   state      what the job passed to `ppg.set_state()` last, else None
 
-The memory a job added last time (`MEMORY_NOTED` bytes or more) is the default
+The memory a job used last time (`MEMORY_NOTED` bytes or more) is the default
 `memory_needed` of its next run when the user set none, capped at what the machine (or
 the largest Dask worker) has, so an estimate never makes a job unschedulable.
 """
@@ -66,22 +72,26 @@ def set_state(state: str) -> None:
     _states[threading.get_ident()] = state.strip()
 
 
-def begin() -> tuple[int, float, int]:
-    """Before the job: (who is measured, its cpu seconds, its peak rss units)."""
+def begin() -> tuple:
+    """Before the job: (who is measured, its cpu seconds, its peak rss units, the resident
+    bytes of the process now when its peak could be reset to them, else None)."""
     if _states:
         _states.pop(threading.get_ident(), None)
     who = resource.RUSAGE_SELF
+    resident = None
     if _RUSAGE_THREAD is not None and threading.current_thread() is not threading.main_thread():
         who = _RUSAGE_THREAD
+    elif _reset_peak():
+        resident = _status_bytes("VmRSS:")
     ru = resource.getrusage(who)
-    return who, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
+    return who, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, resident
 
 
-def end(before: tuple[int, float, int]) -> tuple:
+def end(before: tuple) -> tuple:
     """After the job: its Usage's fields as a plain tuple (what travels in the Result: a
     tuple pickles in half the time of a named one), from the numbers `begin()` took."""
     global _children
-    who, cpu0, rss0 = before
+    who, cpu0, rss0, resident = before
     ru = resource.getrusage(who)
     rss1 = ru.ru_maxrss  # also for RUSAGE_THREAD: Linux reports the process's peak
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -91,12 +101,47 @@ def end(before: tuple[int, float, int]) -> tuple:
     if last_pid != pid:  # a fresh process: its children's counters started at zero
         last_cpu, last_rss = 0.0, 0
     _children = (pid, kids_cpu, kids.ru_maxrss)
-    kid_peak = kids.ru_maxrss if kids.ru_maxrss > last_rss else 0  # a child of this job set it
+    kid_peak = kids.ru_maxrss * _RSS_UNIT if kids.ru_maxrss > last_rss else 0  # a child of this job set it
     cpu = ru.ru_utime + ru.ru_stime - cpu0 + kids_cpu - last_cpu
+    peak = _status_bytes("VmHWM:") if resident is not None else None
+    if peak is not None:
+        own = peak - resident  # the peak was reset to `resident` when the job began
+    else:
+        own = (rss1 - rss0) * _RSS_UNIT
+    used = max(own, kid_peak, 0)
     state = _states.pop(threading.get_ident(), None) if _states else None
     host, cluster = _where or _locate()
-    return (cpu, max(rss1, kid_peak) * _RSS_UNIT, max(rss1 - rss0, kid_peak, 0) * _RSS_UNIT, host,
-            cluster, state)
+    return (cpu, used, used, host, cluster, state)
+
+
+_can_reset = [sys.platform.startswith("linux")]
+
+
+def _reset_peak() -> bool:
+    """Reset this process's peak resident set to its current one (Linux 4.0 and later);
+    whether it could."""
+    if not _can_reset[0]:
+        return False
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        _can_reset[0] = False
+        return False
+
+
+def _status_bytes(field: str) -> int | None:
+    """A size from /proc/self/status ("VmRSS:", "VmHWM:", given in kB) in bytes, else None."""
+    try:
+        with open("/proc/self/status", "rb") as fh:
+            text = fh.read()
+    except OSError:
+        return None
+    at = text.find(field.encode())
+    if at < 0:
+        return None
+    return int(text[at + len(field):text.index(b"\n", at)].split()[0]) * 1024
 
 
 def _locate() -> tuple:
