@@ -7,6 +7,7 @@ on stderr and a non-zero exit code.
 
     ppg status --state failed 'out/*'
     ppg why pipeline.py
+    ppg run pipeline.py 'out/s001*'
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 from ..errors import PyPipeGraphError
 from ..safe_files import TEXT_ERRORS
 
-COMMANDS = ["status", "why", "log", "history", "forget", "accept", "graph", "report", "top"]
+COMMANDS = ["status", "why", "run", "log", "history", "forget", "accept", "graph", "report", "top"]
 
 
 class CommandError(Exception):
