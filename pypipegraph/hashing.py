@@ -378,8 +378,9 @@ def function_dependencies(func: Callable) -> tuple[dict, dict]:
     named: ({qualified name: entry}, {source hash: source} of the helpers). Entries:
     ("const", value hash, repr) for a module-level constant, ("fn", fingerprint, source
     hash) for a helper function of the user's own (whose own dependencies are listed too,
-    under their names), ("lib", "name==version") for an installed package. Cached per
-    code object, like the fingerprint."""
+    under their names; also the functions in its closure), ("lib", "name==version") for an
+    installed package. Values in a closure are not listed (they differ per job: a loop's
+    sample name). Cached per code object (and closure functions), like the fingerprint."""
     func = _unwrap(func)
     if isinstance(func, functools.partial):
         func = _unwrap(func.func)
@@ -387,7 +388,8 @@ def function_dependencies(func: Callable) -> tuple[dict, dict]:
     module_globals = getattr(func, "__globals__", None)
     if code is None or not module_globals:
         return {}, {}
-    key = (code, id(module_globals))
+    helpers = tuple(_closure_functions(func))  # closures of one code may hold other helpers
+    key = (code, id(module_globals), helpers)
     cached = _dependencies_cache.get(key)
     if cached is None:
         found: dict = {}
@@ -416,13 +418,19 @@ def _collect_dependencies(func, found: dict, texts: dict, seen: set) -> None:
                     _note_dependency(f"{value.__name__}.{attribute}", attributes[attribute], found, texts, seen)
             continue
         _note_dependency(f"{module_name}.{name}", value, found, texts, seen)
+    for helper in _closure_functions(func):
+        _note_dependency(f"{helper.__module__}.{helper.__qualname__}", helper, found, texts, seen)
+
+
+def _closure_functions(func):
+    """The functions other than itself in a function's closure."""
     for cell in getattr(func, "__closure__", None) or ():
         try:
             contents = cell.cell_contents
         except ValueError:
             continue
         if isinstance(contents, types.FunctionType) and contents is not func:
-            _note_dependency(f"{contents.__module__}.{contents.__qualname__}", contents, found, texts, seen)
+            yield contents
 
 
 def _note_dependency(name: str, value: Any, found: dict, texts: dict, seen: set) -> None:
