@@ -1,7 +1,7 @@
 """What a job used and where it ran, measured in the process that ran it.
 
-Invariant: measuring never fails or slows a job beyond three getrusage calls and two
-reads of /proc/self/status: the worker takes `begin()` before the job and `end()` after
+Invariant: measuring never fails or slows a job beyond three getrusage calls and one
+write to /proc/self/clear_refs: the worker takes `begin()` before the job and `end()` after
 it, and the Usage travels back in the job's Result. The numbers are those of the job,
 not of the process around it:
 
@@ -72,26 +72,26 @@ def set_state(state: str) -> None:
     _states[threading.get_ident()] = state.strip()
 
 
-def begin() -> tuple:
-    """Before the job: (who is measured, its cpu seconds, its peak rss units, the resident
-    bytes of the process now when its peak could be reset to them, else None)."""
+def begin() -> tuple[int, float, int]:
+    """Before the job: (who is measured, its cpu seconds, its peak rss units). In a
+    process's main thread on Linux the peak is first reset to the resident size now, so
+    the job's rise above it is its own."""
     if _states:
         _states.pop(threading.get_ident(), None)
     who = resource.RUSAGE_SELF
-    resident = None
     if _RUSAGE_THREAD is not None and threading.current_thread() is not threading.main_thread():
         who = _RUSAGE_THREAD
-    elif _reset_peak():
-        resident = _status_bytes("VmRSS:")
+    elif _can_reset[0]:
+        _reset_peak()
     ru = resource.getrusage(who)
-    return who, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, resident
+    return who, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
 
 
-def end(before: tuple) -> tuple:
+def end(before: tuple[int, float, int]) -> tuple:
     """After the job: its Usage's fields as a plain tuple (what travels in the Result: a
     tuple pickles in half the time of a named one), from the numbers `begin()` took."""
     global _children
-    who, cpu0, rss0, resident = before
+    who, cpu0, rss0 = before
     ru = resource.getrusage(who)
     rss1 = ru.ru_maxrss  # also for RUSAGE_THREAD: Linux reports the process's peak
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -101,14 +101,9 @@ def end(before: tuple) -> tuple:
     if last_pid != pid:  # a fresh process: its children's counters started at zero
         last_cpu, last_rss = 0.0, 0
     _children = (pid, kids_cpu, kids.ru_maxrss)
-    kid_peak = kids.ru_maxrss * _RSS_UNIT if kids.ru_maxrss > last_rss else 0  # a child of this job set it
+    kid_peak = kids.ru_maxrss if kids.ru_maxrss > last_rss else 0  # a child of this job set it
     cpu = ru.ru_utime + ru.ru_stime - cpu0 + kids_cpu - last_cpu
-    peak = _status_bytes("VmHWM:") if resident is not None else None
-    if peak is not None:
-        own = peak - resident  # the peak was reset to `resident` when the job began
-    else:
-        own = (rss1 - rss0) * _RSS_UNIT
-    used = max(own, kid_peak, 0)
+    used = max(rss1 - rss0, kid_peak, 0) * _RSS_UNIT
     state = _states.pop(threading.get_ident(), None) if _states else None
     host, cluster = _where or _locate()
     return (cpu, used, used, host, cluster, state)
@@ -117,31 +112,17 @@ def end(before: tuple) -> tuple:
 _can_reset = [sys.platform.startswith("linux")]
 
 
-def _reset_peak() -> bool:
-    """Reset this process's peak resident set to its current one (Linux 4.0 and later);
-    whether it could."""
-    if not _can_reset[0]:
-        return False
+def _reset_peak() -> None:
+    """Reset this process's peak resident set (what getrusage reports) to its current
+    one (Linux 4.0 and later); never again in this process once that failed."""
     try:
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-        return True
+        fd = os.open("/proc/self/clear_refs", os.O_WRONLY)
+        try:
+            os.write(fd, b"5")
+        finally:
+            os.close(fd)
     except OSError:
         _can_reset[0] = False
-        return False
-
-
-def _status_bytes(field: str) -> int | None:
-    """A size from /proc/self/status ("VmRSS:", "VmHWM:", given in kB) in bytes, else None."""
-    try:
-        with open("/proc/self/status", "rb") as fh:
-            text = fh.read()
-    except OSError:
-        return None
-    at = text.find(field.encode())
-    if at < 0:
-        return None
-    return int(text[at + len(field):text.index(b"\n", at)].split()[0]) * 1024
 
 
 def _locate() -> tuple:
