@@ -136,6 +136,17 @@ def test_ppg_run_runs_part_of_a_script_without_editing_it(tmp_path):
     assert plan.stdout.splitlines()[0] == "will run: 40"
 
 
+def test_ppg_why_plans_only_the_targets_from_the_environment(tmp_path):
+    (tmp_path / "pipeline.py").write_text(SCRIPT.format(root=ROOT))
+    done = subprocess.run([sys.executable, "-m", "pypipegraph", "why"], cwd=tmp_path,
+                          env={**env(), "PYPIPEGRAPH_TARGETS": "out/s007.bam"},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[1:3] == ["will run: 2", "  2 jobs of <lambda>: never ran (no record in the store)"]
+    assert "up to date: 0" in lines  # the other 58 are not part of this plan
+
+
 def test_ppg_run_with_an_unknown_target_fails_before_any_job_runs(tmp_path):
     (tmp_path / "pipeline.py").write_text(SCRIPT.format(root=ROOT))
     done = ppg_cli(tmp_path, "run", "pipeline.py", "out/x*")
