@@ -17,8 +17,8 @@ from __future__ import annotations
 import fnmatch
 import os
 
-from ..history_reader import StoreReader
 from ..plan import ScriptError, explain, load_script
+from ..store.reader import StoreReader
 from . import CommandError
 from .status import duration
 
