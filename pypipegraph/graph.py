@@ -36,6 +36,8 @@ from .scheduler import Scheduler
 from .store import DEFAULT_PATH
 from .store.run_graph import snapshot
 from .store.writer import History
+from .targets import select, wanted
+from .targets import summary as targets_summary
 from .usage import apply_memory_estimates
 from .views.console import Console, Controls
 from .views.control import ControlServer
@@ -88,6 +90,8 @@ class Pipegraph:
         self.edge_sites: dict = {}  # (upstream, downstream) -> (file, line) of the depends_on call
         self.has_run = False
         self.running = False
+        self.targets: list[str] | None = None  # what run() was asked to make (targets.py)
+        self.targets_line = ""
         self.failed_jobs: list = []
         self.job_creation_forbidden_by = None  # a loading job while it runs
         self.generation = None  # a GenerationSession while a generating job's callback runs
@@ -140,17 +144,20 @@ class Pipegraph:
 
     # --- running -------------------------------------------------------------
 
-    def run(self, report: bool | None = None) -> None:
+    def run(self, report: bool | None = None, targets=None) -> None:
         """Run every out-of-date job; raise ppg.RuntimeError if any failed.
 
         With `report` (or new_pipegraph(report=True), or $PYPIPEGRAPH_REPORT=1) the HTML run
-        report is written to logs/ppg_report.html afterwards, also when jobs failed."""
+        report is written to logs/ppg_report.html afterwards, also when jobs failed. With
+        `targets` (job ids, output files or glob patterns; else $PYPIPEGRAPH_TARGETS) only
+        those jobs and what they need are checked and run (targets.py)."""
         if self.has_run:
             raise ValueError(
                 "Each pipegraph may be run only once. Call ppg.new_pipegraph() and define the "
                 "jobs again for another run; only what changed runs."
             )
         self.connect_graph()  # callbacks may still add jobs: the graph is not running yet
+        self.targets = wanted(targets)
         self.has_run = True
         self.running = True
         if state.plan_mode:
@@ -166,6 +173,10 @@ class Pipegraph:
         try:
             jobs = self._order()
             runlog = RunLog()
+            if self.targets is not None:
+                runlog.line(self.targets_line)
+                if not self.quiet:
+                    print(f"pypipegraph: {self.targets_line}")
             self.legacy_status_source = legacy_status_file(self.invariant_status_filename)
             store = History(self.invariant_status_filename)
             try:
@@ -268,8 +279,14 @@ class Pipegraph:
         )
 
     def _order(self) -> list:
-        """Drop pruned jobs and order the rest (run() connected the graph just before)."""
+        """Drop pruned jobs, keep what the targets need, and order the rest (run() connected
+        the graph just before)."""
         active = self._unpruned()
+        if self.targets is not None:
+            total = sum(1 for job in active if not job.is_invariant)
+            active = select(active, self.outputs, self.targets)
+            needed = sum(1 for job in active if not job.is_invariant)
+            self.targets_line = targets_summary(self.targets, needed, total)
         order = topological_order(active, self.edge_sites)
         self.check_resource_needs(order)
         return order

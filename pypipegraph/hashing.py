@@ -234,6 +234,7 @@ _IMMUTABLE = frozenset((str, int, float, bool, type(None), bytes, complex))
 def forget_global_values() -> None:
     """Module-level values may have changed (a new graph): re-read them."""
     _globals_cache.clear()
+    _dependencies_cache.clear()
 
 
 def _global_names(code: types.CodeType) -> tuple[str, ...]:
@@ -410,6 +411,89 @@ def _callable_instance_fingerprint(func: Any, call: types.FunctionType) -> int:
         else:
             _feed(hasher, value, ids, False)
     return hasher.intdigest()
+_dependencies_cache: dict[tuple, tuple] = {}
+_SHOWN = 200  # characters of a constant's repr kept to show how it changed
+
+
+def function_dependencies(func: Callable) -> tuple[dict, dict]:
+    """What a function's fingerprint follows beyond its own code, so that a change can be
+    named: ({qualified name: entry}, {source hash: source} of the helpers). Entries:
+    ("const", value hash, repr) for a module-level constant, ("fn", fingerprint, source
+    hash) for a helper function of the user's own (whose own dependencies are listed too,
+    under their names; also the functions in its closure), ("lib", "name==version") for an
+    installed package. Values in a closure are not listed (they differ per job: a loop's
+    sample name). Cached per code object (and closure functions), like the fingerprint."""
+    func = _unwrap(func)
+    if isinstance(func, functools.partial):
+        func = _unwrap(func.func)
+    code = getattr(func, "__code__", None)
+    module_globals = getattr(func, "__globals__", None)
+    if code is None or not module_globals:
+        return {}, {}
+    helpers = tuple(_closure_functions(func))  # closures of one code may hold other helpers
+    key = (code, id(module_globals), helpers)
+    cached = _dependencies_cache.get(key)
+    if cached is None:
+        found: dict = {}
+        texts: dict = {}
+        _collect_dependencies(func, found, texts, set())
+        cached = _dependencies_cache[key] = (found, texts)
+    return cached
+
+
+def _collect_dependencies(func, found: dict, texts: dict, seen: set) -> None:
+    code = getattr(func, "__code__", None)
+    module_globals = getattr(func, "__globals__", None)
+    if code is None or not module_globals or code in seen:
+        return
+    seen.add(code)
+    module_name = module_globals.get("__name__", "?")
+    names = _global_names(code)
+    for name in names:
+        if name not in module_globals:
+            continue
+        value = module_globals[name]
+        if isinstance(value, types.ModuleType) and is_user_module(value.__name__):
+            attributes = vars(value)
+            for attribute in names:
+                if attribute in attributes:
+                    _note_dependency(f"{value.__name__}.{attribute}", attributes[attribute], found, texts, seen)
+            continue
+        _note_dependency(f"{module_name}.{name}", value, found, texts, seen)
+    for helper in _closure_functions(func):
+        _note_dependency(f"{helper.__module__}.{helper.__qualname__}", helper, found, texts, seen)
+
+
+def _closure_functions(func):
+    """The functions other than itself in a function's closure."""
+    for cell in getattr(func, "__closure__", None) or ():
+        try:
+            contents = cell.cell_contents
+        except ValueError:
+            continue
+        if isinstance(contents, types.FunctionType) and contents is not func:
+            yield contents
+
+
+def _note_dependency(name: str, value: Any, found: dict, texts: dict, seen: set) -> None:
+    if name in found:
+        return
+    if _is_constant(value):
+        found[name] = ("const", hash_value(value), repr(value)[:_SHOWN])
+    elif isinstance(value, types.FunctionType) and is_user_module(value.__module__):
+        source = function_source(value)
+        source_hash = hash_value(source) if source is not None else 0
+        if source is not None:
+            texts[source_hash] = source
+        found[name] = ("fn", function_fingerprint(value), source_hash)
+        _collect_dependencies(value, found, texts, seen)
+    else:
+        module = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+        if isinstance(value, (types.FunctionType, types.ModuleType, type, types.BuiltinFunctionType)) \
+                and not is_user_module(module):
+            version = package_version(module)
+            if version:
+                found[name] = ("lib", version)
 
 
 def _counts_by_class(value: Any) -> bool:

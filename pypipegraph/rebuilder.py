@@ -36,16 +36,20 @@ class Decision:
     """The outcome of `Rebuilder.check`.
 
     reasons      why the job must run (empty: it is up to date, or lazy)
+    general      the same reasons in words without job ids or file names, so that jobs
+                 with the same change read alike (`ppg why` groups by them)
     invalidated  True when an input changed (as opposed to a missing output / no record)
     not_done     True when it never ran or an output is not as recorded (0.197's "not done")
     fingerprint  the job's fingerprint if it does not run
     error        the exception an invariant raised while being checked, else None
     """
 
-    __slots__ = ("reasons", "invalidated", "fingerprint", "error", "not_done")
+    __slots__ = ("reasons", "invalidated", "fingerprint", "error", "not_done", "general")
 
-    def __init__(self, reasons, invalidated=False, fingerprint=None, error=None, not_done=False):
+    def __init__(self, reasons, invalidated=False, fingerprint=None, error=None, not_done=False,
+                 general=None):
         self.reasons = reasons
+        self.general = reasons if general is None else general  # the same reasons without job ids
         self.invalidated = invalidated
         self.fingerprint = fingerprint
         self.error = error
@@ -53,12 +57,14 @@ class Decision:
 
 
 class Verdict(NamedTuple):
-    """`explain`'s answer for one job: status "run", "may", "ok" (or "lazy" while resolving)."""
+    """`explain`'s answer for one job: status "run", "may", "ok" (or "lazy" while resolving);
+    `general`: its reasons without job ids, sorted (what jobs with the same change share)."""
 
     job: object
     status: str
     reasons: list
     details: list
+    general: tuple = ()
 
 
 def job_kind(job) -> str:
@@ -113,6 +119,7 @@ class Rebuilder:
         self.changed: dict = {}  # invariant -> (old record, new extra) when its check moved it
         self.invalidated: set = set()  # jobs 0.197 would have invalidated (see `_invalidate`)
         self.states: dict = {}  # invariant -> the state (Record.extra) computed in this run
+        self.explaining = False  # `explain`: reasons also in words without ids (Decision.general)
 
     def has_records(self) -> bool:
         """Whether the store knows any job (an empty store knows no runtimes)."""
@@ -209,23 +216,29 @@ class Rebuilder:
             if last:
                 return Decision(["its last run failed"], not_done=True)
             return Decision(["never ran (no record in the store)"], not_done=True)
-        reasons = []
+        reasons, general = [], []
         outputs = record.outputs
         refreshed = None
         if [entry[0] for entry in outputs] != list(job.output_names()):
             reasons.append("its declared outputs changed")
+            general.append(reasons[-1])
         else:
             for i, (name, mtime, size, digest) in enumerate(outputs):
                 stat = file_stat(name)
                 complaint = job.output_complaint(name, stat)
                 if complaint:
                     reasons.append(complaint)
+                    general.append(complaint.replace(f" {name}", "", 1))
                     continue
                 if stat[0] != mtime or stat[1] != size:
                     digest_now = _content_hash(name)
                     if digest_now != digest:
-                        reasons.append(digest_now if type(digest_now) is str
-                                       else f"output {name} was changed outside the pipeline")
+                        if type(digest_now) is str:  # the output cannot be read: says why
+                            reasons.append(digest_now)
+                            general.append(digest_now.replace(f" {name}", "", 1))
+                        else:
+                            reasons.append(f"output {name} was changed outside the pipeline")
+                            general.append("output was changed outside the pipeline")
                         continue
                     if refreshed is None:
                         refreshed = list(outputs)
@@ -238,9 +251,11 @@ class Rebuilder:
                 refreshed = refreshed or list(record.outputs)
             else:
                 invalidated = True
-                reasons.extend(_input_changes(job, record.inputs, current_inputs))
+                for reason, words in self._input_changes(job, record.inputs, current_inputs):
+                    reasons.append(reason)
+                    general.append(words)
         if reasons:
-            return Decision(reasons, invalidated, not_done=not_done)
+            return Decision(reasons, invalidated, not_done=not_done, general=general)
         if refreshed is not None and not self.read_only:
             self.store.put(job.job_id, record._replace(outputs=tuple(refreshed)))
         return Decision([], False, record.fingerprint)
@@ -301,6 +316,33 @@ class Rebuilder:
             self.changed[job] = (old, extra)
             return Decision([], True, fingerprint)
         return Decision([], False, fingerprint)
+
+    def _input_changes(self, job, old: dict, new: dict) -> list[tuple[str, str]]:
+        """(reason, the reason without ids) for each difference between recorded and
+        current input fingerprints, in the order of the input ids."""
+        by_id = {up.job_id: up for up in job.prerequisites}
+        changes = []
+        for key in sorted(new):
+            if key not in old:
+                changes.append((f"new input {key}", f"new input {input_kind(by_id[key])}"))
+            elif old[key] is MOVED:
+                changes.append((f"input {key} changed while the job last ran (what it read is unknown)",
+                                "an input changed while the job last ran (what it read is unknown)"))
+            elif old[key] != new[key]:
+                up = by_id[key]
+                reason = up.change_description()
+                changes.append((reason, self.change_summary(up) if self.explaining else reason))
+        for key in sorted(old):
+            if key not in new:
+                changes.append((f"input {key} removed", "an input was removed"))
+        return changes
+
+    def change_summary(self, up) -> str:
+        """How a change of `up`'s fingerprint reads for all its dependants alike: no job id,
+        and for an invariant what changed (old and new parameters, the helper or constant a
+        function reads); the class words it (`change_summary(old record, new extra, source)`)."""
+        old, extra = self.changed.get(up, (None, None))
+        return up.change_summary(old, extra, getattr(self.store, "source", _no_source))
 
     def describe_change(self, job) -> list[str]:
         """Lines showing how invariant `job` changed in this check (empty when it did not);
@@ -401,6 +443,7 @@ class Rebuilder:
         run: their dependants "may" run, depending on early cutoff at run time."""
         fingerprints = self.fingerprints
         verdicts: dict = {}
+        self.explaining = True
         for job in jobs:
             if any(fingerprints.get(up, UNKNOWN) is UNKNOWN for up in job.prerequisites):
                 verdicts[job] = self._explain_unknown(job, fingerprints)
@@ -411,7 +454,7 @@ class Rebuilder:
             elif decision.reasons:
                 fingerprints[job] = UNKNOWN
                 details = [] if job.is_invariant else self._upstream_details(job)
-                verdicts[job] = Verdict(job, "run", decision.reasons, details)
+                verdicts[job] = Verdict(job, "run", decision.reasons, details, _sorted(decision.general))
             else:
                 verdicts[job] = Verdict(job, "ok", [], [])
         _resolve_lazy(jobs, verdicts)
@@ -427,10 +470,14 @@ class Rebuilder:
                   else fingerprints[up] for up in job.prerequisites}
         decision = self.judge(job, record, inputs)
         if decision.reasons:
-            return Verdict(job, "run", decision.reasons, self._upstream_details(job))
-        unknown = [up for up in job.prerequisites if fingerprints[up] is UNKNOWN]
+            return Verdict(job, "run", decision.reasons, self._upstream_details(job),
+                           _sorted(decision.general))
+        unknown = sorted((up for up in job.prerequisites if fingerprints[up] is UNKNOWN),
+                         key=lambda up: up.job_id)
         return Verdict(job, "may", [f"upstream {up.job_id} will run; reruns if its output changes"
-                                    for up in unknown], [])
+                                    for up in unknown], [],
+                       _sorted(f"an upstream job of {up.rule} will run; reruns if its output changes"
+                               for up in unknown))
 
     def _upstream_details(self, job) -> list[str]:
         record = self.store.get(job.job_id)
@@ -457,28 +504,23 @@ def _resolve_lazy(jobs: list, verdicts: dict) -> None:
             if level > best:
                 best, needed_by = level, dependant
         if best == 2:
-            verdicts[job] = Verdict(job, "run", [f"needed by {needed_by.job_id}"], [])
+            verdicts[job] = Verdict(job, "run", [f"needed by {needed_by.job_id}"], [],
+                                    (f"needed by a job of {needed_by.rule} that runs",))
         elif best == 1:
-            verdicts[job] = Verdict(job, "may", [f"needed if {needed_by.job_id} runs"], [])
+            verdicts[job] = Verdict(job, "may", [f"needed if {needed_by.job_id} runs"], [],
+                                    (f"needed if a job of {needed_by.rule} runs",))
         else:
             verdicts[job] = Verdict(job, "ok", [], [])
 
 
-def _input_changes(job, old: dict, new: dict) -> list[str]:
-    """Words for each difference between recorded and current input fingerprints."""
-    by_id = {up.job_id: up for up in job.prerequisites}
-    reasons = []
-    for key, value in new.items():
-        if key not in old:
-            reasons.append(f"new input {key}")
-        elif old[key] is MOVED:
-            reasons.append(f"input {key} changed while the job last ran (what it read is unknown)")
-        elif old[key] != value:
-            reasons.append(by_id[key].change_description())
-    for key in old:
-        if key not in new:
-            reasons.append(f"input {key} removed")
-    return reasons
+def _sorted(words) -> tuple:
+    """Distinct reasons in a stable order."""
+    return tuple(sorted(set(words)))
+
+
+def input_kind(up) -> str:
+    """What kind of input a job is, without its id: "(FunctionInvariant)", "from align"."""
+    return f"({type(up).__name__})" if up.is_invariant else f"from {up.rule}"
 
 
 def _differs(old, new) -> bool:

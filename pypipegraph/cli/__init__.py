@@ -7,6 +7,7 @@ on stderr and a non-zero exit code.
 
     ppg status --state failed 'out/*'
     ppg why pipeline.py
+    ppg run pipeline.py 'out/s001*'
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from ..errors import PyPipeGraphError
 from ..plumbing.safe_files import TEXT_ERRORS, shown
 from ..store import DEFAULT_PATH
 
-COMMANDS = ["status", "why", "log", "history", "forget", "accept", "graph", "report", "top"]
+COMMANDS = ["status", "why", "run", "log", "history", "forget", "accept", "graph", "report", "top"]
 
 
 class CommandError(Exception):

@@ -470,6 +470,12 @@ class Job(Protocol197):
         """How a dependant's log names a change of this job's fingerprint."""
         return f"input {self.job_id} changed"
 
+    def change_summary(self, old, extra, source) -> str:
+        """The change in words that fit every dependant alike (no job id): `ppg why` groups
+        by them. `old` is an invariant's record before the change, `extra` its new state
+        (None for output jobs), `source(digest)` a text the store kept."""
+        return f"an input from {self.rule} changed"
+
     def __reduce_ex__(self, protocol):
         # Pickled (the job list travels to Dask workers) without going through
         # __new__, which would look the id up in the current graph.

@@ -49,6 +49,7 @@ class CommandInvariant(ParameterInvariant):
     """What defines a command job's run: cmd, env additions, cwd, shell, ok codes (id 'CI' + job id)."""
 
     id_prefix = "CI"
+    noun = "command"
 
     def change_description(self) -> str:
         return f"command of {self.job_id[len(self.id_prefix):]} changed"

@@ -242,6 +242,11 @@ class TempFilePlusGeneratingJob(FileGeneratingJob):
             return f"{self.job_id}: its kept file {self.keep_filename} is missing"
         return Job.change_description(self)
 
+    def change_summary(self, old, extra, source) -> str:
+        if not os.path.exists(self.keep_filename):
+            return f"an input from {self.rule}: its kept file is missing"
+        return Job.change_summary(self, old, extra, source)
+
     def remove_old_outputs(self) -> None:
         """Only the temp file is removed before a rerun: the keep file (a log) is the
         callback's to append to, as in 0.197."""
