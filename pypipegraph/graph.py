@@ -25,7 +25,7 @@ from .hashing import forget_global_values
 from .history import History
 from .jobs.generating import GenerationSession
 from .legacy_store import adopt_legacy_status, legacy_status_file
-from .listeners import standard_listeners
+from .listeners import keep_graph, standard_listeners
 from .logs import RunLog, attach_socket_handler, detach, file_handler, logger, socket_address
 from .ordering import topological_order
 from .progress import Progress
@@ -33,7 +33,6 @@ from .rebuilder import Rebuilder
 from .report import report_wanted, write_report_if_wanted
 from .resources import LocalSystem, NamedResources, validate_capacity
 from .result_cache import ResultCache
-from .run_graph import snapshot
 from .scheduler import Scheduler
 from .summary import ending, error_message
 from .usage import apply_memory_estimates
@@ -69,6 +68,7 @@ class Pipegraph:
         self.resources = validate_capacity(resources)  # named, counted resources jobs may need()
         self.critical_path = critical_path  # start long recorded chains first
         self.report = report  # write logs/ppg_report.html after the run (None: $PYPIPEGRAPH_REPORT)
+        self.report_file: str | None = None  # the report the last run wrote
         # results of work function calls shared by content key (docs/futures.md)
         self.result_cache = None if result_cache is None or isinstance(result_cache, ResultCache) \
             else ResultCache(result_cache)
@@ -173,7 +173,8 @@ class Pipegraph:
                     scheduler, progress, server = self._run_scheduler(jobs, history, rebuilder, runlog, report)
             finally:
                 runlog.close()
-                write_report_if_wanted(self.invariant_status_filename, history.run_id, report, self.report)
+                self.report_file = write_report_if_wanted(self.invariant_status_filename, history.run_id,
+                                                          report, self.report)
         finally:
             self.running = False
             self.history = None
@@ -199,13 +200,15 @@ class Pipegraph:
             self.failed_jobs = scheduler.run()
         except KeyboardInterrupt as exc:
             self.failed_jobs = list(scheduler.failed)
-            console.print(ending(progress, "interrupted", *_log_names(runlog)))
+            console.print(ending(progress, "interrupted", *_log_names(runlog)))  # no report yet
             _summarised(exc)
             raise
         finally:
-            if scheduler.n_ran or scheduler.failed or report_wanted(report, self.report):
-                # a run where nothing ran needs no graph: spare the no-op rerun
-                history.record_graph(snapshot(scheduler.jobs), scheduler.budget.parallelism)
+            if history.graph_jobs != len(scheduler.jobs) and (
+                    scheduler.n_ran or scheduler.failed or report_wanted(report, self.report)):
+                # kept when the first job started, again when jobs were generated since; a run
+                # where nothing ran needs no graph: spare the no-op rerun
+                keep_graph(history, scheduler)
         return scheduler, progress, server
 
     def _interactive(self) -> bool | None:
@@ -274,14 +277,16 @@ class Pipegraph:
         failed = self.failed_jobs
         outcome = ("aborted" if scheduler.aborting else "stopped" if scheduler.stopping
                    else "failed" if failed else "ok")
+        by = server.stopped_by or "the console"
         if outcome != "ok" or not self.quiet:
-            print(ending(progress, outcome, *_log_names(runlog)))
+            print(ending(progress, outcome, *_log_names(runlog), report=self.report_file, by=by))
         if outcome in ("stopped", "aborted"):
-            by = server.stopped_by or "the console"
+            where = (f"see {runlog.errors_filename}" if runlog.enabled
+                     else "`ppg status --state failed` lists them")
             raise _summarised(RunInterrupted(
                 f"The run was {outcome} from {by} after {scheduler.n_ran} job(s) ran; finished jobs are "
                 "recorded, the rest run next time."
-                + (f" {len(failed)} job(s) failed or were killed: see {runlog.errors_filename}." if failed else "")))
+                + (f" {len(failed)} job(s) failed or were killed: {where}." if failed else "")))
         if not failed:
             return
         where = (
@@ -316,7 +321,7 @@ def _excepthook(kind, value, tb) -> None:
     traceback through the engine's frames; Python then exits with 1 (or, for Ctrl-C, by
     SIGINT: 130 in a shell). Every other exception goes to the previous hook."""
     if getattr(value, "ppg_summary_printed", False):
-        first = (str(value).splitlines() or [""])[0].rstrip(":")
+        first = (str(value).splitlines() or [""])[0].rstrip(":.")
         name = "KeyboardInterrupt" if kind is KeyboardInterrupt else f"ppg.{kind.__name__}"
         sys.stderr.write(f"{name}: {first or 'interrupted'}; see the summary above\n")
         return

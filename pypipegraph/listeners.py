@@ -45,13 +45,21 @@ class StoreWriter(Listener):
 
     def __init__(self, history):
         self.history = history
+        self.scheduler = None
 
     def has_pending(self) -> bool:
         """Records wait for the next batched commit: the scheduler wakes up sooner."""
         return self.history.has_pending()
 
     def on_run_started(self, scheduler) -> None:
+        self.scheduler = scheduler
         self.history.begin_run()
+
+    def on_job_started(self, job, cores: int) -> None:
+        """The run's graph is kept when its first job starts, so that `ppg status --rules` and
+        `ppg report` know every job's rule during the run (a no-op rerun keeps none)."""
+        if self.history.graph_jobs is None:
+            keep_graph(self.history, self.scheduler)
 
     def on_run_ended(self, scheduler, outcome: str) -> None:
         self.history.end_run(outcome, scheduler.n_ran, len(scheduler.failed))
@@ -70,6 +78,13 @@ class StoreWriter(Listener):
 
     def on_tick(self) -> None:
         self.history.flush()
+
+
+def keep_graph(history, scheduler) -> None:
+    """Keep the run's job graph (and core count) in the store, for reports and `ppg status --rules`."""
+    from .run_graph import snapshot
+
+    history.record_graph(snapshot(scheduler.jobs), scheduler.budget.parallelism, len(scheduler.jobs))
 
 
 def exit_status(exception) -> int:

@@ -141,7 +141,7 @@ def test_abort_from_ppg_top_kills_the_running_jobs(headless):
     assert ppg("top", "--abort").stdout.strip() == "aborting: killing the running jobs"
     assert proc.wait(timeout=60) == 1
     output = Path("run.out").read_text()
-    assert "The run was aborted (`abort`)" in output
+    assert "The run was aborted from ppg top:" in output
     assert "2 jobs of make.work (out/0, out/1): aborted from ppg top: JobDiedException" in output \
         or "2 jobs of make.work (out/1, out/0): aborted from ppg top: JobDiedException" in output
     assert outcomes() == {"out/0": "killed", "out/1": "killed"}

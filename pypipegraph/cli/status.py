@@ -28,7 +28,7 @@ from ..history_reader import StoreReader
 from ..store_format import record_is_invariant
 from . import CommandError
 
-STATES = ("done", "failed", "killed", "ok")
+STATES = ("done", "failed", "killed", "ok", "blocked", "pending")
 
 
 def add_parser(subparsers):
@@ -39,7 +39,7 @@ def add_parser(subparsers):
     parser.add_argument("patterns", nargs="*", metavar="PATTERN",
                         help="glob patterns on job ids (fnmatch, e.g. 'out/*.txt')")
     parser.add_argument("--state", action="append", default=None,
-                        help="only jobs whose last outcome (done, failed, killed, ok) or whose "
+                        help="only jobs whose last outcome (done, failed, killed, ok, blocked, pending) or whose "
                         "user-set state (ppg.set_state) is STATE (repeatable)")
     parser.add_argument("--host", action="append", default=None, metavar="GLOB",
                         help="only jobs whose last run ran on a host matching GLOB (repeatable)")
@@ -50,77 +50,31 @@ def add_parser(subparsers):
                         help="one line per rule (a job's callback or class): jobs, up to date, ran, "
                         "failed, total and mean runtime")
     parser.add_argument("--limit", type=int, default=20, help="how many runs --runs lists (default 20)")
+    from . import status_jobs
+
+    status_jobs.add_arguments(parser)
     return parser
 
 
 def run(args) -> int:
+    from . import status_jobs  # its rows come from the helpers below
+
     reader = open_reader(args)
     try:
         if args.runs:
             print_runs(reader, args.limit)
         elif args.rules:
+            from .status_rules import print_rules
+
             print_rules(reader, args)
         else:
-            print_jobs(reader, args)
+            status_jobs.print_jobs(reader, args)
     finally:
         reader.close()
     return 0
 
 
 # --- jobs ----------------------------------------------------------------------
-
-
-def print_jobs(reader: StoreReader, args) -> None:
-    records = reader.records()
-    last = reader.last_runs()
-    ids = set(records)
-    marked = reader.failures() if reader.has_table("failures") else None  # None: an old store
-    ids.update(job_id for job_id, row in last.items()
-               if row.outcome != "done" and (marked is None or job_id in marked))
-    rows = []
-    counts = dict.fromkeys(STATES, 0)
-    hidden = 0
-    for job_id in sorted(ids):
-        record = records.get(job_id)
-        if not args.all and is_invariant(job_id, record):
-            hidden += 1
-            continue
-        if args.patterns and not any(fnmatch.fnmatchcase(job_id, p) for p in args.patterns):
-            continue
-        row = last.get(job_id)
-        state = row.outcome if row is not None else "ok"
-        if state != "done" and marked is not None and job_id not in marked:
-            state = "ok"  # reset by `ppg forget --state failed` (and it has a record again)
-        if not selected(row, state, args):
-            continue
-        counts[state] = counts.get(state, 0) + 1
-        if record is not None and record.finished:
-            runtime, finished = record.runtime, record.finished
-        elif row is not None:
-            runtime, finished = row.runtime, row.stopped or row.started
-        else:
-            runtime, finished = None, None
-        if record is not None and is_invariant(job_id, record):
-            runtime = None  # checked, never run
-        ran = row is not None
-        rows.append((job_id, state, duration(runtime), duration(row.cpu) if ran else "",
-                     size(row.rss) if ran else "", (row.host or "") if ran else "", date(finished),
-                     str(row.run_id) if ran else "", (row.state or "") if ran else ""))
-    header = ("job", "last", "runtime", "cpu", "peak rss", "host", "finished", "run", "state")
-    if not any(row[-1] for row in rows):
-        header, rows = header[:-1], [row[:-1] for row in rows]
-    if rows:
-        print(table(header, rows, right={2, 3, 4, 7}))
-    shown = len(rows)
-    summary = f"{shown} job{'s' if shown != 1 else ''}"
-    if args.patterns or args.state or args.host:
-        summary += " shown (filtered)"
-    summary += f", {counts['failed']} failed"
-    if counts["killed"]:
-        summary += f", {counts['killed']} killed"
-    if hidden and not args.all:
-        summary += f"; {hidden} invariant{'s' if hidden != 1 else ''} hidden (--all shows them)"
-    print(summary)
 
 
 def selected(row, state: str, args) -> bool:
@@ -148,49 +102,6 @@ def latest_graph(reader: StoreReader):
         if graph is not None:
             return info.run_id, graph
     return None, None
-
-
-def print_rules(reader: StoreReader, args) -> None:
-    """Jobs of the last kept graph grouped by rule, most recorded runtime first."""
-    run_id, graph = latest_graph(reader)
-    if graph is None:
-        print("no job graph kept in the store yet: run the pipeline (with this version) first")
-        return
-    records = reader.records()
-    last = reader.last_runs()
-    stats: dict[str, list] = {}  # rule -> [jobs, up to date, ran, failed, runtime, timed, peak rss]
-    for job_id, kind, rule in zip(graph.ids, graph.types, graph.rules or graph.types, strict=True):
-        record = records.get(job_id)
-        if not args.all and (kind.endswith("Invariant") or is_invariant(job_id, record)):
-            continue
-        if args.patterns and not any(fnmatch.fnmatchcase(job_id, p) for p in args.patterns):
-            continue
-        row = last.get(job_id)
-        failed = row is not None and row.outcome != "done"
-        entry = stats.setdefault(rule, [0, 0, 0, 0, 0.0, 0, None])
-        entry[0] += 1
-        entry[1] += record is not None and not failed
-        entry[2] += row is not None and row.run_id == run_id
-        entry[3] += failed
-        if record is not None and record.finished:
-            entry[4] += record.runtime
-            entry[5] += 1
-        elif row is not None:
-            entry[4] += (row.stopped or row.started) - row.started
-            entry[5] += 1
-        if row is not None and row.rss is not None:
-            entry[6] = max(entry[6] or 0, row.rss)
-    ordered = sorted(stats.items(), key=lambda item: (-item[1][4], item[0]))
-    rows = [(rule, str(n), str(ok), str(ran), str(failed), duration(total) if timed else "",
-             duration(total / timed) if timed else "", size(peak))
-            for rule, (n, ok, ran, failed, total, timed, peak) in ordered]
-    if rows:
-        print(table(("rule", "jobs", "up to date", f"ran in run {run_id}", "failed", "total runtime", "mean",
-                     "max peak rss"), rows, right={1, 2, 3, 4, 5, 6, 7}))
-    jobs = sum(entry[0] for entry in stats.values())
-    note = "" if graph.rules is not None else " (a graph kept before rules were recorded: grouped by class)"
-    print(f"{len(rows)} rule{'s' if len(rows) != 1 else ''}, {jobs} job{'s' if jobs != 1 else ''} "
-          f"in the graph of run {run_id}{note}; runtimes as last recorded")
 
 
 # --- runs ----------------------------------------------------------------------
@@ -241,14 +152,9 @@ def open_reader(args) -> StoreReader:
     return StoreReader(args.store)
 
 
-def known_ids(reader: StoreReader) -> set[str]:
-    """Job ids with a record or a kept run."""
-    return set(reader.records()) | set(reader.last_runs())
-
-
 def require_known(reader: StoreReader, job_id: str) -> str:
-    """`job_id`, or CommandError when the store knows no such job."""
-    if job_id not in known_ids(reader):
+    """`job_id`, or CommandError when the store knows no such job (index look-ups only)."""
+    if not reader.knows(job_id):
         raise CommandError(f"unknown job {job_id} (not in the store)")
     return job_id
 

@@ -8,8 +8,8 @@
   const D = JSON.parse(document.getElementById("ppg-data").textContent);
   const J = D.jobs;
   const N = J.id.length;
-  const COLOR = ["#3a9d5d", "#d64541", "#e8a33d"];
-  const LIGHT = ["#d6f0de", "#f8d4d2", "#fbe6c4"];
+  const COLOR = ["#3a9d5d", "#d64541", "#e8a33d", "#3f7fd6"];  // done, failed, killed, running now
+  const LIGHT = ["#d6f0de", "#f8d4d2", "#fbe6c4", "#d5e4f8"];
   const CRIT = "#4b2a86";
   const SELECT = "#1a66d6";
   const stopOf = J.start.map((s, i) => s + J.dur[i]);
@@ -35,9 +35,10 @@
   mark("before summary");
   // --- summary ---------------------------------------------------------------------
   const run = D.run;
-  const counts = [0, 0, 0];
+  const counts = [0, 0, 0, 0];
   J.outcome.forEach((o) => counts[o]++);
-  const runColor = run.outcome === "ok" ? COLOR[0] : run.outcome === "failed" ? COLOR[1] : COLOR[2];
+  const runColor = run.outcome === "ok" ? COLOR[0] : run.outcome === "failed" ? COLOR[1]
+    : run.outcome === "running" ? COLOR[3] : COLOR[2];
   const count = (name, n, color) => `<span class="count" id="count-${name}"${n && color ? ` style="color:${color};font-weight:600"` : ""}>` +
     `<b>${n.toLocaleString("en-US")}</b> ${name}</span>`;
   const graphJobs = D.graph ? D.graph.types.filter((t) => !/Invariant$/.test(D.graph.type_names[t])).length : 0;
@@ -46,14 +47,14 @@
     `started ${esc(new Date(run.started * 1000).toLocaleString())}, wall time ${fmt(run.wall_ms)}` +
     (run.cores ? `, ${run.cores} core(s)` : "") + (run.cwd ? ` &middot; in <code>${esc(run.cwd)}</code>` : "") + "<br>" +
     count("done", counts[0]) + count("failed", counts[1], COLOR[1]) + count("blocked", D.blocked.length, "#8a6d3b") +
-    count("killed", counts[2], COLOR[2]) +
+    count("killed", counts[2], COLOR[2]) + (run.outcome === "running" ? count("running now", counts[3], COLOR[3]) : "") +
     (D.graph ? `<span class="count">of ${graphJobs.toLocaleString("en-US")} job(s) in the graph (invariants not counted); the rest were up to date or not needed</span>` : "");
 
   mark("before rules");
   // --- rules -------------------------------------------------------------------------
   // per rule: jobs ran, outcomes, runtimes, peak memory; colours go to the rules with most runtime
   const nr = R.length;
-  const ruleStat = R.map((name, r) => ({ r, name, ran: 0, outcome: [0, 0, 0], blocked: 0, graph: 0, total: 0, max: 0, rss: null, cpu: 0 }));
+  const ruleStat = R.map((name, r) => ({ r, name, ran: 0, outcome: [0, 0, 0, 0], blocked: 0, graph: 0, total: 0, max: 0, rss: null, cpu: 0 }));
   for (let i = 0; i < N; i++) {
     const s = ruleStat[J.rule[i]];
     s.ran++; s.outcome[J.outcome[i]]++; s.total += J.dur[i]; if (J.dur[i] > s.max) s.max = J.dur[i];
@@ -78,13 +79,15 @@
   const shownRules = ruleStat.filter((s) => s.ran || s.blocked || (s.graph && !/Invariant$/.test(s.name)))
     .sort((a, b) => b.total - a.total || b.ran - a.ran || (a.name < b.name ? -1 : 1));
   $("rules").querySelector("thead").innerHTML = "<tr><th>rule</th><th class=num>ran</th><th class=num>failed</th>" +
-    (counts[2] ? "<th class=num>killed</th>" : "") + "<th class=num>blocked</th>" +
+    (counts[2] ? "<th class=num>killed</th>" : "") + (counts[3] ? "<th class=num>running now</th>" : "") +
+    "<th class=num>blocked</th>" +
     (D.graph ? "<th class=num>in graph</th>" : "") +
     "<th class=num>total runtime</th><th class=num>mean</th><th class=num>max</th>" +
     (RSS ? "<th class=num>peak RSS</th>" : "") + (CPU ? "<th class=num>CPU / wall</th>" : "") + "</tr>";
   $("rules").querySelector("tbody").innerHTML = shownRules.map((s) => `<tr data-rule="${s.r}"><td><i class="swatch" style="background:${ruleColor[s.r]}"></i>${esc(s.name)}</td>` +
     `<td class="num">${s.ran}</td><td class="num${s.outcome[1] ? " out-failed" : ""}">${s.outcome[1]}</td>` +
     (counts[2] ? `<td class="num${s.outcome[2] ? " out-killed" : ""}">${s.outcome[2]}</td>` : "") +
+    (counts[3] ? `<td class="num out-running">${s.outcome[3]}</td>` : "") +
     `<td class="num">${s.blocked}</td>` + (D.graph ? `<td class="num">${s.graph}</td>` : "") +
     `<td class="num">${s.ran ? fmt(s.total) : ""}</td><td class="num">${s.ran ? fmt(Math.round(s.total / s.ran)) : ""}</td>` +
     `<td class="num">${s.ran ? fmt(s.max) : ""}</td>` + (RSS ? `<td class="num">${bytes(s.rss)}</td>` : "") +
@@ -100,7 +103,7 @@
       ? ranked.slice(0, PALETTE.length).map((s) => `<span><i style="background:${ruleColor[s.r]}"></i>${esc(s.name)}</span>`)
         .concat(ranked.length > PALETTE.length ? [`<span><i style="background:#9a9a9a"></i>other rules</span>`] : [])
         .concat([1, 2].map((o) => `<span><i style="background:${COLOR[o]}"></i>${D.outcomes[o]}</span>`))
-      : D.outcomes.map((o, i) => `<span><i style="background:${COLOR[i]}"></i>${o}</span>`);
+      : D.outcomes.map((o, i) => i < 3 || counts[3] ? `<span><i style="background:${COLOR[i]}"></i>${o}</span>` : "");
     $("legend").innerHTML = items.join("") +
       `<span><i style="background:#fff;border:2px solid ${CRIT};width:9px;height:9px"></i>critical path</span>`;
   }
