@@ -66,12 +66,12 @@ def collect(reader: StoreReader, args) -> tuple[list[dict], int]:
     last = reader.last_runs()
     marked = reader.failures() if reader.has_table("failures") else None  # None: an old store
     run_id, graph = latest_graph(reader)
-    rule_of, queue = _queue(graph, records, last, marked)
+    rule_of, queue, invariants = _queue(graph, records, last, marked)
     ids = set(records) | set(queue)
     ids.update(job_id for job_id, row in last.items()
                if row.outcome != "done" and (marked is None or job_id in marked))
     if args.rule:
-        known = set(rule_of.values())
+        known = {rule for job_id, rule in rule_of.items() if job_id not in invariants}
         if not any(fnmatch.filter(known, pattern) for pattern in args.rule):
             raise CommandError(f"no rule {' or '.join(args.rule)} in the graph of run {run_id} "
                                f"(rules: {', '.join(sorted(known)[:20]) or 'none kept'})")
@@ -110,11 +110,11 @@ def collect(reader: StoreReader, args) -> tuple[list[dict], int]:
     return jobs, hidden
 
 
-def _queue(graph, records: dict, last: dict, marked) -> tuple[dict, dict]:
+def _queue(graph, records: dict, last: dict, marked) -> tuple[dict, dict, set]:
     """({job id: rule} of the kept graph; {job id: "pending" or "blocked"} of its output jobs
-    without a record: blocked when a job upstream failed and was not fixed since)."""
+    without a record: blocked when a job upstream failed and was not fixed since; its invariants)."""
     if graph is None:
-        return {}, {}
+        return {}, {}, set()
     rules = graph.rules or graph.types
     rule_of = dict(zip(graph.ids, rules, strict=True))
     failed = marked if marked is not None else {j for j, row in last.items() if row.outcome != "done"}
@@ -129,22 +129,25 @@ def _queue(graph, records: dict, last: dict, marked) -> tuple[dict, dict]:
             if down not in blocked:
                 blocked.add(down)
                 stack.append(down)
-    queue = {}
+    queue, invariants = {}, set()
     for i, (job_id, kind) in enumerate(zip(graph.ids, graph.types, strict=True)):
-        if kind.endswith("Invariant") or job_id in records or job_id in failed:
-            continue
-        queue[job_id] = "blocked" if i in blocked else "pending"
-    return rule_of, queue
+        if kind.endswith("Invariant"):
+            invariants.add(job_id)
+        elif job_id not in records and job_id not in failed:
+            queue[job_id] = "blocked" if i in blocked else "pending"
+    return rule_of, queue, invariants
 
 
 def print_table(jobs: list[dict], hidden: int, args) -> None:
-    rows = [(row["job"], row["rule"] or "", row["last"], duration(row["runtime"]), duration(row["cpu"]),
-             size(row["rss"]), row["host"] or "", date(row["finished"]), "" if row["run"] is None else str(row["run"]),
-             row["state"] or "", row["error"] or "") for row in jobs]
-    header = ("job", "rule", "last", "runtime", "cpu", "peak rss", "host", "finished", "run", "state", "error")
-    keep = [i for i in range(len(header)) if i < 9 or any(row[i] for row in rows)]  # state, error: when any
-    if not any(row[1] for row in rows):
-        keep.remove(1)  # a store without a kept graph knows no rules
+    rows = [(row["job"], row["last"], duration(row["runtime"]), duration(row["cpu"]), size(row["rss"]),
+             row["host"] or "", date(row["finished"]), "" if row["run"] is None else str(row["run"]),
+             row["rule"] or "", row["state"] or "", row["error"] or "") for row in jobs]
+    header = ("job", "last", "runtime", "cpu", "peak rss", "host", "finished", "run", "rule", "state", "error")
+    # rule: with --rule or --sort rule; error: with --state failed or killed (JSON and TSV always
+    # have both); state: when some job set one
+    wanted = {8: bool(args.rule or args.sort == "rule"), 9: True,
+              10: bool(args.state and {"failed", "killed"} & set(args.state))}
+    keep = [i for i in range(len(header)) if i < 8 or (wanted[i] and any(row[i] for row in rows))]
     header = tuple(header[i] for i in keep)
     rows = [tuple(row[i] for i in keep) for row in rows]
     if rows:
