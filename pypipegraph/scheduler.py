@@ -87,7 +87,8 @@ class Scheduler:
         self.resolved: set = set()  # jobs whose fingerprint is known
         self.decide_queue = deque(job for job in jobs if not self.pending[job])
         # an empty store knows no runtimes: no critical paths to compute (a cold run)
-        self.runnable = ReadyQueue(rebuilder.store, graph.critical_path and rebuilder.has_records())
+        self.runnable = ReadyQueue(rebuilder.store, graph.critical_path and rebuilder.has_records(),
+                                   unblocking=graph.critical_path)
         self.named = NamedResources(graph.resources)
         self.blocked: dict = {}  # job -> number of lazy prerequisites not yet run
         self.waiters: dict = {}  # lazy job -> jobs waiting for it to run

@@ -89,8 +89,9 @@ def test_once_shows_the_running_jobs_of_a_headless_run(headless):
     assert lines[0].startswith(f"pipeline.py: pid {proc.pid} on ")
     assert lines[0].endswith(f"2 cores, in {os.getcwd()}")
     assert lines[1].startswith("done 0/3 (0%) · running 2 · failed 0 · blocked 0 · 0:00:")
-    assert lines[3].split() == ["#", "job", "rule", "running", "cores", "pid", "host"]
-    rows = {line.split()[1]: line.split() for line in lines[4:6]}
+    assert lines[3] == "make.work  0/3 · 2 running"  # progress per rule
+    assert lines[5].split() == ["#", "job", "rule", "running", "cores", "pid", "host"]
+    rows = {line.split()[1]: line.split() for line in lines[6:8]}
     assert set(rows) == {"out/0", "out/1"}
     for job, row in rows.items():
         assert row[2] == "make.work" and row[4] == "1"
