@@ -129,6 +129,7 @@
   function width() { return canvas.clientWidth || 800; }
   function scale() { return (width() - LABEL_W - 8) / Math.max(view.t1 - view.t0, 1); }
   let pxPerMs = 1; // scale() as of the last drawing: reading the layout per bar would cost
+  const drawnNames = [], drawnAxis = [];  // what the last drawing wrote (ppgReport, for tests)
   function xOf(t) { return LABEL_W + (t - view.t0) * pxPerMs; }
 
   function drawTimeline() {
@@ -143,15 +144,18 @@
     ctx.font = "11px system-ui, sans-serif";
     ctx.textBaseline = "middle";
     let names = 0;
-    // axis
+    drawnNames.length = 0; drawnAxis.length = 0;
+    // axis: as many decimals as the step needs, so that no two ticks read alike
     const span = view.t1 - view.t0;
     const step = niceStep(span / 8);
     ctx.fillStyle = "#666";
     ctx.strokeStyle = "#eee";
-    for (let t = Math.ceil(view.t0 / step) * step; t <= view.t1; t += step) {
-      const x = xOf(t);
+    for (let k = Math.ceil(view.t0 / step); k * step <= view.t1; k++) {
+      const t = k * step, x = xOf(t);
       ctx.beginPath(); ctx.moveTo(x, AXIS_H - 4); ctx.lineTo(x, h); ctx.stroke();
-      ctx.fillText(fmt(Math.round(t)), x + 2, AXIS_H / 2);
+      const label = axisLabel(t, step);
+      ctx.fillText(label, x + 2, AXIS_H / 2);
+      drawnAxis.push(label);
     }
     // lanes
     const drawn = [];
@@ -178,13 +182,15 @@
         if (color !== lastColor) { ctx.fillStyle = color; lastColor = color; } // setting a colour costs
         ctx.fillRect(x0, y + 3, bw, LANE_H - 6);
         if (bw > 3) { ctx.fillStyle = "rgba(255,255,255,.35)"; ctx.fillRect(x1 - 1, y + 3, 1, LANE_H - 6); lastColor = ""; }
-        if (bw >= 36) { // the job's name where the bar can hold it (its end, which tells jobs apart)
+        if (bw >= 36) { // the job's name where the bar holds at least its last path part (what tells jobs apart)
           const left = Math.max(x0, LABEL_W) + 3, room = Math.min(x1, w) - left - 3;
           const fit = Math.floor(room / CHAR_W);
-          if (fit >= 4) {
-            const id = J.id[i];
+          const id = J.id[i], base = id.length - id.lastIndexOf("/") - 1;
+          if (fit >= id.length || fit >= base + 1) {
+            const text = id.length > fit ? "\u2026" + id.slice(id.length - fit + 1) : id;
             ctx.fillStyle = "#fff"; lastColor = "";
-            ctx.fillText(id.length > fit ? "\u2026" + id.slice(id.length - fit + 1) : id, left, y + LANE_H / 2);
+            ctx.fillText(text, left, y + LANE_H / 2);
+            if (drawnNames.length < 200) drawnNames.push(text);
             names++;
           }
         }
@@ -297,6 +303,14 @@
     });
   }
 
+  function axisLabel(ms, step) {
+    const decimals = step >= 1000 ? 0 : Math.min(3, Math.ceil(3 - Math.log10(step) - 1e-9));
+    const s = ms / 1000;
+    if (s < 60) return s.toFixed(decimals) + " s";
+    if (step >= 60000) return fmt(Math.round(ms));
+    const m = Math.floor(s / 60), rest = (s - 60 * m).toFixed(decimals);
+    return m + "m " + rest.padStart(decimals ? 3 + decimals : 2, "0") + "s";
+  }
   function niceStep(raw) {
     const p = Math.pow(10, Math.floor(Math.log10(Math.max(raw, 1))));
     for (const m of [1, 2, 5, 10]) if (m * p >= raw) return m * p;
@@ -388,8 +402,12 @@
     const crit = D.critical;
     let busy = 0;
     crit.forEach((i) => { busy += J.dur[i]; });
+    const share = busy / Math.max(maxStop, 1);
+    const limit = share < 0.5 && S.utilisation !== null && S.utilisation >= 0.7
+      ? " The run was limited by cores, not by dependencies: more cores would shorten it."
+      : share >= 0.8 ? " The run was limited by dependencies: more cores would not shorten it much." : "";
     $("critical-summary").textContent = `Critical path: ${crit.length} job(s), ${fmt(busy)} of running ` +
-      `(${pct(busy / Math.max(maxStop, 1))} of the wall time), ends with ${J.id[crit[crit.length - 1]]}`;
+      `(${pct(share)} of the wall time), ends with ${J.id[crit[crit.length - 1]]}.${limit}`;
     const items = [];
     crit.forEach((i, k) => {
       const gap = k ? J.start[i] - stopOf[crit[k - 1]] : J.start[i];
@@ -723,6 +741,7 @@
   window.ppgReport = {
     bars: N, lanes: lanes.length, critical: D.critical.map((i) => J.id[i]), matching: () => matching.length,
     names: () => +canvas.dataset.names, rules: R.length, timings,
+    drawnNames: () => drawnNames.slice(), axisLabels: () => drawnAxis.slice(),
     barCenter: (id) => {
       const i = J.id.indexOf(id);
       return i < 0 ? null : { x: (xOf(J.start[i]) + Math.max(xOf(stopOf[i]), xOf(J.start[i]) + 1)) / 2, y: AXIS_H + J.lane[i] * LANE_H + LANE_H / 2 };
