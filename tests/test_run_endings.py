@@ -113,6 +113,8 @@ def test_a_typed_line_runs_at_its_enter_whatever_comes_in_the_same_read(tmp_path
     try:
         term.expect(r"Press Enter")
         wait_for_files("started/out_work0", "started/out_work1")
+        term.send("\r")  # Enter: progress per rule, then the running jobs
+        term.expect(r"^work  0/2 · 2 running\n#\s+job\s+rule")
         for _attempt in range(12):  # Enter, then a command and its Enter, in one write, while the line redraws
             term.send("\rkill 9\r")
             term.expect(r"^#\s+job\s+rule")
