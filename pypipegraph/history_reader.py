@@ -142,7 +142,8 @@ class StoreReader:
 
     def record_ids(self) -> set[str]:
         """The ids of the jobs with a record (nothing decoded)."""
-        return {from_store(row[0]) for row in self._query("SELECT job_id FROM jobs")}
+        ids = {row[0] for row in self._query("SELECT job_id FROM jobs")}
+        return {from_store(key) for key in ids} if any(type(key) is bytes for key in ids) else ids
 
     def last_run_fields(self) -> dict[str, tuple]:
         """{job id: (run id, runtime, peak rss)} of each job's last kept run: `last_runs`
@@ -150,7 +151,8 @@ class StoreReader:
         rss = "j.rss" if any(row[1] == "rss" for row in self._query("PRAGMA table_info(job_runs)")) else "NULL"
         rows = self._query("SELECT j.job_id, j.run_id, max(0, coalesce(j.stopped, j.started) - j.started), "
                            f"{rss} FROM job_runs j" + self._last_where())
-        return {from_store(job_id): (run_id, runtime, peak) for job_id, run_id, runtime, peak in rows}
+        return {job_id if type(job_id) is str else from_store(job_id): (run_id, runtime, peak)
+                for job_id, run_id, runtime, peak in rows}
 
     def _last_where(self) -> str:
         """The WHERE clause picking each job's last job_runs row, in row order (the latest last)."""
