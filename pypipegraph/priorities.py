@@ -7,9 +7,9 @@ job that unblocks more jobs (its direct dependants: what an unrecorded job is pr
 by, so that on a first run a job gating many others starts early); ties keep the order
 in which jobs became ready. Critical-path lengths are computed lazily, only
 for jobs that become ready and what lies downstream of them, each once per run, so a
-no-op run pays nothing and a cold run without history pays one pass over the graph.
+no-op run pays nothing and a cold run without store pays one pass over the graph.
 
-    >>> queue = ReadyQueue(history, critical_path=True)
+    >>> queue = ReadyQueue(store, critical_path=True)
     >>> queue.push(job); queue.pop() is job
     True
 """
@@ -23,8 +23,8 @@ from collections.abc import Iterator
 class ReadyQueue:
     """A priority queue of runnable jobs (see the module invariant)."""
 
-    def __init__(self, history, critical_path: bool = True, unblocking: bool = True):
-        self.history = history
+    def __init__(self, store, critical_path: bool = True, unblocking: bool = True):
+        self.store = store
         self.critical_path = critical_path
         self.unblocking = unblocking  # rank by the jobs each unblocks (off: definition order)
         self.heap: list = []
@@ -77,5 +77,5 @@ class ReadyQueue:
         return lengths[job]
 
     def _runtime(self, job) -> float:
-        record = self.history.get(job.job_id)
+        record = self.store.get(job.job_id)
         return record.runtime if record is not None else 0.0

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from test_console import ROOT, Terminal, child_env, wait_for_files
 
-from pypipegraph.progress import status_text
+from pypipegraph.views.progress import status_text
 
 PIPELINE = textwrap.dedent(
     """

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pypipegraph.history_reader import StoreReader
+from pypipegraph.store.reader import StoreReader
 
 ROOT = str(Path(__file__).resolve().parent.parent)
 STORE = ".pypipegraph_status_robust"

@@ -21,11 +21,11 @@ the other store commands (log, history, forget).
 from __future__ import annotations
 
 import fnmatch
-import os
 import time
 
-from ..history_reader import StoreReader
-from ..store_format import record_is_invariant
+from ..store.format import record_is_invariant
+from ..store.lock import holder
+from ..store.reader import StoreReader
 from . import CommandError
 
 STATES = ("done", "failed", "killed", "ok", "blocked", "pending")
@@ -50,21 +50,21 @@ def add_parser(subparsers):
                         help="one line per rule (a job's callback or class): jobs, up to date, ran, "
                         "failed, total and mean runtime")
     parser.add_argument("--limit", type=int, default=20, help="how many runs --runs lists (default 20)")
-    from . import status_jobs
+    from . import status_jobs  # lazy: status_jobs imports this module's helpers
 
     status_jobs.add_arguments(parser)
     return parser
 
 
 def run(args) -> int:
-    from . import status_jobs  # its rows come from the helpers below
+    from . import status_jobs  # lazy: status_jobs imports this module's helpers
 
     reader = open_reader(args)
     try:
         if args.runs:
             print_runs(reader, args.limit)
         elif args.rules:
-            from .status_rules import print_rules
+            from .status_rules import print_rules  # lazy: status_rules imports this module's helpers
 
             print_rules(reader, args)
         else:
@@ -128,20 +128,7 @@ def print_runs(reader: StoreReader, limit: int) -> None:
 
 def lock_holder(store: str) -> int | None:
     """The pid in the store's lock file if that process is alive (no lock is taken)."""
-    try:
-        with open(store + ".lock") as fh:
-            pid = int(fh.read().strip() or 0)
-    except (OSError, ValueError):
-        return None
-    if pid <= 0:
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return pid
-    return pid
+    return holder(store)
 
 
 # --- shared helpers --------------------------------------------------------------

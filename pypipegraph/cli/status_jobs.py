@@ -16,7 +16,7 @@ from __future__ import annotations
 import fnmatch
 import json
 
-from ..history_reader import StoreReader
+from ..store.reader import StoreReader
 from . import CommandError
 from .status import date, duration, is_invariant, latest_graph, selected, size, table
 

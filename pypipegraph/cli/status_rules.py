@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import fnmatch
 
-from ..history_reader import StoreReader
+from ..store.reader import StoreReader
+from ..views.control import ControlError, ask
 from .status import duration, latest_graph, lock_holder, size, table
 
 
 def live_rules(store: str) -> dict[str, dict] | None:
     """{rule: per-rule counts} from the pipeline running on `store`, None when none answers."""
-    from ..control import ControlError, ask
-
     try:
         snap = ask(store, {"ask": "snapshot"}, timeout=2.0)
     except (ControlError, OSError, ValueError):

@@ -18,9 +18,9 @@ import shutil
 import sys
 import time
 
-from ..console import HELP, LineEditor, running_table
-from ..control import ControlError, ask
-from ..progress import clock, rule_lines, status_text
+from ..views.console import HELP, LineEditor, running_table
+from ..views.control import ControlError, ask
+from ..views.progress import clock, rule_lines, status_text
 from . import CommandError
 
 TOP_HELP = HELP.replace("<Enter>   list the running jobs", "<Enter>   refresh now").replace(
