@@ -25,7 +25,7 @@ from .futures.result_cache import ResultCache
 from .hashing import forget_global_values
 from .jobs.generating import GenerationSession
 from .legacy.store import adopt_legacy_status, legacy_status_file
-from .listeners import standard_listeners
+from .listeners import keep_graph, standard_listeners
 from .ordering import topological_order
 from .plan import PlanComplete
 from .plumbing.termination import Terminated, ending_on_signals
@@ -34,7 +34,6 @@ from .rebuilder import Rebuilder
 from .resources import NamedResources, validate_capacity
 from .scheduler import Scheduler
 from .store import DEFAULT_PATH
-from .store.run_graph import snapshot
 from .store.writer import History
 from .targets import select, wanted
 from .targets import summary as targets_summary
@@ -77,6 +76,7 @@ class Pipegraph:
         self.resources = validate_capacity(resources)  # named, counted resources jobs may need()
         self.critical_path = critical_path  # start long recorded chains first
         self.report = report  # write logs/ppg_report.html after the run (None: $PYPIPEGRAPH_REPORT)
+        self.report_file: str | None = None  # the report the last run wrote
         # results of work function calls shared by content key (docs/futures.md)
         self.result_cache = result_cache if result_cache is None or isinstance(result_cache, ResultCache) \
             else ResultCache(result_cache)
@@ -188,7 +188,8 @@ class Pipegraph:
                     scheduler, progress, server = self._run_scheduler(jobs, store, rebuilder, runlog, report)
             finally:
                 runlog.close()
-                write_report_if_wanted(self.invariant_status_filename, store.run_id, report, self.report)
+                self.report_file = write_report_if_wanted(self.invariant_status_filename, store.run_id,
+                                                          report, self.report)
         finally:
             self.running = False
             self.store = None
@@ -217,13 +218,15 @@ class Pipegraph:
                 self.failed_jobs = list(scheduler.failed)
                 if isinstance(exc, Terminated):
                     raise _terminated(exc, scheduler, progress, console, runlog) from None
-                console.print(ending(progress, "interrupted", *_log_names(runlog)))
+                console.print(ending(progress, "interrupted", *_log_names(runlog)))  # no report yet
                 _summarised(exc)
                 raise
             finally:
-                if scheduler.n_ran or scheduler.failed or report_wanted(report, self.report):
-                    # a run where nothing ran needs no graph: spare the no-op rerun
-                    store.record_graph(snapshot(scheduler.jobs), scheduler.budget.parallelism)
+                if store.graph_jobs != len(scheduler.jobs) and (
+                        scheduler.n_ran or scheduler.failed or report_wanted(report, self.report)):
+                    # kept when the first job started, again when jobs were generated since; a run
+                    # where nothing ran needs no graph: spare the no-op rerun
+                    keep_graph(store, scheduler)
         return scheduler, progress, server
 
     def _interactive(self) -> bool | None:
@@ -273,7 +276,8 @@ class Pipegraph:
             jobs, rebuilder, budget,
             executor=executor if executor is not None else self.rc.executor(jobs, budget),
             in_master=InMasterExecutor(),
-            ready=ReadyQueue(rebuilder.store, self.critical_path and rebuilder.has_records()),
+            ready=ReadyQueue(rebuilder.store, self.critical_path and rebuilder.has_records(),
+                             unblocking=self.critical_path),
             named=NamedResources(self.resources),
             listeners=listeners, console=console,
         )
@@ -318,14 +322,16 @@ class Pipegraph:
         failed = self.failed_jobs
         outcome = ("aborted" if scheduler.aborting else "stopped" if scheduler.stopping
                    else "failed" if failed else "ok")
+        by = server.stopped_by or "the console"
         if outcome != "ok" or not self.quiet:
-            print(ending(progress, outcome, *_log_names(runlog)))
+            print(ending(progress, outcome, *_log_names(runlog), report=self.report_file, by=by))
         if outcome in ("stopped", "aborted"):
-            by = server.stopped_by or "the console"
+            where = (f"see {runlog.errors_filename}" if runlog.enabled
+                     else "`ppg status --state failed` lists them")
             raise _summarised(RunInterrupted(
                 f"The run was {outcome} from {by} after {scheduler.n_ran} job(s) ran; finished jobs are "
                 "recorded, the rest run next time."
-                + (f" {len(failed)} job(s) failed or were killed: see {runlog.errors_filename}." if failed else "")))
+                + (f" {len(failed)} job(s) failed or were killed: {where}." if failed else "")))
         if not failed:
             return
         where = (
@@ -376,7 +382,7 @@ def _excepthook(kind, value, tb) -> None:
     traceback through the engine's frames; Python then exits with 1 (or, for Ctrl-C, by
     SIGINT: 130 in a shell). Every other exception goes to the previous hook."""
     if getattr(value, "ppg_summary_printed", False):
-        first = (str(value).splitlines() or [""])[0].rstrip(":")
+        first = (str(value).splitlines() or [""])[0].rstrip(":.")
         name = "KeyboardInterrupt" if kind is KeyboardInterrupt else f"ppg.{kind.__name__}"
         sys.stderr.write(f"{name}: {first or 'interrupted'}; see the summary above\n")
         return

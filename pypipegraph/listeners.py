@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from .errors import PyPipeGraphError
 from .events import Attempt, Failure, Listener
+from .store.run_graph import snapshot
 
 
 class OutcomeFields(Listener):
@@ -51,13 +52,21 @@ class StoreWriter(Listener):
 
     def __init__(self, store):
         self.store = store
+        self.scheduler = None
 
     def has_pending(self) -> bool:
         """Records wait for the next batched commit: the scheduler wakes up sooner."""
         return self.store.has_pending()
 
     def on_run_started(self, scheduler) -> None:
+        self.scheduler = scheduler
         self.store.begin_run()
+
+    def on_job_started(self, job, cores: int) -> None:
+        """The run's graph is kept when its first job starts, so that `ppg status --rules` and
+        `ppg report` know every job's rule during the run (a no-op rerun keeps none)."""
+        if self.store.graph_jobs is None:
+            keep_graph(self.store, self.scheduler)
 
     def on_run_ended(self, scheduler, outcome: str) -> None:
         self.store.end_run(outcome, scheduler.n_ran, len(scheduler.failed))
@@ -76,6 +85,11 @@ class StoreWriter(Listener):
 
     def on_tick(self) -> None:
         self.store.flush()
+
+
+def keep_graph(store, scheduler) -> None:
+    """Keep the run's job graph (and core count) in the store, for reports and `ppg status --rules`."""
+    store.record_graph(snapshot(scheduler.jobs), scheduler.budget.parallelism, len(scheduler.jobs))
 
 
 def exit_status(exception) -> int:

@@ -2,8 +2,10 @@
 
 Invariant: among the jobs ready to run, a higher `job.priority` starts first; among
 equal priorities, the job with the longer critical path (its own recorded runtime
-plus the longest chain of recorded runtimes downstream of it) starts first; ties keep
-the order in which jobs became ready. Critical-path lengths are computed lazily, only
+plus the longest chain of recorded runtimes downstream of it) starts first; then the
+job that unblocks more jobs (its direct dependants: what an unrecorded job is priced
+by, so that on a first run a job gating many others starts early); ties keep the order
+in which jobs became ready. Critical-path lengths are computed lazily, only
 for jobs that become ready and what lies downstream of them, each once per run, so a
 no-op run pays nothing and a cold run without store pays one pass over the graph.
 
@@ -21,9 +23,10 @@ from collections.abc import Iterator
 class ReadyQueue:
     """A priority queue of runnable jobs (see the module invariant)."""
 
-    def __init__(self, store, critical_path: bool = True):
+    def __init__(self, store, critical_path: bool = True, unblocking: bool = True):
         self.store = store
         self.critical_path = critical_path
+        self.unblocking = unblocking  # rank by the jobs each unblocks (off: definition order)
         self.heap: list = []
         self.seq = 0
         self.lengths: dict = {}  # job -> critical-path length in seconds
@@ -31,10 +34,11 @@ class ReadyQueue:
     def push(self, job) -> None:
         length = self.length(job) if self.critical_path else 0.0
         self.seq += 1
-        heapq.heappush(self.heap, (-job.priority, -length, self.seq, job))
+        heapq.heappush(self.heap, (-job.priority, -length, -len(job.dependants) if self.unblocking else 0,
+                                   self.seq, job))
 
     def pop(self):
-        return heapq.heappop(self.heap)[3]
+        return heapq.heappop(self.heap)[-1]
 
     def pop_entry(self) -> tuple:
         """The next (key..., job) entry; `restore()` puts it back in the same place."""
@@ -51,7 +55,7 @@ class ReadyQueue:
         return len(self.heap)
 
     def __iter__(self) -> Iterator:
-        return (entry[3] for entry in self.heap)
+        return (entry[-1] for entry in self.heap)
 
     def length(self, job) -> float:
         """Recorded runtime of `job` plus the longest recorded chain below it."""

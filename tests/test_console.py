@@ -311,8 +311,8 @@ def test_stop_lets_running_jobs_finish_and_starts_nothing_new(terminal):
     assert term.wait() == 1
     result = Path("result").read_text()
     assert result.startswith("RunInterrupted: The run was stopped from the console after 2 job(s) ran")
-    term.expect(r"^The run was stopped \(`stop`\): running jobs finished, nothing new started\.$")
-    term.expect(r"^pypipegraph: 2 job\(s\) ran, 0 failed; 5 jobs in the graph")
+    term.expect(r"^The run was stopped from the console: running jobs finished, nothing new started\.$")
+    term.expect(r"^pypipegraph: 2 job\(s\) ran, 0 failed, 3 not started; 5 jobs in the graph")
     term.expect(r"^To continue: run the script again; finished jobs are not redone\.$")
     term.expect(r"^ppg\.RunInterrupted: The run was stopped from the console after 2 job\(s\) ran; .*"
                 r"see the summary above$")
@@ -332,8 +332,8 @@ def test_abort_kills_the_running_jobs_and_removes_their_outputs(terminal):
     assert term.wait(), "the run should end with an error"
     result = Path("result").read_text()
     assert result.startswith("RunInterrupted: The run was aborted from the console")
-    assert result.endswith("2 job(s) failed or were killed: see logs/ppg_errors.txt.")
-    term.expect(r"^The run was aborted \(`abort`\): the running jobs were killed")
+    assert result.endswith("2 job(s) failed or were killed: `ppg status --state failed` lists them.")  # no logs/
+    term.expect(r"^The run was aborted from the console: the running jobs were killed")
     term.expect(r"^  2 jobs of make\.work \(out/[01], out/[01]\): aborted from the console: JobDiedException")
     assert "Traceback" not in term.text
     assert not os.path.exists("out/0") and not os.path.exists("out/1")  # partial outputs removed
@@ -380,7 +380,7 @@ def test_ctrl_c_keeps_finished_jobs_and_removes_partial_outputs(terminal, how):
     assert Path("result").read_text().startswith("KeyboardInterrupt")
     term.expect(r"^The run was interrupted \(Ctrl-C\): the running jobs were killed, their partial outputs "
                 r"removed\.$")
-    term.expect(r"^pypipegraph: 2 job\(s\) ran, 0 failed; 4 jobs in the graph")
+    term.expect(r"^pypipegraph: 2 job\(s\) ran, 0 failed, 2 not started; 4 jobs in the graph")
     term.expect(r"^KeyboardInterrupt: interrupted; see the summary above$")
     assert "Traceback" not in term.text  # no traceback through the engine's frames
     assert Path("out/0").read_text() == Path("out/1").read_text() == "partial done"

@@ -179,6 +179,7 @@ def test_job_runs_of_the_previous_layout_still_read(new_pipegraph):
     conn.execute("INSERT INTO job_runs (run_id, job_id, started, stopped, outcome, reason, worker, cores) "
                  "VALUES (1, 'out/old', 1.0, 2.0, 'done', 'an old reason', 1, 1)")
     conn.execute("DROP TABLE reasons")  # as a store of the previous version has it
+    conn.execute("DROP TABLE job_last")  # (nor had it the index of each job's last row)
     conn.commit()
     conn.close()
     from pypipegraph.store.reader import StoreReader
@@ -193,6 +194,7 @@ def test_job_runs_of_the_previous_layout_still_read(new_pipegraph):
     reader = StoreReader(STORE)
     reasons = {run.job_id: run.reason for run in reader.job_runs()}
     assert reasons["out/old"] == "an old reason" and reasons["out/a"] == "output out/a missing"
+    assert reader.last_runs()["out/old"].reason == "an old reason"  # job_last made from the old rows
     reader.close()
 
 

@@ -89,8 +89,9 @@ def test_once_shows_the_running_jobs_of_a_headless_run(headless):
     assert lines[0].startswith(f"pipeline.py: pid {proc.pid} on ")
     assert lines[0].endswith(f"2 cores, in {os.getcwd()}")
     assert lines[1].startswith("done 0/3 (0%) · running 2 · failed 0 · blocked 0 · 0:00:")
-    assert lines[3].split() == ["#", "job", "rule", "running", "cores", "pid", "host"]
-    rows = {line.split()[1]: line.split() for line in lines[4:6]}
+    assert lines[3] == "make.work  0/3 · 2 running"  # progress per rule
+    assert lines[5].split() == ["#", "job", "rule", "running", "cores", "pid", "host"]
+    rows = {line.split()[1]: line.split() for line in lines[6:8]}
     assert set(rows) == {"out/0", "out/1"}
     for job, row in rows.items():
         assert row[2] == "make.work" and row[4] == "1"
@@ -107,7 +108,7 @@ def test_kill_from_ppg_top_fails_that_job_only(headless):
     proc = headless(JOBS="3")
     wait_for_files("started/0", "started/1")
     serving(proc)
-    first = ppg("top", "--once").stdout.splitlines()[4].split()[1]
+    first = ppg("top", "--once").stdout.splitlines()[6].split()[1]  # after the rule and table header lines
     assert ppg("top", "--kill", "1").stdout.strip() == f"killing {first}"
     wait_for_files("started/2")  # the freed core takes the next job
     release("all")
@@ -141,7 +142,7 @@ def test_abort_from_ppg_top_kills_the_running_jobs(headless):
     assert ppg("top", "--abort").stdout.strip() == "aborting: killing the running jobs"
     assert proc.wait(timeout=60) == 1
     output = Path("run.out").read_text()
-    assert "The run was aborted (`abort`)" in output
+    assert "The run was aborted from ppg top:" in output
     assert "2 jobs of make.work (out/0, out/1): aborted from ppg top: JobDiedException" in output \
         or "2 jobs of make.work (out/1, out/0): aborted from ppg top: JobDiedException" in output
     assert outcomes() == {"out/0": "killed", "out/1": "killed"}

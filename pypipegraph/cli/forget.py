@@ -22,7 +22,7 @@ from ..plumbing.safe_files import shown
 from ..store.format import record_is_invariant
 from ..store.writer import History
 from . import CommandError
-from .status import lock_holder, open_reader
+from .status import latest_graph, lock_holder, open_reader
 
 
 def add_parser(subparsers):
@@ -35,6 +35,9 @@ def add_parser(subparsers):
     parser.add_argument("--state", action="append", default=None,
                         help="the jobs whose last outcome (done, failed, killed) or user-set state "
                         "is STATE (repeatable; with patterns: those of them in that state)")
+    parser.add_argument("--rule", action="append", default=None, metavar="RULE",
+                        help="the jobs of this rule (a glob; repeatable), from the last graph the store "
+                        "kept (with patterns or --state: those of them that match)")
     parser.add_argument("--all", action="store_true",
                         help="patterns also match invariants (function, parameter and file invariants)")
     parser.add_argument("-n", "--dry-run", action="store_true", help="only list what would be forgotten")
@@ -42,11 +45,12 @@ def add_parser(subparsers):
 
 
 def run(args) -> int:
-    if not args.patterns and not args.state:
-        raise CommandError("name the jobs to forget (ids or patterns), or --state STATE")
+    if not args.patterns and not args.state and not args.rule:
+        raise CommandError("name the jobs to forget (ids or patterns), or --state STATE, or --rule RULE")
     reader = open_reader(args)  # a missing store is an error here, never created by History
     try:
         last = reader.last_runs()
+        of_rule = jobs_of_rules(reader, args.rule) if args.rule else None
     finally:
         reader.close()
     unrecorded = sorted(job_id for job_id, row in last.items() if row.outcome != "done")
@@ -60,7 +64,15 @@ def run(args) -> int:
             f"lock on {args.store}; forget changes the store, so wait for the run to finish"
         ) from None
     try:
-        matches = _by_state(history, args, last) if args.state else _match(history, args, unrecorded)
+        if of_rule is not None and not args.state and not args.patterns:
+            matches = sorted(job_id for job_id in of_rule if job_id in history.keys())
+            if not matches:
+                raise CommandError(f"no job of rule {' or '.join(args.rule)} has a record in the store "
+                                   "(nothing was forgotten)")
+        else:
+            matches = _by_state(history, args, last) if args.state else _match(history, args, unrecorded)
+            if of_rule is not None:
+                matches = [job_id for job_id in matches if job_id in of_rule]
         for job_id in matches:
             if not args.dry_run:
                 history.delete(job_id)
@@ -75,6 +87,21 @@ def run(args) -> int:
     print(f"{n} job{'s' if n != 1 else ''} {'would be ' if args.dry_run else ''}forgotten; "
           f"{'each' if n != 1 else 'it'} {verb} on the next run")
     return 0
+
+
+def jobs_of_rules(reader, rules: list[str]) -> set[str]:
+    """The ids of the jobs whose rule matches one of `rules` in the last graph the store kept
+    (invariants left out); CommandError naming the known rules when none matches."""
+    run_id, graph = latest_graph(reader)
+    if graph is None:
+        raise CommandError("the store keeps no job graph yet, so no rules: run the pipeline first")
+    found = {job_id for job_id, kind, rule in zip(graph.ids, graph.types, graph.rules or graph.types, strict=True)
+             if not kind.endswith("Invariant") and any(fnmatch.fnmatchcase(rule, p) for p in rules)}
+    if not found:
+        known = sorted(set(graph.rules or graph.types))
+        raise CommandError(f"no rule {' or '.join(rules)} in the graph of run {run_id} (rules: "
+                           f"{', '.join(known[:20])}); nothing was forgotten")
+    return found
 
 
 def _by_state(history: History, args, last: dict) -> list[str]:

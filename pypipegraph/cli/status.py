@@ -21,15 +21,15 @@ the other store commands (log, history, forget).
 from __future__ import annotations
 
 import fnmatch
-import os
 import time
 
 from ..plumbing.safe_files import shown
 from ..store.format import record_is_invariant
+from ..store.lock import holder
 from ..store.reader import StoreReader
 from . import CommandError
 
-STATES = ("done", "failed", "killed", "ok", "unreadable")
+STATES = ("done", "failed", "killed", "ok", "blocked", "pending", "unreadable")
 
 
 def add_parser(subparsers):
@@ -41,7 +41,7 @@ def add_parser(subparsers):
     parser.add_argument("patterns", nargs="*", metavar="PATTERN",
                         help="glob patterns on job ids (fnmatch, e.g. 'out/*.txt')")
     parser.add_argument("--state", action="append", default=None,
-                        help="only jobs whose last outcome (done, failed, killed, ok) or whose "
+                        help="only jobs whose last outcome (done, failed, killed, ok, blocked, pending) or whose "
                         "user-set state (ppg.set_state) is STATE (repeatable)")
     parser.add_argument("--host", action="append", default=None, metavar="GLOB",
                         help="only jobs whose last run ran on a host matching GLOB (repeatable)")
@@ -52,82 +52,31 @@ def add_parser(subparsers):
                         help="one line per rule (a job's callback or class): jobs, up to date, ran, "
                         "failed, total and mean runtime")
     parser.add_argument("--limit", type=int, default=20, help="how many runs --runs lists (default 20)")
+    from . import status_jobs  # lazy: status_jobs imports this module's helpers
+
+    status_jobs.add_arguments(parser)
     return parser
 
 
 def run(args) -> int:
+    from . import status_jobs  # lazy: status_jobs imports this module's helpers
+
     reader = open_reader(args)
     try:
         if args.runs:
             print_runs(reader, args.limit)
         elif args.rules:
+            from .status_rules import print_rules  # lazy: status_rules imports this module's helpers
+
             print_rules(reader, args)
         else:
-            print_jobs(reader, args)
+            status_jobs.print_jobs(reader, args)
     finally:
         reader.close()
     return 0
 
 
 # --- jobs ----------------------------------------------------------------------
-
-
-def print_jobs(reader: StoreReader, args) -> None:
-    records = reader.records()
-    unusable = reader.unusable_records()
-    last = reader.last_runs()
-    ids = set(records) | set(unusable)
-    marked = reader.failures() if reader.has_table("failures") else None  # None: an old store
-    ids.update(job_id for job_id, row in last.items()
-               if row.outcome != "done" and (marked is None or job_id in marked))
-    rows = []
-    counts = dict.fromkeys(STATES, 0)
-    hidden = 0
-    for job_id in sorted(ids):
-        record = records.get(job_id)
-        if not args.all and is_invariant(job_id, record):
-            hidden += 1
-            continue
-        if args.patterns and not any(fnmatch.fnmatchcase(job_id, p) for p in args.patterns):
-            continue
-        row = last.get(job_id)
-        state = row.outcome if row is not None else "ok"
-        if state != "done" and marked is not None and job_id not in marked:
-            state = "ok"  # reset by `ppg forget --state failed` (and it has a record again)
-        if job_id in unusable:
-            state = "unreadable"  # its record cannot be used: it runs next time
-        if not selected(row, state, args):
-            continue
-        counts[state] = counts.get(state, 0) + 1
-        if record is not None and record.finished:
-            runtime, finished = record.runtime, record.finished
-        elif row is not None:
-            runtime, finished = row.runtime, row.stopped or row.started
-        else:
-            runtime, finished = None, None
-        if record is not None and is_invariant(job_id, record):
-            runtime = None  # checked, never run
-        ran = row is not None
-        rows.append((job_id, state, duration(runtime), duration(row.cpu) if ran else "",
-                     size(row.rss) if ran else "", (row.host or "") if ran else "", date(finished),
-                     str(row.run_id) if ran else "", (row.state or "") if ran else ""))
-    header = ("job", "last", "runtime", "cpu", "peak rss", "host", "finished", "run", "state")
-    if not any(row[-1] for row in rows):
-        header, rows = header[:-1], [row[:-1] for row in rows]
-    if rows:
-        print(table(header, rows, right={2, 3, 4, 7}))
-    shown = len(rows)
-    summary = f"{shown} job{'s' if shown != 1 else ''}"
-    if args.patterns or args.state or args.host:
-        summary += " shown (filtered)"
-    summary += f", {counts['failed']} failed"
-    if counts["killed"]:
-        summary += f", {counts['killed']} killed"
-    if counts["unreadable"]:
-        summary += f", {counts['unreadable']} with an unreadable record (they run next time)"
-    if hidden and not args.all:
-        summary += f"; {hidden} invariant{'s' if hidden != 1 else ''} hidden (--all shows them)"
-    print(summary)
 
 
 def selected(row, state: str, args) -> bool:
@@ -157,49 +106,6 @@ def latest_graph(reader: StoreReader):
     return None, None
 
 
-def print_rules(reader: StoreReader, args) -> None:
-    """Jobs of the last kept graph grouped by rule, most recorded runtime first."""
-    run_id, graph = latest_graph(reader)
-    if graph is None:
-        print("no job graph kept in the store yet: run the pipeline (with this version) first")
-        return
-    records = reader.records()
-    last = reader.last_runs()
-    stats: dict[str, list] = {}  # rule -> [jobs, up to date, ran, failed, runtime, timed, peak rss]
-    for job_id, kind, rule in zip(graph.ids, graph.types, graph.rules or graph.types, strict=True):
-        record = records.get(job_id)
-        if not args.all and (kind.endswith("Invariant") or is_invariant(job_id, record)):
-            continue
-        if args.patterns and not any(fnmatch.fnmatchcase(job_id, p) for p in args.patterns):
-            continue
-        row = last.get(job_id)
-        failed = row is not None and row.outcome != "done"
-        entry = stats.setdefault(rule, [0, 0, 0, 0, 0.0, 0, None])
-        entry[0] += 1
-        entry[1] += record is not None and not failed
-        entry[2] += row is not None and row.run_id == run_id
-        entry[3] += failed
-        if record is not None and record.finished:
-            entry[4] += record.runtime
-            entry[5] += 1
-        elif row is not None:
-            entry[4] += (row.stopped or row.started) - row.started
-            entry[5] += 1
-        if row is not None and row.rss is not None:
-            entry[6] = max(entry[6] or 0, row.rss)
-    ordered = sorted(stats.items(), key=lambda item: (-item[1][4], item[0]))
-    rows = [(rule, str(n), str(ok), str(ran), str(failed), duration(total) if timed else "",
-             duration(total / timed) if timed else "", size(peak))
-            for rule, (n, ok, ran, failed, total, timed, peak) in ordered]
-    if rows:
-        print(table(("rule", "jobs", "up to date", f"ran in run {run_id}", "failed", "total runtime", "mean",
-                     "max peak rss"), rows, right={1, 2, 3, 4, 5, 6, 7}))
-    jobs = sum(entry[0] for entry in stats.values())
-    note = "" if graph.rules is not None else " (a graph kept before rules were recorded: grouped by class)"
-    print(f"{len(rows)} rule{'s' if len(rows) != 1 else ''}, {jobs} job{'s' if jobs != 1 else ''} "
-          f"in the graph of run {run_id}{note}; runtimes as last recorded")
-
-
 # --- runs ----------------------------------------------------------------------
 
 
@@ -224,20 +130,7 @@ def print_runs(reader: StoreReader, limit: int) -> None:
 
 def lock_holder(store: str) -> int | None:
     """The pid in the store's lock file if that process is alive (no lock is taken)."""
-    try:
-        with open(store + ".lock") as fh:
-            pid = int(fh.read().strip() or 0)
-    except (OSError, ValueError):
-        return None
-    if pid <= 0:
-        return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        return pid
-    return pid
+    return holder(store)
 
 
 # --- shared helpers --------------------------------------------------------------
@@ -248,14 +141,9 @@ def open_reader(args) -> StoreReader:
     return StoreReader(args.store)
 
 
-def known_ids(reader: StoreReader) -> set[str]:
-    """Job ids with a record (usable or not) or a kept run."""
-    return set(reader.records()) | set(reader.unusable_records()) | set(reader.last_runs())
-
-
 def require_known(reader: StoreReader, job_id: str) -> str:
-    """`job_id`, or CommandError when the store knows no such job."""
-    if job_id not in known_ids(reader):
+    """`job_id`, or CommandError when the store knows no such job (index look-ups only)."""
+    if not reader.knows(job_id):
         raise CommandError(f"unknown job {job_id} (not in the store)")
     return job_id
 

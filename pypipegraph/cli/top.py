@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import os
 import select
+import shutil
 import sys
 import time
 
 from ..plumbing.safe_files import shown
 from ..views.console import HELP, LineEditor, running_table
 from ..views.control import ControlError, ask
-from ..views.progress import clock, status_text
+from ..views.progress import clock, rule_lines, status_text
 from . import CommandError
 
 TOP_HELP = HELP.replace("<Enter>   list the running jobs", "<Enter>   refresh now").replace(
@@ -42,14 +43,17 @@ def add_parser(subparsers):
     return parser
 
 
-def render(snap: dict) -> str:
-    """One snapshot as text: who runs where, the status line, the running jobs, failures."""
+def render(snap: dict, width: int | None = None) -> str:
+    """One snapshot as text: who runs where, the status line, progress per rule, the
+    running jobs, failures."""
     state = "" if snap["state"] == "running" else f" ({snap['state']})"
+    rules = rule_lines(snap.get("rules") or [])
     lines = [
         shown(f"{os.path.basename(snap['script']) or 'pipeline'}: pid {snap['pid']} on {snap['host']}, "
               f"{snap['cores']} cores, in {snap['cwd']}{state}"),
-        status_text(snap["counts"], snap["now"] - snap["started"], snap["eta"]),
+        status_text(snap["counts"], snap["now"] - snap["started"], snap["eta"], width, snap.get("rough", False)),
         "",
+        *([*rules, ""] if rules else []),
         running_table(snap["running"], snap["now"]),
     ]
     failures = snap["failures"]
@@ -145,7 +149,8 @@ def _live(store: str, interval: float) -> int:
                     sys.stdout.write("\nthe run ended\n")
                     return 0
                 next_refresh = now + interval
-            sys.stdout.write("\x1b[H\x1b[2J" + render(snap).replace("\n", "\r\n") + "\r\n\r\n"
+            columns = shutil.get_terminal_size().columns
+            sys.stdout.write("\x1b[H\x1b[2J" + render(snap, columns).replace("\n", "\r\n") + "\r\n\r\n"
                              + message.replace("\n", "\r\n") + "\r\n> " + editor.buffer)
             sys.stdout.flush()
             if not select.select([fd], [], [], max(0.05, next_refresh - time.time()))[0]:

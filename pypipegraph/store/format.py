@@ -71,7 +71,13 @@ CREATE TABLE IF NOT EXISTS run_graphs (run_id INTEGER PRIMARY KEY, graph INTEGER
 CREATE TABLE IF NOT EXISTS earlier_logs (job_id TEXT NOT NULL, run_id INTEGER NOT NULL, stdout TEXT,
     stderr TEXT, traceback TEXT, PRIMARY KEY (job_id, run_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS job_memory (job_id TEXT PRIMARY KEY, bytes INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS job_runs_by_run ON job_runs (run_id);
+CREATE TABLE IF NOT EXISTS job_last (job_id TEXT PRIMARY KEY, row INTEGER NOT NULL) WITHOUT ROWID;
 """
+# job_last: each job's latest job_runs row (its rowid) among the runs that ended; the rows of
+# a run going on (or of one whose master was killed) are found by job_runs_by_run. Filled
+# from job_runs when a store of an earlier version is opened (FILL_JOB_LAST).
+FILL_JOB_LAST = "INSERT OR REPLACE INTO job_last SELECT job_id, max(rowid) FROM job_runs GROUP BY job_id"
 
 # Columns added to job_runs after its first version (in SCHEMA for new stores; History adds
 # the missing ones when it opens an older store; readers of older stores see NULL): a job

@@ -80,6 +80,16 @@ def _holder(fd: int) -> int | None:
     return int(text) if text.isdigit() and int(text) > 0 else None
 
 
+def holder(store: str) -> int | None:
+    """The pid written in `store`'s lock file when that process is alive (no lock is taken)."""
+    try:
+        with open(store + ".lock") as fh:
+            pid = int(fh.read(64).strip() or 0)
+    except (OSError, ValueError):
+        return None
+    return pid if pid > 0 and pid_alive(pid) else None
+
+
 def _inode(path: str) -> int | None:
     try:
         return os.stat(path).st_ino

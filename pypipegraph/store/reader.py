@@ -160,6 +160,40 @@ class StoreReader:
         rows = self._query("SELECT record FROM jobs WHERE job_id = ?", (store_key(job_id),))
         return decode_opened(rows[0][0]) if rows else None
 
+    def record_ids(self) -> set[str]:
+        """The ids of the jobs with a record (nothing decoded)."""
+        ids = {row[0] for row in self._query("SELECT job_id FROM jobs")}
+        return {from_store(key) for key in ids} if any(type(key) is bytes for key in ids) else ids
+
+    def last_run_fields(self) -> dict[str, tuple]:
+        """{job id: (run id, runtime, peak rss)} of each job's last kept run: `last_runs`
+        without building every row."""
+        rss = "j.rss" if any(row[1] == "rss" for row in self._query("PRAGMA table_info(job_runs)")) else "NULL"
+        rows = self._query("SELECT j.job_id, j.run_id, max(0, coalesce(j.stopped, j.started) - j.started), "
+                           f"{rss} FROM job_runs j" + self._last_where())
+        return {job_id if type(job_id) is str else from_store(job_id): (run_id, runtime, peak)
+                for job_id, run_id, runtime, peak in rows}
+
+    def _last_where(self) -> str:
+        """The WHERE clause picking each job's last job_runs row, in row order (the latest last)."""
+        if self.has_table("job_last"):  # an index of each job's last row; a run going on read by run id
+            return (" WHERE j.rowid IN (SELECT row FROM job_last) OR j.run_id IN "
+                    "(SELECT run_id FROM runs WHERE outcome IS NULL) ORDER BY j.rowid")
+        return " WHERE j.rowid IN (SELECT max(rowid) FROM job_runs GROUP BY job_id) ORDER BY j.rowid"
+
+    def knows(self, job_id: str) -> bool:
+        """Whether the store has a record or a kept run of `job_id` (two index look-ups)."""
+        key = store_key(job_id)
+        return bool(self._query("SELECT 1 FROM jobs WHERE job_id = ?", (key,))
+                    or self._query("SELECT 1 FROM job_runs WHERE job_id = ? LIMIT 1", (key,)))
+
+    def failure_messages(self) -> dict[str, str]:
+        """{job id: the last line of its last failure's traceback} of the jobs whose last
+        run failed or was killed."""
+        rows = self._query("SELECT l.job_id, l.traceback FROM job_logs l JOIN failures f ON f.job_id = l.job_id "
+                           "WHERE l.traceback IS NOT NULL")
+        return {from_store(job_id): last_line(text) for job_id, text in rows}
+
     def runs(self, limit: int = 50) -> list[RunInfo]:
         rows = self._query(
             "SELECT run_id, started, finished, outcome, jobs_run, jobs_failed FROM runs "
@@ -179,9 +213,8 @@ class StoreReader:
 
     def last_runs(self) -> dict[str, JobRun]:
         """Each job's most recent run."""
-        rows = self._query(
-            self._job_runs_sql() + " WHERE j.rowid IN (SELECT max(rowid) FROM job_runs GROUP BY job_id)")
-        return {run.job_id: run for run in map(_job_run, rows)}
+        rows = self._query(self._job_runs_sql() + self._last_where())
+        return {run.job_id: run for run in map(_job_run, rows)}  # in row order: the latest wins
 
     def job_log(self, job_id: str, run_id: int | None = None) -> tuple[int, str, str, str | None] | None:
         """(run id, stdout, stderr, traceback) of the job's last run (or of run `run_id`),
@@ -216,14 +249,23 @@ class StoreReader:
         return RunSetting(graph, cores, master_pid)
 
     def run_logs(self, run_id: int) -> dict[str, tuple[str, str, str | None]]:
-        """{job id: (stdout, stderr, traceback)} of jobs whose last kept log is from run `run_id`."""
+        """{job id: (stdout, stderr, traceback)} of the jobs that printed something or failed
+        in run `run_id`: their last log, or the earlier log kept of that run (the last 50 runs)."""
         rows = self._query(
+            "SELECT job_id, stdout, stderr, traceback FROM earlier_logs WHERE run_id = ?", (run_id,))
+        rows += self._query(
             "SELECT job_id, stdout, stderr, traceback FROM job_logs WHERE run_id = ?", (run_id,))
         return {from_store(row[0]): tuple(row[1:]) for row in rows}
 
     def run_cwd(self, run_id: int) -> str | None:
         rows = self._query("SELECT cwd FROM runs WHERE run_id = ?", (run_id,))
         return rows[0][0] if rows else None
+
+
+def last_line(text: str | None) -> str:
+    """The last non-empty line of a traceback (`ValueError: bad read`), '' for none."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
 
 
 def _job_run(row) -> JobRun:

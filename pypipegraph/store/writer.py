@@ -70,6 +70,7 @@ class History:
         self._last_commit = 0.0
         self._file_fd: int | None = None  # the store file, to notice it was deleted
         self.run_id: int | None = None
+        self.graph_jobs: int | None = None  # jobs in the graph kept for this run (None: none kept yet)
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -103,6 +104,8 @@ class History:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(SCHEMA)
+            if "job_last" not in tables:  # a store of an earlier version: index its job runs once
+                conn.execute(store_format.FILL_JOB_LAST)
             row = conn.execute("SELECT value FROM meta WHERE key='format_version'").fetchone()
             if row is None:
                 conn.execute("INSERT INTO meta VALUES ('format_version', ?)", (str(FORMAT_VERSION),))
@@ -269,6 +272,7 @@ class History:
         except sqlite3.Error as exc:
             raise self._error(exc) from exc
         self.run_id = cursor.lastrowid
+        self.graph_jobs = None
         return self.run_id
 
     def end_run(self, outcome: str, jobs_run: int, jobs_failed: int) -> None:
@@ -280,6 +284,8 @@ class History:
                 "UPDATE runs SET finished=?, outcome=?, jobs_run=?, jobs_failed=? WHERE run_id=?",
                 (time.time(), outcome, jobs_run, jobs_failed, self.run_id),
             )
+            self._conn.execute("INSERT OR REPLACE INTO job_last SELECT job_id, max(rowid) FROM job_runs "
+                               "WHERE run_id = ? GROUP BY job_id", (self.run_id,))
             self._conn.execute(
                 "DELETE FROM job_runs WHERE run_id <= ?", (self.run_id - KEEP_RUNS,)
             )
@@ -341,7 +347,7 @@ class History:
         self._pending_failures[job_id] = None
         return True
 
-    def record_graph(self, raw: bytes, cores: int) -> None:
+    def record_graph(self, raw: bytes, cores: int, jobs: int | None = None) -> None:
         """Keep the run's job graph (`run_graph.snapshot` bytes) and core count for reports.
 
         A graph is stored once by content hash; graphs only runs older than KEEP_GRAPHS
@@ -349,6 +355,7 @@ class History:
         """
         if self._conn is None or self.run_id is None:
             return
+        self.graph_jobs = jobs
         digest = _signed(hash_bytes(raw))
         conn = self._conn
         try:

@@ -23,7 +23,7 @@ import sys
 import time
 
 from ..plumbing.safe_files import shown
-from .progress import clock
+from .progress import clock, rule_lines
 
 HELP = """commands (type and press Enter):
   <Enter>   list the running jobs
@@ -58,20 +58,22 @@ def running_table(rows: list[dict], now: float) -> str:
 
 
 class LineEditor:
-    """Keys typed in cbreak mode, turned into command lines (Enter ends one)."""
+    """Keys typed in cbreak mode, turned into command lines. A newline always ends the line
+    typed so far, whatever else arrives in the same read (an escape sequence cut short, a
+    key the terminal sent as a sequence)."""
 
     def __init__(self):
         self.buffer = ""
-        self._escape = False
+        self._escape = ""  # "" outside an escape sequence, else what it has seen of one
 
     def feed(self, text: str) -> list[str]:
         """Consume keys; returns the completed lines. Ctrl-D on an empty line ends input (None)."""
         lines = []
         for char in text:
-            if self._escape:  # skip an escape sequence (arrow keys): ESC [ ... letter
-                self._escape = not (char.isalpha() or char == "~")
-            elif char == "\x1b":
-                self._escape = True
+            if self._escape and self._in_escape(char):
+                continue
+            if char == "\x1b":
+                self._escape = char
             elif char in "\r\n":
                 lines.append(self.buffer)
                 self.buffer = ""
@@ -84,6 +86,20 @@ class LineEditor:
             elif char.isprintable():
                 self.buffer += char
         return lines
+
+    def _in_escape(self, char: str) -> bool:
+        """Whether `char` belongs to the escape sequence begun (arrow keys: ESC [ A, ESC O A);
+        a character that cannot (a newline, a lone ESC's next key) ends it and counts as typed."""
+        if self._escape == "\x1b":
+            if char in "[O":
+                self._escape += char
+                return True
+            self._escape = ""  # a lone ESC (or Alt+key): the key itself counts
+            return False
+        if "\x20" <= char <= "\x3f":  # parameters and intermediates of a CSI sequence
+            return True
+        self._escape = ""
+        return "\x40" <= char <= "\x7e"  # its final byte; anything else is a key of its own
 
 
 class Console:
@@ -182,7 +198,7 @@ class Console:
             return
         from rich.text import Text
 
-        lines = [] if self.quiet else [self.progress.status_line()]
+        lines = [] if self.quiet else [self.progress.status_line(self._live.console.width)]
         if self.interactive and self._editor.buffer:
             lines.append("> " + self._editor.buffer)
         self._live.update(Text("\n".join(lines), no_wrap=True, overflow="ellipsis"), refresh=True)
@@ -205,7 +221,7 @@ class Console:
         if text == "":
             rows = running_rows(scheduler)
             self._listed = [row["job"] for row in rows]
-            self.print(running_table(rows, time.time()))
+            self.print("\n".join([*rule_lines(self.progress.rule_rows()), running_table(rows, time.time())]))
         elif text == "help":
             self.print(HELP)
         elif text == "stop":

@@ -272,6 +272,7 @@ class ControlServer(Listener):
             "pid": os.getpid(), "host": HOST, "cwd": os.getcwd(), "script": sys.argv[0] if sys.argv else "",
             "started": progress.started, "now": time.time(), "state": state,
             "cores": scheduler.budget.parallelism, "counts": progress.counts(), "eta": progress.eta(),
+            "rough": progress.rough, "rules": progress.rule_rows(),
             "running": running_rows(scheduler),
             "failures": [{"rule": g.rule, "message": g.message, "jobs": len(g.jobs), "first": g.jobs[0].job_id}
                          for g in progress.groups.values()],

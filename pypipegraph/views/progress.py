@@ -33,14 +33,67 @@ def clock(seconds: float) -> str:
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def status_text(counts: dict, elapsed: float, eta: float | None) -> str:
-    """The one status line the console, the plain log line and `ppg top` show."""
+def status_text(counts: dict, elapsed: float, eta: float | None, width: int | None = None,
+                rough: bool = False) -> str:
+    """The one status line the console, the plain log line and `ppg top` show. Within
+    `width` columns the least useful fields go first (zero counts, the percentage, the
+    elapsed time, then the words shorten); the ETA always stays. A `rough` ETA (rules not
+    seen yet, priced at the mean of other rules) reads `ETA ~0:00:30`."""
     total = counts["total"]
-    percent = f" ({100 * counts['done'] // total}%)" if total else ""
-    queued = f" · queued {counts['queued']}" if counts.get("queued") else ""  # on a cluster
-    text = (f"done {counts['done']}/{total}{percent} · running {counts['running']}{queued} · "
-            f"failed {counts['failed']} · blocked {counts['blocked']} · {clock(elapsed)}")
-    return text + (f" · ETA {clock(eta)}" if eta is not None else "")
+    done, running, failed, blocked = counts["done"], counts["running"], counts["failed"], counts["blocked"]
+    queued = counts.get("queued")  # on a cluster
+    end = f"ETA {'~' if rough else ''}{clock(eta)}" if eta is not None else ""
+    percent = f" ({100 * done // total}%)" if total else ""
+
+    def line(short: bool, drop_zero: bool, keep_percent: bool, keep_elapsed: bool) -> str:
+        names = ("", "run", "q", "fail", "blk") if short else ("done ", "running", "queued", "failed", "blocked")
+        fields = [f"{names[0]}{done}/{total}{percent if keep_percent else ''}",
+                  f"{names[1]} {running}"]
+        if queued:
+            fields.append(f"{names[2]} {queued}")
+        for name, value in ((names[3], failed), (names[4], blocked)):
+            if value or not drop_zero:
+                fields.append(f"{name} {value}")
+        if keep_elapsed:
+            fields.append(clock(elapsed))
+        if end:
+            fields.append(end)
+        return " · ".join(fields)
+
+    steps = ((False, False, True, True), (False, True, True, True), (False, True, False, True),
+             (False, True, False, False), (True, True, False, False))
+    text = line(*steps[0])
+    for step in steps[1:]:
+        if width is None or len(text) <= width:
+            break
+        text = line(*step)
+    return text
+
+
+def _count(number: int) -> str:
+    return f"{number:,}".replace(",", " ")
+
+
+def rule_lines(rows: list[dict], limit: int = 12) -> list[str]:
+    """`align  3 400/10 000 · 2 running · 1 failed`, one line per rule (Progress.rule_rows
+    or the same fields from `ppg top`'s snapshot), names aligned; past `limit` rules, the
+    rest summed in one line."""
+    if not rows:
+        return []
+    shown = rows[:limit]
+    width = max(len(row["rule"]) for row in shown)
+    lines = []
+    for row in shown:
+        parts = [f"{row['rule'].ljust(width)}  {_count(row['done'])}/{_count(row['jobs'])}"]
+        for field in ("running", "failed", "blocked"):
+            if row.get(field):
+                parts.append(f"{_count(row[field])} {field}")
+        lines.append(" · ".join(parts))
+    rest = rows[limit:]
+    if rest:
+        lines.append(f"... and {len(rest)} more rules ({_count(sum(r['done'] for r in rest))}/"
+                     f"{_count(sum(r['jobs'] for r in rest))} done)")
+    return lines
 
 
 _DIGITS = re.compile(r"\d+")
@@ -81,19 +134,29 @@ class Progress(Listener):
         self.ran = 0
         self.failed = 0  # jobs that failed themselves (any kind of job)
         self.blocked = 0  # output jobs that did not run because an upstream job failed
+        self.failed_outputs = 0  # output jobs among `failed`
+        self.rules: dict = {}  # rule -> [output jobs, done, failed, blocked] in this run so far
         self.groups: dict = {}  # (rule, message key) -> FailureGroup, in order of the first failure
         self.group_of: dict = {}  # failed job -> its FailureGroup
         self._rule_time: dict = {}  # rule -> [seconds, jobs] of this run's finished jobs
         self._remaining: dict | None = None  # job -> recorded runtime (0: unknown); built at first ETA
         self._known = 0.0  # sum of the recorded runtimes in _remaining
         self._unknown: Counter = Counter()  # rule -> jobs in _remaining without a recorded runtime
+        self.rough = False  # the last ETA priced a rule that has not run yet at others' mean
 
     # --- events --------------------------------------------------------------
 
     def on_run_started(self, scheduler) -> None:
         self.scheduler = scheduler
         self.started = time.time()
-        self.total = sum(1 for job in scheduler.jobs if counted(job))
+        rules = self.rules
+        for job in scheduler.jobs:
+            if counted(job):
+                self.total += 1
+                entry = rules.get(job.rule)
+                if entry is None:
+                    entry = rules[job.rule] = [0, 0, 0, 0]
+                entry[0] += 1
 
     def on_job_finished(self, job, attempt: Attempt) -> None:
         spent = self._rule_time.setdefault(job.rule, [0.0, 0])
@@ -102,13 +165,21 @@ class Progress(Listener):
         if counted(job):
             self.done += 1
             self.ran += 1
+            self._rule(job)[1] += 1
             self._settle(job)
 
     def on_job_skipped(self, job) -> None:
         if counted(job):
             self.done += 1
             self.up_to_date += 1
+            self._rule(job)[1] += 1
             self._settle(job)
+
+    def _rule(self, job) -> list:
+        entry = self.rules.get(job.rule)
+        if entry is None:
+            entry = self.rules[job.rule] = [0, 0, 0, 0]
+        return entry
 
     def on_job_failed(self, job, failure: Failure) -> None:
         self.failed += 1
@@ -123,16 +194,21 @@ class Progress(Listener):
         group.jobs.append(job)
         self.group_of[job] = group
         if counted(job):
+            self.failed_outputs += 1
+            self._rule(job)[2] += 1
             self._settle(job)
 
     def on_job_blocked(self, job, cause) -> None:
         if counted(job):
             self.blocked += 1
+            self._rule(job)[3] += 1
             self._settle(job)
 
     def on_jobs_generated(self, generator, new_jobs: list) -> None:
         new = [job for job in new_jobs if counted(job)]
         self.total += len(new)
+        for job in new:
+            self._rule(job)[0] += 1
         if self._remaining is not None:
             for job in new:
                 self._add_remaining(job)
@@ -146,11 +222,29 @@ class Progress(Listener):
         return {"done": self.done, "total": self.total, "up_to_date": self.up_to_date, "ran": self.ran,
                 "running": running, "queued": queued, "failed": self.failed, "blocked": self.blocked}
 
+    def not_started(self) -> int:
+        """Output jobs neither done, failed nor blocked (after a stop: never started)."""
+        return max(0, self.total - self.done - self.failed_outputs - self.blocked)
+
+    def rule_rows(self) -> list[dict]:
+        """Per rule: output jobs, done, running, failed, blocked; the rules with jobs still
+        to do first (most of them first), then the finished ones."""
+        running: Counter = Counter()
+        if self.scheduler is not None:
+            for job, _started, _cores, _pid in self.scheduler.running_jobs():
+                running[job.rule] += 1
+        rows = [{"rule": rule, "jobs": jobs, "done": done, "running": running.get(rule, 0), "failed": failed,
+                 "blocked": blocked} for rule, (jobs, done, failed, blocked) in self.rules.items()]
+        rows.sort(key=lambda row: (row["done"] + row["failed"] + row["blocked"] >= row["jobs"],
+                                   -(row["jobs"] - row["done"]), row["rule"]))
+        return rows
+
     def elapsed(self) -> float:
         return time.time() - self.started
 
-    def status_line(self) -> str:
-        return status_text(self.counts(), self.elapsed(), self.eta())
+    def status_line(self, width: int | None = None) -> str:
+        eta = self.eta()
+        return status_text(self.counts(), self.elapsed(), eta, width, self.rough)
 
     def eta(self) -> float | None:
         """Seconds the remaining output jobs take on the available cores, or None when that
@@ -158,6 +252,7 @@ class Progress(Listener):
         runtime of its rule in this run, else the mean of every job finished in this run.
         Jobs not decided yet count as if they run."""
         scheduler = self.scheduler
+        self.rough = False
         if scheduler is None:
             return None
         if self._remaining is None:
@@ -172,6 +267,7 @@ class Progress(Listener):
                     seconds += jobs * spent[0] / spent[1]
                 elif all_jobs:
                     seconds += jobs * all_time / all_jobs
+                    self.rough = True  # a rule not seen yet, priced at the mean of the others
                 else:
                     return None  # nothing ran yet and nothing is recorded
         now = time.time()

@@ -20,13 +20,15 @@ from importlib import resources
 from ..errors import StoreError
 from ..paths import LOG_DIR
 from ..plumbing.safe_files import write_file
+from ..store.lock import holder as lock_holder
 from ..store.reader import JobRun, RunInfo, RunSetting, StoreReader
 from ..store.run_graph import RunGraph
+from .control import ControlError, ask
 from .logs import logger
 
 REPORT_ENV = "PYPIPEGRAPH_REPORT"
 REPORT_NAME = "ppg_report.html"
-OUTCOMES = ("done", "failed", "killed")
+OUTCOMES = ("done", "failed", "killed", "running")  # running: a report taken during the run
 MAX_FAILURE_GROUPS = 200  # groups shown with a traceback and output; the rest are counted
 RESOURCE_FIELDS = ("rss", "cpu")  # optional JobRun fields: peak RSS bytes, CPU seconds
 TAIL_LINES = 30  # last lines of stderr shown per failure
@@ -85,8 +87,31 @@ def gather(reader: StoreReader, run_id: int | None = None) -> dict:
             known = ", ".join(str(r.run_id) for r in runs[:10])
             raise StoreError(f"run {run_id} is not in {reader.filename} (recent runs: {known})")
         run = matching[0]
-    return assemble(run, reader.job_runs(run_id=run.run_id), reader.run_setting(run.run_id),
-                    reader.run_logs(run.run_id), reader.run_cwd(run.run_id))
+    job_runs = reader.job_runs(run_id=run.run_id)
+    setting = reader.run_setting(run.run_id)
+    if run.outcome is None and run.run_id == runs[0].run_id:  # going on, or its master was killed
+        running = running_now(reader.filename, run.run_id, setting.master_pid)
+        if running is not None:
+            run = run._replace(outcome="running")
+            job_runs += running
+        else:
+            run = run._replace(outcome="did not finish")
+    return assemble(run, job_runs, setting, reader.run_logs(run.run_id), reader.run_cwd(run.run_id))
+
+
+def running_now(store: str, run_id: int, master_pid: int | None) -> list[JobRun] | None:
+    """The jobs running now in run `run_id` (as rows ending now), asked from the pipeline
+    running on `store`; [] when it runs but serves no live view; None when it does not run."""
+    holder = lock_holder(store)
+    if holder is None or (master_pid is not None and holder != master_pid):
+        return None
+    try:
+        snap = ask(store, {"ask": "snapshot"}, timeout=2.0)
+    except (ControlError, OSError, ValueError):
+        return []
+    now = snap.get("now") or time.time()
+    return [JobRun(run_id, row["job"], row["started"], now, "running", "running now", row.get("pid"),
+                   row.get("cores") or 1) for row in snap.get("running") or []]
 
 
 def assemble(run: RunInfo, job_runs: list, setting: RunSetting, logs: dict,
@@ -303,7 +328,7 @@ def blocked_jobs(rows: list[JobRun], graph: RunGraph | None) -> list[int]:
         return []
     node_of = {job_id: i for i, job_id in enumerate(graph.ids)}
     ran = {node_of[r.job_id] for r in rows if r.job_id in node_of}
-    stack = [node_of[r.job_id] for r in rows if r.outcome != "done" and r.job_id in node_of]
+    stack = [node_of[r.job_id] for r in rows if r.outcome in ("failed", "killed") and r.job_id in node_of]
     downs: list[list[int]] = [[] for _ in graph.ids]
     for up, down in graph.edges:
         downs[up].append(down)
@@ -322,7 +347,7 @@ def failure_groups(rows: list[JobRun], logs: dict, rule_of_row: list[int],
     ids and numbers ignored): the first job's traceback and output, the other rows counted."""
     groups: dict[tuple, dict] = {}
     for i, r in enumerate(rows):
-        if r.outcome == "done":
+        if r.outcome in ("done", "running"):
             continue
         stdout, stderr, traceback = logs.get(r.job_id, (None, None, None))
         message = _message(traceback, stderr, r.outcome)

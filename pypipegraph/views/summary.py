@@ -16,8 +16,8 @@ GROUPS_LISTED = 12  # groups listed at all; the rest are counted
 TRACEBACK_LINES = 12  # the last lines of a traceback (the user's frames and the error)
 
 ENDINGS = {
-    "stopped": "The run was stopped (`stop`): running jobs finished, nothing new started.",
-    "aborted": "The run was aborted (`abort`): the running jobs were killed, their partial outputs removed.",
+    "stopped": "The run was stopped from {by}: running jobs finished, nothing new started.",
+    "aborted": "The run was aborted from {by}: the running jobs were killed, their partial outputs removed.",
     "interrupted": "The run was interrupted (Ctrl-C): the running jobs were killed, their partial outputs "
                    "removed.",
     "SIGTERM": "The run was ended by SIGTERM (a batch system's time limit, or `kill`): the running jobs were "
@@ -25,15 +25,19 @@ ENDINGS = {
     "SIGHUP": "The run was ended by SIGHUP (its terminal or session closed): the running jobs were killed, "
               "their partial outputs removed.",
 }
+CUT_SHORT = ("stopped", "aborted", "interrupted")  # outcomes that leave jobs not started
 
 
-def headline(progress: Progress) -> str:
-    """`pypipegraph: 3 job(s) ran, 1 failed, 2 blocked, 9 up to date; 15 jobs in the graph (0:00:05).`"""
+def headline(progress: Progress, outcome: str = "ok") -> str:
+    """`pypipegraph: 3 job(s) ran, 1 failed, 2 blocked, 9 up to date; 15 jobs in the graph (0:00:05).`
+    A run cut short also counts the jobs it never started."""
     parts = [f"{progress.ran} job(s) ran", f"{progress.failed} failed"]
     if progress.blocked:
         parts.append(f"{progress.blocked} blocked")
     if progress.up_to_date:
         parts.append(f"{progress.up_to_date} up to date")
+    if outcome in CUT_SHORT and progress.not_started():
+        parts.append(f"{progress.not_started()} not started")
     return (f"pypipegraph: {', '.join(parts)}; {progress.total} jobs in the graph "
             f"({clock(progress.elapsed())}).")
 
@@ -50,9 +54,14 @@ def _group_title(group) -> str:
     return f"{jobs} of {group.rule} ({_jobs(group)}): {group.message}"
 
 
+def largest_first(progress: Progress) -> list:
+    """The failure groups, most jobs first (ties in the order they first failed), as the report."""
+    return sorted(progress.groups.values(), key=lambda group: -len(group.jobs))
+
+
 def failure_report(progress: Progress) -> list[str]:
     """Lines listing the failure groups, the first traceback of the first groups indented."""
-    groups = list(progress.groups.values())
+    groups = largest_first(progress)
     if not groups:
         return []
     kinds = "1 kind" if len(groups) == 1 else f"{len(groups)} kinds"
@@ -70,13 +79,17 @@ def failure_report(progress: Progress) -> list[str]:
     return lines
 
 
-def ending(progress: Progress, outcome: str, errors_file: str | None, run_log: str | None) -> str:
+def ending(progress: Progress, outcome: str, errors_file: str | None, run_log: str | None,
+           report: str | None = None, by: str = "the console") -> str:
     """The summary printed when a run ends; `outcome` is ok, failed, stopped, aborted,
-    interrupted (Ctrl-C), or the name of the signal that ended the run (SIGTERM, SIGHUP)."""
+    interrupted (Ctrl-C), or the name of the signal that ended the run (SIGTERM, SIGHUP);
+    `report` the HTML report written for the run, `by` who stopped it."""
     lines = []
     if outcome in ENDINGS:
-        lines.append(ENDINGS[outcome])
-    lines.append(headline(progress))
+        lines.append(ENDINGS[outcome].format(by=by))
+    lines.append(headline(progress, outcome))
+    if report:
+        lines.append(f"Report: {report} (open it in a browser; `ppg report` writes it again).")
     if outcome == "ok":
         return "\n".join(lines)
     lines.extend(failure_report(progress))
@@ -97,7 +110,7 @@ def ending(progress: Progress, outcome: str, errors_file: str | None, run_log: s
 
 def error_message(progress: Progress, failed: list, where: str) -> str:
     """The message of the ppg.RuntimeError: one line per failure group, not per job."""
-    groups = list(progress.groups.values())
+    groups = largest_first(progress)
     lines = []
     for group in groups[:GROUPS_LISTED]:
         if len(group.jobs) == 1:

@@ -8,8 +8,8 @@
   const D = JSON.parse(document.getElementById("ppg-data").textContent);
   const J = D.jobs;
   const N = J.id.length;
-  const COLOR = ["#3a9d5d", "#d64541", "#e8a33d"];
-  const LIGHT = ["#d6f0de", "#f8d4d2", "#fbe6c4"];
+  const COLOR = ["#3a9d5d", "#d64541", "#e8a33d", "#3f7fd6"];  // done, failed, killed, running now
+  const LIGHT = ["#d6f0de", "#f8d4d2", "#fbe6c4", "#d5e4f8"];
   const CRIT = "#4b2a86";
   const SELECT = "#1a66d6";
   const stopOf = J.start.map((s, i) => s + J.dur[i]);
@@ -35,9 +35,10 @@
   mark("before summary");
   // --- summary ---------------------------------------------------------------------
   const run = D.run;
-  const counts = [0, 0, 0];
+  const counts = [0, 0, 0, 0];
   J.outcome.forEach((o) => counts[o]++);
-  const runColor = run.outcome === "ok" ? COLOR[0] : run.outcome === "failed" ? COLOR[1] : COLOR[2];
+  const runColor = run.outcome === "ok" ? COLOR[0] : run.outcome === "failed" ? COLOR[1]
+    : run.outcome === "running" ? COLOR[3] : COLOR[2];
   const count = (name, n, color) => `<span class="count" id="count-${name}"${n && color ? ` style="color:${color};font-weight:600"` : ""}>` +
     `<b>${n.toLocaleString("en-US")}</b> ${name}</span>`;
   const graphJobs = D.graph ? D.graph.types.filter((t) => !/Invariant$/.test(D.graph.type_names[t])).length : 0;
@@ -46,14 +47,14 @@
     `started ${esc(new Date(run.started * 1000).toLocaleString())}, wall time ${fmt(run.wall_ms)}` +
     (run.cores ? `, ${run.cores} core(s)` : "") + (run.cwd ? ` &middot; in <code>${esc(run.cwd)}</code>` : "") + "<br>" +
     count("done", counts[0]) + count("failed", counts[1], COLOR[1]) + count("blocked", D.blocked.length, "#8a6d3b") +
-    count("killed", counts[2], COLOR[2]) +
+    count("killed", counts[2], COLOR[2]) + (run.outcome === "running" ? count("running now", counts[3], COLOR[3]) : "") +
     (D.graph ? `<span class="count">of ${graphJobs.toLocaleString("en-US")} job(s) in the graph (invariants not counted); the rest were up to date or not needed</span>` : "");
 
   mark("before rules");
   // --- rules -------------------------------------------------------------------------
   // per rule: jobs ran, outcomes, runtimes, peak memory; colours go to the rules with most runtime
   const nr = R.length;
-  const ruleStat = R.map((name, r) => ({ r, name, ran: 0, outcome: [0, 0, 0], blocked: 0, graph: 0, total: 0, max: 0, rss: null, cpu: 0 }));
+  const ruleStat = R.map((name, r) => ({ r, name, ran: 0, outcome: [0, 0, 0, 0], blocked: 0, graph: 0, total: 0, max: 0, rss: null, cpu: 0 }));
   for (let i = 0; i < N; i++) {
     const s = ruleStat[J.rule[i]];
     s.ran++; s.outcome[J.outcome[i]]++; s.total += J.dur[i]; if (J.dur[i] > s.max) s.max = J.dur[i];
@@ -78,13 +79,15 @@
   const shownRules = ruleStat.filter((s) => s.ran || s.blocked || (s.graph && !/Invariant$/.test(s.name)))
     .sort((a, b) => b.total - a.total || b.ran - a.ran || (a.name < b.name ? -1 : 1));
   $("rules").querySelector("thead").innerHTML = "<tr><th>rule</th><th class=num>ran</th><th class=num>failed</th>" +
-    (counts[2] ? "<th class=num>killed</th>" : "") + "<th class=num>blocked</th>" +
+    (counts[2] ? "<th class=num>killed</th>" : "") + (counts[3] ? "<th class=num>running now</th>" : "") +
+    "<th class=num>blocked</th>" +
     (D.graph ? "<th class=num>in graph</th>" : "") +
     "<th class=num>total runtime</th><th class=num>mean</th><th class=num>max</th>" +
     (RSS ? "<th class=num>peak RSS</th>" : "") + (CPU ? "<th class=num>CPU / wall</th>" : "") + "</tr>";
   $("rules").querySelector("tbody").innerHTML = shownRules.map((s) => `<tr data-rule="${s.r}"><td><i class="swatch" style="background:${ruleColor[s.r]}"></i>${esc(s.name)}</td>` +
     `<td class="num">${s.ran}</td><td class="num${s.outcome[1] ? " out-failed" : ""}">${s.outcome[1]}</td>` +
     (counts[2] ? `<td class="num${s.outcome[2] ? " out-killed" : ""}">${s.outcome[2]}</td>` : "") +
+    (counts[3] ? `<td class="num out-running">${s.outcome[3]}</td>` : "") +
     `<td class="num">${s.blocked}</td>` + (D.graph ? `<td class="num">${s.graph}</td>` : "") +
     `<td class="num">${s.ran ? fmt(s.total) : ""}</td><td class="num">${s.ran ? fmt(Math.round(s.total / s.ran)) : ""}</td>` +
     `<td class="num">${s.ran ? fmt(s.max) : ""}</td>` + (RSS ? `<td class="num">${bytes(s.rss)}</td>` : "") +
@@ -100,7 +103,7 @@
       ? ranked.slice(0, PALETTE.length).map((s) => `<span><i style="background:${ruleColor[s.r]}"></i>${esc(s.name)}</span>`)
         .concat(ranked.length > PALETTE.length ? [`<span><i style="background:#9a9a9a"></i>other rules</span>`] : [])
         .concat([1, 2].map((o) => `<span><i style="background:${COLOR[o]}"></i>${D.outcomes[o]}</span>`))
-      : D.outcomes.map((o, i) => `<span><i style="background:${COLOR[i]}"></i>${o}</span>`);
+      : D.outcomes.map((o, i) => i < 3 || counts[3] ? `<span><i style="background:${COLOR[i]}"></i>${o}</span>` : "");
     $("legend").innerHTML = items.join("") +
       `<span><i style="background:#fff;border:2px solid ${CRIT};width:9px;height:9px"></i>critical path</span>`;
   }
@@ -126,6 +129,7 @@
   function width() { return canvas.clientWidth || 800; }
   function scale() { return (width() - LABEL_W - 8) / Math.max(view.t1 - view.t0, 1); }
   let pxPerMs = 1; // scale() as of the last drawing: reading the layout per bar would cost
+  const drawnNames = [], drawnAxis = [];  // what the last drawing wrote (ppgReport, for tests)
   function xOf(t) { return LABEL_W + (t - view.t0) * pxPerMs; }
 
   function drawTimeline() {
@@ -140,15 +144,18 @@
     ctx.font = "11px system-ui, sans-serif";
     ctx.textBaseline = "middle";
     let names = 0;
-    // axis
+    drawnNames.length = 0; drawnAxis.length = 0;
+    // axis: as many decimals as the step needs, so that no two ticks read alike
     const span = view.t1 - view.t0;
     const step = niceStep(span / 8);
     ctx.fillStyle = "#666";
     ctx.strokeStyle = "#eee";
-    for (let t = Math.ceil(view.t0 / step) * step; t <= view.t1; t += step) {
-      const x = xOf(t);
+    for (let k = Math.ceil(view.t0 / step); k * step <= view.t1; k++) {
+      const t = k * step, x = xOf(t);
       ctx.beginPath(); ctx.moveTo(x, AXIS_H - 4); ctx.lineTo(x, h); ctx.stroke();
-      ctx.fillText(fmt(Math.round(t)), x + 2, AXIS_H / 2);
+      const label = axisLabel(t, step);
+      ctx.fillText(label, x + 2, AXIS_H / 2);
+      drawnAxis.push(label);
     }
     // lanes
     const drawn = [];
@@ -175,13 +182,15 @@
         if (color !== lastColor) { ctx.fillStyle = color; lastColor = color; } // setting a colour costs
         ctx.fillRect(x0, y + 3, bw, LANE_H - 6);
         if (bw > 3) { ctx.fillStyle = "rgba(255,255,255,.35)"; ctx.fillRect(x1 - 1, y + 3, 1, LANE_H - 6); lastColor = ""; }
-        if (bw >= 36) { // the job's name where the bar can hold it (its end, which tells jobs apart)
+        if (bw >= 36) { // the job's name where the bar holds at least its last path part (what tells jobs apart)
           const left = Math.max(x0, LABEL_W) + 3, room = Math.min(x1, w) - left - 3;
           const fit = Math.floor(room / CHAR_W);
-          if (fit >= 4) {
-            const id = J.id[i];
+          const id = J.id[i], base = id.length - id.lastIndexOf("/") - 1;
+          if (fit >= id.length || fit >= base + 1) {
+            const text = id.length > fit ? "\u2026" + id.slice(id.length - fit + 1) : id;
             ctx.fillStyle = "#fff"; lastColor = "";
-            ctx.fillText(id.length > fit ? "\u2026" + id.slice(id.length - fit + 1) : id, left, y + LANE_H / 2);
+            ctx.fillText(text, left, y + LANE_H / 2);
+            if (drawnNames.length < 200) drawnNames.push(text);
             names++;
           }
         }
@@ -294,6 +303,14 @@
     });
   }
 
+  function axisLabel(ms, step) {
+    const decimals = step >= 1000 ? 0 : Math.min(3, Math.ceil(3 - Math.log10(step) - 1e-9));
+    const s = ms / 1000;
+    if (s < 60) return s.toFixed(decimals) + " s";
+    if (step >= 60000) return fmt(Math.round(ms));
+    const m = Math.floor(s / 60), rest = (s - 60 * m).toFixed(decimals);
+    return m + "m " + rest.padStart(decimals ? 3 + decimals : 2, "0") + "s";
+  }
   function niceStep(raw) {
     const p = Math.pow(10, Math.floor(Math.log10(Math.max(raw, 1))));
     for (const m of [1, 2, 5, 10]) if (m * p >= raw) return m * p;
@@ -385,8 +402,12 @@
     const crit = D.critical;
     let busy = 0;
     crit.forEach((i) => { busy += J.dur[i]; });
+    const share = busy / Math.max(maxStop, 1);
+    const limit = share < 0.5 && S.utilisation !== null && S.utilisation >= 0.7
+      ? " The run was limited by cores, not by dependencies: more cores would shorten it."
+      : share >= 0.8 ? " The run was limited by dependencies: more cores would not shorten it much." : "";
     $("critical-summary").textContent = `Critical path: ${crit.length} job(s), ${fmt(busy)} of running ` +
-      `(${pct(busy / Math.max(maxStop, 1))} of the wall time), ends with ${J.id[crit[crit.length - 1]]}`;
+      `(${pct(share)} of the wall time), ends with ${J.id[crit[crit.length - 1]]}.${limit}`;
     const items = [];
     crit.forEach((i, k) => {
       const gap = k ? J.start[i] - stopOf[crit[k - 1]] : J.start[i];
@@ -720,6 +741,7 @@
   window.ppgReport = {
     bars: N, lanes: lanes.length, critical: D.critical.map((i) => J.id[i]), matching: () => matching.length,
     names: () => +canvas.dataset.names, rules: R.length, timings,
+    drawnNames: () => drawnNames.slice(), axisLabels: () => drawnAxis.slice(),
     barCenter: (id) => {
       const i = J.id.indexOf(id);
       return i < 0 ? null : { x: (xOf(J.start[i]) + Math.max(xOf(stopOf[i]), xOf(J.start[i]) + 1)) / 2, y: AXIS_H + J.lane[i] * LANE_H + LANE_H / 2 };
