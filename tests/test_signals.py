@@ -67,6 +67,16 @@ def test_a_signal_ends_the_run_as_ctrl_c_does(headless, signum):  # noqa: F811 -
     assert [runs(i) for i in range(3)] == [1, 2, 2]
 
 
+
+def started_pid() -> int:
+    """The pid the job wrote to `started` (waited for: the file appears before its content)."""
+    deadline = time.monotonic() + TIMEOUT
+    while not Path("started").read_text().strip():
+        assert time.monotonic() < deadline, "the job never wrote its pid"
+        time.sleep(0.01)
+    return int(Path("started").read_text())
+
+
 def test_a_signal_the_script_ignores_stays_ignored(headless):  # noqa: F811 - the fixture
     """nohup: SIGHUP ignored before the run stays ignored during it."""
     Path("pipeline.py").write_text("import signal; signal.signal(signal.SIGHUP, signal.SIG_IGN)\n"
@@ -119,7 +129,7 @@ def test_sigterm_on_a_submit_run_kills_the_batch_job_and_leaves_no_files(tmp_pat
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for_files("started")
-        job = int(Path("started").read_text())
+        job = started_pid()
         os.kill(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=TIMEOUT) == 143, Path("run.out").read_text()
     finally:
@@ -141,7 +151,7 @@ def test_the_files_of_a_submit_run_killed_by_sigkill_are_removed_by_the_next_run
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_for_files("started")
-        job = int(Path("started").read_text())
+        job = started_pid()
         os.kill(proc.pid, signal.SIGKILL)  # cannot be caught: its directory stays behind
         proc.wait(timeout=TIMEOUT)
         os.killpg(os.getpgid(job), signal.SIGKILL)
