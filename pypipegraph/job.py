@@ -1,7 +1,7 @@
 """The job classes under pypipegraph 0.197's module name (`pypipegraph.job`).
 
-Invariant: re-exports only (the classes live in pypipegraph.jobs.*), plus the two
-module-level helpers 0.197 code imports from here: `function_to_str` and `NotebookJob`.
+Invariant: re-exports only (the classes live in pypipegraph.jobs.*), plus what 0.197 code
+imports from here: `function_to_str`, `NotebookJob` and the invariant base `_InvariantJob`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from .jobs.base import Job, JobList
 from .jobs.generating import DependencyInjectionJob, FinalJob, JobGeneratingJob
 from .jobs.invariants import (
     FileChecksumInvariant,
+    _Invariant,
     FileInvariant,
     FileTimeInvariant,
     FunctionInvariant,
@@ -34,6 +35,13 @@ from .jobs.output import (
     TempFilePlusGeneratingJob,
 )
 from .jobs.plots import CombinedPlotJob, PlotJob
+
+
+class _InvariantJob(_Invariant):
+    """0.197's base class of invariants: it cannot have dependencies (JobContractError); a
+    subclass gives its value with `_get_invariant(old, all_invariant_stati)`."""
+
+    compute = Job._compute_via_get_invariant
 
 
 def function_to_str(func: Callable | None) -> str:

@@ -9,7 +9,9 @@
     bump_generation()                the master's memory changed: later jobs need new workers
     shutdown(kill=False)
 
-Optional, for executors whose jobs may wait in a cluster's queue: a handle's `state`
+Optional: `forget_state(since_generation)`: the master deleted state it had from that
+generation on (a job's cleanup ran); jobs started later must not see it (local: workers
+forked since then are retired). Optional, for executors whose jobs may wait in a cluster's queue: a handle's `state`
 ("queued", "running", "done") and `host`, and `states() -> (running, queued)`; the
 scheduler then counts queued jobs apart from running ones (progress()["queued"]).
 

@@ -14,6 +14,7 @@ from ..errors import JobContractError
 from ..hashing import describe_function, file_stat, hash_file
 from .base import Job, required_positional
 from .invariants import FunctionInvariant, _multi_id
+from .protocol197 import check_nothing_returned
 
 
 class FileGeneratingJob(Job):
@@ -63,7 +64,7 @@ class FileGeneratingJob(Job):
         Runs in the worker. (`invalidated(reason)` was called in the master, by the rebuilder.)"""
         try:
             self.remove_old_outputs()
-            self.run()
+            check_nothing_returned(self.run())
         except BaseException as exc:
             self.remove_partial_outputs()
             if isinstance(exc, FileNotFoundError):
@@ -162,7 +163,7 @@ def _output_id(filenames, cls_name: str) -> str:
             "use FileGeneratingJob for one file."
         )
     if not hasattr(filenames, "__iter__"):
-        raise TypeError(f"{cls_name}: filenames must be a list of str, got {filenames!r}")
+        raise TypeError("filenames was not iterable")  # 0.197's words; the id is unknown here
     return _multi_id(list(filenames), cls_name)
 
 
@@ -175,6 +176,19 @@ def outputs_state(filenames: list[str]) -> list[tuple[str, int, int, int]]:
     return state
 
 
+def remove_temp_files(job) -> None:
+    """0.197's cleanup() of a temp job: remove its temporary files. The run removes them
+    itself (rebuilder.TempFiles); this is what `do_cleanup_if_was_never_run` calls."""
+    for name in job.temp_filenames():
+        try:
+            os.unlink(name)
+        except FileNotFoundError:
+            pass
+
+
+remove_temp_files.engine_cleanup = True  # the scheduler leaves temp files to TempFiles
+
+
 class TempFileGeneratingJob(FileGeneratingJob):
     """A file that only its direct dependants need.
 
@@ -185,6 +199,7 @@ class TempFileGeneratingJob(FileGeneratingJob):
 
     lazy = True
     is_temp_job = True
+    cleanup = remove_temp_files
 
     def temp_filenames(self) -> list[str]:
         return self.filenames
@@ -195,6 +210,7 @@ class MultiTempFileGeneratingJob(MultiFileGeneratingJob):
 
     lazy = True
     is_temp_job = True
+    cleanup = remove_temp_files
 
     def temp_filenames(self) -> list[str]:
         return self.filenames
@@ -208,6 +224,7 @@ class TempFilePlusGeneratingJob(FileGeneratingJob):
 
     lazy = True
     is_temp_job = True
+    cleanup = remove_temp_files
 
     def __init__(self, temp_filename, keep_filename, function: Callable, rename_broken: bool = False):
         keep = str(keep_filename)
