@@ -12,13 +12,13 @@ from .jobs.base import Job, JobList
 from .jobs.generating import DependencyInjectionJob, FinalJob, JobGeneratingJob
 from .jobs.invariants import (
     FileChecksumInvariant,
-    _Invariant,
     FileInvariant,
     FileTimeInvariant,
     FunctionInvariant,
     MultiFileInvariant,
     ParameterInvariant,
     RobustFileChecksumInvariant,
+    _Invariant,
 )
 from .jobs.loading import (
     AttributeLoadingJob,
