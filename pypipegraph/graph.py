@@ -89,6 +89,7 @@ class Pipegraph:
         self.command_log_dirs: dict = {}  # logs/jobs/<name> -> the CommandJob streaming there
         self.object_uniquifier: dict = {}  # class -> {name: True}, see util.assert_uniqueness_of_object
         self.stat_cache: dict = {}  # file name -> (os.stat result, when), see util.stat
+        self._wired_finals: list = []  # FinalJobs connect_graph() made depend on the sinks
         self.history = None  # the open store while the graph runs
         self.dump_pid = None  # the child writing logs/ppg_graph.gml (dump_graph); os.waitpid it
 
@@ -261,12 +262,14 @@ class Pipegraph:
             final.prerequisites.update(sinks)
             for sink in sinks:
                 sink.dependants.add(final)
+        self._wired_finals = finals
 
     def _unwire_final_jobs(self) -> None:
-        for final in [job for job in self.jobs.values() if job.is_final and job.prerequisites]:
+        for final in self._wired_finals:
             for up in final.prerequisites:
                 up.dependants.discard(final)
             final.prerequisites.clear()
+        self._wired_finals = []
 
     def _release_edges(self) -> None:
         """After a run the jobs' edges are released (0.197: `prerequisites` and `dependants`
@@ -293,7 +296,9 @@ class Pipegraph:
         """The jobs that are not pruned. A pruned job's `_pruned` becomes its id, and every job
         downstream of it (but final jobs) gets that id too (0.197's `_pruned` reason)."""
         jobs = self.jobs.values()
-        roots = [job for job in jobs if job._pruned is True]
+        roots = [job for job in jobs if job._pruned]
+        if not roots:
+            return list(jobs)
         for root in roots:
             if root._pruned is not True:
                 continue  # downstream of a root handled before
@@ -307,8 +312,6 @@ class Pipegraph:
                 seen.add(job)
                 job._pruned = reason
                 stack.extend(job.dependants)
-        if not roots and not any(job._pruned for job in jobs):
-            return list(jobs)
         return [job for job in jobs if not job._pruned]
 
     def _end(self, scheduler, progress, server, runlog) -> None:
