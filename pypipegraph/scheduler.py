@@ -485,8 +485,9 @@ class Scheduler:
     def _cleanup_never_run(self) -> None:
         """After a run without failures, a job with `do_cleanup_if_was_never_run` that did
         not run is cleaned up too (0.197: a temp job removes a stale file)."""
+        state = self.state
         for job in self.jobs:
-            if job.do_cleanup_if_was_never_run and not job.was_run:
+            if job.do_cleanup_if_was_never_run and state[job] != DONE:
                 job.cleanup()
 
     # --- temporary files -------------------------------------------------------
