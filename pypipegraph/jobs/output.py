@@ -12,9 +12,9 @@ from collections.abc import Callable
 
 from ..errors import JobContractError
 from ..hashing import describe_function, file_stat, hash_file
+from ..legacy.protocol import check_nothing_returned
 from .base import Job, required_positional
 from .invariants import FunctionInvariant, _multi_id
-from .protocol197 import check_nothing_returned
 
 
 class FileGeneratingJob(Job):
