@@ -18,6 +18,7 @@ import pytest
 
 import pypipegraph as ppg
 from pypipegraph.plumbing import safe_files
+from pypipegraph.views.console import Console
 from pypipegraph.views.logs import RunLog
 
 UMLAUT = os.fsdecode(b"out/Probe_M\xfcller.txt")  # a name that is not valid UTF-8
@@ -86,7 +87,7 @@ def test_logs_and_console_take_an_undecodable_name(new_pipegraph, capfd):
     assert f'label "{SHOWN}"' in Path("logs/ppg_graph.gml").read_text()
     assert f"{SHOWN}: runs because never ran\n" in Path("logs/ppg_run.txt").read_text()
     assert runlog.problem is None
-    ppg.console.Console(quiet=False, interactive=False, stream=sys.stdout).print(f"FAILED {job.job_id}")
+    Console(quiet=False, interactive=False, stream=sys.stdout).print(f"FAILED {job.job_id}")
     assert f"FAILED {SHOWN}\n" in capfd.readouterr().out
 
 
