@@ -22,7 +22,7 @@ class Attempt:
     `usage` its resource use, host and user-set state (usage.Usage; None when unmeasured)."""
 
     __slots__ = ("start", "stop", "pid", "cores", "stdout", "stderr", "outcome", "reason", "traceback",
-                 "measured")
+                 "measured", "held")
 
     def __init__(self, start, stop, pid, cores, stdout="", stderr="", outcome="done", reason="",
                  traceback=None, usage=None):
@@ -36,6 +36,7 @@ class Attempt:
         self.reason = reason
         self.traceback = traceback
         self.measured = usage  # the Usage fields as the worker sent them (a plain tuple)
+        self.held = (start, stop)  # (start, stop) as the master saw the whole job (set by the scheduler)
 
     @property
     def usage(self) -> Usage | None:

@@ -98,8 +98,10 @@ class Pipegraph:
         self.listeners: list = []  # events.Listener objects that hear the run's events too
         self.command_log_dirs: dict = {}  # logs/jobs/<name> -> the CommandJob streaming there
         self.object_uniquifier: dict = {}  # class -> {name: True}, see util.assert_uniqueness_of_object
+        self.stat_cache: dict = {}  # file name -> (os.stat result, when), see util.stat
+        self._wired_finals: list = []  # FinalJobs connect_graph() made depend on the sinks
         self.store = None  # the open store while the graph runs
-        self.dump_pid = None  # 0.197 compatibility: no graph-dumping child process here
+        self.dump_pid = None  # the child writing logs/ppg_graph.gml (dump_graph); os.waitpid it
 
     def __getstate__(self) -> dict:
         # shipped to Dask workers: the open store stays with the master
@@ -180,7 +182,9 @@ class Pipegraph:
             self.legacy_status_source = legacy_status_file(self.invariant_status_filename)
             store = History(self.invariant_status_filename)
             try:
-                runlog.write_graph(jobs, gml=self.dump_graph)
+                runlog.write_graph(jobs, gml=False)
+                if self.dump_graph and runlog.enabled:  # as 0.197: in a forked child
+                    self.dump_pid = runlog.write_gml_in_child(jobs)
                 with store:
                     self.store = store
                     rebuilder = Rebuilder(store, runlog.line)
@@ -222,11 +226,14 @@ class Pipegraph:
                 _summarised(exc)
                 raise
             finally:
-                if store.graph_jobs != len(scheduler.jobs) and (
-                        scheduler.n_ran or scheduler.failed or report_wanted(report, self.report)):
-                    # kept when the first job started, again when jobs were generated since; a run
-                    # where nothing ran needs no graph: spare the no-op rerun
-                    keep_graph(store, scheduler)
+                try:
+                    if store.graph_jobs != len(scheduler.jobs) and (
+                            scheduler.n_ran or scheduler.failed or report_wanted(report, self.report)):
+                        # kept when the first job started, again when jobs were generated since; a
+                        # run where nothing ran needs no graph: spare the no-op rerun
+                        keep_graph(store, scheduler)
+                finally:
+                    self._release_edges()
         return scheduler, progress, server
 
     def _interactive(self) -> bool | None:
@@ -260,6 +267,36 @@ class Pipegraph:
         for job in list(self.jobs.values()):
             for invariant in job.auto_invariants():
                 job.depends_on(invariant)
+        self._wire_final_jobs()
+
+    def _wire_final_jobs(self) -> None:
+        """As 0.197 showed it: every FinalJob is a dependant of each job without other
+        dependants. The scheduler runs final jobs after everything anyway; _order takes
+        these edges out again before the run."""
+        jobs = self.jobs.values()
+        finals = [job for job in jobs if job.is_final]
+        if not finals:
+            return
+        sinks = [job for job in jobs
+                 if not job.is_final and all(dependant.is_final for dependant in job.dependants)]
+        for final in finals:
+            final.prerequisites.update(sinks)
+            for sink in sinks:
+                sink.dependants.add(final)
+        self._wired_finals = finals
+
+    def _unwire_final_jobs(self) -> None:
+        for final in self._wired_finals:
+            for up in final.prerequisites:
+                up.dependants.discard(final)
+            final.prerequisites.clear()
+        self._wired_finals = []
+
+    def _release_edges(self) -> None:
+        """After a run the jobs' edges are released (0.197: `prerequisites` and `dependants`
+        are None), so the graph's jobs can be collected."""
+        for job in self.jobs.values():
+            job.prerequisites = job.dependants = None
 
     def prepare(self) -> list:
         """Connect the graph (placeholders, implicit invariants) and return the jobs that
@@ -285,6 +322,7 @@ class Pipegraph:
     def _order(self) -> list:
         """Drop pruned jobs, keep what the targets need, and order the rest (run() connected
         the graph just before)."""
+        self._unwire_final_jobs()
         active = self._unpruned()
         if self.targets is not None:
             total = sum(1 for job in active if not job.is_invariant)
@@ -303,17 +341,26 @@ class Pipegraph:
                 pool.check(job)
 
     def _unpruned(self) -> list:
-        pruned = set()
-        stack = [job for job in self.jobs.values() if job._pruned]
-        while stack:
-            job = stack.pop()
-            if job in pruned:
-                continue
-            pruned.add(job)
-            stack.extend(job.dependants)
-        if not pruned:
-            return list(self.jobs.values())
-        return [job for job in self.jobs.values() if job not in pruned]
+        """The jobs that are not pruned. A pruned job's `_pruned` becomes its id, and every job
+        downstream of it (but final jobs) gets that id too (0.197's `_pruned` reason)."""
+        jobs = self.jobs.values()
+        roots = [job for job in jobs if job._pruned]
+        if not roots:
+            return list(jobs)
+        for root in roots:
+            if root._pruned is not True:
+                continue  # downstream of a root handled before
+            reason = root._pruned = root.job_id
+            stack = list(root.dependants)
+            seen = set()
+            while stack:
+                job = stack.pop()
+                if job in seen or job.is_final:
+                    continue
+                seen.add(job)
+                job._pruned = reason
+                stack.extend(job.dependants)
+        return [job for job in jobs if not job._pruned]
 
     def _end(self, scheduler, progress, server, runlog) -> None:
         """Print how the run ended; raise RunInterrupted after a stop or abort, ppg.RuntimeError

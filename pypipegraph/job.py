@@ -1,7 +1,7 @@
 """The job classes under pypipegraph 0.197's module name (`pypipegraph.job`).
 
-Invariant: re-exports only (the classes live in pypipegraph.jobs.*), plus the two
-module-level helpers 0.197 code imports from here: `function_to_str` and `NotebookJob`.
+Invariant: re-exports only (the classes live in pypipegraph.jobs.*), plus what 0.197 code
+imports from here: `function_to_str`, `NotebookJob` and the invariant base `_InvariantJob`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from .jobs.invariants import (
     MultiFileInvariant,
     ParameterInvariant,
     RobustFileChecksumInvariant,
+    _Invariant,
 )
 from .jobs.loading import (
     AttributeLoadingJob,
@@ -34,6 +35,13 @@ from .jobs.output import (
     TempFilePlusGeneratingJob,
 )
 from .jobs.plots import CombinedPlotJob, PlotJob
+
+
+class _InvariantJob(_Invariant):
+    """0.197's base class of invariants: it cannot have dependencies (JobContractError); a
+    subclass gives its value with `_get_invariant(old, all_invariant_stati)`."""
+
+    compute = Job._compute_via_get_invariant
 
 
 def function_to_str(func: Callable | None) -> str:

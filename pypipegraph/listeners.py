@@ -42,7 +42,7 @@ class OutcomeFields(Listener):
 
 
 def _copy_attempt(job, attempt: Attempt) -> None:
-    job.start_time, job.stop_time = attempt.start, attempt.stop
+    job.start_time, job.stop_time = attempt.held  # 0.197: around the whole job, in the master
     job.stdout, job.stderr = attempt.stdout, attempt.stderr
 
 
@@ -110,6 +110,9 @@ class RunLogWriter(Listener):
 
     def on_job_ready(self, job, reasons) -> None:
         self.runlog.decision(job.job_id, reasons)
+
+    def on_job_finished(self, job, attempt: Attempt) -> None:
+        self.runlog.finished(job.job_id, attempt.stop - attempt.start)
 
     def on_job_failed(self, job, failure: Failure) -> None:
         self.runlog.failure(job, failure.traceback)

@@ -118,8 +118,8 @@ class Scheduler:
                 with deferred():  # ... and the finished ones are handled
                     finished, typed = self.executor.wait(timeout, console.inputs())
                     self._collected = finished  # Ctrl-C before they are handled: see _abort
-                    for _worker, index, result in finished:
-                        self._finished(self.jobs[index], result)
+                    for handle, index, result in finished:
+                        self._finished(self.jobs[index], result, handle.started)
                     self._collected = ()
                 if typed:
                     console.handle_input()
@@ -127,6 +127,8 @@ class Scheduler:
                 self._emit("on_tick")
             self.temp_files.remove_all()
             outcome = "stopped" if self.stopping else ("failed" if self.failed else "ok")
+            if outcome == "ok":
+                self._cleanup_never_run()
         except BaseException:
             self._abort()
             raise
@@ -355,9 +357,12 @@ class Scheduler:
             return
         self.generation_of[job] = generation
         self._job_done(job)
-        self._cleanup_prerequisites(job)
+        if not job.loads:  # 0.197: only an executed job cleans up its prerequisites
+            self._cleanup_prerequisites(job)
 
-    def _finished(self, job, result) -> None:
+    def _finished(self, job, result, started: float | None = None) -> None:
+        """`job` came back from an executor that started it at `started` (master time)."""
+        held = (started or result.start, time.time())
         cores = self.budget.held(job)
         self._release(job)
         reason = "; ".join(self.reasons.get(job, ()))
@@ -370,14 +375,16 @@ class Scheduler:
             attempt = Attempt(result.start, result.stop, result.pid, cores, result.stdout, result.stderr,
                               "killed" if why else "failed", reason, result.traceback,
                               getattr(result, "usage", None))
+            attempt.held = held
             if why is None and isinstance(result.value, JobDiedException):
                 why = "Died: " + str(result.value)
             self._fail(job, Failure(result.value, result.traceback, why or "Exception", attempt))
             return
         self.n_ran += 1
-        self._emit("on_job_finished", job, Attempt(result.start, result.stop, result.pid, cores,
-                                                   result.stdout, result.stderr, "done", reason, None,
-                                                   getattr(result, "usage", None)))  # optional
+        attempt = Attempt(result.start, result.stop, result.pid, cores, result.stdout, result.stderr, "done",
+                          reason, None, getattr(result, "usage", None))  # usage: optional
+        attempt.held = held
+        self._emit("on_job_finished", job, attempt)
         self.rebuilder.record_run(job, result.value, result.start, result.stop)
         self._job_done(job)
         self._cleanup_prerequisites(job)
@@ -437,11 +444,14 @@ class Scheduler:
     # --- cleanup (0.197's hook) -------------------------------------------------
 
     def _cleanup_prerequisites(self, job) -> None:
-        """`job` ran: a prerequisite with a `cleanup()` (an AttributeLoadingJob deletes its
-        attribute) is cleaned up in the master once every direct dependant of it in this
-        run has run successfully (0.197). A cleaned-up loader loads again if asked."""
+        """`job` was executed: a prerequisite with a `cleanup()` (an AttributeLoadingJob
+        deletes its attribute) is cleaned up in the master once every direct dependant of it
+        in this run was executed successfully (0.197). A loader counts as never executed, so
+        a loader feeding only loaders keeps its data for the run. A cleaned-up loader loads
+        again if asked; workers forked after it loaded are not used again (they would still
+        see its data)."""
         for up in job.prerequisites:
-            if not up.has_cleanup:
+            if not up.has_cleanup and "cleanup" not in up.__dict__:  # also one set on the instance
                 continue
             left = self.cleanup_left.get(up)
             if left == -1:
@@ -453,14 +463,31 @@ class Scheduler:
                 self.cleanup_left[up] = left
                 continue
             self.cleanup_left[up] = -1
-            up.cleanup()
+            changed = up.cleanup()
             self._emit("on_job_cleaned_up", up)
             if up.lazy and self.state.get(up) == DONE:
                 self.state[up] = IDLE
+            forget = getattr(self.executor, "forget_state", None)
+            if changed is not False and forget is not None:  # False: it deleted nothing
+                forget(self.generation_of.get(up, 0))
 
     def _not_run(self, job) -> int:
+        """Direct dependants of `job` in this run not executed (yet); loaders never are."""
         state = self.state
-        return sum(1 for dependant in job.dependants if state.get(dependant, DONE) != DONE)
+        left = 0
+        for dependant in job.dependants:
+            here = state.get(dependant)  # None: not in this run (pruned)
+            if here is not None and (here != DONE or dependant.loads):
+                left += 1
+        return left
+
+    def _cleanup_never_run(self) -> None:
+        """After a run without failures, a job with `do_cleanup_if_was_never_run` that did
+        not run is cleaned up too (0.197: a temp job removes a stale file)."""
+        state = self.state
+        for job in self.jobs:
+            if job.do_cleanup_if_was_never_run and state[job] != DONE:
+                job.cleanup()
 
     # --- temporary files -------------------------------------------------------
 

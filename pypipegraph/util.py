@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import types
 from typing import Any
 
@@ -57,8 +58,17 @@ def file_exists(filename: str) -> bool:
 
 
 def stat(filename: str) -> os.stat_result:
-    """os.stat of a file (0.197 cached it for a second; a fresh stat is always right)."""
-    return os.stat(filename)
+    """os.stat of a file, cached per graph for one second (as in 0.197, which libraries
+    call it for many files at once); without a graph, a fresh stat."""
+    graph = state.global_pipegraph
+    if graph is None:
+        return os.stat(filename)
+    cache = graph.stat_cache
+    now = time.time()
+    hit = cache.get(filename)
+    if hit is None or now - hit[1] > 1:
+        hit = cache[filename] = (os.stat(filename), now)
+    return hit[0]
 
 
 def output_file_exists(filename: str) -> bool:

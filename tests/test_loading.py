@@ -887,3 +887,39 @@ def test_attribute_is_removed_once_all_dependants_ran(new_pipegraph):
     holder, attr = build()
     ppg.run()
     assert holder.value == "v" and not attr.was_cleaned_up
+
+
+@pytest.mark.parametrize("reuse", [False, True], ids=["fresh process per job", "reused workers"])
+def test_jobs_started_after_a_cleanup_do_not_see_the_deleted_attribute(new_pipegraph, reuse):
+    """Workers forked while the attribute existed are not used again once it was deleted;
+    `second` and `third` do not depend on the loader and start after the cleanup."""
+    new_pipegraph.new_pipegraph(reuse_workers=reuse)
+    holder = Holder()
+
+    def seen(of):
+        Path(of).write_text(str(getattr(holder, "value", "<none>")))
+
+    load = ppg.AttributeLoadingJob("load", holder, "value", lambda: "loaded")
+    first = ppg.FileGeneratingJob("out/first", seen).depends_on(load)
+    second = ppg.FileGeneratingJob("out/second", seen).depends_on(first)
+    ppg.FileGeneratingJob("out/third", seen).depends_on(second)
+    ppg.run()
+    assert [read(f"out/{name}") for name in ("first", "second", "third")] == ["loaded", "<none>", "<none>"]
+    assert load.was_cleaned_up
+
+
+@pytest.mark.parametrize("reuse", [False, True], ids=["fresh process per job", "reused workers"])
+def test_a_loader_used_by_a_loader_keeps_its_attribute_for_the_run(new_pipegraph, reuse):
+    """0.197: only executed jobs clean up their prerequisites and a loader never counts as
+    executed, so `raw` (read by the loader `norm` and by `both`) stays; `norm` is deleted
+    after `both`, its one dependant, ran."""
+    new_pipegraph.new_pipegraph(reuse_workers=reuse)
+    holder = Holder()
+    raw = ppg.AttributeLoadingJob("raw", holder, "raw", lambda: 1)
+    norm = ppg.AttributeLoadingJob("norm", holder, "norm", lambda: holder.raw + 1).depends_on(raw)
+    both = ppg.FileGeneratingJob("out/both", lambda of: Path(of).write_text(f"{holder.raw} {holder.norm}") and None)
+    both.depends_on(raw, norm)
+    ppg.run()
+    assert read("out/both") == "1 2"
+    assert holder.raw == 1 and not raw.was_cleaned_up
+    assert not hasattr(holder, "norm") and norm.was_cleaned_up

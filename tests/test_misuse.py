@@ -41,7 +41,7 @@ M = {
         "closure or a default argument)."],
     5: ["MultiFileGeneratingJob takes a list of filenames, not the single string 'out/a.txt'; "
         "use FileGeneratingJob for one file.",
-        "MultiFileGeneratingJob: filenames must be a list of str, got PosixPath('out/a.txt')"],
+        "filenames was not iterable"],
     6: ["out/a.txt:out/b.txt: the output file out/a.txt is already written by job out/a.txt. "
         "Two jobs may not write the same file."],
     7: ["Same job id, different job classes for 'out/a.txt': it is already a FileGeneratingJob, cannot redefine it as a TempFileGeneratingJob. Use another id."],
@@ -81,8 +81,9 @@ M = {
     24: ["Mixing jobs from different pipegraphs is not supported: job 'out/a.txt' belongs to an earlier pipegraph; 'out/b.txt' cannot depend on it. Create it again after ppg.new_pipegraph()."],
     25: ["ParameterInvariant 'PIthreshold' cannot depend on other jobs (tried 'out/a.txt'): "
          "invariants are checked, never run."],
-    26: ["FinalJob 'summary' cannot depend on 'out/a.txt': final jobs run after everything else anyway.",
-         "'out/a.txt' cannot depend on FinalJob 'summary': nothing runs after a final job."],
+    26: ["Final jobs can not have explicit dependencies - they run in random order after all other jobs "
+         "(FinalJob 'summary' cannot depend on 'out/a.txt').",
+         "No jobs can depend on FinalJobs"],
     27: ["Cannot create a job: no pipegraph exists. Call ppg.new_pipegraph() first.",
          "No pipegraph to run: call ppg.new_pipegraph() and create jobs first."],
     28: ["This pipegraph was already run. You need to create a new one for more jobs "
@@ -100,7 +101,9 @@ M = {
     35: ["out/a.txt needs 3 cores, only 2 are available. Lower cores_needed (or use -1 for 'all cores').",
          "out/a.txt needs 1152921504606846976 bytes of memory, the machine has <bytes>. "
          "Lower memory_needed."],
-    36: ["DataLoadingJob 'genome' tried to create a job. Loading jobs may not create jobs; use a "
+    36: ["Trying to add new jobs to running pipeline without having new_jobs set (ie. outside of a graph "
+         "modifying job) - tried to add FileGeneratingJob 'out/extra.txt': "
+         "DataLoadingJob 'genome' tried to create a job. Loading jobs may not create jobs; use a "
          "JobGeneratingJob or DependencyInjectionJob for that."],
     37: ["[Errno 2] No such file or directory (the output directory cache does not exist; pypipegraph "
          "does not create output directories: create it before ppg.run_pipegraph(), e.g. "
@@ -119,8 +122,8 @@ M = {
     43: ["out/a.txt:out/b.txt: the output file out/a.txt is already written by job out/a.txt. "
          "Two jobs may not write the same file."],
     44: [],
-    45: ["DependencyInjectionJob 'pages' tried to inject 'pages/1.html' into 'out/summary.txt', which "
-         "does not depend on 'pages'. Make it depend on the injection job first."],
+    45: ["DependencyInjectionJob 'pages' tried to inject 'pages/1.html' into 'out/summary.txt', but "
+         "'out/summary.txt' was not dependand on the DependencyInjectionJob. Make it depend on 'pages' first."],
     46: ["DependencyInjectionJob 'pages' returned 'p'; return jobs (or None).",
          "'int' object is not iterable"],
     47: [".pypipegraph_status_robust is not a readable pypipegraph status store (file is not a "

@@ -14,6 +14,10 @@ A handle's `state` is "queued", "running" or "done" and its `host` is "" for thi
 local executor has no queue and says None). `Executor` and `WorkerHandle` below are these
 protocols as types; `InMaster` is the one for jobs run in the master.
 
+Optional: `forget_state(since_generation)`: the master deleted state it had from that
+generation on (a job's cleanup ran); jobs started later must not see it (local: workers
+forked since then are retired).
+
 An executor knows job indices and the job objects of the list it was given (their
 `job_id` and `run_in_worker()`), never the graph, job classes, the rebuilder or the
 store. Backends: `local` (forked workers), `dask` (tasks on a cluster, fed by the

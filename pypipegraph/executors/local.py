@@ -7,7 +7,8 @@ Jobs that opt in (`job.reuse_worker()`, `new_pipegraph(reuse_workers=True)`) run
 reusing workers instead, which run many jobs in one process: a trivial job then costs a
 message round trip, not a fork. The two kinds never share a process. When the master's
 state changes (a loader ran, jobs were added), `bump_generation()` marks existing
-workers stale for jobs that need the new state; those get a freshly forked worker. The
+workers stale for jobs that need the new state; those get a freshly forked worker. When
+the master deletes state (a cleanup), `forget_state()` retires the workers that hold it. The
 executor knows nothing about planning: it starts job indices and reports raw results.
 """
 
@@ -83,6 +84,20 @@ class LocalExecutor:
         """The master's state changed; jobs needing it must get new workers."""
         self.generation += 1
         return self.generation
+
+    def forget_state(self, since_generation: int) -> None:
+        """The master deleted state it had from `since_generation` on (a cleanup ran): the
+        workers forked since then still hold it, so none of them runs another job (idle
+        ones are retired now, busy ones when their job is done). Later forks lack it."""
+        for worker in list(self.workers):
+            if worker.generation < since_generation:
+                continue
+            if worker in self.idle:
+                self.idle.remove(worker)
+                self._retire(worker)
+            else:
+                worker.doomed = True
+        self._collapsed = -1  # the master's heap changed: compact it again before the next fork
 
     def start(self, job_index: int, min_generation: int = 0) -> Worker | None:
         """Run job `job_index` on an idle worker of its kind and at least `min_generation`."""

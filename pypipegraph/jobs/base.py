@@ -24,8 +24,9 @@ from ..paths import normalize_path
 from ..plumbing.modules import is_engine_module
 
 
-def current_graph(what: str = "create a job"):
-    """The graph new jobs join; ValueError when there is none or it already ran."""
+def current_graph(what: str = "create a job", adding: str = ""):
+    """The graph new jobs join (`adding` names the new one); ValueError when there is none
+    or it already ran, JobContractError while a loader runs."""
     graph = state.global_pipegraph
     if graph is None:
         raise ValueError(
@@ -39,8 +40,10 @@ def current_graph(what: str = "create a job"):
     loader = graph.job_creation_forbidden_by
     if loader is not None:
         raise JobContractError(
-            f"{type(loader).__name__} {loader.job_id!r} tried to {what}. Loading jobs may not "
-            "create jobs; use a JobGeneratingJob or DependencyInjectionJob for that."
+            "Trying to add new jobs to running pipeline without having new_jobs set (ie. outside "
+            f"of a graph modifying job) - tried to add {adding or what}: {type(loader).__name__} "
+            f"{loader.job_id!r} tried to {what}. Loading jobs may not create jobs; use a "
+            "JobGeneratingJob or DependencyInjectionJob for that."
         )
     return graph
 
@@ -55,12 +58,17 @@ def caller_site() -> tuple[str, int] | None:
     return frame.f_code.co_filename, frame.f_lineno
 
 
-def check_no_argument_callback(job, callback, what: str = "callback") -> None:
-    """Loaders, generators and final jobs call their callback without arguments."""
+def check_callable(job, callback, what: str = "callback") -> None:
+    """ValueError naming the job when `callback` cannot be called."""
     if not callable(callback):
         raise ValueError(
             f"{type(job).__name__} {job.job_id!r}: {what} was not a callable (got {callback!r})."
         )
+
+
+def check_no_argument_callback(job, callback, what: str = "callback") -> None:
+    """Loaders, generators and final jobs call their callback without arguments."""
+    check_callable(job, callback, what)
     needed = required_positional(callback)
     if needed:
         name = getattr(callback, "__qualname__", repr(callback))
@@ -160,7 +168,7 @@ class Job(Protocol197):
 
     def __new__(cls, job_id, *args, **kwargs):
         job_id = cls.id_prefix + cls.verify_job_id(job_id)
-        graph = current_graph()
+        graph = current_graph(adding=f"{cls.__name__} {job_id!r}")
         existing = graph.jobs.get(job_id)
         if existing is not None:
             if type(existing) is not cls:
@@ -244,7 +252,8 @@ class Job(Protocol197):
         return self
 
     def _add_prerequisite(self, other: Job) -> None:
-        if other in self.prerequisites:
+        prerequisites = self.prerequisites
+        if prerequisites is not None and other in prerequisites:
             return  # an edge made twice (also inside a generating job's callback) is one edge
         if other is self:
             raise CycleError(f"Job {self.job_id!r} cannot depend on itself.", [self.job_id])
@@ -253,6 +262,11 @@ class Job(Protocol197):
                 f"Mixing jobs from different pipegraphs is not supported: job {other.job_id!r} belongs "
                 f"to an earlier pipegraph; {self.job_id!r} cannot depend on it. Create it again after "
                 "ppg.new_pipegraph()."
+            )
+        if prerequisites is None or other.prerequisites is None:  # released after the run
+            raise JobContractError(
+                f"{self.job_id!r} cannot depend on {other.job_id!r}: their pipegraph already ran. "
+                "Create the jobs again after ppg.new_pipegraph()."
             )
         self._check_prerequisite(other)
         other._check_dependant(self)
@@ -439,6 +453,10 @@ class Job(Protocol197):
             raise ValueError(f"{self.job_id}: rule must be a non-empty string; got {value!r}")
         self._rule = value
 
+    def load(self) -> None:
+        """0.197's hook for loading jobs; any other job cannot be loaded."""
+        raise ValueError(f"Called load() on a job that was not loadable: {type(self).__name__} {self.job_id!r}")
+
     # --- what the engine asks ------------------------------------------------
 
     def auto_invariants(self) -> list[Job]:
@@ -516,6 +534,9 @@ class JobList(list):
         for job in self:
             job.depends_on(*other_jobs)
         return self
+
+    def __str__(self) -> str:
+        return f"JobList of {len(self)} jobs: " + ", ".join(str(job) for job in self)
 
     def __add__(self, other):
         return JobList(list(self) + _as_list(other))

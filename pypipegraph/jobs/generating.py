@@ -94,8 +94,8 @@ class DependencyInjectionJob(JobGeneratingJob):
         if self.check_for_dependency_injections and downstream not in self.dependants:
             raise JobContractError(
                 f"DependencyInjectionJob {self.job_id!r} tried to inject {upstream.job_id!r} into "
-                f"{downstream.job_id!r}, which does not depend on {self.job_id!r}. Make it depend "
-                "on the injection job first."
+                f"{downstream.job_id!r}, but {downstream.job_id!r} was not dependand on the "
+                f"DependencyInjectionJob. Make it depend on {self.job_id!r} first."
             )
 
     def _inject_returned(self, returned) -> None:
@@ -148,14 +148,12 @@ class FinalJob(Job):
 
     def _check_prerequisite(self, other: Job) -> None:
         raise JobContractError(
-            f"FinalJob {self.job_id!r} cannot depend on {other.job_id!r}: final jobs run after "
-            "everything else anyway."
+            "Final jobs can not have explicit dependencies - they run in random order after all "
+            f"other jobs (FinalJob {self.job_id!r} cannot depend on {other.job_id!r})."
         )
 
     def _check_dependant(self, other: Job) -> None:
-        raise JobContractError(
-            f"{other.job_id!r} cannot depend on FinalJob {self.job_id!r}: nothing runs after a final job."
-        )
+        raise JobContractError("No jobs can depend on FinalJobs")  # 0.197's words, exactly
 
     def run_in_worker(self) -> list:
         self.callback()

@@ -104,6 +104,16 @@ class FunctionInvariant(_Invariant):
         """The invariant watching `job`'s own `function` (its callback, calculation, ...)."""
         return cls(cls.id_of(job.job_id), function)
 
+    def __str__(self) -> str:
+        """As 0.197 wrote it: the id and the function's file and line (a builtin by name)."""
+        function = self.__dict__.get("function")
+        code = getattr(function, "__code__", None)
+        if code is not None:
+            return (f"{type(self).__name__} (job_id={self.job_id},id={id(self)}\n Function: "
+                    f"{code.co_filename}:{code.co_firstlineno})")
+        shown = function if function is not None and str(function).startswith("<built-in function") else None
+        return f"{type(self).__name__} (job_id={self.job_id},id={id(self)}, Function: {shown})"
+
     def _init_once(self, signature):
         try:
             return super()._init_once(signature)

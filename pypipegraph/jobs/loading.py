@@ -20,7 +20,7 @@ from ..paths import return_to
 from ..plumbing import script_functions
 from ..plumbing.safe_files import write_file
 from ..store.cache_files import read_verified
-from .base import Job, check_no_argument_callback
+from .base import Job, check_callable, check_no_argument_callback
 from .invariants import FunctionInvariant
 from .output import FileGeneratingJob
 
@@ -30,6 +30,7 @@ class DataLoadingJob(Job):
 
     lazy = True
     runs_in = "master"
+    loads = True
 
     def __init__(self, job_id, callback: Callable):
         self._setup_loader(callback, ())
@@ -71,6 +72,14 @@ class AttributeLoadingJob(DataLoadingJob):
             raise ValueError(
                 f"AttributeLoadingJob {self.job_id!r}: attribute_name must be a str, got {attribute_name!r}"
             )
+        if "object" in self.__dict__:  # a redefinition: the same target (0.197's JobContractError)
+            what = "objects" if self.object is not object else "attributes"
+            if what == "objects" or self.attribute_name != attribute_name:
+                raise JobContractError(
+                    f"Creating AttributeLoadingJob twice with different target {what}: {self.job_id!r} "
+                    f"loads into {type(self.object).__name__}.{self.attribute_name}; give the other "
+                    "target its own job id."
+                )
         self._setup_loader(callback, (id(object), attribute_name))
         self.object = object
         self.attribute_name = attribute_name
@@ -78,19 +87,21 @@ class AttributeLoadingJob(DataLoadingJob):
     def load(self) -> None:
         setattr(self.object, self.attribute_name, self.callback())
 
-    def cleanup(self) -> None:
-        """Once every direct dependant ran, the attribute is deleted again (as in 0.197)."""
+    def cleanup(self) -> bool:
+        """Once every direct dependant ran, the attribute is deleted again (as in 0.197);
+        whether there was one to delete."""
         try:
             delattr(self.object, self.attribute_name)
         except AttributeError:
-            pass
+            return False
+        return True
 
 
 class _CacheFileJob(FileGeneratingJob):
     """The `.lfg` of a cached job: runs the calculation in a worker and pickles the result."""
 
     def __init__(self, cache_filename, calc_function: Callable):
-        check_no_argument_callback(self, calc_function, "calc_function")
+        check_callable(self, calc_function, "calc_function")  # 0.197 checked no arity here
         previous = self.__dict__.get("calc_function")
         if previous is not None:
             if _code(previous) != _code(calc_function):
@@ -193,7 +204,7 @@ class CachedAttributeLoadingJob(_CachedMixin, AttributeLoadingJob):
         return Job.__new__(cls, _cache_id(cache_filename, cls.__name__))
 
     def __init__(self, cache_filename, object: Any, attribute_name: str, calc_function: Callable):  # noqa: A002
-        check_no_argument_callback(self, calc_function, "calc_function")
+        check_callable(self, calc_function, "calc_function")
         first = "lfg" not in self.__dict__
         if not first:
             _CacheFileJob(str(cache_filename), calc_function)  # raises on another calculation
@@ -212,9 +223,9 @@ class CachedDataLoadingJob(_CachedMixin, DataLoadingJob):
         return Job.__new__(cls, _cache_id(cache_filename, cls.__name__))
 
     def __init__(self, cache_filename, calc_function: Callable, store_function: Callable):
-        check_no_argument_callback(self, calc_function, "calc_function")
-        if not callable(store_function):
-            raise ValueError(f"{self.job_id}: loading_function was not a callable (got {store_function!r})")
+        if not callable(store_function):  # checked first, in 0.197's words
+            raise ValueError("loading_function was not a callable")
+        check_callable(self, calc_function, "calc_function")
         first = "lfg" not in self.__dict__
         if not first:
             _CacheFileJob(str(cache_filename), calc_function)  # raises on another calculation

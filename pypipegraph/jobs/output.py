@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from ..errors import JobContractError, add_notes
 from ..hashing import describe_function, file_stat, hash_file
+from ..legacy.protocol import check_nothing_returned
 from ..paths import return_to
 from .base import Job, required_positional
 from .invariants import FunctionInvariant, _multi_id
@@ -64,7 +65,7 @@ class FileGeneratingJob(Job):
         Runs in the worker. (`invalidated(reason)` was called in the master, by the rebuilder.)"""
         try:
             self.remove_old_outputs()
-            self.run()
+            check_nothing_returned(self.run())
         except BaseException as exc:
             add_notes(exc, self.remove_partial_outputs())
             if isinstance(exc, FileNotFoundError):
@@ -180,7 +181,7 @@ def _output_id(filenames, cls_name: str) -> str:
             "use FileGeneratingJob for one file."
         )
     if not hasattr(filenames, "__iter__"):
-        raise TypeError(f"{cls_name}: filenames must be a list of str, got {filenames!r}")
+        raise TypeError("filenames was not iterable")  # 0.197's words; the id is unknown here
     return _multi_id(list(filenames), cls_name)
 
 
@@ -193,6 +194,19 @@ def outputs_state(filenames: list[str]) -> list[tuple[str, int, int, int]]:
     return state
 
 
+def remove_temp_files(job) -> None:
+    """0.197's cleanup() of a temp job: remove its temporary files. The run removes them
+    itself (rebuilder.TempFiles); this is what `do_cleanup_if_was_never_run` calls."""
+    for name in job.temp_filenames():
+        try:
+            os.unlink(name)
+        except FileNotFoundError:
+            pass
+
+
+remove_temp_files.engine_cleanup = True  # the scheduler leaves temp files to TempFiles
+
+
 class TempFileGeneratingJob(FileGeneratingJob):
     """A file that only its direct dependants need.
 
@@ -203,6 +217,7 @@ class TempFileGeneratingJob(FileGeneratingJob):
 
     lazy = True
     is_temp_job = True
+    cleanup = remove_temp_files
 
     def temp_filenames(self) -> list[str]:
         return self.filenames
@@ -213,6 +228,7 @@ class MultiTempFileGeneratingJob(MultiFileGeneratingJob):
 
     lazy = True
     is_temp_job = True
+    cleanup = remove_temp_files
 
     def temp_filenames(self) -> list[str]:
         return self.filenames
@@ -226,6 +242,7 @@ class TempFilePlusGeneratingJob(FileGeneratingJob):
 
     lazy = True
     is_temp_job = True
+    cleanup = remove_temp_files
 
     def __init__(self, temp_filename, keep_filename, function: Callable, rename_broken: bool = False):
         keep = str(keep_filename)

@@ -64,23 +64,21 @@ def _make_parent(filename: str) -> None:
 
 
 def _check_data(value: Any, job_id: str, calc_function: Callable) -> None:
-    """JobContractError unless `value` is a DataFrame or a dict of DataFrames."""
+    """JobContractError (in 0.197's words) unless `value` is a DataFrame or a dict of DataFrames."""
     import pandas as pd
 
     if isinstance(value, pd.DataFrame):
         return
-    what = f"PlotJob {job_id!r}: calc_function {describe_function(calc_function)}"
+    problem = f"{type(value).__name__} {value!r:.80}"
     if isinstance(value, dict):
-        for key, frame in value.items():
-            if not isinstance(frame, pd.DataFrame):
-                raise JobContractError(
-                    f"{what} returned a dict whose entry {key!r} is a {type(frame).__name__}; it must "
-                    "return a pandas DataFrame or a dict of DataFrames."
-                )
-        return
+        wrong = [key for key, frame in value.items() if not isinstance(frame, pd.DataFrame)]
+        if not wrong:
+            return
+        problem = f"a dict whose entry {wrong[0]!r} is a {type(value[wrong[0]]).__name__}"
     raise JobContractError(
-        f"{what} returned {type(value).__name__} {value!r:.80}; it must return a pandas DataFrame "
-        "or a dict of DataFrames."
+        f"{job_id}.calc_function did not return a DataFrame (or dict of such), was {value.__class__} "
+        f"- calc_function {describe_function(calc_function)} returned {problem}; it must return a "
+        "pandas DataFrame or a dict of DataFrames."
     )
 
 
@@ -237,6 +235,17 @@ class PlotJob(FileGeneratingJob):
                 sys.modules["matplotlib.pyplot"].close("all")
 
     # --- API -------------------------------------------------------------------
+
+    def prune(self) -> None:
+        """Nothing of the plot runs: its calculation (cache job, and the table after it) neither."""
+        if self.cache_job is not None and self.__dict__.get("_data_source") is None:
+            self.cache_job.prune()
+        Job.prune(self)
+
+    def unprune(self) -> None:
+        if self.cache_job is not None and self.__dict__.get("_data_source") is None:
+            self.cache_job.unprune()
+        Job.unprune(self)
 
     def add_fiddle(self, fiddle_function: Callable) -> PlotJob:
         """`fiddle_function(plot)` returns the modified plot (or None after changing it in

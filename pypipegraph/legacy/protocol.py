@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import NothingChanged
+from ..errors import JobContractError, NothingChanged
 from ..hashing import hash_value
 from ..plumbing.modules import is_engine_module
 from .values import stored_values
@@ -21,10 +21,26 @@ def _is_v197(extra: Any) -> bool:
     return isinstance(extra, tuple) and len(extra) == 2 and extra[0] == "v197"
 
 
+def check_nothing_returned(value: Any) -> None:
+    """0.197: the `run()` of a job that does not generate jobs must not return a value."""
+    try:
+        returned = bool(value)
+    except Exception:  # noqa: BLE001 - e.g. a DataFrame: something was returned
+        returned = True
+    if returned:
+        raise JobContractError(
+            "Job returned a value (which should be new jobs generated here) without having "
+            f"modifies_jobgraph() returning True: run() returned {type(value).__name__}; only job "
+            "generating jobs return something, any other job returns None from run()."
+        )
+
+
 class Protocol197:
     """The 0.197 methods every job has; see the module docstring."""
 
     was_cleaned_up = False  # set once cleanup() was called (after every direct dependant ran)
+    do_cleanup_if_was_never_run = False  # call cleanup() after a run without failures if it did not run
+    loads = False  # a loader (0.197's is_loadable()): runs in the master, never counts as executed
     # capability flags, computed once per class when it is defined (see __init_subclass__)
     has_cleanup = False  # defines a cleanup() of its own: the scheduler calls it
     overrides_invalidated = False  # a library's class with its own invalidated(): the rebuilder checks it
@@ -34,7 +50,7 @@ class Protocol197:
         `_get_invariant`/`get_invariant` is an invariant (0.197's protocol): its value is
         computed in the master through `compute()`."""
         super().__init_subclass__(**kwargs)
-        cls.has_cleanup = cls.cleanup is not Protocol197.cleanup
+        cls.has_cleanup = not getattr(cls.cleanup, "engine_cleanup", False)
         cls.overrides_invalidated = not is_engine_module(getattr(cls.invalidated, "__module__", None))
         if is_engine_module(cls.__module__):
             return
@@ -46,7 +62,7 @@ class Protocol197:
             cls.compute = Protocol197._compute_via_get_invariant
 
     def run_in_master(self) -> None:
-        self.run()
+        check_nothing_returned(self.run())
 
     def run(self) -> None:
         """A plain job's work (override in a subclass); the default does nothing."""
@@ -60,7 +76,10 @@ class Protocol197:
 
     def cleanup(self) -> None:
         """0.197's hook, called in the master (by the scheduler) once every direct dependant
-        ran successfully (temp files are removed by the engine)."""
+        was executed successfully (temp files are removed by the engine). An override may
+        return False to say it deleted nothing (workers forked earlier stay usable)."""
+
+    cleanup.engine_cleanup = True  # the scheduler does not call this one
 
     def get_invariant(self, old: Any, all_invariant_stati: Any) -> Any:
         """0.197's invariant protocol: the value to store; raise NothingChanged(value) for

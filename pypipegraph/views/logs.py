@@ -181,6 +181,7 @@ class RunLog:
         self.problem: str | None = None  # the first failure to write a log file
         self.errors_filename = os.path.join(log_dir, "ppg_errors.txt")
         self._debug = logger.isEnabledFor(logging.DEBUG)
+        self._info = logger.isEnabledFor(logging.INFO)
         self._paths = {"_run": os.path.join(log_dir, "ppg_run.txt"), "_errors": self.errors_filename}
         self._run = self._open("_run", buffering=1 << 16) if self.enabled else None
         self._errors = self._open("_errors") if self.enabled else None
@@ -217,6 +218,11 @@ class RunLog:
             self._write("_run", text + "\n")
         if self._debug:
             logger.debug(text)
+
+    def finished(self, job_id: str, runtime: float) -> None:
+        """An INFO record on the `pypipegraph` logger (as 0.197 logged each executed job)."""
+        if self._info:
+            logger.info("%s executed, runtime %.3f s", printable(job_id), runtime)
 
     def decision(self, job_id: str, reasons) -> None:
         if self._run is not None or self._debug:
@@ -257,6 +263,27 @@ class RunLog:
                 write_gml(jobs, path)
         except OSError as exc:
             self._failed(path, exc)
+
+    def write_gml_in_child(self, jobs) -> int | None:
+        """Write ppg_graph.gml in a forked child, as 0.197 did; the child's pid (the caller
+        may os.waitpid it), None when it could not be forked."""
+        path = os.path.join(self.log_dir, "ppg_graph.gml")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            self._failed(path, exc)
+            return None
+        if pid == 0:  # pragma: no cover - runs in the child
+            code = 0
+            try:
+                write_gml(jobs, path)
+            except BaseException:  # noqa: BLE001 - the child only exits
+                code = 1
+            finally:
+                os._exit(code)
+        return pid
 
     def close(self) -> None:
         """Close the files; say on stderr, once, when logging failed during the run."""
