@@ -178,11 +178,11 @@ def memory_total() -> int:
         return 8 << 30
 
 
-def die_with_parent() -> None:
-    """Have the kernel SIGKILL this process when its parent dies (Linux; else a no-op)."""
+def die_with_parent(signum: int = signal.SIGKILL) -> None:
+    """Have the kernel send `signum` (SIGKILL) to this process when its parent dies (Linux; else a no-op)."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        libc.prctl(1, int(signum))  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
 
