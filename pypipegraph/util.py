@@ -17,8 +17,26 @@ global_pipegraph: Any = None
 # Set in forked workers so that code can tell it runs inside a job.
 is_worker = False
 
+# The pid of the process running a job in a local worker (0 elsewhere): see call_job_code().
+job_process = 0
+
 # Set by `ppg why/graph/accept`: run_pipegraph() prepares the graph and stops the script.
 plan_mode = False
+
+
+def call_job_code(callback, *args):
+    """Call a job's callback in its worker; a copy of the job's process that the callback
+    forked (a helper that returned or raised where the job would) ends here, silently,
+    before the engine's code after the callback can remove outputs or report for the job."""
+    try:
+        result = callback(*args)
+    except BaseException:
+        if job_process and os.getpid() != job_process:
+            os._exit(1)
+        raise
+    if job_process and os.getpid() != job_process:
+        os._exit(0)
+    return result
 
 
 def inside_ppg() -> bool:

@@ -378,7 +378,7 @@ def _worker_main(conn, job_list, capture_dir: str, slot) -> None:  # pragma: no 
     _own_process_group()
     capture = _Capture(capture_dir)
     home = os.getcwd()
-    pid = os.getpid()
+    pid = util.job_process = os.getpid()
     while True:
         try:
             message = conn.recv_bytes()

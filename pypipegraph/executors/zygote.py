@@ -39,6 +39,8 @@ import struct
 import sys
 import threading
 
+from .. import util
+
 try:
     from . import _forkserver
 except ImportError:  # built without a C compiler, or not on Linux
@@ -268,7 +270,7 @@ class _Zygote:  # pragma: no cover - runs in the zygote
         """In a job process: run the job, leave its result, say done; never returns."""
         code = 3
         try:
-            me = os.getpid()
+            me = util.job_process = os.getpid()
             if self.compiled:
                 _reseed()
             job = self.job_list[self.index_of(message)]

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from ..errors import JobContractError
 from ..hashing import describe_function, file_stat, hash_file
+from ..util import call_job_code
 from .base import Job, required_positional
 from .invariants import FunctionInvariant, _multi_id
 
@@ -93,9 +94,9 @@ class FileGeneratingJob(Job):
         """Call the callback (its return value is ignored) and check that every output
         exists, and is not empty unless `empty_ok`."""
         if self._pass_outputs:
-            self.callback(self._callback_argument())
+            call_job_code(self.callback, self._callback_argument())
         else:
-            self.callback()
+            call_job_code(self.callback)
         missing = [name for name in self.filenames if not os.path.exists(name)]
         if missing:
             raise JobContractError(
