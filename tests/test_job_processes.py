@@ -45,7 +45,7 @@ ppg.new_pipegraph(quiet=True, reuse_workers={reuse})
 
 def start(of):
     Path("job.pid").write_text(str(os.getpid()))
-    subprocess.run(["sh", "-c", "sleep 4 & echo $$ $! > pids.tmp; mv pids.tmp pids; wait; echo late > late.txt"])
+    subprocess.run(["sh", "-c", "sleep 20 & echo $$ $! > pids.tmp; mv pids.tmp pids; wait; echo late > late.txt"])
     Path(of).write_text("done")
 
 ppg.FileGeneratingJob("out/a", start)
@@ -55,6 +55,8 @@ ppg.run()
 
 @pytest.mark.parametrize("how", ["ctrl-c", "ppg top --kill", "kill -9 of the master"])
 def test_a_stopped_job_leaves_none_of_its_programs_running(ppg_dir, runtime_dir, mode, how):  # noqa: F811
+    """The job's shell and its `sleep` are gone once the job is (the shell would write
+    late.txt when the sleep ends: it is gone, so it never will)."""
     Path("pipeline.py").write_text(STARTS_A_PROGRAM.format(reuse=mode))
     env = dict(os.environ, PYTHONPATH=ROOT)
     with open("run.out", "w") as log:
