@@ -99,14 +99,14 @@ class LocalExecutor:
         worker.job_index = job_index
         worker.started = time.time()
         conn = worker.conn
+        self.busy[conn] = worker  # before the job can start: a Ctrl-C from here on kills it and its outputs
+        fd = conn.fileno()
+        self._busy_fds[fd] = conn
+        self._poll.register(fd, _READABLE)
         try:
             conn.send_bytes(_INDEX.pack(job_index))
         except OSError:
             pass  # it died while idle; the EOF shows up in wait()
-        self.busy[conn] = worker
-        fd = conn.fileno()
-        self._busy_fds[fd] = conn
-        self._poll.register(fd, _READABLE)
         return worker
 
     def wait(self, timeout: float | None, extra: list = ()) -> tuple[list[tuple[Worker, int, Result]], list]:
