@@ -263,6 +263,7 @@ static int wait_for(server *s, pid_t pid, int *status) {
 }
 
 static PyObject *serve(PyObject *module, PyObject *args) {
+    (void)module;
     server s;
     Py_buffer slot;
     memset(&s, 0, sizeof s);
@@ -342,7 +343,12 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_forkserver",
-                                    "The zygote's compiled fork-server loop (see zygote.py).", -1, methods};
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_forkserver",
+    .m_doc = "The zygote's compiled fork-server loop (see zygote.py).",
+    .m_size = -1,
+    .m_methods = methods,
+};
 
 PyMODINIT_FUNC PyInit__forkserver(void) { return PyModule_Create(&module); }
