@@ -27,6 +27,7 @@ which fork copies as one entry each.
 
 from __future__ import annotations
 
+import _signal
 import ctypes
 import gc
 import mmap
@@ -51,6 +52,8 @@ _DONE = struct.Struct("=i")  # a job process's "done": its own pid
 _PR_SET_PDEATHSIG = 1
 _SIGKILL = int(signal.SIGKILL)  # a plain int: ctypes converts it without touching the enum's pages
 _SIGTERM = int(signal.SIGTERM)
+_SIGINT = int(signal.SIGINT)
+_SIG_DFL = int(signal.SIG_DFL)  # plain ints for _signal.signal: signal.signal's enum conversions copy pages
 _MADV_COLLAPSE = 25
 _HUGE = 1 << 21
 _DENSE = 0.75  # collapse a mapping only when this share of it is resident (a huge page fills holes)
@@ -248,8 +251,8 @@ class _Zygote:  # pragma: no cover - runs in the zygote
         try:
             if self.fork is not os.fork:
                 _reseed()
-            signal.signal(signal.SIGINT, signal.SIG_DFL)  # ignored in workers; a job's programs get it back
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            _signal.signal(_SIGINT, _SIG_DFL)  # ignored in workers; a job's programs get it back
+            _signal.signal(_SIGTERM, _SIG_DFL)
             os.setpgid(0, 0)
             if self.prctl is not None:
                 self.prctl(_PR_SET_PDEATHSIG, _SIGKILL)
