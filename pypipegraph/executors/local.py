@@ -25,8 +25,9 @@ import tempfile
 import time
 from multiprocessing.connection import Pipe
 
-from .. import util
+from .. import state
 from ..errors import JobDiedException, PyPipeGraphError
+from ..plumbing import host
 from . import zygote
 from .worker import MAX_CAPTURE, Result, decode_result, execute
 
@@ -39,6 +40,8 @@ class Worker:
     """One forked worker process: a zygote (`slot` set) or a reusing worker."""
 
     __slots__ = ("process", "conn", "generation", "job_index", "started", "slot", "doomed")
+    state = "running"  # a local job never waits in a queue
+    host = ""
 
     def __init__(self, pid, conn, generation, slot):
         self.process = pid
@@ -168,6 +171,10 @@ class LocalExecutor:
             os.kill(worker.process, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+    def states(self) -> tuple[int, None]:
+        """(running, None): every job handed over runs at once here; there is no queue."""
+        return len(self.busy), None
 
     def running(self) -> list[Worker]:
         return list(self.busy.values())
@@ -365,9 +372,9 @@ def read_capture(path: str) -> str:
 
 def _worker_main(conn, job_list, capture_dir: str, slot) -> None:  # pragma: no cover - runs in the child
     """A worker's life: a zygote when it has a pid `slot`, else a loop running jobs itself."""
-    util.is_worker = True
+    state.is_worker = True
     gc.enable()  # the master pauses collection while it schedules; jobs get it back
-    util.die_with_parent()
+    host.die_with_parent()
     if slot is not None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the master handles Ctrl-C; job processes restore it
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -378,7 +385,7 @@ def _worker_main(conn, job_list, capture_dir: str, slot) -> None:  # pragma: no 
     _own_process_group()
     capture = _Capture(capture_dir)
     home = os.getcwd()
-    pid = util.job_process = os.getpid()
+    pid = host.job_process = os.getpid()
     while True:
         try:
             message = conn.recv_bytes()
@@ -400,7 +407,7 @@ def _own_process_group() -> None:  # pragma: no cover - runs in a reusing worker
     os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # not in the terminal's group: a job's programs get it back
     signal.signal(signal.SIGTERM, _kill_own_group)
-    util.die_with_parent(signal.SIGTERM)
+    host.die_with_parent(signal.SIGTERM)
 
 
 def _kill_own_group(signum, frame) -> None:  # pragma: no cover - runs in a reusing worker
