@@ -40,7 +40,7 @@ import struct
 import sys
 import threading
 
-from .. import util
+from ..plumbing import host
 
 try:
     from . import _forkserver
@@ -273,7 +273,7 @@ class _Zygote:  # pragma: no cover - runs in the zygote
         """In a job process: run the job, leave its result, say done; never returns."""
         code = 3
         try:
-            me = util.job_process = os.getpid()
+            me = host.job_process = os.getpid()
             if self.compiled:
                 _reseed()
             job = self.job_list[self.index_of(message)]

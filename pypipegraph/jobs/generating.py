@@ -16,7 +16,7 @@ from collections.abc import Callable
 from ..errors import JobContractError
 from ..hashing import combine
 from ..ordering import topological_order
-from ..util import call_job_code
+from ..plumbing.host import call_job_code
 from .base import Job, check_no_argument_callback
 from .invariants import FunctionInvariant
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from ..errors import JobContractError
 from ..hashing import describe_function, file_stat, hash_file
-from ..util import call_job_code
+from ..plumbing.host import call_job_code
 from .base import Job, required_positional
 from .invariants import FunctionInvariant, _multi_id
 
