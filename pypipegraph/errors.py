@@ -89,3 +89,28 @@ class StoreLocked(StoreError):
 
 class RunInterrupted(KeyboardInterrupt):
     """The run was stopped or aborted from the console; finished work is recorded."""
+
+
+class RunTerminated(SystemExit):
+    """The run was ended by SIGTERM or SIGHUP (a batch system's time limit, `kill`, a
+    closed terminal) and cleaned up as after Ctrl-C; finished work is recorded.
+
+    `.signal` is the signal's number; the exit status (`.code`) is 128 + it, as a shell
+    reports a process ended by that signal: 143 for SIGTERM, 129 for SIGHUP.
+    """
+
+    def __init__(self, signum: int, message: str = ""):
+        super().__init__(128 + signum)
+        self.signal = signum
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message or f"ended by signal {self.signal}"
+def add_notes(exc: BaseException, notes: list[str]) -> None:
+    """Attach `notes` to a job's exception: they travel with it to the master, show in its
+    traceback (Python 3.11 and later) and in the failure's message (progress.failure_message)."""
+    for note in notes:
+        if hasattr(exc, "add_note"):
+            exc.add_note(note)
+        else:  # Python 3.10: the same attribute, set by hand
+            exc.__notes__ = [*getattr(exc, "__notes__", []), note]

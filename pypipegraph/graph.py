@@ -19,7 +19,7 @@ import sys
 from . import state
 from .cluster.dask import from_environment
 from .cluster.local import LocalSystem
-from .errors import RunInterrupted, RuntimeError
+from .errors import RunInterrupted, RunTerminated, RuntimeError
 from .executors.master import InMasterExecutor
 from .futures.result_cache import ResultCache
 from .hashing import forget_global_values
@@ -28,6 +28,7 @@ from .legacy.store import adopt_legacy_status, legacy_status_file
 from .listeners import standard_listeners
 from .ordering import topological_order
 from .plan import PlanComplete
+from .plumbing.termination import Terminated, ending_on_signals
 from .priorities import ReadyQueue
 from .rebuilder import Rebuilder
 from .resources import NamedResources, validate_capacity
@@ -35,6 +36,8 @@ from .scheduler import Scheduler
 from .store import DEFAULT_PATH
 from .store.run_graph import snapshot
 from .store.writer import History
+from .targets import select, wanted
+from .targets import summary as targets_summary
 from .usage import apply_memory_estimates
 from .views.console import Console, Controls
 from .views.control import ControlServer
@@ -75,7 +78,7 @@ class Pipegraph:
         self.critical_path = critical_path  # start long recorded chains first
         self.report = report  # write logs/ppg_report.html after the run (None: $PYPIPEGRAPH_REPORT)
         # results of work function calls shared by content key (docs/futures.md)
-        self.result_cache = None if result_cache is None or isinstance(result_cache, ResultCache) \
+        self.result_cache = result_cache if result_cache is None or isinstance(result_cache, ResultCache) \
             else ResultCache(result_cache)
         if not isinstance(reuse_workers, bool):
             raise ValueError(f"new_pipegraph(reuse_workers=...) takes True or False; got {reuse_workers!r}")
@@ -87,6 +90,8 @@ class Pipegraph:
         self.edge_sites: dict = {}  # (upstream, downstream) -> (file, line) of the depends_on call
         self.has_run = False
         self.running = False
+        self.targets: list[str] | None = None  # what run() was asked to make (targets.py)
+        self.targets_line = ""
         self.failed_jobs: list = []
         self.job_creation_forbidden_by = None  # a loading job while it runs
         self.generation = None  # a GenerationSession while a generating job's callback runs
@@ -139,17 +144,20 @@ class Pipegraph:
 
     # --- running -------------------------------------------------------------
 
-    def run(self, report: bool | None = None) -> None:
+    def run(self, report: bool | None = None, targets=None) -> None:
         """Run every out-of-date job; raise ppg.RuntimeError if any failed.
 
         With `report` (or new_pipegraph(report=True), or $PYPIPEGRAPH_REPORT=1) the HTML run
-        report is written to logs/ppg_report.html afterwards, also when jobs failed."""
+        report is written to logs/ppg_report.html afterwards, also when jobs failed. With
+        `targets` (job ids, output files or glob patterns; else $PYPIPEGRAPH_TARGETS) only
+        those jobs and what they need are checked and run (targets.py)."""
         if self.has_run:
             raise ValueError(
                 "Each pipegraph may be run only once. Call ppg.new_pipegraph() and define the "
                 "jobs again for another run; only what changed runs."
             )
         self.connect_graph()  # callbacks may still add jobs: the graph is not running yet
+        self.targets = wanted(targets)
         self.has_run = True
         self.running = True
         if state.plan_mode:
@@ -165,6 +173,10 @@ class Pipegraph:
         try:
             jobs = self._order()
             runlog = RunLog()
+            if self.targets is not None:
+                runlog.line(self.targets_line)
+                if not self.quiet:
+                    print(f"pypipegraph: {self.targets_line}")
             self.legacy_status_source = legacy_status_file(self.invariant_status_filename)
             store = History(self.invariant_status_filename)
             try:
@@ -198,17 +210,20 @@ class Pipegraph:
         scheduler = self.scheduler(jobs, rebuilder, budget,
                                    standard_listeners(store, runlog, console, progress, server) + self.listeners,
                                    console=Controls(console, server))
-        try:
-            self.failed_jobs = scheduler.run()
-        except KeyboardInterrupt as exc:
-            self.failed_jobs = list(scheduler.failed)
-            console.print(ending(progress, "interrupted", *_log_names(runlog)))
-            _summarised(exc)
-            raise
-        finally:
-            if scheduler.n_ran or scheduler.failed or report_wanted(report, self.report):
-                # a run where nothing ran needs no graph: spare the no-op rerun
-                store.record_graph(snapshot(scheduler.jobs), scheduler.budget.parallelism)
+        with ending_on_signals():  # SIGTERM and SIGHUP take the path of Ctrl-C
+            try:
+                self.failed_jobs = scheduler.run()
+            except KeyboardInterrupt as exc:
+                self.failed_jobs = list(scheduler.failed)
+                if isinstance(exc, Terminated):
+                    raise _terminated(exc, scheduler, progress, console, runlog) from None
+                console.print(ending(progress, "interrupted", *_log_names(runlog)))
+                _summarised(exc)
+                raise
+            finally:
+                if scheduler.n_ran or scheduler.failed or report_wanted(report, self.report):
+                    # a run where nothing ran needs no graph: spare the no-op rerun
+                    store.record_graph(snapshot(scheduler.jobs), scheduler.budget.parallelism)
         return scheduler, progress, server
 
     def _interactive(self) -> bool | None:
@@ -264,8 +279,14 @@ class Pipegraph:
         )
 
     def _order(self) -> list:
-        """Drop pruned jobs and order the rest (run() connected the graph just before)."""
+        """Drop pruned jobs, keep what the targets need, and order the rest (run() connected
+        the graph just before)."""
         active = self._unpruned()
+        if self.targets is not None:
+            total = sum(1 for job in active if not job.is_invariant)
+            active = select(active, self.outputs, self.targets)
+            needed = sum(1 for job in active if not job.is_invariant)
+            self.targets_line = targets_summary(self.targets, needed, total)
         order = topological_order(active, self.edge_sites)
         self.check_resource_needs(order)
         return order
@@ -315,6 +336,22 @@ class Pipegraph:
         )
         raise _summarised(RuntimeError(error_message(progress, failed, where),
                                        exceptions=[job.exception for job in failed], failed_jobs=failed))
+
+
+def _terminated(exc: Terminated, scheduler, progress, console, runlog) -> RunTerminated:
+    """The summary of a run ended by a signal (written where it can be: after SIGHUP the
+    terminal may be gone), and the exception that exits with 128 + the signal's number."""
+    name = str(exc)
+    error = RunTerminated(exc.signum, f"The run was ended by {name} after {scheduler.n_ran} job(s) ran; finished "
+                                      "jobs are recorded, the rest run next time.")
+    for write in (console.print, lambda text: print(text, file=sys.stderr, flush=True)):
+        try:
+            write(ending(progress, name, *_log_names(runlog)))
+            write(f"pypipegraph: {error} Exit status {error.code}.")
+            break
+        except (OSError, ValueError):  # a closed terminal (EIO) or stream
+            continue
+    return error
 
 
 def _log_names(runlog) -> tuple:

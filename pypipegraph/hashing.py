@@ -25,6 +25,7 @@ from typing import Any
 
 import xxhash
 
+from .plumbing import script_functions
 from .plumbing.modules import is_user_module, package_version
 
 _CHUNK = 1 << 20
@@ -50,6 +51,8 @@ def hash_file(path: str) -> int:
             if not block:
                 return hasher.intdigest()
             hasher.update(block)
+    except OSError as exc:  # a directory, an unreadable device: name the path
+        raise type(exc)(exc.errno, exc.strerror, path) from None
     finally:
         os.close(fd)
 
@@ -151,7 +154,7 @@ def _feed(hasher, value: Any, seen: set, strict: bool = True) -> None:  # noqa: 
             hasher.update(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
         else:
             try:
-                data = pickle.dumps(value, protocol=4)
+                data = script_functions.dumps(value, protocol=4)  # the script's classes by name anywhere
             except Exception as exc:
                 if not strict:
                     text = _ADDRESS.sub("", "%s:%r" % (t.__qualname__, value))
@@ -231,6 +234,7 @@ _IMMUTABLE = frozenset((str, int, float, bool, type(None), bytes, complex))
 def forget_global_values() -> None:
     """Module-level values may have changed (a new graph): re-read them."""
     _globals_cache.clear()
+    _dependencies_cache.clear()
 
 
 def _global_names(code: types.CodeType) -> tuple[str, ...]:
@@ -325,9 +329,9 @@ def function_fingerprint(func: Callable, _seen: set | None = None) -> int:
         return hash_value(("partial", func.func, func.args, func.keywords or {}))
     code = getattr(func, "__code__", None)
     if code is None:
-        call = type(func).__dict__.get("__call__")
-        if isinstance(call, types.FunctionType):
-            return hash_value(("callable", type(func), call))
+        call = _instance_call(func)
+        if call is not None:
+            return _callable_instance_fingerprint(func, call)
         name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None) or repr(func)
         return hash_bytes(("builtin:%s.%s" % (getattr(func, "__module__", ""), name)).encode())
     hasher = xxhash.xxh3_64()
@@ -368,6 +372,130 @@ def function_fingerprint(func: Callable, _seen: set | None = None) -> int:
     return hasher.intdigest()
 
 
+def _instance_call(func: Any) -> types.FunctionType | None:
+    """The `__call__` function of a callable object (an instance of a class defining it in
+    Python); None for anything else."""
+    if isinstance(func, (type, types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
+        return None
+    for klass in type(func).__mro__:
+        call = klass.__dict__.get("__call__")
+        if call is not None:
+            return call if isinstance(call, types.FunctionType) else None
+    return None
+
+
+def _instance_state(func: Any) -> list[tuple[str, Any]]:
+    """A callable object's attributes, sorted by name (none when it has no `__dict__`)."""
+    try:
+        return sorted(vars(func).items())
+    except TypeError:
+        return []
+
+
+def _callable_instance_fingerprint(func: Any, call: types.FunctionType) -> int:
+    """A callable object counts like a function with a closure: its class, its `__call__`,
+    and its attributes as closure values count (plain objects by their class)."""
+    base = hash_value(("callable", type(func), call))
+    state = _instance_state(func)
+    if not state:
+        return base
+    hasher = xxhash.xxh3_64()
+    hasher.update(b"callable%d" % base)
+    ids = {id(func)}
+    for name, value in state:
+        hasher.update(name.encode("utf-8", "surrogatepass") + b"=")
+        if value is func:
+            hasher.update(b"<self>")
+        elif _counts_by_class(value):
+            hasher.update(b"class:%s.%s" % (type(value).__module__.encode(), type(value).__qualname__.encode()))
+        else:
+            _feed(hasher, value, ids, False)
+    return hasher.intdigest()
+_dependencies_cache: dict[tuple, tuple] = {}
+_SHOWN = 200  # characters of a constant's repr kept to show how it changed
+
+
+def function_dependencies(func: Callable) -> tuple[dict, dict]:
+    """What a function's fingerprint follows beyond its own code, so that a change can be
+    named: ({qualified name: entry}, {source hash: source} of the helpers). Entries:
+    ("const", value hash, repr) for a module-level constant, ("fn", fingerprint, source
+    hash) for a helper function of the user's own (whose own dependencies are listed too,
+    under their names; also the functions in its closure), ("lib", "name==version") for an
+    installed package. Values in a closure are not listed (they differ per job: a loop's
+    sample name). Cached per code object (and closure functions), like the fingerprint."""
+    func = _unwrap(func)
+    if isinstance(func, functools.partial):
+        func = _unwrap(func.func)
+    code = getattr(func, "__code__", None)
+    module_globals = getattr(func, "__globals__", None)
+    if code is None or not module_globals:
+        return {}, {}
+    helpers = tuple(_closure_functions(func))  # closures of one code may hold other helpers
+    key = (code, id(module_globals), helpers)
+    cached = _dependencies_cache.get(key)
+    if cached is None:
+        found: dict = {}
+        texts: dict = {}
+        _collect_dependencies(func, found, texts, set())
+        cached = _dependencies_cache[key] = (found, texts)
+    return cached
+
+
+def _collect_dependencies(func, found: dict, texts: dict, seen: set) -> None:
+    code = getattr(func, "__code__", None)
+    module_globals = getattr(func, "__globals__", None)
+    if code is None or not module_globals or code in seen:
+        return
+    seen.add(code)
+    module_name = module_globals.get("__name__", "?")
+    names = _global_names(code)
+    for name in names:
+        if name not in module_globals:
+            continue
+        value = module_globals[name]
+        if isinstance(value, types.ModuleType) and is_user_module(value.__name__):
+            attributes = vars(value)
+            for attribute in names:
+                if attribute in attributes:
+                    _note_dependency(f"{value.__name__}.{attribute}", attributes[attribute], found, texts, seen)
+            continue
+        _note_dependency(f"{module_name}.{name}", value, found, texts, seen)
+    for helper in _closure_functions(func):
+        _note_dependency(f"{helper.__module__}.{helper.__qualname__}", helper, found, texts, seen)
+
+
+def _closure_functions(func):
+    """The functions other than itself in a function's closure."""
+    for cell in getattr(func, "__closure__", None) or ():
+        try:
+            contents = cell.cell_contents
+        except ValueError:
+            continue
+        if isinstance(contents, types.FunctionType) and contents is not func:
+            yield contents
+
+
+def _note_dependency(name: str, value: Any, found: dict, texts: dict, seen: set) -> None:
+    if name in found:
+        return
+    if _is_constant(value):
+        found[name] = ("const", hash_value(value), repr(value)[:_SHOWN])
+    elif isinstance(value, types.FunctionType) and is_user_module(value.__module__):
+        source = function_source(value)
+        source_hash = hash_value(source) if source is not None else 0
+        if source is not None:
+            texts[source_hash] = source
+        found[name] = ("fn", function_fingerprint(value), source_hash)
+        _collect_dependencies(value, found, texts, seen)
+    else:
+        module = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+        if isinstance(value, (types.FunctionType, types.ModuleType, type, types.BuiltinFunctionType)) \
+                and not is_user_module(module):
+            version = package_version(module)
+            if version:
+                found[name] = ("lib", version)
+
+
 def _counts_by_class(value: Any) -> bool:
     """A plain object captured in a closure counts by its class (as in 0.197): an instance
     of a user class without its own __repr__ or fingerprint has no meaningful value."""
@@ -400,6 +528,11 @@ def function_source(func: Callable) -> str | None:
     func = _unwrap(func)
     if isinstance(func, functools.partial):
         func = func.func
+    call = _instance_call(func)
+    if call is not None:  # its state shows under its code, so that a diff names what changed
+        source = function_source(call)
+        lines = [f"#   {name} = {_shown_value(value)}" for name, value in _instance_state(func)]
+        return source if source is None or not lines else source + "# the object's attributes:\n" + "\n".join(lines)
     code = getattr(func, "__code__", None)
     if code is None:
         return None
@@ -413,11 +546,23 @@ def function_source(func: Callable) -> str | None:
     return source
 
 
+def _shown_value(value: Any) -> str:
+    """A short repr without memory addresses, for the source text a diff shows."""
+    try:
+        text = _ADDRESS.sub("", repr(value))
+    except Exception:  # noqa: BLE001 - a broken __repr__
+        text = f"<{type(value).__qualname__}>"
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
 def describe_function(func: Callable) -> str:
     """'module.qualname' of a callable, for messages."""
     func = _unwrap(func)
     if isinstance(func, functools.partial):
         func = func.func
+    call = _instance_call(func)
+    if call is not None:  # a callable object: its class's __call__, never its address
+        func = call
     return "%s.%s" % (
         getattr(func, "__module__", "?"),
         getattr(func, "__qualname__", getattr(func, "__name__", repr(func))),

@@ -3,7 +3,8 @@
 Invariant: `normalize_path` is idempotent and maps every spelling of a path inside
 the working directory ('./a', 'a//b', 'x/../a', '/abs/project/a') to one relative
 form; paths outside the project stay absolute (normalised). Ids without a '/' are
-returned unchanged (the common case costs one membership test).
+returned unchanged (the common case costs one membership test). `return_to` puts a
+process back into the project directory after user code changed its working directory.
 """
 
 from __future__ import annotations
@@ -45,3 +46,14 @@ def job_log_dir(job_id: str, log_dir: str = LOG_DIR) -> str:
     if len(name) > 120:
         name = f"{name[:100]}-{hash_value(job_id) & 0xFFFFFFFF:08x}"
     return os.path.join(log_dir, "jobs", name)
+
+
+def return_to(home: str) -> None:
+    """Change back to `home` when user code left it (also when it removed the directory
+    it changed into): relative output names mean the project's files again."""
+    try:
+        here = os.getcwd()
+    except FileNotFoundError:
+        here = None
+    if here != home:
+        os.chdir(home)

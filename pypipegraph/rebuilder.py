@@ -25,7 +25,8 @@ from typing import NamedTuple
 from .errors import StoreError
 from .hashing import combine, file_stat, hash_file
 from .jobs.output import outputs_state
-from .store.format import GENERATOR, INVARIANT, LOADER, MOVED, OUTPUT, TEMP, Record
+from .plumbing.notices import warn
+from .store.format import GENERATOR, INVARIANT, LOADER, MOVED, OUTPUT, TEMP, Record, unusable_text
 from .store.values import unverified_in
 
 UNKNOWN = object()  # `explain`: a fingerprint that depends on a job that will (or may) run
@@ -35,16 +36,20 @@ class Decision:
     """The outcome of `Rebuilder.check`.
 
     reasons      why the job must run (empty: it is up to date, or lazy)
+    general      the same reasons in words without job ids or file names, so that jobs
+                 with the same change read alike (`ppg why` groups by them)
     invalidated  True when an input changed (as opposed to a missing output / no record)
     not_done     True when it never ran or an output is not as recorded (0.197's "not done")
     fingerprint  the job's fingerprint if it does not run
     error        the exception an invariant raised while being checked, else None
     """
 
-    __slots__ = ("reasons", "invalidated", "fingerprint", "error", "not_done")
+    __slots__ = ("reasons", "invalidated", "fingerprint", "error", "not_done", "general")
 
-    def __init__(self, reasons, invalidated=False, fingerprint=None, error=None, not_done=False):
+    def __init__(self, reasons, invalidated=False, fingerprint=None, error=None, not_done=False,
+                 general=None):
         self.reasons = reasons
+        self.general = reasons if general is None else general  # the same reasons without job ids
         self.invalidated = invalidated
         self.fingerprint = fingerprint
         self.error = error
@@ -52,12 +57,14 @@ class Decision:
 
 
 class Verdict(NamedTuple):
-    """`explain`'s answer for one job: status "run", "may", "ok" (or "lazy" while resolving)."""
+    """`explain`'s answer for one job: status "run", "may", "ok" (or "lazy" while resolving);
+    `general`: its reasons without job ids, sorted (what jobs with the same change share)."""
 
     job: object
     status: str
     reasons: list
     details: list
+    general: tuple = ()
 
 
 def job_kind(job) -> str:
@@ -69,6 +76,24 @@ def job_kind(job) -> str:
     if job.generates_jobs:
         return GENERATOR
     return OUTPUT
+
+
+def _content_hash(name: str) -> int | str:
+    """The output's content hash, or why it cannot be read (a directory in its place: the
+    job runs, and fails naming it; the rest of the run goes on)."""
+    try:
+        return hash_file(name)
+    except OSError as exc:
+        return f"output {name} cannot be read ({exc.strerror})"
+
+
+def _compute_afresh(job):
+    """An invariant's (fingerprint, state) as if it had never been checked; None when that
+    fails too."""
+    try:
+        return job.compute(None)
+    except Exception:  # noqa: BLE001 - the caller reports the first error
+        return None
 
 
 def is_temp(job) -> bool:
@@ -94,6 +119,7 @@ class Rebuilder:
         self.changed: dict = {}  # invariant -> (old record, new extra) when its check moved it
         self.invalidated: set = set()  # jobs 0.197 would have invalidated (see `_invalidate`)
         self.states: dict = {}  # invariant -> the state (Record.extra) computed in this run
+        self.explaining = False  # `explain`: reasons also in words without ids (Decision.general)
 
     def has_records(self) -> bool:
         """Whether the store knows any job (an empty store knows no runtimes)."""
@@ -107,6 +133,11 @@ class Rebuilder:
     def temp_files(self, is_settled, forget) -> TempFiles:
         """The temp-file lifecycle of a run; `is_settled(job)`/`forget(job)` are the scheduler's."""
         return TempFiles(self.note, is_settled, forget)
+
+    def unreadable(self, job_id: str) -> str | None:
+        """Why the store's record of `job_id` cannot be used (None: it can, or there is none)."""
+        unreadable = getattr(self.store, "unreadable", None)
+        return unreadable(job_id) if unreadable is not None else None
 
     def failures(self) -> dict:
         """{job id: "failed"/"killed"} of jobs whose last run did not finish."""
@@ -175,27 +206,39 @@ class Rebuilder:
         if job.always_runs:
             return Decision([f"{type(job).__name__} runs on every run"])
         if record is None:
+            why = self.unreadable(job.job_id)
+            if why:
+                return Decision([f"its record in the store cannot be used ({why}): counts as never ran"],
+                                not_done=True)
             last = self.failures().get(job.job_id)
             if last == "killed":
                 return Decision(["its last run was killed"], not_done=True)
             if last:
                 return Decision(["its last run failed"], not_done=True)
             return Decision(["never ran (no record in the store)"], not_done=True)
-        reasons = []
+        reasons, general = [], []
         outputs = record.outputs
         refreshed = None
         if [entry[0] for entry in outputs] != list(job.output_names()):
             reasons.append("its declared outputs changed")
+            general.append(reasons[-1])
         else:
             for i, (name, mtime, size, digest) in enumerate(outputs):
                 stat = file_stat(name)
                 complaint = job.output_complaint(name, stat)
                 if complaint:
                     reasons.append(complaint)
+                    general.append(complaint.replace(f" {name}", "", 1))
                     continue
                 if stat[0] != mtime or stat[1] != size:
-                    if hash_file(name) != digest:
-                        reasons.append(f"output {name} was changed outside the pipeline")
+                    digest_now = _content_hash(name)
+                    if digest_now != digest:
+                        if type(digest_now) is str:  # the output cannot be read: says why
+                            reasons.append(digest_now)
+                            general.append(digest_now.replace(f" {name}", "", 1))
+                        else:
+                            reasons.append(f"output {name} was changed outside the pipeline")
+                            general.append("output was changed outside the pipeline")
                         continue
                     if refreshed is None:
                         refreshed = list(outputs)
@@ -208,9 +251,11 @@ class Rebuilder:
                 refreshed = refreshed or list(record.outputs)
             else:
                 invalidated = True
-                reasons.extend(_input_changes(job, record.inputs, current_inputs))
+                for reason, words in self._input_changes(job, record.inputs, current_inputs):
+                    reasons.append(reason)
+                    general.append(words)
         if reasons:
-            return Decision(reasons, invalidated, not_done=not_done)
+            return Decision(reasons, invalidated, not_done=not_done, general=general)
         if refreshed is not None and not self.read_only:
             self.store.put(job.job_id, record._replace(outputs=tuple(refreshed)))
         return Decision([], False, record.fingerprint)
@@ -249,7 +294,12 @@ class Rebuilder:
         try:
             fingerprint, extra = job.compute(old)
         except Exception as exc:  # noqa: BLE001 - reported as the invariant's failure
-            return Decision([f"cannot be checked: {type(exc).__name__}: {exc}"], error=exc)
+            computed = None if old is None else _compute_afresh(job)
+            if computed is None:
+                return Decision([f"cannot be checked: {type(exc).__name__}: {exc}"], error=exc)
+            # the stored state is one its class cannot read: it counts as none, said once
+            warn(unusable_text(job.job_id, f"its stored state does not fit: {type(exc).__name__}"))
+            (fingerprint, extra), old = computed, None
         self.fingerprints[job] = fingerprint
         self.states[job] = extra
         if not self.read_only and (old is None or old.fingerprint != fingerprint
@@ -267,6 +317,33 @@ class Rebuilder:
             return Decision([], True, fingerprint)
         return Decision([], False, fingerprint)
 
+    def _input_changes(self, job, old: dict, new: dict) -> list[tuple[str, str]]:
+        """(reason, the reason without ids) for each difference between recorded and
+        current input fingerprints, in the order of the input ids."""
+        by_id = {up.job_id: up for up in job.prerequisites}
+        changes = []
+        for key in sorted(new):
+            if key not in old:
+                changes.append((f"new input {key}", f"new input {input_kind(by_id[key])}"))
+            elif old[key] is MOVED:
+                changes.append((f"input {key} changed while the job last ran (what it read is unknown)",
+                                "an input changed while the job last ran (what it read is unknown)"))
+            elif old[key] != new[key]:
+                up = by_id[key]
+                reason = up.change_description()
+                changes.append((reason, self.change_summary(up) if self.explaining else reason))
+        for key in sorted(old):
+            if key not in new:
+                changes.append((f"input {key} removed", "an input was removed"))
+        return changes
+
+    def change_summary(self, up) -> str:
+        """How a change of `up`'s fingerprint reads for all its dependants alike: no job id,
+        and for an invariant what changed (old and new parameters, the helper or constant a
+        function reads); the class words it (`change_summary(old record, new extra, source)`)."""
+        old, extra = self.changed.get(up, (None, None))
+        return up.change_summary(old, extra, getattr(self.store, "source", _no_source))
+
     def describe_change(self, job) -> list[str]:
         """Lines showing how invariant `job` changed in this check (empty when it did not);
         the invariant's class words it (`describe_change(old record, new extra, source)`)."""
@@ -274,8 +351,11 @@ class Rebuilder:
         if old is None:
             return []
         describe = getattr(job, "describe_change", None)
-        lines = [f"{job.job_id} changed"] if describe is None else describe(
-            old, extra, getattr(self.store, "source", _no_source))
+        try:
+            lines = [f"{job.job_id} changed"] if describe is None else describe(
+                old, extra, getattr(self.store, "source", _no_source))
+        except Exception:  # noqa: BLE001 - a stored state of the wrong shape: no diff to show
+            lines = [f"{job.job_id} changed (its stored state cannot be shown)"]
         why = unverified_in(old.extra)
         if why:
             lines.insert(0, f"{job.job_id}: its stored value could not be verified ({why}), "
@@ -363,6 +443,7 @@ class Rebuilder:
         run: their dependants "may" run, depending on early cutoff at run time."""
         fingerprints = self.fingerprints
         verdicts: dict = {}
+        self.explaining = True
         for job in jobs:
             if any(fingerprints.get(up, UNKNOWN) is UNKNOWN for up in job.prerequisites):
                 verdicts[job] = self._explain_unknown(job, fingerprints)
@@ -373,7 +454,7 @@ class Rebuilder:
             elif decision.reasons:
                 fingerprints[job] = UNKNOWN
                 details = [] if job.is_invariant else self._upstream_details(job)
-                verdicts[job] = Verdict(job, "run", decision.reasons, details)
+                verdicts[job] = Verdict(job, "run", decision.reasons, details, _sorted(decision.general))
             else:
                 verdicts[job] = Verdict(job, "ok", [], [])
         _resolve_lazy(jobs, verdicts)
@@ -389,10 +470,14 @@ class Rebuilder:
                   else fingerprints[up] for up in job.prerequisites}
         decision = self.judge(job, record, inputs)
         if decision.reasons:
-            return Verdict(job, "run", decision.reasons, self._upstream_details(job))
-        unknown = [up for up in job.prerequisites if fingerprints[up] is UNKNOWN]
+            return Verdict(job, "run", decision.reasons, self._upstream_details(job),
+                           _sorted(decision.general))
+        unknown = sorted((up for up in job.prerequisites if fingerprints[up] is UNKNOWN),
+                         key=lambda up: up.job_id)
         return Verdict(job, "may", [f"upstream {up.job_id} will run; reruns if its output changes"
-                                    for up in unknown], [])
+                                    for up in unknown], [],
+                       _sorted(f"an upstream job of {up.rule} will run; reruns if its output changes"
+                               for up in unknown))
 
     def _upstream_details(self, job) -> list[str]:
         record = self.store.get(job.job_id)
@@ -419,28 +504,23 @@ def _resolve_lazy(jobs: list, verdicts: dict) -> None:
             if level > best:
                 best, needed_by = level, dependant
         if best == 2:
-            verdicts[job] = Verdict(job, "run", [f"needed by {needed_by.job_id}"], [])
+            verdicts[job] = Verdict(job, "run", [f"needed by {needed_by.job_id}"], [],
+                                    (f"needed by a job of {needed_by.rule} that runs",))
         elif best == 1:
-            verdicts[job] = Verdict(job, "may", [f"needed if {needed_by.job_id} runs"], [])
+            verdicts[job] = Verdict(job, "may", [f"needed if {needed_by.job_id} runs"], [],
+                                    (f"needed if a job of {needed_by.rule} runs",))
         else:
             verdicts[job] = Verdict(job, "ok", [], [])
 
 
-def _input_changes(job, old: dict, new: dict) -> list[str]:
-    """Words for each difference between recorded and current input fingerprints."""
-    by_id = {up.job_id: up for up in job.prerequisites}
-    reasons = []
-    for key, value in new.items():
-        if key not in old:
-            reasons.append(f"new input {key}")
-        elif old[key] is MOVED:
-            reasons.append(f"input {key} changed while the job last ran (what it read is unknown)")
-        elif old[key] != value:
-            reasons.append(by_id[key].change_description())
-    for key in old:
-        if key not in new:
-            reasons.append(f"input {key} removed")
-    return reasons
+def _sorted(words) -> tuple:
+    """Distinct reasons in a stable order."""
+    return tuple(sorted(set(words)))
+
+
+def input_kind(up) -> str:
+    """What kind of input a job is, without its id: "(FunctionInvariant)", "from align"."""
+    return f"({type(up).__name__})" if up.is_invariant else f"from {up.rule}"
 
 
 def _differs(old, new) -> bool:

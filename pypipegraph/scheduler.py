@@ -17,8 +17,10 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from .errors import JobDiedException
+from .errors import JobDiedException, add_notes
 from .events import Attempt, Failure, subscribers
+from .plumbing.notices import warn
+from .plumbing.termination import deferred, undeferred
 from .resources import ResourceError
 
 WAITING = 0  # upstream not resolved yet
@@ -80,6 +82,7 @@ class Scheduler:
         self.floor_generation = 0  # a generating job changed the master: later jobs need this
         self.temp_files = rebuilder.temp_files(self._is_settled, self._forget_temp)
         self.failed: list = []
+        self._collected: list | tuple = ()  # results the executor returned that are not handled yet
         self.reasons: dict = {}  # job -> why it runs (words), from the rebuilder's decision
         self.cleanup_left: dict = {}  # job with a cleanup() -> dependants that may not have run yet
         self.executor = executor
@@ -100,7 +103,8 @@ class Scheduler:
             while True:
                 self._drain_decisions()
                 if not self.stopping:
-                    self._dispatch()
+                    with deferred():  # SIGTERM waits until the started jobs are counted
+                        self._dispatch()
                 if not self.executor.busy:
                     if self.stopping:
                         break
@@ -111,9 +115,12 @@ class Scheduler:
                         continue
                     break
                 timeout = _BUSY_TICK if any(pending() for pending in busy_tick) else _TICK
-                finished, typed = self.executor.wait(timeout, console.inputs())
-                for _worker, index, result in finished:
-                    self._finished(self.jobs[index], result)
+                with deferred():  # ... and the finished ones are handled
+                    finished, typed = self.executor.wait(timeout, console.inputs())
+                    self._collected = finished  # Ctrl-C before they are handled: see _abort
+                    for _worker, index, result in finished:
+                        self._finished(self.jobs[index], result)
+                    self._collected = ()
                 if typed:
                     console.handle_input()
                 console.tick()
@@ -195,8 +202,14 @@ class Scheduler:
         killed = [self.jobs[worker.job_index] for worker in self.executor.running()]
         self.executor.shutdown(kill=True)
         for job in killed:
-            job.remove_partial_outputs()
+            for problem in job.remove_partial_outputs():
+                warn(f"{job.job_id}: {problem}")
             self._release(job)
+        for _worker, index, result in self._collected:  # failed (a signal to the whole
+            job = self.jobs[index]  # process group kills workers too), not yet handled
+            if not result.ok and self.state[job] == NEEDS_RUN:
+                for problem in job.remove_partial_outputs():
+                    warn(f"{job.job_id}: {problem}")
 
     def _release_final_jobs(self) -> None:
         finals, self.final_jobs = self.final_jobs, []
@@ -218,8 +231,8 @@ class Scheduler:
             # run_pipegraph() as it was raised; here all invariants are checked before the
             # first job starts too (they have no upstream), and the run ends the same way.
             error = decision.error
-            error.add_note(f"(raised while checking the invariant {job.job_id!r}; nothing was run "
-                           "after it. Fix the input, or the invariant, and run again.)")
+            add_notes(error, [f"(raised while checking the invariant {job.job_id!r}; nothing was run "
+                              "after it. Fix the input, or the invariant, and run again.)"])  # also on 3.10
             raise error
         if job.lazy:
             self._resolve(job, IDLE)
@@ -324,7 +337,8 @@ class Scheduler:
         """Loaders and job-generating jobs run here, in the master, while nothing else starts."""
         self._emit("on_job_started", job, 0)
         generates = job.generates_jobs
-        result = self.in_master.run(job, capture=generates)
+        with undeferred():  # a long loader does not hold up SIGTERM
+            result = self.in_master.run(job, capture=generates)
         reason = "; ".join(self.reasons.get(job, ()))
         if not result.ok:
             attempt = Attempt(result.start, result.stop, result.pid, 0, result.stdout, result.stderr, "failed",
@@ -348,7 +362,9 @@ class Scheduler:
         self._release(job)
         reason = "; ".join(self.reasons.get(job, ()))
         if not result.ok:
-            if not result.traceback:
+            if not result.traceback and isinstance(result.value, BaseException):
+                add_notes(result.value, job.remove_partial_outputs())
+            elif not result.traceback:
                 job.remove_partial_outputs()
             why = self.user_killed.pop(job, None)
             attempt = Attempt(result.start, result.stop, result.pid, cores, result.stdout, result.stderr,

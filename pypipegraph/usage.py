@@ -1,23 +1,29 @@
 """What a job used and where it ran, measured in the process that ran it.
 
-Invariant: measuring never fails or slows a job beyond three getrusage calls: the
-worker takes `begin()` before the job and `end()` after it, and the Usage travels back
-in the job's Result. The numbers are those of the process that ran the job:
+Invariant: measuring never fails or slows a job beyond three getrusage calls and one
+write to /proc/self/clear_refs: the worker takes `begin()` before the job and `end()` after
+it, and the Usage travels back in the job's Result. The numbers are those of the job,
+not of the process around it:
 
   cpu        seconds of user + system time the job took: its process (on Dask, where jobs
              run in worker threads, its thread) plus the child processes it waited for
              (children are counted per process: on Dask, those of two jobs running at
              once in one worker may be counted to either)
-  rss        bytes: the peak resident set of that process, or of its largest child
-             process when that was larger (a command job's program)
-  rss_added  bytes by which the job raised that peak: what the job needed beyond the
-             memory the process already had (in a process forked for the job: the job's
-             own need; in a reused process it undercounts, never overcounts)
+  rss        bytes of memory the job itself used: how far its process's resident memory
+             rose above what it held when the job began (at its peak), or the peak of
+             its largest child process when that was larger (a command job's program).
+             A worker forked from a master holding 200 MiB of loaded data starts with
+             those pages resident; they are not the job's and do not count. On Linux the
+             process's peak is reset when the job begins (/proc/self/clear_refs), so a
+             reused worker measures each job on its own; elsewhere, and for jobs run in
+             threads (Dask), the rise of the process's lifetime peak counts (it
+             undercounts a job that needs less than an earlier one did, never overcounts)
+  rss_added  the same figure (kept as its own field: what the next run's estimate is)
   host       the machine's name; cluster_job the batch system's job id in the worker's
              environment (SLURM_JOB_ID, PBS_JOBID, JOB_ID, LSB_JOBID), else None
   state      what the job passed to `ppg.set_state()` last, else None
 
-The memory a job added last time (`MEMORY_NOTED` bytes or more) is the default
+The memory a job used last time (`MEMORY_NOTED` bytes or more) is the default
 `memory_needed` of its next run when the user set none, capped at what the machine (or
 the largest Dask worker) has, so an estimate never makes a job unschedulable.
 """
@@ -67,12 +73,16 @@ def set_state(state: str) -> None:
 
 
 def begin() -> tuple[int, float, int]:
-    """Before the job: (who is measured, its cpu seconds, its peak rss units)."""
+    """Before the job: (who is measured, its cpu seconds, its peak rss units). In a
+    process's main thread on Linux the peak is first reset to the resident size now, so
+    the job's rise above it is its own."""
     if _states:
         _states.pop(threading.get_ident(), None)
     who = resource.RUSAGE_SELF
     if _RUSAGE_THREAD is not None and threading.current_thread() is not threading.main_thread():
         who = _RUSAGE_THREAD
+    elif _can_reset[0]:
+        _reset_peak()
     ru = resource.getrusage(who)
     return who, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
 
@@ -93,10 +103,26 @@ def end(before: tuple[int, float, int]) -> tuple:
     _children = (pid, kids_cpu, kids.ru_maxrss)
     kid_peak = kids.ru_maxrss if kids.ru_maxrss > last_rss else 0  # a child of this job set it
     cpu = ru.ru_utime + ru.ru_stime - cpu0 + kids_cpu - last_cpu
+    used = max(rss1 - rss0, kid_peak, 0) * _RSS_UNIT
     state = _states.pop(threading.get_ident(), None) if _states else None
     host, cluster = _where or _locate()
-    return (cpu, max(rss1, kid_peak) * _RSS_UNIT, max(rss1 - rss0, kid_peak, 0) * _RSS_UNIT, host,
-            cluster, state)
+    return (cpu, used, used, host, cluster, state)
+
+
+_can_reset = [sys.platform.startswith("linux")]
+
+
+def _reset_peak() -> None:
+    """Reset this process's peak resident set (what getrusage reports) to its current
+    one (Linux 4.0 and later); never again in this process once that failed."""
+    try:
+        fd = os.open("/proc/self/clear_refs", os.O_WRONLY)
+        try:
+            os.write(fd, b"5")
+        finally:
+            os.close(fd)
+    except OSError:
+        _can_reset[0] = False
 
 
 def _locate() -> tuple:

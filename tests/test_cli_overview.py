@@ -79,7 +79,7 @@ def test_why_groups_jobs_by_rule_and_reason_and_shows_the_diff_once(workdir):
     assert '-    Path(of).write_text("trimmed " + of)' in out
     assert '+    Path(of).write_text("trimmed: " + of)' in out
     may = lines.index("may run (only if an upstream output turns out different): 14")
-    assert lines[may + 1] == "  12 jobs of align: an upstream job will run; reruns if its output changes"
+    assert lines[may + 1] == "  12 jobs of align: an upstream job of trim will run; reruns if its output changes"
     total = next(line for line in lines if line.startswith("total: "))
     # 12 jobs of at least 0.05 s each ran last time: their recorded runtimes add up
     assert total.startswith("total: 12 jobs will run, ") and "by their last runtimes" in total

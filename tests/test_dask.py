@@ -525,7 +525,9 @@ def test_resource_use_and_state_come_back_from_dask_workers(dask_graph):
     reader = StoreReader(".pypipegraph_status_robust")
     row, = reader.job_runs(job_id="out/busy")
     reader.close()
-    assert row.cpu > 0.02 and row.rss >= 64 << 20
+    # about the 64 MiB it allocated: in a Dask worker's thread, the rise of the worker's peak
+    # (memory the worker freed before may be reused, so a little less can show)
+    assert row.cpu > 0.02 and 48 << 20 <= row.rss < 256 << 20
     assert row.host == socket.gethostname() and row.state == "counted" and row.exit_status == 0
     assert row.worker != os.getpid()
 

@@ -512,8 +512,8 @@ def test_cores_and_memory_in_use_are_plotted_from_the_store(samples_page):
     page = samples_page.page
     assert page.get_attribute("#usage", "data-panels") == "cores,memory"
     assert page.get_attribute("#usage", "data-peak-cores") in ("1", "2")
-    # at most 2 worker processes at once, each at least a few MiB
-    assert 4 << 20 < int(page.get_attribute("#usage", "data-peak-memory")) < 2 << 30
+    # the running jobs' own memory: these small jobs use little, not their workers' size
+    assert 0 < int(page.get_attribute("#usage", "data-peak-memory")) < 100 << 20
     assert "of memory (the sum of the running jobs' peak RSS" in page.inner_text("#usage-note")
 
 

@@ -7,6 +7,7 @@ on stderr and a non-zero exit code.
 
     ppg status --state failed 'out/*'
     ppg why pipeline.py
+    ppg run pipeline.py 'out/s001*'
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ import importlib
 import sys
 
 from ..errors import PyPipeGraphError
-from ..plumbing.safe_files import TEXT_ERRORS
+from ..plumbing.safe_files import TEXT_ERRORS, shown
 from ..store import DEFAULT_PATH
 
-COMMANDS = ["status", "why", "log", "history", "forget", "accept", "graph", "report", "top"]
+COMMANDS = ["status", "why", "run", "log", "history", "forget", "accept", "graph", "report", "top"]
 
 
 class CommandError(Exception):
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args) or 0
     except (CommandError, PyPipeGraphError) as exc:
-        print(f"ppg {args.command}: {exc}", file=sys.stderr)
+        print(f"ppg {args.command}: {shown(str(exc), lines=True)}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `ppg status | head`
         return 0

@@ -12,6 +12,7 @@ import fnmatch
 
 from ..hashing import file_stat
 from ..plan import UNKNOWN
+from ..plumbing.safe_files import shown
 from ..store.writer import History
 from . import CommandError
 from .why import plan_script
@@ -39,16 +40,16 @@ def run(args) -> int:
         for job in chosen:
             verdict = verdicts[job]
             if verdict.status == "ok":
-                print(f"{job.job_id}: up to date already")
+                print(f"{shown(job.job_id)}: up to date already")
                 continue
             record = history.get(job.job_id)
             problem = _why_not(job, record, fingerprints)
             if problem:
-                print(f"{job.job_id}: not accepted: {problem}")
+                print(f"{shown(job.job_id)}: not accepted: {shown(problem)}")
                 continue
             history.put(job.job_id, record._replace(inputs={up.job_id: fingerprints[up] for up in job.prerequisites}))
             accepted += 1
-            print(f"{job.job_id}: accepted ({'; '.join(verdict.reasons)})")
+            print(f"{shown(job.job_id)}: accepted ({shown('; '.join(verdict.reasons))})")
     finally:
         history.close()
     return 0 if accepted else 1

@@ -18,6 +18,7 @@ from __future__ import annotations
 import fnmatch
 
 from ..errors import StoreLocked
+from ..plumbing.safe_files import shown
 from ..store.format import record_is_invariant
 from ..store.writer import History
 from . import CommandError
@@ -64,7 +65,7 @@ def run(args) -> int:
             if not args.dry_run:
                 history.delete(job_id)
                 history.forget_failure(job_id)
-            print(f"{'would forget' if args.dry_run else 'forgot'} {job_id}")
+            print(f"{'would forget' if args.dry_run else 'forgot'} {shown(job_id)}")
     finally:
         history.close()
     n = len(matches)
@@ -108,7 +109,7 @@ def _match(history: History, args, unrecorded: list[str]) -> list[str]:
                        if job_id not in known and fnmatch.fnmatchcase(job_id, pattern)]
             if without:
                 for job_id in without:
-                    print(f"{job_id} has no record (its last run failed): it runs next time anyway")
+                    print(f"{shown(job_id)} has no record (its last run failed): it runs next time anyway")
                 continue
             raise CommandError(f"{pattern} matches no job with a record in the store "
                                "(nothing was forgotten; `ppg status` lists the jobs)")

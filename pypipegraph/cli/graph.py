@@ -17,7 +17,7 @@ import os
 import sys
 
 from ..plan import ScriptError, load_script
-from ..plumbing.safe_files import printable, write_file
+from ..plumbing.safe_files import shown, write_file
 from ..store.reader import StoreReader
 from ..views.logs import write_gml
 from . import CommandError
@@ -71,7 +71,7 @@ def run(args) -> int:
         print(f"wrote {args.output}: {args.format} graph of "
               f"{_count(len(nodes), 'rule' if args.rules else 'job')}, {_count(len(edges), 'edge')}")
     else:
-        sys.stdout.write(printable(text))
+        sys.stdout.write(shown(text, lines=True))
     return 0
 
 

@@ -10,6 +10,7 @@ runs.
 
 from __future__ import annotations
 
+from ..plumbing.safe_files import shown
 from .status import date, duration, open_reader, require_known, size, table
 
 
@@ -32,7 +33,7 @@ def run(args) -> int:
         reader.close()
     if not rows:
         when = f" (its record dates from {date(record.finished)})" if record and record.finished else ""
-        print(f"{job_id}: no run of it is in the kept history{when}")
+        print(f"{shown(job_id)}: no run of it is in the kept history{when}")
         return 0
     clustered = any(row.cluster_job for row in rows)
     lines = []
@@ -50,6 +51,6 @@ def run(args) -> int:
     header += ["state", "why it ran"]
     print(table(tuple(header), lines, right={0, 3, 4, 5, 6, 7}))
     failed = sum(1 for row in rows if row.outcome != "done")
-    print(f"{len(rows)} run{'s' if len(rows) != 1 else ''} of {job_id}"
+    print(f"{len(rows)} run{'s' if len(rows) != 1 else ''} of {shown(job_id)}"
           + (f", {failed} not done" if failed else ""))
     return 0

@@ -20,6 +20,7 @@ import re
 
 from ..paths import LOG_DIR, job_log_dir
 from ..plumbing.child_process import read_tail
+from ..plumbing.safe_files import shown
 from . import CommandError
 from .status import date, open_reader, require_known
 
@@ -58,16 +59,16 @@ def run(args) -> int:
         reader.close()
     last = runs[-1] if runs else None
     if last is None:
-        print(f"{job_id}: no run of it is in the kept history")
+        print(f"{shown(job_id)}: no run of it is in the kept history")
     else:
-        print(f"{job_id}: last ran in run {last.run_id}, {date(last.started)}, {last.outcome}")
+        print(f"{shown(job_id)}: last ran in run {last.run_id}, {date(last.started)}, {last.outcome}")
     if streamed and (last is None or max(os.path.getmtime(p) for p in streamed.values()) >= last.started):
         for title, path in streamed.items():
             print(f"--- {title} ({path}, written {date(os.path.getmtime(path))}) ---")
-            print(filtered(read_tail(path, SHOWN_BYTES), pattern) or "(empty)")
+            print(shown(filtered(read_tail(path, SHOWN_BYTES), pattern), lines=True) or "(empty)")
         if logged is not None and logged[3] and last is not None and logged[0] == last.run_id:
             print(f"--- traceback (run {logged[0]}) ---")
-            print(filtered(logged[3], pattern))
+            print(shown(filtered(logged[3], pattern), lines=True))
         return 0
     print_logged(logged, pattern)
     return 0
@@ -93,7 +94,7 @@ def show_run(args, pattern) -> int:
         logged = reader.job_log(job_id, row.run_id)
     finally:
         reader.close()
-    print(f"{job_id}: run {row.run_id}, {date(row.started)}, {row.outcome}")
+    print(f"{shown(job_id)}: run {row.run_id}, {date(row.started)}, {row.outcome}")
     print_logged(logged, pattern)
     return 0
 
@@ -108,7 +109,7 @@ def print_logged(logged, pattern) -> None:
     for title, text in (("stdout", stdout), ("stderr", stderr), ("traceback", traceback)):
         if text:
             print(f"--- {title} (run {run_id}) ---")
-            print(filtered(text, pattern) or "(no line matches)")
+            print(shown(filtered(text, pattern), lines=True) or "(no line matches)")
             printed = True
     if not printed:
         print("no output recorded")

@@ -24,18 +24,20 @@ import fnmatch
 import os
 import time
 
+from ..plumbing.safe_files import shown
 from ..store.format import record_is_invariant
 from ..store.reader import StoreReader
 from . import CommandError
 
-STATES = ("done", "failed", "killed", "ok")
+STATES = ("done", "failed", "killed", "ok", "unreadable")
 
 
 def add_parser(subparsers):
     parser = subparsers.add_parser(
         "status", help="each job's last outcome, runtime and finish time",
         description="Each job of the store with its last outcome (done, failed, killed; ok = up "
-        "to date, no run in the kept history), last runtime and when it last finished.")
+        "to date, no run in the kept history; unreadable = its record cannot be used, it runs next "
+        "time), last runtime and when it last finished.")
     parser.add_argument("patterns", nargs="*", metavar="PATTERN",
                         help="glob patterns on job ids (fnmatch, e.g. 'out/*.txt')")
     parser.add_argument("--state", action="append", default=None,
@@ -72,8 +74,9 @@ def run(args) -> int:
 
 def print_jobs(reader: StoreReader, args) -> None:
     records = reader.records()
+    unusable = reader.unusable_records()
     last = reader.last_runs()
-    ids = set(records)
+    ids = set(records) | set(unusable)
     marked = reader.failures() if reader.has_table("failures") else None  # None: an old store
     ids.update(job_id for job_id, row in last.items()
                if row.outcome != "done" and (marked is None or job_id in marked))
@@ -91,6 +94,8 @@ def print_jobs(reader: StoreReader, args) -> None:
         state = row.outcome if row is not None else "ok"
         if state != "done" and marked is not None and job_id not in marked:
             state = "ok"  # reset by `ppg forget --state failed` (and it has a record again)
+        if job_id in unusable:
+            state = "unreadable"  # its record cannot be used: it runs next time
         if not selected(row, state, args):
             continue
         counts[state] = counts.get(state, 0) + 1
@@ -118,6 +123,8 @@ def print_jobs(reader: StoreReader, args) -> None:
     summary += f", {counts['failed']} failed"
     if counts["killed"]:
         summary += f", {counts['killed']} killed"
+    if counts["unreadable"]:
+        summary += f", {counts['unreadable']} with an unreadable record (they run next time)"
     if hidden and not args.all:
         summary += f"; {hidden} invariant{'s' if hidden != 1 else ''} hidden (--all shows them)"
     print(summary)
@@ -242,8 +249,8 @@ def open_reader(args) -> StoreReader:
 
 
 def known_ids(reader: StoreReader) -> set[str]:
-    """Job ids with a record or a kept run."""
-    return set(reader.records()) | set(reader.last_runs())
+    """Job ids with a record (usable or not) or a kept run."""
+    return set(reader.records()) | set(reader.unusable_records()) | set(reader.last_runs())
 
 
 def require_known(reader: StoreReader, job_id: str) -> str:
@@ -288,6 +295,7 @@ def size(nbytes: int | None) -> str:
 
 def table(header: tuple, rows: list, right: set = frozenset()) -> str:
     """Aligned columns; the column indices in `right` are right-aligned."""
+    rows = [tuple(shown(str(cell)) for cell in row) for row in rows]  # a job id cannot forge a row
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
 
     def line(row) -> str:

@@ -17,6 +17,7 @@ import select
 import sys
 import time
 
+from ..plumbing.safe_files import shown
 from ..views.console import HELP, LineEditor, running_table
 from ..views.control import ControlError, ask
 from ..views.progress import clock, status_text
@@ -45,8 +46,8 @@ def render(snap: dict) -> str:
     """One snapshot as text: who runs where, the status line, the running jobs, failures."""
     state = "" if snap["state"] == "running" else f" ({snap['state']})"
     lines = [
-        f"{os.path.basename(snap['script']) or 'pipeline'}: pid {snap['pid']} on {snap['host']}, "
-        f"{snap['cores']} cores, in {snap['cwd']}{state}",
+        shown(f"{os.path.basename(snap['script']) or 'pipeline'}: pid {snap['pid']} on {snap['host']}, "
+              f"{snap['cores']} cores, in {snap['cwd']}{state}"),
         status_text(snap["counts"], snap["now"] - snap["started"], snap["eta"]),
         "",
         running_table(snap["running"], snap["now"]),
@@ -55,8 +56,8 @@ def render(snap: dict) -> str:
     if failures:
         lines += ["", "failures:"]
         for group in failures[:8]:
-            lines.append(f"  {group['jobs']} of {group['rule']} ({group['first']}"
-                         f"{', ...' if group['jobs'] > 1 else ''}): {group['message']}"[:200])
+            lines.append(shown(f"  {group['jobs']} of {group['rule']} ({group['first']}"
+                               f"{', ...' if group['jobs'] > 1 else ''}): {group['message']}")[:200])
         if len(failures) > 8:
             lines.append(f"  ... and {len(failures) - 8} more kinds")
     return "\n".join(lines)
@@ -95,7 +96,9 @@ def _command(store: str, args, listed: list | None = None) -> str:
         if job.isdigit():
             rows = listed if listed is not None else _snapshot(store)["running"]
             if not 1 <= int(job) <= len(rows):
-                return f"kill takes a number from the list of running jobs (1-{len(rows)}) or a job id"
+                raise CommandError(f"no such job: {job} is not a number of the list of running jobs "
+                                   f"({'1-' + str(len(rows)) if rows else 'none is running'}); kill takes "
+                                   "such a number or a job id")
             job = rows[int(job) - 1]["job"]
         answer = ask(store, {"ask": "kill", "job": job})
     if "error" in answer:

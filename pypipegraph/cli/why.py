@@ -1,9 +1,12 @@
 """`ppg why [SCRIPT]`: which jobs the next run would run, and why, without running them.
 
-Jobs that will run are grouped by rule and reason, one line each with a count ("200
-jobs of trim: function __main__.trim changed"), with a diff where one helps (the
+Jobs that will run are grouped by rule and by what changed, one line each with a count
+("200 jobs of trim: function __main__.trim changed", "400 jobs of qc: parameters
+changed: 'min_q': 20 -> 30"): the reasons without job ids, in a stable order, so the
+output does not grow with the number of jobs. Below a group, a diff where one helps (the
 function's source before and after, old and new parameters, which input file's hash
-moved), each distinct diff shown once; `--jobs` lists the jobs one by one. Jobs that
+moved), each distinct diff shown once and at most three a group; `--jobs` lists the
+jobs one by one. Jobs that
 run only if an upstream output turns out different are listed apart as "may run":
 early cutoff decides those at run time. The total says how long the jobs that will run
 took when they last ran. SCRIPT defaults to pipeline.py.
@@ -13,19 +16,15 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import re
 
 from ..plan import ScriptError, explain, load_script
+from ..plumbing.safe_files import shown
 from ..store.reader import StoreReader
 from . import CommandError
 from .status import duration
 
 DEFAULT_SCRIPT = "pipeline.py"
-# per-job words of the rebuilder's reasons, and what they say about a group of jobs
-_GENERAL = ((re.compile(r"^upstream .* will run; reruns if its output changes$"),
-             "an upstream job will run; reruns if its output changes"),
-            (re.compile(r"^needed by .*$"), "needed by a job that runs"),
-            (re.compile(r"^needed if .* runs$"), "needed if a job that may run runs"))
+MAX_DIFFS = 3  # distinct diffs shown per group of jobs
 
 
 def add_parser(subparsers):
@@ -101,7 +100,7 @@ class _EmptyStore:
 def run(args) -> int:
     script = script_argument(args)
     done, verdicts, _, store, runtimes = _plan(script, args.args)
-    shown = [
+    listed = [
         v for v in verdicts.values()
         if (args.all or not v.job.is_invariant)
         and (not args.patterns or any(fnmatch.fnmatchcase(v.job.job_id, p) for p in args.patterns))
@@ -110,61 +109,54 @@ def run(args) -> int:
         print(f"no store {store} yet: every job will run")
     sections = [("run", "will run"), ("may", "may run (only if an upstream output turns out different)")]
     for status, title in sections:
-        group = [v for v in shown if v.status == status]
+        group = [v for v in listed if v.status == status]
         print(f"{title}: {len(group)}")
         if args.jobs:
             for verdict in group:
-                print(f"  {verdict.job.job_id}: {'; '.join(verdict.reasons)}")
+                print(f"  {shown(verdict.job.job_id)}: {shown('; '.join(verdict.reasons))}")
                 for line in verdict.details:
-                    print(f"      {line}")
+                    print(f"      {shown(line)}")
         else:
             print_groups(group)
-    will_run = [v for v in shown if v.status == "run"]
+    will_run = [v for v in listed if v.status == "run"]
     if will_run:
         print(total_line(will_run, runtimes, getattr(done.graph.rc, "cores_available", None)))
-    up_to_date = [v for v in shown if v.status == "ok"]
+    up_to_date = [v for v in listed if v.status == "ok"]
     print(f"up to date: {len(up_to_date)}")
     if args.all:
         for verdict in up_to_date:
-            print(f"  {verdict.job.job_id}")
-    generators = [v for v in shown if v.job.generates_jobs]
+            print(f"  {shown(verdict.job.job_id)}")
+    generators = [v for v in listed if v.job.generates_jobs]
     if generators:
         print("note: jobs created by job-generating jobs are not known until those run")
     return 0
 
 
-def general_reason(reason: str) -> str:
-    """A reason in words that fit every job of a group (per-job ids dropped)."""
-    for pattern, words in _GENERAL:
-        if pattern.match(reason):
-            return words
-    return reason
-
-
 def print_groups(verdicts: list) -> None:
-    """One line per (rule, reasons) with its count, most jobs first; each diff once."""
+    """One line per rule and change (the reasons without job ids, in a stable order) with
+    its count, most jobs first; each diff once, at most `MAX_DIFFS` distinct diffs a group."""
     groups: dict[tuple, list] = {}
     for verdict in verdicts:
-        reasons = "; ".join(dict.fromkeys(general_reason(r) for r in verdict.reasons))
-        groups.setdefault((verdict.job.rule, reasons), []).append(verdict)
-    shown: set = set()
-    for (rule, reasons), members in sorted(groups.items(), key=lambda item: (-len(item[1]), item[0])):
+        groups.setdefault((verdict.job.rule, verdict.general or tuple(verdict.reasons)), []).append(verdict)
+    printed: set = set()
+    for (rule, general), members in sorted(groups.items(), key=lambda item: (-len(item[1]), item[0])):
         if len(members) == 1:  # its own words
-            print(f"  {members[0].job.job_id} ({rule}): {'; '.join(members[0].reasons)}")
+            print(f"  {shown(members[0].job.job_id)} ({shown(rule)}): {shown('; '.join(members[0].reasons))}")
         else:
-            print(f"  {len(members)} jobs of {rule}: {reasons}")
+            print(f"  {len(members)} jobs of {shown(rule)}: {shown('; '.join(general))}")
         alike: dict[tuple, list] = {}  # a diff -> the invariants it belongs to
         for verdict in members:
             for name, key, lines in detail_blocks(verdict.details):
                 alike.setdefault(key, [name, 0, lines])[1] += 1
-        for key, (name, count, lines) in alike.items():
-            if key in shown:
-                continue
-            shown.add(key)
+        fresh = [(key, entry) for key, entry in alike.items() if key not in printed]
+        for key, (name, count, lines) in fresh[:MAX_DIFFS]:
+            printed.add(key)
             more = f" (and {count - 1} more alike)" if count > 1 else ""
-            print(f"      {name}{more}{lines[0]}")
+            print(shown(f"      {name}{more}{lines[0]}"))
             for line in lines[1:]:
-                print(f"      {line}")
+                print(f"      {shown(line)}")
+        if len(fresh) > MAX_DIFFS:
+            print(f"      ... and {len(fresh) - MAX_DIFFS} more different changes (--jobs shows each job's)")
 
 
 def detail_blocks(details: list):

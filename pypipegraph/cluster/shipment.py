@@ -7,8 +7,10 @@ coordinator, and a probe function carrying the script's globals) is pickled in o
 cloudpickle `dumps`, so `__main__` functions share one globals dict on the worker. Code
 that travels by value keeps its file name (cloudpickle would write "<dynamic-code>"), and
 the source of those files travels with it, so a worker's traceback names the script's
-file and line and shows the line as it was when the job list was written. A job whose
-callback cannot be pickled is named in the error.
+file and line and shows the line as it was when the job list was written. The script's
+own classes and functions travel by value too, so a worker whose `__main__` is not the
+script reads values that name them. A job whose callback cannot be pickled is named in
+the error.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import types
 import cloudpickle
 
 from ..errors import PyPipeGraphError
+from ..plumbing.script_functions import adopt, script_names
 
 _PROBE = compile("None", "<pypipegraph>", "eval")
 
@@ -92,6 +95,13 @@ def dump_job_list(graph, jobs: list, rc) -> bytes:
         pickler.dump(sources_of(files))
     except Exception as exc:
         raise PyPipeGraphError(_unpicklable(jobs, exc)) from exc
+    end = buffer.tell()
+    try:  # the script's own classes and functions, by value: values name them (script_functions)
+        pickler.dump(script_names(main.__dict__) if main is not None else {})
+    except Exception:  # noqa: BLE001 - one that does not travel is simply not known there
+        buffer.seek(end)
+        buffer.truncate()
+        pickler.dump({})
     return buffer.getvalue()
 
 
@@ -115,6 +125,11 @@ def load_job_list(blob: bytes) -> tuple:
     graph, jobs, probe = unpickler.load()
     for name, text in unpickler.load().items():
         linecache.cache[name] = (len(text), None, text.splitlines(True), name)  # mtime None: kept
+    try:
+        names = unpickler.load()
+    except EOFError:  # a job list without the script's names
+        names = {}
+    adopt(names)  # used only where `__main__` does not have a name (a fresh Python)
     return graph, jobs, probe
 
 

@@ -29,23 +29,31 @@ class SubmitCoordinator:
     """Jobs run as scripts given to `submit` (a command line or an argument list holding
     "{script}"); `cancel` (e.g. "scancel {cluster_id}") stops one; `cores` is how many
     cores' worth of jobs may be submitted at once, `max_jobs` how many jobs; `directives`
-    are lines for the top of each script ("#SBATCH --time={walltime}"), filled likewise."""
+    are lines for the top of each script ("#SBATCH --time={walltime}"), filled likewise;
+    `status` (e.g. "squeue -h -j {cluster_id}") lists a job while the batch system knows it;
+    a job is failed as lost `lost_after` seconds after its heartbeat stopped."""
 
     def __init__(self, submit: str | list, cores: int = 16, max_jobs: int | None = None,
                  cancel: str | list | None = None, defaults: dict | None = None,
                  config: str | None = None, interactive: bool = True, python: str = sys.executable,
-                 directives: list | None = None):
+                 directives: list | None = None, status: str | list | None = None,
+                 lost_after: float = 300.0):
         self.submit = _command(submit, "submit")
         if not any("{script}" in item for item in self.submit):
             raise ValueError(f"SubmitCoordinator: the submit command must contain {{script}} (where the "
                              f"job's script goes); got {self.submit!r}")
         self.cancel = _command(cancel, "cancel") if cancel is not None else None
+        config = load_config(config)
+        status = status if status is not None else config["cluster"].get("status")
+        self.status = _command(status, "status") if status is not None else None
+        if not isinstance(lost_after, (int, float)) or isinstance(lost_after, bool) or not lost_after > 0:
+            raise ValueError(f"SubmitCoordinator: lost_after is a number of seconds > 0, got {lost_after!r}")
+        self.lost_after = float(lost_after)
         if not isinstance(cores, int) or cores < 1:
             raise ValueError(f"SubmitCoordinator: cores must be a positive int, got {cores!r}")
         self.cores = cores
         self.max_jobs = max_jobs or cores
-        config = load_config(config)
-        self.defaults = {**config["cluster"], **(defaults or {})}
+        self.defaults = {**{k: v for k, v in config["cluster"].items() if k != "status"}, **(defaults or {})}
         self.profiles = config["profiles"]
         self.interactive = interactive
         self.python = python
@@ -63,14 +71,15 @@ class SubmitCoordinator:
 
         def values_of(job) -> dict:
             memory = job.memory_needed
-            return {**self.defaults, "job_id": job.job_id, "name": _safe(job.job_id),
-                    "cores": budget.held(job) or max(1, job.cores_needed),
-                    "memory_mb": math.ceil(memory / 2**20) if memory > 0 else "",
-                    **settings_of(job, self.profiles)}
+            values = {"memory_mb": "", **self.defaults, "job_id": job.job_id, "name": _safe(job.job_id),
+                      "cores": budget.held(job) or max(1, job.cores_needed), **settings_of(job, self.profiles)}
+            if memory > 0:  # the job's own memory_needed wins over a default memory_mb
+                values["memory_mb"] = math.ceil(memory / 2**20)
+            return values
 
         return SubmitExecutor(jobs, self.submit, shipment.dump, shipment.loaders_of, values_of,
                               self.max_jobs, cancel=self.cancel, python=self.python,
-                              directives=self.directives)
+                              directives=self.directives, status=self.status, lost_after=self.lost_after)
 
 
 def _command(command, what: str) -> list:

@@ -13,7 +13,6 @@ A call computes only when no trustworthy result exists under its content key
 from __future__ import annotations
 
 import os
-import pickle
 import sys
 import types
 from typing import Any
@@ -25,6 +24,8 @@ from ..jobs.generating import DependencyInjectionJob
 from ..jobs.invariants import FunctionInvariant
 from ..jobs.loading import pickle_for_cache
 from ..jobs.output import FileGeneratingJob
+from ..plumbing import script_functions
+from ..plumbing.notices import warn
 from ..plumbing.safe_files import write_file
 from ..plumbing.script_functions import reduce_main_function
 from ..store.cache_files import read_verified
@@ -96,7 +97,9 @@ class WorkCallJob(FileGeneratingJob):
         data = pickle_for_cache(value, self.job_id, f"the result of {self.work.name}")
         _write_file(filename, data)
         for i, cache in enumerate(caches):  # the project's own store shares the file's inode
-            cache.store(key, data, self.work.name, link_from=filename if i == 0 else None)
+            problem = cache.store(key, data, self.work.name, link_from=filename if i == 0 else None)
+            if problem:  # the call succeeded; its result is just not shared (in the job's stderr)
+                warn(f"{self.job_id}: result not kept in {cache.directory}: {problem}")
 
     def auto_invariants(self) -> list[Job]:
         if self._ignore_code_changes:
@@ -126,7 +129,7 @@ class WorkNestJob(DependencyInjectionJob):
         data = read_verified(self.call.filenames[0], self.call.job_id, self.job_id)
         if not data.startswith(MAGIC):
             return []
-        _, inner = pickle.loads(data[len(MAGIC):])
+        _, inner = script_functions.loads(data[len(MAGIC):])
         made: dict[str, Future] = {}
 
         def real(item):
@@ -212,7 +215,7 @@ def value_hash(job) -> int:
     data = read_verified(filename, job.job_id, job.job_id)
     if not data.startswith(MAGIC):
         return hash_file(filename)
-    value, inner = pickle.loads(data[len(MAGIC):])
+    value, inner = script_functions.loads(data[len(MAGIC):])
     found: list[int] = []
     _walk(value, lambda item: found.append(value_hash(item.job))
               if isinstance(item, Future) else item)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import JobContractError
+from ..plumbing import script_functions
 from ..store.cache_files import read_verified
 
 if TYPE_CHECKING:
@@ -182,8 +183,8 @@ def load_value(filename: str, job_id: str) -> Any:
     try:
         data = read_verified(filename, job_id, job_id)
         if not data.startswith(MAGIC):
-            return pickle.loads(data)
-        value, _ = pickle.loads(data[len(MAGIC):])
+            return script_functions.loads(data)
+        value, _ = script_functions.loads(data[len(MAGIC):])
     except FileNotFoundError:
         raise  # the call did not run: the caller says what that means
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as exc:

@@ -14,6 +14,7 @@ and renamed, so readers never see half a file.
 
 from __future__ import annotations
 
+import errno
 import grp
 import hashlib
 import json
@@ -60,23 +61,63 @@ class ResultCache:
             return None  # another entry's files put under this key, or a changed result
         return data
 
-    def store(self, key: str, data: bytes, what: str, link_from: str | None = None) -> None:
-        """Keep `data` under `key` (best effort: a full or read-only cache is skipped).
+    def store(self, key: str, data: bytes, what: str, link_from: str | None = None) -> str | None:
+        """Keep `data` under `key`; best effort: a full or read-only cache is skipped, and
+        what went wrong is returned in words (None: stored).
 
         `link_from` (a file holding `data` that is only ever replaced, never rewritten in
-        place) is hard-linked instead of copied when it is on the same file system.
+        place) is hard-linked instead of copied when it is on the same file system; not in a
+        shared cache, whose files must be of the trusted group.
+
+        With trusted groups, folders are made setgid and group-writable, and folders and
+        files belong to a trusted group (the cache directory's, else the first one this
+        user is a member of), so that every member can add entries, also under a folder
+        another member made, and every member trusts the others' files.
         """
         data_path, key_path = self._paths(key)
         record = json.dumps({"key": key, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
                              "function": what}).encode()
         mode = 0o664 if self.trusted_gids else 0o644
         try:
-            os.makedirs(os.path.dirname(data_path), exist_ok=True)
-            if not (link_from and _link_atomic(link_from, data_path)):
-                _write_atomic(data_path, data, mode)
-            _write_atomic(key_path, record, mode)
-        except OSError:
-            pass
+            gid = self._shared_gid()
+            os.makedirs(os.path.dirname(self.directory), exist_ok=True)
+            self._make_folder(self.directory, gid)
+            self._make_folder(os.path.dirname(data_path), gid)
+            if gid is not None or not (link_from and _link_atomic(link_from, data_path)):
+                _write_atomic(data_path, data, mode, gid)
+            _write_atomic(key_path, record, mode, gid)
+        except OSError as exc:
+            return f"{exc.strerror or exc}: {exc.filename or self.directory}"
+        return None
+
+    def _shared_gid(self) -> int | None:
+        """The trusted group new folders and files get (None: no trusted groups)."""
+        if not self.trusted_gids:
+            return None
+        try:
+            current = os.stat(self.directory).st_gid
+        except FileNotFoundError:
+            current = None
+        if current in self.trusted_gids:
+            return current
+        mine = {os.getegid(), *os.getgroups()}
+        member = sorted(self.trusted_gids & mine)
+        if not member:
+            raise PermissionError(errno.EPERM, "this user is a member of none of the trusted groups",
+                                  self.directory)
+        return member[0]
+
+    def _make_folder(self, path: str, gid: int | None) -> None:
+        """Create `path` if missing; in a shared cache setgid, group-writable, of group `gid`."""
+        try:
+            os.mkdir(path, 0o775 if gid is not None else 0o755)
+        except FileExistsError:
+            return
+        if gid is not None:
+            st = os.stat(path)
+            if st.st_gid != gid:
+                os.chown(path, -1, gid)
+            os.chmod(path, 0o2775)  # explicit: the umask may have taken the group's write bit
 
     def _read_trusted(self, path: str) -> bytes | None:
         try:
@@ -113,11 +154,13 @@ def _gid(group) -> int:
         raise ValueError(f"ResultCache: trusted group {group!r} does not exist on this machine") from None
 
 
-def _write_atomic(path: str, data: bytes, mode: int) -> None:
+def _write_atomic(path: str, data: bytes, mode: int, gid: int | None = None) -> None:
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp_")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
+        if gid is not None and os.stat(tmp).st_gid != gid:
+            os.chown(tmp, -1, gid)
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:

@@ -461,12 +461,20 @@ class Job(Protocol197):
             return f"output {name} is empty"
         return None
 
-    def remove_partial_outputs(self) -> None:
-        """Called when the job failed or was killed; output jobs remove what they wrote."""
+    def remove_partial_outputs(self) -> list[str]:
+        """Called when the job failed or was killed; output jobs remove what they wrote and
+        return what they could not remove, in words."""
+        return []
 
     def change_description(self) -> str:
         """How a dependant's log names a change of this job's fingerprint."""
         return f"input {self.job_id} changed"
+
+    def change_summary(self, old, extra, source) -> str:
+        """The change in words that fit every dependant alike (no job id): `ppg why` groups
+        by them. `old` is an invariant's record before the change, `extra` its new state
+        (None for output jobs), `source(digest)` a text the store kept."""
+        return f"an input from {self.rule} changed"
 
     def __reduce_ex__(self, protocol):
         # Pickled (the job list travels to Dask workers) without going through

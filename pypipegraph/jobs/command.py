@@ -20,7 +20,7 @@ import sys
 import tempfile
 from collections.abc import Mapping
 
-from ..errors import PyPipeGraphError
+from ..errors import PyPipeGraphError, add_notes
 from ..paths import LOG_DIR, job_log_dir
 from ..plumbing.child_process import read_tail, run_program
 from ..plumbing.safe_files import write_file
@@ -49,6 +49,7 @@ class CommandInvariant(ParameterInvariant):
     """What defines a command job's run: cmd, env additions, cwd, shell, ok codes (id 'CI' + job id)."""
 
     id_prefix = "CI"
+    noun = "command"
 
     def change_description(self) -> str:
         return f"command of {self.job_id[len(self.id_prefix):]} changed"
@@ -239,8 +240,8 @@ class CommandJob(MultiFileGeneratingJob):
                     self.values()
                 except ValueError as exc:  # a malformed line: the command's failure
                     raise CommandFailed(str(exc), 0, self.command_text) from None
-        except BaseException:
-            self.remove_partial_outputs()
+        except BaseException as exc:
+            add_notes(exc, self.remove_partial_outputs())
             raise
         finally:
             if not streamed:
@@ -272,13 +273,14 @@ class CommandJob(MultiFileGeneratingJob):
             return None  # a command may export no values
         return super().output_complaint(name, stat)
 
-    def remove_partial_outputs(self) -> None:
+    def remove_partial_outputs(self) -> list[str]:
         if len(self.steps) < 2:
             return super().remove_partial_outputs()
         kept = command_steps.kept_files(self)
         for name in self.filenames:
             if name not in kept and os.path.lexists(name):
                 os.unlink(name)
+        return []
 
     # --- running -------------------------------------------------------------
 
@@ -305,6 +307,8 @@ class CommandJob(MultiFileGeneratingJob):
         """A shell script that replays the command; every name and value is quoted."""
         lines = [f"# replay of pypipegraph command job {self.job_id!r}",
                  f"cd {shlex.quote(os.path.abspath(self.cwd or '.'))} || exit $?"]
+        if "PPG_SCRATCH_DIR" in env:  # removed when the job succeeded: the replay makes it again
+            lines.append(f"mkdir -p {shlex.quote(env['PPG_SCRATCH_DIR'])} || exit $?")
         prefix = "env " + " ".join(shlex.quote(f"{key}={value}") for key, value in env.items())
         lines += [f"{prefix} {shlex.join(argv)} || exit $?" for argv, _, _ in self.steps]
         write_file(os.path.join(directory, "command"), "\n".join(lines) + "\n")

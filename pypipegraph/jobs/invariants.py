@@ -10,7 +10,9 @@ state the class keeps between runs; only the class reads it (in `compute` and in
 
 from __future__ import annotations
 
+import ast
 import difflib
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +25,7 @@ from ..hashing import (
     combine,
     describe_function,
     file_stat,
+    function_dependencies,
     function_fingerprint,
     function_source,
     hash_file,
@@ -128,15 +131,25 @@ class FunctionInvariant(_Invariant):
         return disassembly_197(code, function)
 
     def compute(self, old):
+        """The state kept: (fingerprint, source hash, Python version, dependencies hash); the
+        source and the dependencies (function_dependencies, as JSON) are kept by hash in
+        the store's texts, shared by every invariant of the same function."""
         fingerprint = self.fingerprint
         old_state = _function_state(old)
         if old_state is not None and old_state[0] == fingerprint:
             return old.fingerprint, old.extra
         source = function_source(self.function) if self.function is not None else None
         source_hash = hash_value(source) if source is not None else None
+        kept = self._kept = {}
         if source is not None:
-            self._kept = {source_hash: source}
-        extra = (fingerprint, source_hash, PYTHON_VERSION)
+            kept[source_hash] = source
+        depends, texts = function_dependencies(self.function) if self.function is not None else ({}, {})
+        depends_hash = 0
+        if depends:
+            text, depends_hash = _dependencies_text(depends)
+            kept[depends_hash] = text
+            kept.update(texts)
+        extra = (fingerprint, source_hash, PYTHON_VERSION, depends_hash)
         if old_state is not None and source_hash is not None:
             _old_bytecode, old_source, old_python = old_state
             if old_source == source_hash and old_python != PYTHON_VERSION:
@@ -144,30 +157,130 @@ class FunctionInvariant(_Invariant):
         return fingerprint, extra
 
     def describe_change(self, old, extra, source) -> list[str]:
-        """A diff of the function's source, before and now."""
+        """A diff of the function's source, before and now, and what changed among what it
+        reads (a helper's source diff, a constant's old and new value, a package version)."""
         old_state = _function_state(old)
         before = source(old_state[1]) if old_state is not None else None
         after = function_source(self.function) if self.function is not None else None
+        reads = [f"    {line}" for line in self._dependency_changes(old, extra, source, diffs=True)]
         if before is None or after is None:
-            return [f"{self.job_id}: byte code changed (no source to compare)"]
+            return [f"{self.job_id}: byte code changed (no source to compare)"] + reads
         if before == after:
+            if reads:
+                return [f"{self.job_id}: its source is unchanged; what it reads changed:"] + reads
             return [f"{self.job_id}: its source is unchanged; something it reads changed (a helper "
                     "function, a module-level constant, or an installed package's version)"]
         diff = difflib.unified_diff(before.splitlines(), after.splitlines(), "before", "now", lineterm="")
-        return [f"{self.job_id}:"] + ["    " + line for line in diff]
+        return [f"{self.job_id}:"] + ["    " + line for line in diff] + reads
 
     def kept_texts(self) -> dict[int, str]:
         return getattr(self, "_kept", {})
 
+    def _dependency_changes(self, old, extra, source, diffs: bool) -> list[str]:
+        if old is None or extra is None or len(extra) != 4 or self.function is None:
+            return []
+        now, texts = function_dependencies(self.function)
+        return dependency_changes(old.extra, extra[3], now, lambda digest: texts.get(digest) or source(digest),
+                                  source, diffs)
+
     def change_description(self) -> str:
         return f"function {describe_function(self.function)} changed"
 
+    def change_summary(self, old, extra, source) -> str:
+        """"function __main__.qc changed (constant PACE: 1 -> 2)": the function, and what
+        changed among what it reads when its own source did not."""
+        reads = self._dependency_changes(old, extra, source, diffs=False)
+        if not reads:
+            return self.change_description()
+        shown = "; ".join(reads[:3]) + (f"; and {len(reads) - 3} more" if len(reads) > 3 else "")
+        return f"{self.change_description()} ({shown})"
+
 
 def _function_state(old) -> tuple | None:
-    """(byte code fingerprint, source hash, Python version) a FunctionInvariant stored."""
-    if old is None or not old.extra or len(old.extra) != 3:
+    """(byte code fingerprint, source hash, Python version) a FunctionInvariant stored
+    (stores of earlier versions keep no dependencies hash after them)."""
+    if old is None or not old.extra or len(old.extra) not in (3, 4):
         return None
-    return tuple(old.extra)
+    return tuple(old.extra[:3])
+
+
+_texts: dict = {}  # id(dependencies) -> (dependencies, their text, its hash): one per function
+
+
+def _dependencies_text(depends: dict) -> tuple[str, int]:
+    kept = _texts.get(id(depends))
+    if kept is None or kept[0] is not depends:
+        text = json.dumps(sorted([name, *entry] for name, entry in depends.items()), separators=(",", ":"))
+        if len(_texts) > 10000:
+            _texts.clear()
+        kept = _texts[id(depends)] = (depends, text, hash_value(text))
+    return kept[1], kept[2]
+
+
+def _dependencies(extra, source) -> dict | None:
+    """The dependencies a FunctionInvariant's state names, from the store's texts (None: unknown)."""
+    if not extra or len(extra) != 4:
+        return None
+    if not extra[3]:
+        return {}
+    text = source(extra[3])
+    if text is None:
+        return None
+    try:
+        return {item[0]: tuple(item[1:]) for item in json.loads(text)}
+    except (ValueError, TypeError, IndexError):
+        return None
+
+
+_changes_cache: dict = {}
+
+
+def dependency_changes(old_extra, now_hash: int, now: dict, now_source, old_source,
+                       diffs: bool) -> list[str]:
+    """What changed among what a function reads, between the state it stored (`old_extra`,
+    texts from `old_source(digest)`) and its dependencies `now` (hashed `now_hash`, helper
+    sources from `now_source`), one line each ("constant PACE: 1 -> 2", "helper count
+    changed"); with `diffs`, a helper's line is followed by the diff of its source.
+    Empty when the stored state names none (an earlier version's)."""
+    key = (tuple(old_extra or ()), now_hash, diffs)
+    cached = _changes_cache.get(key)
+    if cached is not None:
+        return cached
+    before = _dependencies(old_extra, old_source)
+    lines: list[str] = []
+    if before is not None:
+        for name in sorted(set(before) | set(now)):
+            was, is_ = before.get(name), now.get(name)
+            if was == is_:
+                continue
+            shown = name.removeprefix("__main__.")
+            if was is None:
+                lines.append(f"now reads {shown}")
+            elif is_ is None:
+                lines.append(f"no longer reads {shown}")
+            elif was[0] == is_[0] == "const":
+                lines.append(f"constant {shown}: {was[2]} -> {is_[2]}")
+            elif was[0] == is_[0] == "lib":
+                lines.append(f"package {was[1]} -> {is_[1]}")
+            elif was[0] == is_[0] == "fn":
+                if was[2] == is_[2]:
+                    continue  # its source is the same: what it reads is listed by name
+                lines.append(f"helper {shown} changed")
+                if diffs:
+                    lines.extend(_source_diff(old_source(was[2]), now_source(is_[2])))
+            else:
+                lines.append(f"{shown} changed")
+    if len(_changes_cache) > 1000:
+        _changes_cache.clear()
+    _changes_cache[key] = lines
+    return lines
+
+
+def _source_diff(before: str | None, after: str | None) -> list[str]:
+    if before is None or after is None:
+        return ["    (no source to compare)"]
+    diff = difflib.unified_diff(before.splitlines(), after.splitlines(), "before", "now", lineterm="")
+    return ["    " + line for line in diff]
 
 
 class ParameterInvariant(_Invariant):
@@ -240,6 +353,47 @@ class ParameterInvariant(_Invariant):
         """Old and new parameters (the old ones as the text stored with them)."""
         return [f"{self.job_id}: {_parameters_text(old.extra)}  ->  {repr(self.parameters)[:500]}"]
 
+    noun = "parameters"
+
+    def change_summary(self, old, extra, source) -> str:
+        """"parameters changed: 'min_q': 20 -> 30": what moved, the same for every job whose
+        parameters moved alike (entries that did not change, a sample name, are left out)."""
+        if getattr(self, "unverified", None):
+            return f"{self.noun} changed (the stored ones could not be verified)"
+        if old is None:
+            return f"{self.noun} changed"
+        return f"{self.noun} changed: {parameters_change(_parameters_text(old.extra), self.parameters)}"
+
+
+_ABSENT = object()
+
+
+def parameters_change(old_text: str, new: Any, width: int = 300) -> str:
+    """What differs between stored parameters (their text) and `new`: for two dicts the
+    entries that changed (`'min_q': 20 -> 30`), for two sequences of one length the
+    positions, else both whole; at most `width` characters."""
+    try:
+        old = ast.literal_eval(old_text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        old = _ABSENT
+    parts = None
+    try:
+        if isinstance(old, dict) and isinstance(new, dict):
+            keys = sorted(set(old) | set(new), key=repr)
+            parts = [f"{key!r}: {_shown(old.get(key, _ABSENT))} -> {_shown(new.get(key, _ABSENT))}"
+                     for key in keys if old.get(key, _ABSENT) != new.get(key, _ABSENT)]
+        elif (isinstance(old, (list, tuple)) and isinstance(new, (list, tuple))
+              and len(old) == len(new) and len(old) > 1):
+            parts = [f"[{i}]: {a!r} -> {b!r}" for i, (a, b) in enumerate(zip(old, new, strict=True)) if a != b]
+    except Exception:  # noqa: BLE001 - values that do not compare: shown whole
+        parts = None
+    text = ", ".join(parts) if parts else f"{old_text} -> {new!r}"
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _shown(value) -> str:
+    return "(absent)" if value is _ABSENT else repr(value)
+
 
 def _stored_parameters(extra):
     """The parameters a ParameterInvariant stored (for accept_as_unchanged_func), or an
@@ -289,6 +443,9 @@ class FileChecksumInvariant(_Invariant):
 
     def change_description(self) -> str:
         return f"input file {self.job_id} changed"
+
+    def change_summary(self, old, extra, source) -> str:
+        return "an input file changed"
 
     moved_from = staticmethod(lambda old_extra, extra: _files_moved(old_extra, extra))
 
@@ -363,6 +520,9 @@ class MultiFileInvariant(_Invariant):
 
     def change_description(self) -> str:
         return f"input files {', '.join(self.filenames)} changed"
+
+    def change_summary(self, old, extra, source) -> str:
+        return "input files changed"
 
     moved_from = staticmethod(lambda old_extra, extra: _files_moved(old_extra, extra))
 

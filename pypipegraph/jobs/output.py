@@ -10,8 +10,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from ..errors import JobContractError
+from ..errors import JobContractError, add_notes
 from ..hashing import describe_function, file_stat, hash_file
+from ..paths import return_to
 from ..plumbing.host import call_job_code
 from .base import Job, required_positional
 from .invariants import FunctionInvariant, _multi_id
@@ -66,7 +67,7 @@ class FileGeneratingJob(Job):
             self.remove_old_outputs()
             self.run()
         except BaseException as exc:
-            self.remove_partial_outputs()
+            add_notes(exc, self.remove_partial_outputs())
             if isinstance(exc, FileNotFoundError):
                 hint_missing_directory(exc, self.filenames)
             raise
@@ -87,16 +88,20 @@ class FileGeneratingJob(Job):
             except IsADirectoryError:
                 raise JobContractError(
                     f"{type(self).__name__} {self.job_id!r}: the output {name} is a directory; "
-                    "output jobs write files."
+                    "output jobs write files. Move the directory away (the pipeline does not delete it)."
                 ) from None
 
     def run(self) -> None:
         """Call the callback (its return value is ignored) and check that every output
         exists, and is not empty unless `empty_ok`."""
-        if self._pass_outputs:
-            call_job_code(self.callback, self._callback_argument())
-        else:
-            call_job_code(self.callback)
+        home = os.getcwd()
+        try:
+            if self._pass_outputs:
+                call_job_code(self.callback, self._callback_argument())
+            else:
+                call_job_code(self.callback)
+        finally:
+            return_to(home)  # a callback's chdir: the outputs are still the project's files
         missing = [name for name in self.filenames if not os.path.exists(name)]
         if missing:
             raise JobContractError(
@@ -112,17 +117,30 @@ class FileGeneratingJob(Job):
                     "when an empty file is a valid result."
                 )
 
-    def remove_partial_outputs(self) -> None:
-        """Remove (or rename to .broken) whatever outputs exist after a failure."""
+    def remove_partial_outputs(self) -> list[str]:
+        """Remove (or rename to .broken) whatever outputs exist after a failure; what could
+        not be done, in words. A partial output never stays under its own name: one that
+        cannot be renamed is removed. A directory in an output's place is not the job's
+        output and is left alone."""
+        problems = []
         for name in self.filenames:
-            if os.path.lexists(name):  # a dangling link is a partial output too
+            if not os.path.lexists(name) or (os.path.isdir(name) and not os.path.islink(name)):
+                continue  # a dangling link is a partial output too
+            if self.rename_broken:
                 try:
-                    if self.rename_broken:
-                        os.replace(name, name + ".broken")
-                    else:
-                        os.unlink(name)
-                except OSError:
-                    pass
+                    os.replace(name, name + ".broken")
+                    continue
+                except OSError as exc:
+                    why = "it is a directory" if os.path.isdir(name + ".broken") else exc.strerror
+                    problems.append(f"the partial output {name} could not be renamed to {name}.broken "
+                                    f"({why}), so it was removed")
+            try:
+                os.unlink(name)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                problems.append(f"the partial output {name} could not be removed ({exc.strerror})")
+        return problems
 
 
 def hint_missing_directory(exc: FileNotFoundError, filenames: list[str]) -> None:
@@ -224,6 +242,11 @@ class TempFilePlusGeneratingJob(FileGeneratingJob):
         if not os.path.exists(self.keep_filename):  # it reruns, and so do its dependants (0.197)
             return f"{self.job_id}: its kept file {self.keep_filename} is missing"
         return Job.change_description(self)
+
+    def change_summary(self, old, extra, source) -> str:
+        if not os.path.exists(self.keep_filename):
+            return f"an input from {self.rule}: its kept file is missing"
+        return Job.change_summary(self, old, extra, source)
 
     def remove_old_outputs(self) -> None:
         """Only the temp file is removed before a rerun: the keep file (a log) is the

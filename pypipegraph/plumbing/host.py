@@ -53,3 +53,14 @@ def call_job_code(callback, *args):
     if job_process and os.getpid() != job_process:
         os._exit(0)
     return result
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process `pid` exists (it may be another user's)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

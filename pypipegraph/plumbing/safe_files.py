@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import os
+import re
 import stat
 from typing import IO
 
@@ -41,6 +42,23 @@ def printable(text: str) -> str:
         return text
     except UnicodeEncodeError:
         return text.encode("utf-8", TEXT_ERRORS).decode("utf-8")
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL_IN_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and newline
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def shown(text: str, lines: bool = False) -> str:
+    """`text` as it may reach a terminal or a log: undecodable bytes as `\\xNN` (`printable`)
+    and control characters escaped (`\\x1b`, `\\n`), so that a job id can neither clear the
+    screen nor forge a line. With `lines`, newlines and tabs are kept (tracebacks, messages
+    of several lines); every other control character is escaped still."""
+    text = printable(text)
+    pattern = _CONTROL_IN_LINES if lines else _CONTROL
+    if pattern.search(text) is None:
+        return text
+    return pattern.sub(lambda m: _NAMED.get(m.group(), f"\\x{ord(m.group()):02x}"), text)
 
 
 def _fresh_file(path: str) -> tuple[int, str]:

@@ -95,19 +95,102 @@ def encode_record(record: Record) -> bytes:
 
 
 def decode_record(raw, open_sealed: bool = False) -> Record | None:
-    """The record of `raw`; None when it cannot be read (counts as "never ran").
+    """The record of `raw`; None when it cannot be used (counts as "never ran"): it does
+    not decode, or it decodes to something else than a record (`unusable` says which).
 
     Signed values in `extra` come back as `store_values.Sealed` (unopened), or with
     `open_sealed` verified and unpickled (an unverifiable one as `Unverified`)."""
+    if raw[:1] == b"\x97":  # the common case first, without a detour
+        try:
+            fields = unpack(raw, open_sealed)
+        except Exception:  # noqa: BLE001 - a damaged (or crafted) record is a missing one
+            return None
+        if type(fields) is tuple and len(fields) == 7 and _shape_problem(fields) is None:
+            return _new(Record, fields)
+        return None
+    record = _decode(raw, open_sealed)
+    return record if type(record) is Record else None
+
+
+def unusable(raw) -> str | None:
+    """Why the record `raw` cannot be used (None when it can): for the one warning and for
+    the read commands, which show such a record as unreadable."""
+    record = _decode(raw, False)
+    return None if type(record) is Record else record
+
+
+def _decode(raw, open_sealed: bool) -> Record | str:
+    """The record of `raw`, or why there is none."""
     try:
         if raw[0] != _ARRAY7:
-            return _legacy_record(raw)
-        fields = unpack(raw, open_sealed)
-        if len(fields) != 7 or type(fields[0]) is not dict or type(fields[1]) is not tuple:
-            return None
-        return _new(Record, fields)
+            fields = plain_unpickle(bytes(raw))
+            if type(fields) is not tuple or not 3 <= len(fields) <= 7:
+                return "it is not a record"
+            fields = tuple(Record(*fields))
+        else:
+            fields = unpack(raw, open_sealed)
+            if type(fields) is not tuple or len(fields) != 7:
+                return "it is not a record"
     except Exception:  # noqa: BLE001 - a damaged (or crafted) record is a missing one
-        return None
+        return "it does not decode"
+    return _shape_problem(fields) or _new(Record, fields)
+
+
+def unusable_text(job_id: str, why: str) -> str:
+    """The one warning about a job whose record cannot be used."""
+    return f"the store's record of {job_id} cannot be used ({why}): it counts as never ran"
+
+
+_NUMBER = (int, float)
+_NUMBERS = frozenset(_NUMBER)
+_STR = frozenset((str,))
+_FINGERPRINTS = frozenset((int, type(MOVED)))
+_OUTPUT_TYPES = frozenset(((str, int, int, int), (str, float, int, int)))
+
+
+def _shape_problem(fields: tuple) -> str | None:
+    """What in the decoded `fields` is not what a record holds (None: nothing): a record that
+    decodes but has the wrong shape is as unusable as one that does not decode. The common
+    case is checked with set operations only: every record of a run passes here."""
+    inputs, outputs, fingerprint, runtime, finished, _extra, kind = fields
+    try:
+        if (type(inputs) is dict and type(outputs) is tuple and type(fingerprint) is int
+                and type(runtime) in _NUMBERS and type(finished) in _NUMBERS and type(kind) is str
+                and _STR.issuperset(map(type, inputs)) and _FINGERPRINTS.issuperset(map(type, inputs.values()))
+                and _OUTPUT_TYPES.issuperset(map(_types, outputs))):
+            return None
+    except TypeError:  # an output entry that is not a sequence
+        pass
+    return _problem_in(fields)
+
+
+def _types(entry) -> tuple:
+    return tuple(map(type, entry))
+
+
+def _problem_in(fields: tuple) -> str:
+    """The words for a record `_shape_problem` refused."""
+    inputs, outputs, fingerprint, runtime, finished, _extra, kind = fields
+    if type(inputs) is not dict:
+        return "its inputs are not a mapping"
+    for key, value in inputs.items():
+        if type(key) is not str or not (value is MOVED or type(value) is int):
+            return "its inputs are not job ids with fingerprints"
+    if type(outputs) is not tuple:
+        return "its outputs are not a list"
+    for entry in outputs:
+        if type(entry) is not tuple or len(entry) != 4:
+            return "its outputs are not (name, mtime, size, hash) entries"
+        name, mtime, size, digest = entry
+        if type(name) is not str or type(mtime) not in _NUMBER or type(size) is not int or type(digest) is not int:
+            return "its outputs are not (name, mtime, size, hash) entries"
+    if type(fingerprint) is not int:
+        return "its fingerprint is not a number"
+    if type(runtime) not in _NUMBER or type(finished) not in _NUMBER:
+        return "its runtime is not a number"
+    if type(kind) is not str:
+        return "its kind is not a name"
+    return "it is not a record"
 
 
 def is_legacy(raw: bytes) -> bool:
@@ -131,16 +214,6 @@ def plain_unpickle(raw: bytes) -> Any:
     """A pickle of plain builtin values (records of earlier versions); UnpicklingError
     (or another exception) for anything that would import or call something."""
     return _PlainUnpickler(io.BytesIO(raw)).load()
-
-
-def _legacy_record(raw: bytes) -> Record | None:
-    fields = plain_unpickle(bytes(raw))
-    if type(fields) is not tuple or not 3 <= len(fields) <= 7:
-        return None
-    record = Record(*fields)
-    if type(record.inputs) is not dict or type(record.outputs) is not tuple:
-        return None
-    return record
 
 
 def record_is_invariant(job_id: str, record: Record | None) -> bool:

@@ -13,6 +13,7 @@ import fcntl
 import os
 
 from ..errors import StoreError, StoreLocked
+from ..plumbing.host import pid_alive
 from ..plumbing.safe_files import CLOEXEC, NOFOLLOW, open_lock_file
 
 _HELD: set[int] = set()  # lock descriptors this process holds
@@ -77,17 +78,6 @@ def _open(lock_name: str) -> int:
 def _holder(fd: int) -> int | None:
     text = os.pread(fd, 64, 0).decode(errors="replace").strip()
     return int(text) if text.isdigit() and int(text) > 0 else None
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process `pid` exists (it may be another user's)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _inode(path: str) -> int | None:

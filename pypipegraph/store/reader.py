@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from ..errors import StoreError
 from ..plumbing.safe_files import from_store, store_key
-from .format import JOB_RUN_COLUMNS, Record, decode_opened, decode_record
+from .format import JOB_RUN_COLUMNS, Record, decode_opened, decode_record, unusable
 from .format import signed as _signed
 from .run_graph import RunGraph, decode
 
@@ -73,6 +73,7 @@ class StoreReader:
     def __init__(self, filename: str):
         self.filename = filename
         self._failures: dict | None = None
+        self._unusable: dict | None = None
         self._runs_sql: str | None = None
         if not os.path.exists(filename):
             raise StoreError(
@@ -126,13 +127,27 @@ class StoreReader:
         return rows[0][0] if rows else 0
 
     def records(self) -> dict[str, Record]:
-        """Every job's record (unreadable ones skipped)."""
+        """Every job's record (unusable ones skipped: `unusable_records` lists them)."""
         result = {}
+        self._unusable = {}
         for job_id, raw in self._query("SELECT job_id, record FROM jobs"):
             record = decode_record(raw)
-            if record is not None:  # a damaged record is shown as missing
+            if record is not None:
                 result[from_store(job_id)] = record
+            else:  # damaged, or of the wrong shape: counts as "never ran"
+                self._unusable[from_store(job_id)] = unusable(raw) or "it does not decode"
         return result
+
+    def unusable_records(self) -> dict[str, str]:
+        """{job id: why} of records that cannot be used (the job runs next time)."""
+        if self._unusable is None:
+            self.records()
+        return self._unusable
+
+    def unreadable(self, job_id: str) -> str | None:
+        """Why the job's record cannot be used (None: it can, or there is none)."""
+        rows = self._query("SELECT record FROM jobs WHERE job_id = ?", (store_key(job_id),))
+        return unusable(rows[0][0]) if rows else None
 
     def record(self, job_id: str) -> Record | None:
         """The job's record as stored (signed Python values left unopened)."""

@@ -28,11 +28,12 @@ import time
 
 from ..errors import StoreError, StoreLocked
 from ..hashing import hash_bytes
+from ..plumbing.notices import warn
 from ..plumbing.safe_files import from_store, printable, store_key
 from ..usage import MEMORY_NOTED
 from . import format as store_format
 from . import lock as store_lock
-from .format import FORMAT_VERSION, SCHEMA, Record, decode_opened, encode_record, is_legacy
+from .format import FORMAT_VERSION, SCHEMA, Record, decode_opened, encode_record, is_legacy, unusable_text
 from .format import signed as _signed
 from .run_graph import compress
 
@@ -63,6 +64,7 @@ class History:
         self._failures: dict[str, str] = {}  # job id -> "failed"/"killed": its last run did not finish
         self._pending_failures: dict[str, str | None] = {}
         self._logged: set[str] = set()
+        self.unusable: dict[str, str] = {}  # job id -> why its record cannot be used (warned once)
         self.memory: dict[str, int] = {}  # job id -> bytes it added last time (usage.MEMORY_NOTED or more)
         self._pending_memory: dict[str, int | None] = {}
         self._last_commit = 0.0
@@ -219,12 +221,19 @@ class History:
         if raw is None:
             return None
         record = decode_opened(raw)
-        if record is None:
-            return None  # an unreadable record counts as "never ran"
+        if record is None:  # an unusable record counts as "never ran", said once per job
+            if key not in self.unusable:
+                self.unusable[key] = why = store_format.unusable(raw) or "it does not verify"
+                warn(unusable_text(key, why))
+            return None
         if is_legacy(raw):  # a pickle of an earlier version: kept as data from now on
             self.put(key, record)
         self._cache[key] = record
         return record
+
+    def unreadable(self, key: str) -> str | None:
+        """Why the job's record cannot be used (None: it can, or there is none)."""
+        return self.unusable.get(key)
 
     def put(self, key: str, record: Record) -> None:
         raw = encode_record(record)

@@ -22,7 +22,7 @@ import socket
 import sys
 import time
 
-from ..plumbing.safe_files import printable
+from ..plumbing.safe_files import shown
 from .progress import clock
 
 HELP = """commands (type and press Enter):
@@ -50,7 +50,7 @@ def running_table(rows: list[dict], now: float) -> str:
         return "no job is running"
     table = [("#", "job", "rule", "running", "cores", "pid", "host")]
     for number, row in enumerate(rows, 1):
-        table.append((str(number), row["job"], row["rule"], clock(now - row["started"]), str(row["cores"]),
+        table.append((str(number), shown(row["job"]), shown(row["rule"]), clock(now - row["started"]), str(row["cores"]),
                       str(row["pid"] or "-"), row["host"] or "-"))
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
@@ -124,13 +124,16 @@ class Console:
             self.print("Press Enter for the running jobs, type 'help' for commands.")
 
     def stop(self) -> None:
-        if self._live is not None:
-            self._live.stop()
-            self._live = None
+        live, self._live = self._live, None
+        if live is not None:
+            try:
+                live.stop()
+            except (OSError, ValueError):
+                pass  # the terminal is gone (SIGHUP): nothing left to redraw
         self._restore()
 
     def print(self, text: str) -> None:
-        text = printable(text)
+        text = shown(text, lines=True)  # a control character in a job id never reaches the terminal
         if self._live is not None:
             self._live.console.print(text, markup=False, highlight=False, crop=False, soft_wrap=True)
         else:
@@ -189,11 +192,11 @@ class Console:
         others are counted in the status line and listed at the end."""
         if id(group) in self._shown_groups:
             if len(group.jobs) == 2:
-                self.print(f"FAILED {job.job_id}: the same error again; further {group.rule} jobs failing "
+                self.print(f"FAILED {shown(job.job_id)}: the same error again; further {group.rule} jobs failing "
                            "this way are counted, not printed")
             return
         self._shown_groups.add(id(group))
-        self.print(f"FAILED {job.job_id}: {group.message}"[:300])
+        self.print(f"FAILED {shown(job.job_id)}: {group.message}"[:300])
 
     # --- commands --------------------------------------------------------------
 
@@ -261,8 +264,8 @@ def kill_by_id(scheduler, job_id: str, origin: str = "the console") -> str:
     for job, _started, _cores, _pid in scheduler.running_jobs():
         if job.job_id == job_id:
             scheduler.kill_job(job, f"killed from {origin}")
-            return f"killing {job_id}"
-    return f"{job_id} is not running any more; press Enter for the current list"
+            return f"killing {shown(job_id)}"
+    return f"{shown(job_id)} is not running any more; press Enter for the current list"
 
 
 class Controls:

@@ -26,8 +26,8 @@ import xxhash
 
 from ..errors import PyPipeGraphError
 from ..events import Listener
+from ..plumbing.host import pid_alive
 from ..plumbing.safe_files import private_dir_problem, user_runtime_dir
-from ..store.lock import pid_alive
 from .console import HOST, kill_by_id, running_rows
 
 CLIENT_TIMEOUT = 5.0  # seconds a connected client may take to send its request
@@ -70,6 +70,8 @@ def ask(store: str, request: dict, timeout: float = 10.0) -> dict:
             client.connect(path)
         except (FileNotFoundError, ConnectionRefusedError) as exc:
             raise ControlError(_nobody_home(store)) from exc
+        except OSError as exc:  # e.g. a runtime directory whose path is too long for a socket
+            raise ControlError(f"cannot reach the control socket {path}: {exc.strerror or exc}") from exc
         client.sendall(json.dumps(request).encode() + b"\n")
         data = b""
         while True:
@@ -197,18 +199,32 @@ class ControlServer(Listener):
         if not chunk or len(entry[0]) > MAX_REQUEST:
             self._drop(client)
         elif b"\n" in entry[0]:
-            try:
-                request = json.loads(entry[0].split(b"\n", 1)[0])
-                answer = self.answer(request if isinstance(request, dict) else {})
-            except ValueError:
-                answer = {"error": "the request is not JSON"}
-            self._reply(client, answer)
+            self._reply(client, self._answer_line(entry[0].split(b"\n", 1)[0]))
+
+    def _answer_line(self, line: bytes) -> dict:
+        """The answer to one request line, whatever it holds: a line that is not a JSON
+        object (binary, nested too deep for the parser, ...) or a request that cannot be
+        served gets an error answer; nothing a client sends ends the run."""
+        try:
+            request = json.loads(line)
+        except (ValueError, RecursionError, MemoryError):  # UnicodeDecodeError is a ValueError
+            return {"error": "the request is not a JSON object"}
+        if not isinstance(request, dict):
+            return {"error": "the request is not a JSON object"}
+        try:
+            return self.answer(request)
+        except Exception as exc:  # noqa: BLE001 - a request must never take the run down
+            return {"error": f"the request failed: {type(exc).__name__}"}
 
     def _reply(self, client, answer: dict) -> None:
         try:
+            data = json.dumps(answer).encode()
+        except (TypeError, ValueError, RecursionError):
+            data = json.dumps({"error": "the answer could not be encoded"}).encode()
+        try:
             client.setblocking(True)
             client.settimeout(1.0)
-            client.sendall(json.dumps(answer).encode() + b"\n")
+            client.sendall(data + b"\n")
             client.shutdown(socket.SHUT_RDWR)  # ends it even if a forked worker shares the fd
         except OSError:
             pass
@@ -235,7 +251,12 @@ class ControlServer(Listener):
             self.stopped_by = "ppg top"
             return self._told("aborting: killing the running jobs")
         if ask == "kill" and isinstance(request.get("job"), str):
-            return self._told(kill_by_id(scheduler, request["job"], "ppg top"))
+            job_id = request["job"]
+            if not any(job.job_id == job_id for job, *_ in scheduler.running_jobs()):
+                known = any(job.job_id == job_id for job in scheduler.jobs)
+                return {"error": f"no such job running: {job_id!r} " + (
+                    "is not running (nothing was killed)" if known else "is not a job of the running pipeline")}
+            return self._told(kill_by_id(scheduler, job_id, "ppg top"))
         return {"error": f"unknown request {ask!r}"}
 
     def _told(self, text: str) -> dict:

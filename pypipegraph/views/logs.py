@@ -22,11 +22,13 @@ import sys
 import time
 
 from ..paths import LOG_DIR
+from ..plumbing.notices import warn
 from ..plumbing.safe_files import (
     open_for_append,
     open_for_write,
     printable,
     private_dir_problem,
+    shown,
     user_runtime_dir,
     write_file,
 )
@@ -108,7 +110,7 @@ def attach_socket_handler(address: str | None = None) -> logging.Handler | None:
     if where is None:
         return None
     if problem:
-        _warn(f"not streaming the log to {where}: {problem}")
+        warn(f"not streaming the log to {where}: {problem}")
         return None
     handler = PrivateSocketHandler(where)
     handler.setLevel(logging.DEBUG)
@@ -134,7 +136,7 @@ class LogFileHandler(logging.StreamHandler):
     def handleError(self, record: logging.LogRecord) -> None:
         if not self.failed:
             self.failed = True
-            _warn(f"logging failed: could not write {self.path} ({sys.exc_info()[1]}); "
+            warn(f"logging failed: could not write {self.path} ({sys.exc_info()[1]}); "
                   "the run went on without it")
 
     def close(self) -> None:
@@ -152,18 +154,9 @@ def file_handler(path: str) -> logging.Handler | None:
         stream = open_for_append(path)
     except OSError as exc:
         why = "it is a symbolic link" if os.path.islink(path) else exc.strerror or exc
-        _warn(f"not logging to {path}: {why}")
+        warn(f"not logging to {path}: {why}")
         return None
     return LogFileHandler(path, stream)
-
-
-def _warn(text: str) -> None:
-    """A warning for the user: on the logger, and on stderr (the logger may lead nowhere)."""
-    logger.warning("%s", text)
-    try:
-        print(f"pypipegraph: warning: {printable(text)}", file=sys.stderr)
-    except (OSError, ValueError):
-        pass
 
 
 def detach(handler: logging.Handler | None) -> None:
@@ -219,28 +212,29 @@ class RunLog:
             _close_quietly(fh)
 
     def line(self, text: str) -> None:
+        text = shown(text, lines=True)
         if self._run is not None:
             self._write("_run", text + "\n")
         if self._debug:
-            logger.debug(printable(text))
+            logger.debug(text)
 
     def decision(self, job_id: str, reasons) -> None:
         if self._run is not None or self._debug:
-            self.line(f"{job_id}: runs because " + "; ".join(reasons))
+            self.line(f"{shown(job_id)}: runs because " + "; ".join(reasons))
 
     def failure(self, job, traceback_text: str | None) -> None:
-        logger.error("%s failed: %s", printable(job.job_id), printable(str(job.error_reason)))
+        logger.error("%s failed: %s", shown(job.job_id), shown(str(job.error_reason)))
         if self._errors is None:
             return
         exc = job.exception
         parts = [
             "=" * 78,
-            f"{job.job_id} ({type(job).__name__}) failed: {job.error_reason}",
-            f"Exception: {type(exc).__name__}: {_text(exc)}" if exc is not None else "",
+            f"{shown(job.job_id)} ({type(job).__name__}) failed: {shown(str(job.error_reason))}",
+            shown(f"Exception: {type(exc).__name__}: {_text(exc)}", lines=True) if exc is not None else "",
         ]
         if traceback_text:
             where = "the master" if job.runs_in == "master" or job.is_invariant else "the worker"
-            parts += [f"Traceback (from {where}):", traceback_text.rstrip()]
+            parts += [f"Traceback (from {where}):", shown(traceback_text.rstrip(), lines=True)]
         if job.stdout:
             parts += ["--- stdout ---", job.stdout.rstrip()]
         if job.stderr:
@@ -255,8 +249,8 @@ class RunLog:
         try:
             lines = []
             for job in jobs:
-                lines.append(f"{job.job_id} ({type(job).__name__})\n")
-                lines.extend(f"\t<- {up}\n" for up in sorted(p.job_id for p in job.prerequisites))
+                lines.append(f"{shown(job.job_id)} ({type(job).__name__})\n")
+                lines.extend(f"\t<- {shown(up)}\n" for up in sorted(p.job_id for p in job.prerequisites))
             write_file(path, "".join(lines))
             if gml:
                 path = os.path.join(self.log_dir, "ppg_graph.gml")
@@ -276,7 +270,7 @@ class RunLog:
                     self._failed(self._paths[attribute], exc)
         if self.problem is not None and not self._warned:
             self._warned = True
-            _warn(f"logging failed: {self.problem}")
+            warn(f"logging failed: {self.problem}")
 
     _warned = False
 

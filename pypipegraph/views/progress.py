@@ -18,6 +18,7 @@ import time
 from collections import Counter
 
 from ..events import Attempt, Failure, Listener
+from ..plumbing.safe_files import shown
 from ..scheduler import DONE, FAILED, SKIPPED
 
 
@@ -48,7 +49,11 @@ _DIGITS = re.compile(r"\d+")
 def failure_message(job, exception) -> str:
     """The first line of `exception` as the user reads it: `ValueError: bad read`."""
     text = f"{type(exception).__name__}: {exception}"
-    return text.splitlines()[0] if text.strip() else type(exception).__name__
+    text = shown(text.splitlines()[0]) if text.strip() else type(exception).__name__
+    notes = getattr(exception, "__notes__", None)  # e.g. why a partial output stayed (errors.add_notes)
+    if isinstance(notes, list) and notes:
+        text += " (" + shown("; ".join(map(str, notes))) + ")"
+    return text
 
 
 class FailureGroup:

@@ -8,6 +8,7 @@ traceback per group is shown, the other jobs of the group are counted.
 
 from __future__ import annotations
 
+from ..plumbing.safe_files import shown
 from .progress import Progress, clock
 
 GROUPS_WITH_TRACEBACK = 3  # groups whose first traceback is shown
@@ -19,6 +20,10 @@ ENDINGS = {
     "aborted": "The run was aborted (`abort`): the running jobs were killed, their partial outputs removed.",
     "interrupted": "The run was interrupted (Ctrl-C): the running jobs were killed, their partial outputs "
                    "removed.",
+    "SIGTERM": "The run was ended by SIGTERM (a batch system's time limit, or `kill`): the running jobs were "
+               "killed, their partial outputs removed.",
+    "SIGHUP": "The run was ended by SIGHUP (its terminal or session closed): the running jobs were killed, "
+              "their partial outputs removed.",
 }
 
 
@@ -34,7 +39,7 @@ def headline(progress: Progress) -> str:
 
 
 def _jobs(group, limit: int = 3) -> str:
-    names = [job.job_id for job in group.jobs[:limit]]
+    names = [shown(job.job_id) for job in group.jobs[:limit]]
     more = len(group.jobs) - len(names)
     return ", ".join(names) + (f" and {more} more" if more else "")
 
@@ -55,7 +60,7 @@ def failure_report(progress: Progress) -> list[str]:
     for number, group in enumerate(groups[:GROUPS_LISTED]):
         lines.append("  " + _group_title(group))
         if number < GROUPS_WITH_TRACEBACK and group.traceback:
-            tail = group.traceback.rstrip("\n").splitlines()
+            tail = shown(group.traceback, lines=True).rstrip("\n").splitlines()
             if len(tail) > TRACEBACK_LINES:
                 tail = ["..."] + tail[-TRACEBACK_LINES:]
             lines.extend("      " + line for line in tail)
@@ -66,7 +71,8 @@ def failure_report(progress: Progress) -> list[str]:
 
 
 def ending(progress: Progress, outcome: str, errors_file: str | None, run_log: str | None) -> str:
-    """The summary printed when a run ends; `outcome` is ok, failed, stopped, aborted or interrupted."""
+    """The summary printed when a run ends; `outcome` is ok, failed, stopped, aborted,
+    interrupted (Ctrl-C), or the name of the signal that ended the run (SIGTERM, SIGHUP)."""
     lines = []
     if outcome in ENDINGS:
         lines.append(ENDINGS[outcome])
@@ -96,7 +102,7 @@ def error_message(progress: Progress, failed: list, where: str) -> str:
     for group in groups[:GROUPS_LISTED]:
         if len(group.jobs) == 1:
             job = group.jobs[0]
-            lines.append(f"  {job.job_id}: {type(job.exception).__name__}: {job.exception}")
+            lines.append(f"  {shown(job.job_id)}: {shown(f'{type(job.exception).__name__}: {job.exception}', lines=True)}")
         else:
             lines.append("  " + _group_title(group))
     if len(groups) > GROUPS_LISTED:
