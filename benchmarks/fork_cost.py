@@ -27,7 +27,7 @@ from pathlib import Path
 import pypipegraph as ppg
 from pypipegraph.executors import zygote
 if {no_collapse}:
-    zygote.collapse_heap = lambda: 0
+    zygote.collapse_heap = lambda force=False: 0
 ppg.new_pipegraph(quiet=True, dump_graph=False, reuse_workers={reuse})
 DATA = []
 def load():

@@ -2,10 +2,11 @@
 
     python benchmarks/isolation_cost.py              # 2000 trivial jobs, 2 runs per mode
     python benchmarks/isolation_cost.py --jobs 5000 --runs 3
+    python benchmarks/isolation_cost.py --modes compiled python   # the zygote's two loops only
 
 Runs N trivial FileGeneratingJobs in a fresh directory, in the default mode (a fresh
-process per job) and with reused workers, alternating the modes so that a shared
-machine's load hits both alike. Per job: CPU time (user + system) and minor page faults
+process per job, its zygote running the compiled loop, or the pure-Python one) and with
+reused workers, alternating the modes so that a shared machine's load hits all alike. Per job: CPU time (user + system) and minor page faults
 (copy-on-write copies, mostly) of the master during ppg.run(), of the zygotes themselves,
 and of the job processes (the zygotes' children, from each zygote's RUSAGE_CHILDREN).
 Wall times depend on the neighbours; CPU and faults much less.
@@ -56,7 +57,12 @@ print(json.dumps(dict(
 """
 
 
-def run(jobs: int, reuse: bool) -> dict:
+MODES = {"compiled": ("fresh process per job (compiled zygote loop)", False, "0"),
+         "python": ("fresh process per job (pure-Python zygote loop)", False, "1"),
+         "reused": ("reused workers", True, "0")}
+
+
+def run(jobs: int, reuse: bool, pure_python: str = "0") -> dict:
     import json
 
     directory = tempfile.mkdtemp(prefix="ppg_isocost_")
@@ -64,7 +70,8 @@ def run(jobs: int, reuse: bool) -> dict:
         path = os.path.join(directory, "script.py")
         with open(path, "w") as fh:
             fh.write(textwrap.dedent(SCRIPT).format(jobs=jobs, reuse=reuse))
-        out = subprocess.run([sys.executable, path], cwd=directory, capture_output=True, text=True)
+        env = dict(os.environ, PYPIPEGRAPH_PURE_PYTHON_ZYGOTE=pure_python)
+        out = subprocess.run([sys.executable, path], cwd=directory, capture_output=True, text=True, env=env)
         if out.returncode:
             raise RuntimeError(out.stderr[-3000:])
         return json.loads(out.stdout.strip().splitlines()[-1])
@@ -76,17 +83,20 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--modes", nargs="+", choices=list(MODES), default=list(MODES))
     args = parser.parse_args(argv)
     n = args.jobs
-    print(f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; per trivial job ({n} jobs)\n")
+    print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; "
+          f"per trivial job ({n} jobs)\n")
     print("| mode | wall | master CPU | zygote CPU (faults) | job process CPU (faults) | all workers CPU |")
     print("|---|---|---|---|---|---|")
     for _ in range(args.runs):
-        for reuse in (False, True):
-            r = run(n, reuse)
+        for mode in args.modes:
+            label, reuse, pure_python = MODES[mode]
+            r = run(n, reuse, pure_python)
             zygote = "-" if reuse else f"{r['zygotes'] * 1e3 / n:.2f} ms ({r['zygote_faults'] / n:.0f})"
             child = "-" if reuse else f"{r['children'] * 1e3 / n:.2f} ms ({r['child_faults'] / n:.0f})"
-            print(f"| {'reused workers' if reuse else 'fresh process per job'} | {r['wall']:.2f} s | "
+            print(f"| {label} | {r['wall']:.2f} s | "
                   f"{r['master'] * 1e3 / n:.2f} ms | {zygote} | {child} | {r['workers'] * 1e3 / n:.2f} ms |",
                   flush=True)
     return 0

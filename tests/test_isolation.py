@@ -1,4 +1,5 @@
-"""Jobs are isolated: each sees the master's state and nothing another job did.
+"""Jobs are isolated: each sees the master's state and nothing another job did, whichever
+zygote loop runs (compiled or pure Python).
 
 Also: an exception the master cannot rebuild fails only its job, and a process a job
 leaves running does not lock out the next run.
@@ -13,8 +14,18 @@ from pathlib import Path
 import pytest
 
 import pypipegraph as ppg
+from pypipegraph.executors import zygote
 
 from conftest import read
+
+
+@pytest.fixture(autouse=True, params=["compiled loop", "python loop"])
+def zygote_loop(request, monkeypatch):
+    """Every isolation test runs on both zygote loops (the pure-Python one is the fallback
+    where the extension was not built)."""
+    if request.param == "compiled loop" and zygote._forkserver is None:
+        pytest.skip("built without a C compiler: no compiled zygote loop")
+    monkeypatch.setenv(zygote.PURE_PYTHON_ENV, "1" if request.param == "python loop" else "0")
 
 SEEN = []
 LOADED = {}

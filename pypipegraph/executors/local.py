@@ -117,14 +117,14 @@ class LocalExecutor:
         worker.job_index = job_index
         worker.started = time.time()
         conn = worker.conn
+        self.busy[conn] = worker  # before the job can start: a Ctrl-C from here on kills it and its outputs
+        fd = conn.fileno()
+        self._busy_fds[fd] = conn
+        self._poll.register(fd, _READABLE)
         try:
             conn.send_bytes(_INDEX.pack(job_index))
         except OSError:
             pass  # it died while idle; the EOF shows up in wait()
-        self.busy[conn] = worker
-        fd = conn.fileno()
-        self._busy_fds[fd] = conn
-        self._poll.register(fd, _READABLE)
         return worker
 
     def wait(self, timeout: float | None, extra: list = ()) -> tuple[list[tuple[Worker, int, Result]], list]:
@@ -175,13 +175,15 @@ class LocalExecutor:
 
         A zygote's job is killed by its own pid; when the zygote has not forked it yet
         (or already reaped it), the zygote itself is killed and never reused.
+        Either way the job's process group goes with it: whatever the job started.
         """
-        pid = zygote.slot_pid(worker.slot) if worker.slot is not None else 0
-        if not pid:
-            pid = worker.process
-            worker.doomed = True
+        pid = zygote.slot_pid(worker.slot) if worker.slot is not None else worker.process
+        if pid:
+            zygote.kill_job_process(pid)
+            return
+        worker.doomed = True
         try:
-            os.kill(pid, signal.SIGKILL)
+            os.kill(worker.process, signal.SIGKILL)
         except ProcessLookupError:
             pass
 
@@ -387,16 +389,18 @@ def _worker_main(conn, job_list, capture_dir: str, slot) -> None:  # pragma: no 
     """A worker's life: a zygote when it has a pid `slot`, else a loop running jobs itself."""
     state.is_worker = True
     gc.enable()  # the master pauses collection while it schedules; jobs get it back
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     host.die_with_parent()
-    capture = _Capture(capture_dir)
     if slot is not None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the master handles Ctrl-C; job processes restore it
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        capture = _Capture(capture_dir)
         zygote.zygote_main(conn, job_list, capture, result_path(capture_dir, os.getpid()), slot, run_one,
                            _job_index)
         return
+    _own_process_group()
+    capture = _Capture(capture_dir)
     home = os.getcwd()
-    pid = os.getpid()
+    pid = host.job_process = os.getpid()
     while True:
         try:
             message = conn.recv_bytes()
@@ -405,9 +409,24 @@ def _worker_main(conn, job_list, capture_dir: str, slot) -> None:  # pragma: no 
         if not message:
             return
         data = run_one(job_list[_job_index(message)], capture, pid)
+        if os.getpid() != pid:
+            os._exit(0)  # a forked copy of this worker (a job's helper) never reports
         if os.getcwd() != home:
             os.chdir(home)
         conn.send_bytes(data)
+
+
+def _own_process_group() -> None:  # pragma: no cover - runs in a reusing worker
+    """Lead a process group that ends with the worker: killed by the master as a whole, and
+    killed by the worker itself when the master dies (the parent-death signal is SIGTERM)."""
+    os.setpgid(0, 0)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # not in the terminal's group: a job's programs get it back
+    signal.signal(signal.SIGTERM, _kill_own_group)
+    host.die_with_parent(signal.SIGTERM)
+
+
+def _kill_own_group(signum, frame) -> None:  # pragma: no cover - runs in a reusing worker
+    os.killpg(0, signal.SIGKILL)
 
 
 def _job_index(message: bytes) -> int:

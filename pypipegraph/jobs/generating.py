@@ -17,6 +17,7 @@ from ..errors import JobContractError
 from ..hashing import combine
 from ..ordering import topological_order
 from ..paths import return_to
+from ..plumbing.host import call_job_code
 from .base import Job, check_no_argument_callback
 from .invariants import FunctionInvariant
 
@@ -156,7 +157,7 @@ class FinalJob(Job):
         raise JobContractError("No jobs can depend on FinalJobs")  # 0.197's words, exactly
 
     def run_in_worker(self) -> list:
-        self.callback()
+        call_job_code(self.callback)
         return []
 
 

@@ -14,6 +14,7 @@ from ..errors import JobContractError, add_notes
 from ..hashing import describe_function, file_stat, hash_file
 from ..legacy.protocol import check_nothing_returned
 from ..paths import return_to
+from ..plumbing.host import call_job_code
 from .base import Job, required_positional
 from .invariants import FunctionInvariant, _multi_id
 
@@ -97,9 +98,9 @@ class FileGeneratingJob(Job):
         home = os.getcwd()
         try:
             if self._pass_outputs:
-                self.callback(self._callback_argument())
+                call_job_code(self.callback, self._callback_argument())
             else:
-                self.callback()
+                call_job_code(self.callback)
         finally:
             return_to(home)  # a callback's chdir: the outputs are still the project's files
         missing = [name for name in self.filenames if not os.path.exists(name)]

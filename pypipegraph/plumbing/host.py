@@ -1,7 +1,9 @@
 """Facts about this machine and this process, asked of the operating system.
 
 Invariant: no engine module is imported here; every function answers from the OS alone
-and has a fallback where the OS cannot say.
+and has a fallback where the OS cannot say. `job_process` is the pid of the process
+running a job in a local worker (0 elsewhere), set by the worker: only that process
+reports for the job (`call_job_code`).
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+
+job_process = 0
 
 
 def cpu_count() -> int:
@@ -27,13 +31,28 @@ def memory_total() -> int:
         return 8 << 30
 
 
-def die_with_parent() -> None:
-    """Have the kernel SIGKILL this process when its parent dies (Linux; else a no-op)."""
+def die_with_parent(signum: int = signal.SIGKILL) -> None:
+    """Have the kernel send `signum` (SIGKILL) to this process when its parent dies (Linux; else a no-op)."""
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        libc.prctl(1, int(signum))  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+def call_job_code(callback, *args):
+    """Call a job's callback in its worker; a copy of the job's process that the callback
+    forked (a helper that returned or raised where the job would) ends here, silently,
+    before the engine's code after the callback can remove outputs or report for the job."""
+    try:
+        result = callback(*args)
+    except BaseException:
+        if job_process and os.getpid() != job_process:
+            os._exit(1)
+        raise
+    if job_process and os.getpid() != job_process:
+        os._exit(0)
+    return result
 
 
 def pid_alive(pid: int) -> bool:
