@@ -205,7 +205,7 @@ class Pipegraph:
         finally:
             if scheduler.n_ran or scheduler.failed or report_wanted(report, self.report):
                 # a run where nothing ran needs no graph: spare the no-op rerun
-                history.record_graph(snapshot(scheduler.jobs), scheduler.budget.parallelism)
+                history.record_graph(snapshot(scheduler.jobs, scheduler.index), scheduler.budget.parallelism)
         return scheduler, progress, server
 
     def _interactive(self) -> bool | None:

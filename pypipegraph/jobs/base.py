@@ -140,7 +140,7 @@ class Job(Protocol197):
     exception = OutcomeField("exception")
     error_reason = OutcomeField("error_reason")
     was_run = OutcomeField("was_run")
-    was_invalidated = OutcomeField("was_invalidated")
+    was_invalidated = False  # a plain key of every job's __dict__ (most jobs get it in a cold run)
     stdout = OutcomeField("stdout")
     stderr = OutcomeField("stderr")
     start_time = OutcomeField("start_time")
@@ -207,6 +207,7 @@ class Job(Protocol197):
             self.dependants = EdgeSet()
             self._placeholders = None
             self._outcome = None  # a key of every job's __dict__ from the start (see outcome.py)
+            self.was_invalidated = False
             return False
         if old != signature:
             raise ValueError(

@@ -17,7 +17,6 @@ DEFAULTS = {
     "exception": None,
     "error_reason": "no error",
     "was_run": False,
-    "was_invalidated": False,
     "stdout": "",
     "stderr": "",
     "start_time": None,
