@@ -95,6 +95,7 @@ def measure(n: int, mode: str, timeout: float) -> dict:
     try:
         make_inputs(directory, n)
         cold = run_script(directory, n, mode == "reused", timeout)
+        print(f"  cold {n} {mode}: " + json.dumps(cold), file=sys.stderr, flush=True)
         noop = run_script(directory, n, mode == "reused", timeout)
         return {"cold": cold, "noop": noop}
     finally:
