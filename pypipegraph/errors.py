@@ -15,11 +15,11 @@ class PyPipeGraphError(ValueError):
     """Base class of all pypipegraph errors."""
 
 
-# Kept under the seed's spelling as well.
+# Kept under 0.197's spelling as well.
 PyPipelineGraphError = PyPipeGraphError
 
 
-class RuntimeError(PyPipeGraphError, builtins.RuntimeError):  # noqa: A001 - the seed's name
+class RuntimeError(PyPipeGraphError, builtins.RuntimeError):  # noqa: A001 - 0.197's name
     """Raised by `run_pipegraph()` when at least one job failed.
 
     `.exceptions` lists the exceptions of the failed jobs; `.failed_jobs` the jobs.
@@ -89,3 +89,20 @@ class StoreLocked(StoreError):
 
 class RunInterrupted(KeyboardInterrupt):
     """The run was stopped or aborted from the console; finished work is recorded."""
+
+
+class RunTerminated(SystemExit):
+    """The run was ended by SIGTERM or SIGHUP (a batch system's time limit, `kill`, a
+    closed terminal) and cleaned up as after Ctrl-C; finished work is recorded.
+
+    `.signal` is the signal's number; the exit status (`.code`) is 128 + it, as a shell
+    reports a process ended by that signal: 143 for SIGTERM, 129 for SIGHUP.
+    """
+
+    def __init__(self, signum: int, message: str = ""):
+        super().__init__(128 + signum)
+        self.signal = signum
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message or f"ended by signal {self.signal}"

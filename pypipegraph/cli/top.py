@@ -17,9 +17,9 @@ import select
 import sys
 import time
 
-from ..console import HELP, LineEditor, running_table
-from ..control import ControlError, ask
-from ..progress import clock, status_text
+from ..views.console import HELP, LineEditor, running_table
+from ..views.control import ControlError, ask
+from ..views.progress import clock, status_text
 from . import CommandError
 
 TOP_HELP = HELP.replace("<Enter>   list the running jobs", "<Enter>   refresh now").replace(
@@ -95,7 +95,9 @@ def _command(store: str, args, listed: list | None = None) -> str:
         if job.isdigit():
             rows = listed if listed is not None else _snapshot(store)["running"]
             if not 1 <= int(job) <= len(rows):
-                return f"kill takes a number from the list of running jobs (1-{len(rows)}) or a job id"
+                raise CommandError(f"no such job: {job} is not a number of the list of running jobs "
+                                   f"({'1-' + str(len(rows)) if rows else 'none is running'}); kill takes "
+                                   "such a number or a job id")
             job = rows[int(job) - 1]["job"]
         answer = ask(store, {"ask": "kill", "job": job})
     if "error" in answer:

@@ -23,19 +23,23 @@ import shlex
 import shutil
 import signal
 import socket
+import string
 import subprocess
 import sys
 import time
 import uuid
 
 from ..errors import JobDiedException
+from ..plumbing.host import pid_alive
+from ..plumbing.safe_files import make_private_dir, write_file
 from ..resources import ResourceError
-from ..safe_files import make_private_dir, write_file
+from .batch_watch import HOST, Watch
 from .local import read_capture
 from .worker import Result, decode_result
 
 SHIP_DIR = ".pypipegraph_submit"
 POLL = 0.2  # seconds between looks at the job files while jobs run
+LOST_AFTER = 300.0  # seconds without a heartbeat (or listed by no status command) before a job is lost
 _CLUSTER_ID = re.compile(r"\b\d+(?:\.[\w.-]+)?\b")  # "Submitted batch job 42", "42.pbs01"
 
 
@@ -80,7 +84,8 @@ class SubmitExecutor:
     `values_of(job)` the placeholder values; `cancel` (optional) stops a submitted job."""
 
     def __init__(self, job_list: list, command: list, dump, loaders_of, values_of, max_jobs: int,
-                 cancel: list | None = None, python: str = sys.executable, directives: list = ()):
+                 cancel: list | None = None, python: str = sys.executable, directives: list = (),
+                 status: list | None = None, lost_after: float = LOST_AFTER):
         self.job_list = job_list
         self.command = command
         self.cancel = cancel
@@ -90,10 +95,13 @@ class SubmitExecutor:
         self.max_jobs = max_jobs
         self.python = python
         self.directives = list(directives)  # lines after the script's #! line, placeholders filled
+        self.watch = Watch(lost_after, status, fill)  # batch jobs that ended without a word
         self.directory = os.getcwd()
         self.token = uuid.uuid4().hex[:12]
         top = make_private_dir(os.path.join(self.directory, SHIP_DIR))
+        remove_abandoned(top)
         self.ship_dir = make_private_dir(os.path.join(top, self.token))
+        write_file(os.path.join(self.ship_dir, "owner"), f"{HOST} {os.getpid()}\n")
         self.key_path = os.path.join(self.ship_dir, "key")
         self.key = secrets.token_bytes(32)
         write_file(self.key_path, self.key)  # in a 0700 directory: only this user reads it
@@ -126,20 +134,28 @@ class SubmitExecutor:
         try:
             values = {**self.values_of(job), "script": script}
             args = fill(self.command, values, job.job_id)
-            header = [fill_line(line, values, job.job_id) for line in self.directives]
+            header = [line for line in (fill_line(line, values, job.job_id) for line in self.directives)
+                      if line is not None]
         except (ValueError, ResourceError) as exc:
             task.killed = f"could not be submitted: {exc}"
             self.busy[base] = task
             return task
         worker = [self.python, "-m", "pypipegraph.executors.submit_worker", self._ship(), str(job_index),
                   ",".join(map(str, self.loaders_of(job_index))), base, self.key_path]
+        beat = shlex.quote(base + ".beat")
         write_file(script, "\n".join([
             "#!/bin/sh",
             *header,
             f"# pypipegraph job {job.job_id!r}, written by the run in {self.directory!r}",
             f"cd {shlex.quote(self.directory)} || exit 97",
+            # the heartbeat, beside the job's Python (a long computation in it does not stop it)
+            f"(trap 'kill $s 2>/dev/null; exit 0' TERM; while : > {beat}; do sleep {self.watch.every:g} & "
+            "s=$!; wait $s; done) &",
+            "beat=$!",
             " ".join(map(shlex.quote, worker)),
-            f"echo $? > {shlex.quote(base + '.exit.tmp')} && mv {shlex.quote(base + '.exit.tmp')} "
+            "status=$?",
+            'kill "$beat" 2>/dev/null',
+            f"echo $status > {shlex.quote(base + '.exit.tmp')} && mv {shlex.quote(base + '.exit.tmp')} "
             f"{shlex.quote(base + '.exit')}",
             "",
         ]))
@@ -176,6 +192,7 @@ class SubmitExecutor:
             result = self._look(task)
             if result is not None:
                 del self.busy[base]
+                self.watch.forget(task)
                 task.state = "done"
                 finished.append((task, task.job_index, result))
         return finished
@@ -185,10 +202,7 @@ class SubmitExecutor:
         base = task.base
         if task.killed:
             return self._died(task, task.killed)
-        if task.state == "queued" and os.path.exists(base + ".started"):
-            with open(base + ".started") as fh:
-                host, pid, started = fh.read().split()
-            task.host, task.pid, task.started, task.state = host, int(pid), float(started), "running"
+        _note_start(task)
         if os.path.exists(base + ".result"):
             with open(base + ".result", "rb") as fh:
                 signed = fh.read()
@@ -211,7 +225,11 @@ class SubmitExecutor:
                 with open(base + ".exit") as fh:
                     status = fh.read().strip()
                 return self._died(task, f"its job script ended with exit status {status} without a result")
-        return None
+        lost = self.watch.lost(task)
+        if lost is None or os.path.exists(base + ".result"):
+            return None
+        self._stop(task)  # it must not wake up and write after it was reported
+        return self._died(task, lost)
 
     def _died(self, task: Submission, why: str) -> Result:
         job = self.job_list[task.job_index]
@@ -230,6 +248,10 @@ class SubmitExecutor:
         """Stop a submitted job: the `cancel` command when given (once its cluster job id is
         known), else its Python when it runs on this host; it is reported as killed."""
         task.killed = task.killed or "it was killed"
+        self._stop(task)
+
+    def _stop(self, task: Submission) -> None:
+        _note_start(task)  # started since the last look: its pid is known now
         if task.process is not None and task.process.poll() is None:
             _signal_group(task.process.pid)
         if self.cancel and task.cluster_id:
@@ -269,9 +291,14 @@ def fill(template: list, values: dict, job_id: str) -> list:
     return args
 
 
-def fill_line(line: str, values: dict, job_id: str) -> str:
-    """A directive line of the job script, filled in; a value that would break the line
-    (a newline: a second command in the script) is refused."""
+def fill_line(line: str, values: dict, job_id: str) -> str | None:
+    """A directive line of the job script, filled in; None (the line is left out) when a
+    placeholder in it is empty for this job (`--mem={memory_mb}M` without memory_needed or
+    a default). A value that would break the line (a newline: a second command in the
+    script) is refused."""
+    fields = [field for _text, field, _spec, _conv in string.Formatter().parse(line) if field]
+    if any(values.get(field.split(".")[0].split("[")[0]) in ("", None) for field in fields):
+        return None
     filled = _format(line, values, job_id)
     if "\n" in filled or "\r" in filled:
         raise ValueError(f"{job_id}: the script directive {line!r} would span lines once filled in "
@@ -286,6 +313,27 @@ def _format(item: str, values: dict, job_id: str) -> str:
         raise ValueError(f"{job_id}: the submit command uses {{{exc.args[0]}}}, which this job does not "
                          f"set (job.cluster({exc.args[0]}=...)) and the coordinator has no default "
                          "for") from None
+
+
+def remove_abandoned(top: str) -> None:
+    """Remove the directories of runs in `top` whose master ran on this host and is gone
+    (killed by SIGKILL, or a machine that went down): nothing will read them again."""
+    for entry in os.scandir(top):
+        try:
+            with open(os.path.join(entry.path, "owner")) as fh:
+                host, pid = fh.read().split()
+        except (OSError, ValueError):
+            continue  # not a run directory this version wrote: left alone
+        if host == HOST and pid.isdigit() and not pid_alive(int(pid)):
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _note_start(task: Submission) -> None:
+    """A queued job whose script announced its start becomes running, with host and pid."""
+    if task.state == "queued" and os.path.exists(task.base + ".started"):
+        with open(task.base + ".started") as fh:
+            host, pid, started = fh.read().split()
+        task.host, task.pid, task.started, task.state = host, int(pid), float(started), "running"
 
 
 def _signal_group(pid: int) -> None:

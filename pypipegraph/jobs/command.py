@@ -20,10 +20,10 @@ import sys
 import tempfile
 from collections.abc import Mapping
 
-from ..child_process import read_tail, run_program
 from ..errors import PyPipeGraphError
-from ..logs import LOG_DIR, job_log_dir
-from ..safe_files import write_file
+from ..paths import LOG_DIR, job_log_dir
+from ..plumbing.child_process import read_tail, run_program
+from ..plumbing.safe_files import write_file
 from . import command_steps
 from .base import Job
 from .invariants import ParameterInvariant
@@ -305,6 +305,8 @@ class CommandJob(MultiFileGeneratingJob):
         """A shell script that replays the command; every name and value is quoted."""
         lines = [f"# replay of pypipegraph command job {self.job_id!r}",
                  f"cd {shlex.quote(os.path.abspath(self.cwd or '.'))} || exit $?"]
+        if "PPG_SCRATCH_DIR" in env:  # removed when the job succeeded: the replay makes it again
+            lines.append(f"mkdir -p {shlex.quote(env['PPG_SCRATCH_DIR'])} || exit $?")
         prefix = "env " + " ".join(shlex.quote(f"{key}={value}") for key, value in env.items())
         lines += [f"{prefix} {shlex.join(argv)} || exit $?" for argv, _, _ in self.steps]
         write_file(os.path.join(directory, "command"), "\n".join(lines) + "\n")

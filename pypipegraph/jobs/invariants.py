@@ -13,8 +13,10 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from .. import state
 from ..errors import JobContractError
 from ..hashing import (
     PYTHON_VERSION,
@@ -25,9 +27,18 @@ from ..hashing import (
     function_source,
     hash_file,
     hash_value,
+    uncounted_instance_values,
 )
-from ..store_format import plain_unpickle
-from ..store_values import Unverified
+from ..legacy.values import (
+    closure_text_197,
+    compare_function_values_197,
+    disassembly_197,
+    file_value_197,
+    hash_function_197,
+)
+from ..paths import normalize_path
+from ..store.format import plain_unpickle
+from ..store.values import Unverified
 from .base import Job, normalize_id, required_positional
 
 
@@ -47,8 +58,8 @@ class _Invariant(Job):
     def moved_since_check(self) -> bool:
         """Whether an input file's stat moved since `compute` fingerprinted it (a stat per
         file): a job that read it meanwhile may have read something else."""
-        for name, state in (self._checked or {}).items():
-            if file_stat(name) != state[:2]:
+        for name, recorded in (self._checked or {}).items():
+            if file_stat(name) != recorded[:2]:
                 return True
         return False
 
@@ -102,26 +113,18 @@ class FunctionInvariant(_Invariant):
     # 0.197's helpers, called directly by libraries (values as 0.197 stores them)
     @classmethod
     def _hash_function(cls, function: Callable) -> tuple[str, str, str]:
-        from ..legacy_values import hash_function_197
-
         return hash_function_197(function)
 
     @staticmethod
     def _compare_new_and_old(new_source: str, new_funchash: str, new_closure: str, old: Any) -> dict:
-        from ..legacy_values import compare_function_values_197
-
         return compare_function_values_197(new_source, new_funchash, new_closure, old)
 
     @staticmethod
     def extract_closure(function: Callable) -> str:
-        from ..legacy_values import closure_text_197
-
         return closure_text_197(function)
 
     @classmethod
     def dis_code(cls, code, function, version_info=None) -> str:
-        from ..legacy_values import disassembly_197
-
         return disassembly_197(code, function)
 
     def compute(self, old):
@@ -200,7 +203,7 @@ class ParameterInvariant(_Invariant):
     def compute(self, old):
         """The stored state is ("repr", text), or ("value", text, parameters) when an
         accept_as_unchanged_func needs the old parameters back: kept as data, or signed
-        (store_values), never unpickled unverified."""
+        (store.values), never unpickled unverified."""
         text = repr(self.parameters)[:10000]
         if self.accept_as_unchanged_func is None:
             extra = ("repr", text)
@@ -328,8 +331,6 @@ class MultiFileInvariant(_Invariant):
 
     def calc_checksums(self, old: Any) -> list[tuple]:
         """[(filename, mtime, size, md5)] as 0.197 stores; md5 reused when mtime and size match `old`."""
-        from ..legacy_values import file_value_197
-
         previous = {entry[0]: entry[1:] for entry in old} if old else {}
         result = []
         for name in self.filenames:
@@ -383,7 +384,6 @@ def warn_uncounted_instance(job_id: str, function: Callable) -> None:
     fingerprint does not count (0.197's rule: the instance is ignored)."""
     import warnings
 
-    from ..hashing import uncounted_instance_values
 
     names = uncounted_instance_values(function)
     owner_type = type(getattr(function, "__self__", None))
@@ -470,3 +470,37 @@ def _describe_files_change(old, stats: dict) -> list[str]:
             lines.append(f"{name}: content changed (size {previous[1]} -> {size}, "
                          f"hash {previous[2]:016x} -> {digest:016x})")
     return lines
+
+
+def job_or_filename(value: Any, invariant_class: Any = None) -> tuple[Any, list]:
+    """For a job or a filename: (filename, dependencies to add).
+
+    A job yields its first output file; a filename yields itself and the job that
+    writes it (when one exists in the current graph), else `invariant_class(filename)`
+    (default: a file checksum invariant). None yields (None, []).
+    """
+    if value is None:
+        return None, []
+    if isinstance(value, Job):
+        return value.filenames[0], [value]
+    if isinstance(value, Path):
+        value = str(value)
+    if not isinstance(value, str):
+        raise TypeError(f"expected a job or a filename, got {value!r}")
+    graph = state.global_pipegraph
+    if graph is not None and invariant_class is None:
+        writer = graph.outputs.get(value)
+        if writer is None:
+            writer = graph.outputs.get(normalize_path(value))
+        if writer is not None:
+            return value, [writer]
+    return value, [(invariant_class or FileInvariant)(value)]
+
+
+def flatten_jobs(value: Any):
+    """Yield the jobs of an arbitrarily nested iterable of jobs."""
+    if isinstance(value, Job):
+        yield value
+        return
+    for item in value:
+        yield from flatten_jobs(item)

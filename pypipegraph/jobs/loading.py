@@ -15,9 +15,11 @@ import pickle
 from collections.abc import Callable
 from typing import Any
 
-from ..cache_files import read_verified
 from ..errors import JobContractError
-from ..safe_files import write_file
+from ..paths import return_to
+from ..plumbing import script_functions
+from ..plumbing.safe_files import write_file
+from ..store.cache_files import read_verified
 from .base import Job, check_no_argument_callback
 from .invariants import FunctionInvariant
 from .output import FileGeneratingJob
@@ -54,8 +56,7 @@ class DataLoadingJob(Job):
             self.load()
         finally:
             graph.job_creation_forbidden_by = None
-            if os.getcwd() != home:
-                os.chdir(home)
+            return_to(home)  # the master's working directory is the project's
 
     def load(self) -> None:
         self.callback()
@@ -120,7 +121,7 @@ def write_cache(filename: str, value: Any, job_id: str, what: str = "the calcula
 
 
 def pickle_for_cache(value: Any, job_id: str, what: str = "the calculation's result",
-                     dumps: Callable = pickle.dumps) -> bytes:
+                     dumps: Callable = script_functions.dumps) -> bytes:
     """`value` pickled; JobContractError naming the job when it cannot be."""
     try:
         return dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
@@ -135,7 +136,7 @@ def load_cache(filename: str, job_id: str, producer_id: str | None = None) -> An
     """Unpickle a cache file written by job `producer_id` (default: the file's own job),
     after checking it is the file that job wrote (cache_files); an error names it."""
     try:
-        return pickle.loads(read_verified(filename, producer_id or filename, job_id))
+        return script_functions.loads(read_verified(filename, producer_id or filename, job_id))
     except JobContractError:
         raise  # a replaced file: its own message
     except Exception as exc:

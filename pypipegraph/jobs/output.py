@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from ..errors import JobContractError
 from ..hashing import describe_function, file_stat, hash_file
+from ..paths import return_to
 from .base import Job, required_positional
 from .invariants import FunctionInvariant, _multi_id
 
@@ -92,10 +93,14 @@ class FileGeneratingJob(Job):
     def run(self) -> None:
         """Call the callback (its return value is ignored) and check that every output
         exists, and is not empty unless `empty_ok`."""
-        if self._pass_outputs:
-            self.callback(self._callback_argument())
-        else:
-            self.callback()
+        home = os.getcwd()
+        try:
+            if self._pass_outputs:
+                self.callback(self._callback_argument())
+            else:
+                self.callback()
+        finally:
+            return_to(home)  # a callback's chdir: the outputs are still the project's files
         missing = [name for name in self.filenames if not os.path.exists(name)]
         if missing:
             raise JobContractError(
