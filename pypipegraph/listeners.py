@@ -89,7 +89,7 @@ class StoreWriter(Listener):
 
 def keep_graph(store, scheduler) -> None:
     """Keep the run's job graph (and core count) in the store, for reports and `ppg status --rules`."""
-    store.record_graph(snapshot(scheduler.jobs), scheduler.budget.parallelism, len(scheduler.jobs))
+    store.record_graph(snapshot(scheduler.jobs, scheduler.index), scheduler.budget.parallelism, len(scheduler.jobs))
 
 
 def exit_status(exception) -> int:

@@ -190,8 +190,8 @@ def test_depends_on_returns_job_and_orders(new_pipegraph):
     assert b.depends_on(a) is b
     assert a in b.prerequisites
     assert b in a.dependants
-    assert isinstance(b.prerequisites, set)
-    assert isinstance(a.dependants, set)
+    assert b.prerequisites == {a} and a.dependants == {b}  # read as sets
+    assert b.prerequisites | a.dependants == {a, b} and {a} <= b.prerequisites
     ppg.run_pipegraph()
     assert read("out/b") == "AB"
 

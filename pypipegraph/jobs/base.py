@@ -22,6 +22,8 @@ from ..hashing import function_fingerprint
 from ..legacy.protocol import Protocol197
 from ..paths import normalize_path
 from ..plumbing.modules import is_engine_module
+from .edges import EdgeSet
+from .outcome import Outcome, OutcomeField
 
 
 def current_graph(what: str = "create a job", adding: str = ""):
@@ -48,6 +50,9 @@ def current_graph(what: str = "create a job", adding: str = ""):
     return graph
 
 
+_sites: dict = {}  # (file, line) -> the same tuple: a loop's 100 000 edges share one site
+
+
 def caller_site() -> tuple[str, int] | None:
     """(file, line) of the first frame outside pypipegraph: where the user's call is."""
     frame = sys._getframe(1)
@@ -55,7 +60,8 @@ def caller_site() -> tuple[str, int] | None:
         frame = frame.f_back
     if frame is None:
         return None
-    return frame.f_code.co_filename, frame.f_lineno
+    site = frame.f_code.co_filename, frame.f_lineno
+    return _sites.setdefault(site, site)
 
 
 def check_callable(job, callback, what: str = "callback") -> None:
@@ -137,17 +143,18 @@ class Job(Protocol197):
     runs_in = "worker"
     id_prefix = ""
 
-    # Outcome of the last run (class defaults keep 100 000 jobs small).
-    failed = False
-    exception = None
-    error_reason = "no error"
-    was_run = False
-    was_invalidated = False
-    stdout = ""
-    stderr = ""
-    start_time = None
-    stop_time = None
-    run_reasons: tuple = ()
+    # Outcome of the last run: defaults until the run sets them (jobs/outcome.py).
+    _outcome: Outcome | None = None
+    failed = OutcomeField("failed")
+    exception = OutcomeField("exception")
+    error_reason = OutcomeField("error_reason")
+    was_run = OutcomeField("was_run")
+    was_invalidated = False  # a plain key of every job's __dict__ (most jobs get it in a cold run)
+    stdout = OutcomeField("stdout")
+    stderr = OutcomeField("stderr")
+    start_time = OutcomeField("start_time")
+    stop_time = OutcomeField("stop_time")
+    run_reasons = OutcomeField("run_reasons")
 
     _cores_needed = 1
     _memory_needed = -1
@@ -205,9 +212,11 @@ class Job(Protocol197):
         old = self.__dict__.get("_signature")
         if old is None:
             self._signature = signature
-            self.prerequisites = set()
-            self.dependants = set()
+            self.prerequisites = EdgeSet()
+            self.dependants = EdgeSet()
             self._placeholders = None
+            self._outcome = None  # a key of every job's __dict__ from the start (see outcome.py)
+            self.was_invalidated = False
             return False
         if old != signature:
             raise ValueError(
@@ -242,6 +251,8 @@ class Job(Protocol197):
         for item in _flatten(other_jobs, self):
             if isinstance(item, Job):
                 self._add_prerequisite(item)
+                if item.is_invariant:
+                    continue  # an invariant is on no cycle: its edge's site is never shown
                 if site is None:
                     site = caller_site()
                 self._graph.edge_sites[item, self] = site

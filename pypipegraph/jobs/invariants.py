@@ -52,7 +52,7 @@ class _Invariant(Job):
     def compute(self, old) -> tuple[int, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    _checked: list | None = None  # [(file name, (mtime_ns, size)), ...] as last fingerprinted
+    _checked: dict | None = None  # {file name: (mtime_ns, size, ...)} as last fingerprinted
 
     def kept_texts(self) -> dict[int, str]:
         """Texts (by hash) the store should keep for explaining changes later."""
@@ -61,8 +61,8 @@ class _Invariant(Job):
     def moved_since_check(self) -> bool:
         """Whether an input file's stat moved since `compute` fingerprinted it (a stat per
         file): a job that read it meanwhile may have read something else."""
-        for name, stat in self._checked or ():
-            if file_stat(name) != stat:
+        for name, recorded in (self._checked or {}).items():
+            if file_stat(name) != recorded[:2]:
                 return True
         return False
 
@@ -443,6 +443,7 @@ class FileChecksumInvariant(_Invariant):
                 "to use (file invariant ids must be at least 3 characters)."
             )
         self.filenames = [self.job_id]
+        self._checked = None  # set by compute: a key from the start keeps __dict__ shared
         self._register()
 
     def compute(self, old):
@@ -492,6 +493,7 @@ class MultiFileInvariant(_Invariant):
                 "exist when the invariant is defined."
             )
         self.filenames = names
+        self._checked = None
         self._register()
 
     def calc_checksums(self, old: Any) -> list[tuple]:
@@ -591,8 +593,7 @@ def _multi_id(filenames, cls_name: str) -> str:
 def _files_fingerprint(filenames: list[str], old, invariant) -> tuple[int, Any]:
     """Fingerprint of files, reusing the stored hash of each file whose stat is unchanged."""
     old_stats = old.extra if old is not None and isinstance(old.extra, dict) else {}
-    stats = {}
-    checked = invariant._checked = []
+    stats = invariant._checked = {}  # (mtime, size) of what was hashed: see moved_since_check
     for name in filenames:
         st = file_stat(name)
         if st is None:
@@ -603,7 +604,6 @@ def _files_fingerprint(filenames: list[str], old, invariant) -> tuple[int, Any]:
                 + (f" (needed by {needed})" if users else "")
                 + ". Create it before the run; if a job writes it, depend on that job."
             )
-        checked.append((name, st))
         previous = old_stats.get(name)
         if previous is not None and previous[0] == st[0] and previous[1] == st[1]:
             stats[name] = previous

@@ -53,8 +53,7 @@ class History:
         self.filename = filename
         self._conn: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
-        self._raw: dict[str, bytes] = {}
-        self._cache: dict[str, Record] = {}
+        self._raw: dict[str, bytes] = {}  # job id -> its encoded record (decoded on each get)
         self._pending: dict[str, bytes | None] = {}
         self._pending_rows: list[tuple] = []
         self._pending_logs: list[tuple] = []
@@ -217,9 +216,9 @@ class History:
     # --- records -------------------------------------------------------------
 
     def get(self, key: str) -> Record | None:
-        record = self._cache.get(key)
-        if record is not None:
-            return record
+        """The record of job `key`, decoded from the bytes read at open (not kept: a run
+        asks once or twice per job, and 100 000 decoded records would hold more than
+        twice the memory of their bytes)."""
         raw = self._raw.get(key)
         if raw is None:
             return None
@@ -231,7 +230,6 @@ class History:
             return None
         if is_legacy(raw):  # a pickle of an earlier version: kept as data from now on
             self.put(key, record)
-        self._cache[key] = record
         return record
 
     def unreadable(self, key: str) -> str | None:
@@ -241,12 +239,10 @@ class History:
     def put(self, key: str, record: Record) -> None:
         raw = encode_record(record)
         self._raw[key] = raw
-        self._cache[key] = record
         self._pending[key] = raw
 
     def delete(self, key: str) -> None:
         self._raw.pop(key, None)
-        self._cache.pop(key, None)
         self._pending[key] = None
 
     def failures(self) -> dict[str, str]:
