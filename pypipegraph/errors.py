@@ -89,3 +89,21 @@ class StoreLocked(StoreError):
 
 class RunInterrupted(KeyboardInterrupt):
     """The run was stopped or aborted from the console; finished work is recorded."""
+
+
+def add_note(error: BaseException, note: str) -> None:
+    """Attach `note` to `error` without changing its type or message.
+
+    `BaseException.add_note` exists from Python 3.11 on; on 3.10 the note is kept in
+    `__notes__` (where 3.11's traceback would show it). An exception that refuses both
+    is left as it is: the note is never worth replacing the user's error.
+    """
+    try:
+        adder = getattr(error, "add_note", None)
+        if adder is not None:
+            adder(note)
+            return
+        notes = getattr(error, "__notes__", None)
+        error.__notes__ = [*(notes if isinstance(notes, list) else []), note]
+    except Exception:  # noqa: BLE001 - see the docstring
+        pass

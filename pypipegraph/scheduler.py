@@ -17,7 +17,7 @@ from __future__ import annotations
 import time
 from collections import deque
 
-from .errors import JobDiedException
+from .errors import JobDiedException, add_note
 from .events import Attempt, Failure, subscribers
 from .executors.master import InMasterExecutor
 from .jobs.protocol197 import Protocol197
@@ -234,8 +234,8 @@ class Scheduler:
             # run_pipegraph() as it was raised; here all invariants are checked before the
             # first job starts too (they have no upstream), and the run ends the same way.
             error = decision.error
-            error.add_note(f"(raised while checking the invariant {job.job_id!r}; nothing was run "
-                           "after it. Fix the input, or the invariant, and run again.)")
+            add_note(error, f"(raised while checking the invariant {job.job_id!r}; nothing was run "
+                            "after it. Fix the input, or the invariant, and run again.)")
             raise error
         if job.lazy:
             self._resolve(job, IDLE)

@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import JobContractError
+from ..errors import JobContractError, NothingChanged
 from ..hashing import (
     PYTHON_VERSION,
     combine,
@@ -123,6 +123,21 @@ class FunctionInvariant(_Invariant):
         from ..legacy_values import disassembly_197
 
         return disassembly_197(code, function)
+
+    def _get_invariant(self, old: Any, all_invariant_stati: Any) -> Any:
+        """The value 0.197 stores for this function given the stored `old` (False the first
+        time): {"source": ..., "(3, 11)": (disassembly, closure)}; raises NothingChanged(value)
+        when `old` matches. The engine decides with `compute`; this is for libraries."""
+        from ..legacy_values import function_value_197
+
+        function = self.function
+        if function is not None and not hasattr(function, "__code__") and not str(
+                function).startswith("<built-in function"):
+            raise ValueError(
+                f"FunctionInvariant {self.job_id!r}: cannot compute pypipegraph 0.197's value of "
+                f"{function!r}: it is neither a Python function nor a builtin."
+            )
+        return function_value_197(function, old)
 
     def compute(self, old):
         fingerprint = self.fingerprint
@@ -340,19 +355,43 @@ class MultiFileInvariant(_Invariant):
         return result
 
     def find_matching_renamed(self, all_invariant_stati: Any) -> Any:
-        """The stored value of a MultiFileInvariant over the same basenames (files that moved),
-        renamed to this one's paths; None when ambiguous, False when there is none."""
+        """The stored value of a MultiFileInvariant over the same base names (files that
+        moved), renamed to this one's paths; None when undecidable (base names not distinct,
+        or another one's base names are a subset or superset of these), False when none."""
         mine = {os.path.basename(name): name for name in self.filenames}
         if len(mine) != len(self.filenames):
             return None
-        for job_id in list(all_invariant_stati):
-            if not job_id.startswith("_MFC_") or job_id == self.job_id:
-                continue
-            theirs = [os.path.basename(f) for f in job_id[5:].split(":")]
+        order = [os.path.basename(name) for name in self.filenames]
+        others = [job_id for job_id in all_invariant_stati
+                  if job_id.startswith("_MFC_") and job_id != self.job_id]
+        for job_id in others:
             old = all_invariant_stati[job_id]
-            if sorted(theirs) == sorted(mine) and old:
-                return [(mine[os.path.basename(entry[0])],) + tuple(entry[1:]) for entry in old]
+            if _base_names(job_id) == order and old is not False:
+                return [(mine[os.path.basename(entry[0])],) + tuple(entry[1:]) for entry in old or ()]
+        for job_id in others:
+            theirs = set(_base_names(job_id))
+            if theirs and (theirs <= set(mine) or theirs >= set(mine)):
+                return None
         return False
+
+    def _get_invariant(self, old: Any, all_invariant_stati: Any) -> Any:
+        """0.197's value: the checksum list [(filename, mtime, size, md5), ...]. Raises
+        NothingChanged(checksums) the first time and when no md5 changed; returns the list
+        when one did. With no `old`, a renamed invariant's value is looked for first."""
+        if not old:
+            old = self.find_matching_renamed(all_invariant_stati)
+        checksums = self.calc_checksums(old)
+        if old is None:
+            return checksums
+        if old is False:
+            raise NothingChanged(checksums)
+        from ..legacy_values import checksums_equal
+
+        before = {entry[0]: entry[3] for entry in old}
+        for name, _mtime, _size, md5 in checksums:
+            if name not in before or not checksums_equal(before[name], md5):
+                return checksums
+        raise NothingChanged(checksums)
 
     def compute(self, old):
         return _files_fingerprint(self.filenames, old, self)
@@ -364,6 +403,11 @@ class MultiFileInvariant(_Invariant):
         return f"input files {', '.join(self.filenames)} changed"
 
     moved_from = staticmethod(lambda old_extra, extra: _files_moved(old_extra, extra))
+
+
+def _base_names(multi_id: str) -> list[str]:
+    """The base names of the files in a MultiFileInvariant's id, in the id's order."""
+    return [os.path.basename(name) for name in multi_id[len("_MFC_"):].split(":")]
 
 
 def legacy_multi_id(filenames, cls_name: str = "MultiFileInvariant") -> str:
@@ -455,6 +499,8 @@ def _files_moved(old_stats: Any, stats: Any) -> bool:
     def files(state: dict) -> list:
         return sorted((os.path.basename(name), entry[1], entry[2]) for name, entry in state.items())
 
+    if len({os.path.basename(name) for name in stats}) != len(stats):
+        return False  # base names not distinct: which file went where is unknown (as 0.197)
     return files(old_stats) == files(stats)
 
 
