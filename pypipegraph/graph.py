@@ -229,7 +229,7 @@ class Pipegraph:
 
     def connect_graph(self) -> None:
         """Resolve depends_on placeholders (also ones returning placeholders) and add the
-        implicit invariants. Idempotent; run() calls it before the graph counts as running."""
+        implicit invariants (`job.inject_auto_invariants()`, which a class may override). Idempotent; run() calls it before the graph counts as running."""
         while True:
             waiting = [job for job in self.jobs.values() if job._placeholders]
             if not waiting:
@@ -237,8 +237,7 @@ class Pipegraph:
             for job in waiting:
                 job.resolve_placeholders()
         for job in list(self.jobs.values()):
-            for invariant in job.auto_invariants():
-                job.depends_on(invariant)
+            job.inject_auto_invariants()
 
     def _prepare(self) -> list:
         """Drop pruned jobs and order the rest (run() connected the graph just before)."""
