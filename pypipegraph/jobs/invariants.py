@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import JobContractError, NothingChanged
+from ..errors import JobContractError, NothingChanged, add_note
 from ..hashing import (
     PYTHON_VERSION,
     combine,
@@ -27,7 +27,7 @@ from ..hashing import (
     hash_value,
 )
 from ..store_format import plain_unpickle
-from ..store_values import Unverified
+from ..store_values import Unverified, is_plain
 from .base import Job, normalize_id, required_positional
 
 
@@ -191,11 +191,14 @@ class ParameterInvariant(_Invariant):
 
     id_prefix = "PI"
 
+    _refused: TypeError | None = None  # why the parameters cannot be fingerprinted
+
     def __init__(self, job_id, parameters: Any, accept_as_unchanged_func: Callable | None = None):
+        refused = None
         try:
             fingerprint = hash_value(parameters)
-        except TypeError as exc:
-            raise TypeError(f"ParameterInvariant {self.job_id!r}: {exc}") from None
+        except TypeError as exc:  # 0.197 accepted any value here and failed in the run
+            fingerprint, refused = ("unfingerprintable", id(parameters)), exc
         if accept_as_unchanged_func is not None and not callable(accept_as_unchanged_func):
             raise TypeError(
                 f"ParameterInvariant {self.job_id!r}: accept_as_unchanged_func must be callable"
@@ -209,15 +212,24 @@ class ParameterInvariant(_Invariant):
             return
         self.parameters = parameters
         self.fingerprint = fingerprint
+        self._refused = refused
         self.accept_as_unchanged_func = accept_as_unchanged_func
         self._register()
 
     def compute(self, old):
-        """The stored state is ("repr", text), or ("value", text, parameters) when an
-        accept_as_unchanged_func needs the old parameters back: kept as data, or signed
-        (store_values), never unpickled unverified."""
+        """The stored state is ("value", text, parameters) when the parameters are plain data
+        (an accept_as_unchanged_func added later gets them back) or an
+        accept_as_unchanged_func needs them (then other values are signed: store_values,
+        never unpickled unverified); else ("repr", text). Parameters that cannot be
+        fingerprinted end the run with the error pickling them raised (as in 0.197)."""
+        if self._refused is not None:
+            error = self._refused.__cause__ or self._refused
+            add_note(error, f"ParameterInvariant {self.job_id!r}: {self._refused}")
+            # 0.197 printed the id and the value it could not store (also when quiet)
+            print(self.job_id, repr(self.parameters)[:500], sep="\n", flush=True)
+            raise error
         text = repr(self.parameters)[:10000]
-        if self.accept_as_unchanged_func is None:
+        if self.accept_as_unchanged_func is None and not is_plain(self.parameters):
             extra = ("repr", text)
         else:
             extra = ("value", text, self.parameters)
