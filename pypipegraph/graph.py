@@ -90,6 +90,7 @@ class Pipegraph:
         self.object_uniquifier: dict = {}  # class -> {name: True}, see util.assert_uniqueness_of_object
         self.history = None  # the open store while the graph runs
         self.dump_pid = None  # 0.197 compatibility: no graph-dumping child process here
+        self.invariant_loading_issues: dict = {}  # job id -> why 0.197's stored value could not be read
 
     def __getstate__(self) -> dict:
         # shipped to Dask workers: the open store stays with the master
@@ -282,6 +283,7 @@ class Pipegraph:
                 "recorded, the rest run next time."
                 + (f" {len(failed)} job(s) failed or were killed: see {runlog.errors_filename}." if failed else "")))
         if not failed:
+            self._raise_loading_issues()
             return
         where = (
             f"Tracebacks, stdout and stderr: {runlog.errors_filename}."
@@ -291,6 +293,19 @@ class Pipegraph:
         )
         raise _summarised(RuntimeError(error_message(progress, failed, where),
                                        exceptions=[job.exception for job in failed], failed_jobs=failed))
+
+
+    def _raise_loading_issues(self) -> None:
+        """0.197's end of a run in which a value of its status file could not be unpickled:
+        the jobs depending on it reran, and the run raises ppg.RuntimeError naming them."""
+        issues = {job_id: exc for job_id, exc in self.invariant_loading_issues.items() if job_id in self.jobs}
+        if not issues:
+            return
+        names = ", ".join(f"{job_id} ({type(exc).__name__}: {exc})" for job_id, exc in sorted(issues.items()))
+        raise _summarised(RuntimeError(
+            f"The stored values of {names} in pypipegraph 0.197's status file could not be "
+            "unpickled; the jobs depending on them ran again. The next run uses this version's "
+            "store and does not report this again."))
 
 
 def _log_names(runlog) -> tuple:
