@@ -15,7 +15,7 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import JobContractError, NothingChanged, add_note
+from ..errors import JobContractError, add_note
 from ..hashing import (
     PYTHON_VERSION,
     combine,
@@ -351,59 +351,29 @@ class MultiFileInvariant(_Invariant):
         self.filenames = names
         self._register()
 
+    # 0.197's protocol, called directly by libraries (values as 0.197 stores them)
     def calc_checksums(self, old: Any) -> list[tuple]:
         """[(filename, mtime, size, md5)] as 0.197 stores; md5 reused when mtime and size match `old`."""
-        from ..legacy_values import file_value_197
+        from ..legacy_values import checksums_197
 
-        previous = {entry[0]: entry[1:] for entry in old} if old else {}
-        result = []
-        for name in self.filenames:
-            st = os.stat(name)
-            known = previous.get(name)
-            if known is not None and known[0] == int(st.st_mtime) and known[1] == st.st_size:
-                result.append((name, known[0], known[1], known[2]))
-            else:
-                result.append((name,) + file_value_197(name))
-        return result
+        return checksums_197(self.filenames, old)
 
     def find_matching_renamed(self, all_invariant_stati: Any) -> Any:
         """The stored value of a MultiFileInvariant over the same base names (files that
-        moved), renamed to this one's paths; None when undecidable (base names not distinct,
-        or another one's base names are a subset or superset of these), False when none."""
-        mine = {os.path.basename(name): name for name in self.filenames}
-        if len(mine) != len(self.filenames):
-            return None
-        order = [os.path.basename(name) for name in self.filenames]
-        others = [job_id for job_id in all_invariant_stati
-                  if job_id.startswith("_MFC_") and job_id != self.job_id]
-        for job_id in others:
-            old = all_invariant_stati[job_id]
-            if _base_names(job_id) == order and old is not False:
-                return [(mine[os.path.basename(entry[0])],) + tuple(entry[1:]) for entry in old or ()]
-        for job_id in others:
-            theirs = set(_base_names(job_id))
-            if theirs and (theirs <= set(mine) or theirs >= set(mine)):
-                return None
-        return False
+        moved), renamed to this one's paths; None when undecidable, False when there is none."""
+        from ..legacy_values import renamed_checksums_197
+
+        return renamed_checksums_197(self.job_id, self.filenames, all_invariant_stati)
 
     def _get_invariant(self, old: Any, all_invariant_stati: Any) -> Any:
-        """0.197's value: the checksum list [(filename, mtime, size, md5), ...]. Raises
-        NothingChanged(checksums) the first time and when no md5 changed; returns the list
-        when one did. With no `old`, a renamed invariant's value is looked for first."""
+        """0.197's value: the checksum list. Raises NothingChanged(checksums) the first time
+        and when no md5 changed, returns the list when one did; with no `old`, a renamed
+        invariant's value is looked for first."""
+        from ..legacy_values import multi_file_value_197
+
         if not old:
             old = self.find_matching_renamed(all_invariant_stati)
-        checksums = self.calc_checksums(old)
-        if old is None:
-            return checksums
-        if old is False:
-            raise NothingChanged(checksums)
-        from ..legacy_values import checksums_equal
-
-        before = {entry[0]: entry[3] for entry in old}
-        for name, _mtime, _size, md5 in checksums:
-            if name not in before or not checksums_equal(before[name], md5):
-                return checksums
-        raise NothingChanged(checksums)
+        return multi_file_value_197(self.calc_checksums(old), old)
 
     def compute(self, old):
         return _files_fingerprint(self.filenames, old, self)
@@ -415,11 +385,6 @@ class MultiFileInvariant(_Invariant):
         return f"input files {', '.join(self.filenames)} changed"
 
     moved_from = staticmethod(lambda old_extra, extra: _files_moved(old_extra, extra))
-
-
-def _base_names(multi_id: str) -> list[str]:
-    """The base names of the files in a MultiFileInvariant's id, in the id's order."""
-    return [os.path.basename(name) for name in multi_id[len("_MFC_"):].split(":")]
 
 
 def legacy_multi_id(filenames, cls_name: str = "MultiFileInvariant") -> str:
