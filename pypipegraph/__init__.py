@@ -10,7 +10,10 @@ parallel on forked workers, and finished work is never lost.
 """
 
 from . import ppg_exceptions, resource_coordinators, util
-from .dask_coordinator import DaskCoordinator
+from .cluster.dask import DaskCoordinator
+from .cluster.jobqueue import JobqueueCoordinator
+from .cluster.local import LocalSystem
+from .cluster.submit import SubmitCoordinator
 from .errors import (
     CycleError,
     JobContractError,
@@ -26,9 +29,9 @@ from .errors import (
 )
 from .events import Listener
 from .futures import Future, work
+from .futures.result_cache import ResultCache
 from .graph import Pipegraph, new_pipegraph, run_pipegraph
 from .job import NotebookJob
-from .jobqueue_coordinator import JobqueueCoordinator
 from .jobs.base import Job, JobList
 from .jobs.command import CommandFailed, CommandInvariant, CommandJob
 from .jobs.filesets import FileSetJob
@@ -57,12 +60,10 @@ from .jobs.output import (
     TempFilePlusGeneratingJob,
 )
 from .jobs.plots import CombinedPlotJob, PlotJob
-from .report import write_report
-from .resources import LocalSystem, ResourceError
-from .result_cache import ResultCache
-from .submit_coordinator import SubmitCoordinator
+from .resources import ResourceError
 from .usage import set_state
 from .util import assert_uniqueness_of_object, inside_ppg
+from .views.report import write_report
 
 __version__ = "0.1.0"
 

@@ -15,11 +15,11 @@ class PyPipeGraphError(ValueError):
     """Base class of all pypipegraph errors."""
 
 
-# Kept under the seed's spelling as well.
+# Kept under 0.197's spelling as well.
 PyPipelineGraphError = PyPipeGraphError
 
 
-class RuntimeError(PyPipeGraphError, builtins.RuntimeError):  # noqa: A001 - the seed's name
+class RuntimeError(PyPipeGraphError, builtins.RuntimeError):  # noqa: A001 - 0.197's name
     """Raised by `run_pipegraph()` when at least one job failed.
 
     `.exceptions` lists the exceptions of the failed jobs; `.failed_jobs` the jobs.

@@ -86,14 +86,22 @@ class Listener:
     def on_job_blocked(self, job, cause) -> None:
         """`job` will not run: upstream job `cause` failed."""
 
+    def on_job_cleaned_up(self, job) -> None:
+        """`job.cleanup()` ran in the master: every direct dependant of it ran (0.197's hook)."""
+
     def on_jobs_generated(self, generator, new_jobs: list) -> None:
         """`generator` created `new_jobs`, which join the run."""
 
     def on_tick(self) -> None:
         """The scheduler's loop woke up (a job finished, input arrived, or a tick passed)."""
 
+    def has_pending(self) -> bool:
+        """Whether this listener holds work that needs soon ticks (the store's batched
+        commits): while any listener says so, the scheduler wakes up more often."""
+        return False
 
-EVENTS = tuple(name for name in vars(Listener) if name.startswith("on_"))
+
+EVENTS = tuple(name for name in vars(Listener) if name.startswith("on_")) + ("has_pending",)
 
 
 def subscribers(listeners: list) -> dict:

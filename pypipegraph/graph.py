@@ -16,29 +16,34 @@ import logging
 import os
 import sys
 
-from . import util
-from .console import Console, Controls
-from .control import ControlServer
-from .dask_coordinator import from_environment
+from . import state
+from .cluster.dask import from_environment
+from .cluster.local import LocalSystem
 from .errors import RunInterrupted, RuntimeError
+from .executors.master import InMasterExecutor
+from .futures.result_cache import ResultCache
 from .hashing import forget_global_values
-from .history import History
 from .jobs.generating import GenerationSession
-from .legacy_store import adopt_legacy_status, legacy_status_file
+from .legacy.store import adopt_legacy_status, legacy_status_file
 from .listeners import standard_listeners
-from .logs import RunLog, attach_socket_handler, detach, file_handler, logger, socket_address
 from .ordering import topological_order
-from .progress import Progress
+from .plan import PlanComplete
+from .priorities import ReadyQueue
 from .rebuilder import Rebuilder
-from .report import report_wanted, write_report_if_wanted
-from .resources import LocalSystem, NamedResources, validate_capacity
-from .result_cache import ResultCache
-from .run_graph import snapshot
+from .resources import NamedResources, validate_capacity
 from .scheduler import Scheduler
-from .summary import ending, error_message
+from .store import DEFAULT_PATH
+from .store.run_graph import snapshot
+from .store.writer import History
 from .usage import apply_memory_estimates
+from .views.console import Console, Controls
+from .views.control import ControlServer
+from .views.logs import RunLog, attach_socket_handler, detach, file_handler, logger, socket_address
+from .views.progress import Progress
+from .views.report import report_wanted, write_report_if_wanted
+from .views.summary import ending, error_message
 
-DEFAULT_STORE = ".pypipegraph_status_robust"
+DEFAULT_STORE = DEFAULT_PATH
 invariant_status_filename_default = DEFAULT_STORE  # 0.197's name for the default store file
 _FREEZE_EVERY = 10000  # jobs between gc.freeze() calls while a graph is built
 
@@ -88,14 +93,14 @@ class Pipegraph:
         self.listeners: list = []  # events.Listener objects that hear the run's events too
         self.command_log_dirs: dict = {}  # logs/jobs/<name> -> the CommandJob streaming there
         self.object_uniquifier: dict = {}  # class -> {name: True}, see util.assert_uniqueness_of_object
-        self.history = None  # the open store while the graph runs
+        self.store = None  # the open store while the graph runs
         self.dump_pid = None  # 0.197 compatibility: no graph-dumping child process here
         self.invariant_loading_issues: dict = {}  # job id -> why 0.197's stored value could not be read
 
     def __getstate__(self) -> dict:
         # shipped to Dask workers: the open store stays with the master
         state = dict(self.__dict__)
-        state["history"] = None
+        state["store"] = None
         return state
 
     # --- building ------------------------------------------------------------
@@ -148,11 +153,9 @@ class Pipegraph:
         self.connect_graph()  # callbacks may still add jobs: the graph is not running yet
         self.has_run = True
         self.running = True
-        if util.plan_mode:
-            from .plan import PlanComplete
-
+        if state.plan_mode:
             try:
-                jobs = self._prepare()
+                jobs = self._order()
             finally:
                 self.running = False
             raise PlanComplete(self, jobs, os.getcwd())
@@ -161,23 +164,23 @@ class Pipegraph:
         gc_enabled = gc.isenabled()
         gc.disable()  # the run allocates much and frees little: collecting is wasted time
         try:
-            jobs = self._prepare()
+            jobs = self._order()
             runlog = RunLog()
             self.legacy_status_source = legacy_status_file(self.invariant_status_filename)
-            history = History(self.invariant_status_filename)
+            store = History(self.invariant_status_filename)
             try:
                 runlog.write_graph(jobs, gml=self.dump_graph)
-                with history:
-                    self.history = history
-                    rebuilder = Rebuilder(history, runlog.line)
-                    adopt_legacy_status(self, jobs, history, rebuilder)
-                    scheduler, progress, server = self._run_scheduler(jobs, history, rebuilder, runlog, report)
+                with store:
+                    self.store = store
+                    rebuilder = Rebuilder(store, runlog.line)
+                    adopt_legacy_status(self, jobs, store, rebuilder)
+                    scheduler, progress, server = self._run_scheduler(jobs, store, rebuilder, runlog, report)
             finally:
                 runlog.close()
-                write_report_if_wanted(self.invariant_status_filename, history.run_id, report, self.report)
+                write_report_if_wanted(self.invariant_status_filename, store.run_id, report, self.report)
         finally:
             self.running = False
-            self.history = None
+            self.store = None
             if gc_enabled:
                 gc.enable()
             detach(socket_handler)
@@ -186,16 +189,16 @@ class Pipegraph:
                 handler.close()
         self._end(scheduler, progress, server, runlog)
 
-    def _run_scheduler(self, jobs, history, rebuilder, runlog, report):
+    def _run_scheduler(self, jobs, store, rebuilder, runlog, report):
         """Run the jobs with the standard listeners and views; a Ctrl-C is summed up here."""
         progress = Progress()
         console = Console(quiet=self.quiet, interactive=self._interactive())
         server = ControlServer(self.invariant_status_filename, progress, console)
         budget = self.rc.budget()
-        apply_memory_estimates(self.jobs, history.memory, budget)  # usage.py
-        scheduler = Scheduler(self, jobs, rebuilder, budget,
-                              standard_listeners(history, runlog, console, progress, server) + self.listeners,
-                              Controls(console, server))
+        apply_memory_estimates(self.jobs, store.memory, budget)  # usage.py
+        scheduler = self.scheduler(jobs, rebuilder, budget,
+                                   standard_listeners(store, runlog, console, progress, server) + self.listeners,
+                                   console=Controls(console, server))
         try:
             self.failed_jobs = scheduler.run()
         except KeyboardInterrupt as exc:
@@ -206,7 +209,7 @@ class Pipegraph:
         finally:
             if scheduler.n_ran or scheduler.failed or report_wanted(report, self.report):
                 # a run where nothing ran needs no graph: spare the no-op rerun
-                history.record_graph(snapshot(scheduler.jobs), scheduler.budget.parallelism)
+                store.record_graph(snapshot(scheduler.jobs), scheduler.budget.parallelism)
         return scheduler, progress, server
 
     def _interactive(self) -> bool | None:
@@ -230,7 +233,8 @@ class Pipegraph:
 
     def connect_graph(self) -> None:
         """Resolve depends_on placeholders (also ones returning placeholders) and add the
-        implicit invariants (`job.inject_auto_invariants()`, which a class may override). Idempotent; run() calls it before the graph counts as running."""
+        implicit invariants (`job.inject_auto_invariants()`, which a class may override).
+        Idempotent; run() calls it before the graph counts as running."""
         while True:
             waiting = [job for job in self.jobs.values() if job._placeholders]
             if not waiting:
@@ -240,7 +244,27 @@ class Pipegraph:
         for job in list(self.jobs.values()):
             job.inject_auto_invariants()
 
-    def _prepare(self) -> list:
+    def prepare(self) -> list:
+        """Connect the graph (placeholders, implicit invariants) and return the jobs that
+        will run, upstream first: what `run()` hands the scheduler. Test drivers use it too."""
+        self.connect_graph()
+        return self._order()
+
+    def scheduler(self, jobs: list, rebuilder: Rebuilder, budget, listeners: list, executor=None,
+                  console=None) -> Scheduler:
+        """The composition root: the Scheduler with its world (executors, ready queue, named
+        resources, listeners) built from this graph's options. `executor` replaces the
+        coordinator's (the unit tier's fake executor)."""
+        return Scheduler(
+            jobs, rebuilder, budget,
+            executor=executor if executor is not None else self.rc.executor(jobs, budget),
+            in_master=InMasterExecutor(),
+            ready=ReadyQueue(rebuilder.store, self.critical_path and rebuilder.has_records()),
+            named=NamedResources(self.resources),
+            listeners=listeners, console=console,
+        )
+
+    def _order(self) -> list:
         """Drop pruned jobs and order the rest (run() connected the graph just before)."""
         active = self._unpruned()
         order = topological_order(active, self.edge_sites)
@@ -342,13 +366,13 @@ def new_pipegraph(*args, **kwargs) -> Pipegraph:
     gc.unfreeze()  # the previous graph's jobs may be collected now
     forget_global_values()
     graph = Pipegraph(*args, **kwargs)
-    util.global_pipegraph = graph
+    state.global_pipegraph = graph
     return graph
 
 
 def run_pipegraph(*args, **kwargs) -> None:
     """Run the global pipegraph."""
-    graph = util.global_pipegraph
+    graph = state.global_pipegraph
     if graph is None:
         raise ValueError("No pipegraph to run: call ppg.new_pipegraph() and create jobs first.")
     graph.run(*args, **kwargs)

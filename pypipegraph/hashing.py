@@ -25,7 +25,7 @@ from typing import Any
 
 import xxhash
 
-from .modules import is_user_module, package_version
+from .plumbing.modules import is_user_module, package_version
 
 _CHUNK = 1 << 20
 PYTHON_VERSION = "%d.%d" % sys.version_info[:2]

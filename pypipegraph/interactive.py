@@ -2,9 +2,9 @@
 
 Invariant: no behaviour of its own. 0.197 ran a console on stdin from here; this
 version's console (stop/abort/kill commands while a run goes) lives in
-pypipegraph.console and is switched with `new_pipegraph(interactive=...)`.
+pypipegraph.views.console and is switched with `new_pipegraph(interactive=...)`.
 """
 
-from .console import Console
+from .views.console import Console
 
 __all__ = ["Console"]

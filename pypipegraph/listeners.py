@@ -14,8 +14,14 @@ from .events import Attempt, Failure, Listener
 
 
 class OutcomeFields(Listener):
-    """Writes what a user reads off a job after the run: was_run, failed, exception,
-    error_reason, stdout, stderr, start_time, stop_time."""
+    """The one writer of what a user reads off a job after the run: run_reasons, was_run,
+    failed, exception, error_reason, stdout, stderr, start_time, stop_time, was_cleaned_up."""
+
+    def on_job_ready(self, job, reasons) -> None:
+        job.run_reasons = tuple(reasons)
+
+    def on_job_cleaned_up(self, job) -> None:
+        job.was_cleaned_up = True
 
     def on_job_finished(self, job, attempt: Attempt) -> None:
         job.was_run = True
@@ -43,33 +49,33 @@ class StoreWriter(Listener):
     """Keeps the run and each job's run (outcome, reason, worker, output, resource use, host,
     exit status, user-set state) in the store."""
 
-    def __init__(self, history):
-        self.history = history
+    def __init__(self, store):
+        self.store = store
 
     def has_pending(self) -> bool:
         """Records wait for the next batched commit: the scheduler wakes up sooner."""
-        return self.history.has_pending()
+        return self.store.has_pending()
 
     def on_run_started(self, scheduler) -> None:
-        self.history.begin_run()
+        self.store.begin_run()
 
     def on_run_ended(self, scheduler, outcome: str) -> None:
-        self.history.end_run(outcome, scheduler.n_ran, len(scheduler.failed))
+        self.store.end_run(outcome, scheduler.n_ran, len(scheduler.failed))
 
     def on_job_finished(self, job, a: Attempt) -> None:
-        self.history.job_ran(job.job_id, a.start, a.stop, "done", a.reason, a.pid, a.cores,
+        self.store.job_ran(job.job_id, a.start, a.stop, "done", a.reason, a.pid, a.cores,
                              a.stdout, a.stderr, None, a.measured, 0)
 
     def on_job_failed(self, job, failure: Failure) -> None:
         a = failure.attempt
         if a is None or not failure.stored:
             return
-        self.history.job_ran(job.job_id, a.start, a.stop, a.outcome, a.reason, a.pid, a.cores,
+        self.store.job_ran(job.job_id, a.start, a.stop, a.outcome, a.reason, a.pid, a.cores,
                              a.stdout, a.stderr, a.traceback or str(failure.exception), a.measured,
                              exit_status(failure.exception))
 
     def on_tick(self) -> None:
-        self.history.flush()
+        self.store.flush()
 
 
 def exit_status(exception) -> int:
@@ -120,8 +126,8 @@ class ConsoleView(Listener):
         self.console.job_failed(job, self.progress.group_of[job])
 
 
-def standard_listeners(history, runlog, console, progress, *views: Listener) -> list[Listener]:
+def standard_listeners(store, runlog, console, progress, *views: Listener) -> list[Listener]:
     """The listeners of a normal run, in the order they must hear each event; `views`
     (say `ppg top`'s control.ControlServer) hear them last."""
-    return [OutcomeFields(), progress, StoreWriter(history), RunLogWriter(runlog),
+    return [OutcomeFields(), progress, StoreWriter(store), RunLogWriter(runlog),
             ConsoleView(console, progress), *views]

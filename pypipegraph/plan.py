@@ -19,7 +19,7 @@ import os
 import runpy
 import sys
 
-from . import util
+from . import state
 from .rebuilder import UNKNOWN, Rebuilder, Verdict
 
 __all__ = ["UNKNOWN", "PlanComplete", "ScriptError", "Verdict", "explain", "load_script"]
@@ -45,7 +45,7 @@ def load_script(script: str, args: list[str] | None = None) -> PlanComplete:
     saved_argv, saved_cwd, saved_path = sys.argv, os.getcwd(), list(sys.path)
     sys.argv = [script] + list(args or [])
     sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
-    util.plan_mode = True
+    state.plan_mode = True
     try:
         runpy.run_path(script, run_name="__main__")
     except PlanComplete as done:
@@ -55,7 +55,7 @@ def load_script(script: str, args: list[str] | None = None) -> PlanComplete:
     except Exception as exc:
         raise ScriptError(f"{script} raised {type(exc).__name__}: {exc}") from exc
     finally:
-        util.plan_mode = False
+        state.plan_mode = False
         sys.argv = saved_argv
         sys.path[:] = saved_path
         os.chdir(saved_cwd)

@@ -5,9 +5,9 @@ equal priorities, the job with the longer critical path (its own recorded runtim
 plus the longest chain of recorded runtimes downstream of it) starts first; ties keep
 the order in which jobs became ready. Critical-path lengths are computed lazily, only
 for jobs that become ready and what lies downstream of them, each once per run, so a
-no-op run pays nothing and a cold run without history pays one pass over the graph.
+no-op run pays nothing and a cold run without store pays one pass over the graph.
 
-    >>> queue = ReadyQueue(history, critical_path=True)
+    >>> queue = ReadyQueue(store, critical_path=True)
     >>> queue.push(job); queue.pop() is job
     True
 """
@@ -21,8 +21,8 @@ from collections.abc import Iterator
 class ReadyQueue:
     """A priority queue of runnable jobs (see the module invariant)."""
 
-    def __init__(self, history, critical_path: bool = True):
-        self.history = history
+    def __init__(self, store, critical_path: bool = True):
+        self.store = store
         self.critical_path = critical_path
         self.heap: list = []
         self.seq = 0
@@ -73,5 +73,5 @@ class ReadyQueue:
         return lengths[job]
 
     def _runtime(self, job) -> float:
-        record = self.history.get(job.job_id)
+        record = self.store.get(job.job_id)
         return record.runtime if record is not None else 0.0

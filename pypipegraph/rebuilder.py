@@ -24,8 +24,9 @@ from typing import NamedTuple
 
 from .errors import JobContractError, StoreError
 from .hashing import combine, file_stat, hash_file
-from .store_format import GENERATOR, INVARIANT, LOADER, MOVED, OUTPUT, TEMP, Record
-from .store_values import unverified_in
+from .jobs.output import outputs_state
+from .store.format import GENERATOR, INVARIANT, LOADER, MOVED, OUTPUT, TEMP, Record
+from .store.values import unverified_in
 
 UNKNOWN = object()  # `explain`: a fingerprint that depends on a job that will (or may) run
 
@@ -71,7 +72,7 @@ def job_kind(job) -> str:
 
 
 def is_temp(job) -> bool:
-    return bool(job.filenames) and hasattr(job, "temp_filenames")
+    return job.is_temp_job and bool(job.filenames)
 
 
 def outputs_fingerprint(outputs) -> int:
@@ -110,8 +111,7 @@ class Rebuilder:
 
     def failures(self) -> dict:
         """{job id: "failed"/"killed"} of jobs whose last run did not finish."""
-        failures = self.store.failures
-        return failures() if callable(failures) else failures
+        return self.store.failures()
 
     # --- deciding ------------------------------------------------------------
 
@@ -170,8 +170,6 @@ class Rebuilder:
 
     def _record_as_done(self, job, now: float) -> Record:
         """Record output job `job` as up to date with its outputs on disk now (unless read-only)."""
-        from .jobs.output import outputs_state
-
         outputs = tuple(outputs_state(job.output_names()))
         record = Record(self.inputs(job), outputs, outputs_fingerprint(outputs), 0.0, now, None,
                         job_kind(job))
@@ -199,7 +197,7 @@ class Rebuilder:
         if self.read_only or (job in self.invalidated and not again):
             return
         self.invalidated.add(job)
-        if _overrides_invalidated(type(job)):
+        if job.overrides_invalidated:
             job.invalidated(reason)
             if reason == "not done" and not job.was_invalidated:
                 raise JobContractError(
@@ -520,19 +518,6 @@ def _missing_kept_file(job) -> str | None:
         if name not in temporary and not os.path.exists(name):
             return name
     return None
-
-
-_ENGINE = __name__.split(".")[0] + "."
-_overriding: dict = {}
-
-
-def _overrides_invalidated(cls) -> bool:
-    """Whether a class outside the engine (a library's) defines its own `invalidated`."""
-    answer = _overriding.get(cls)
-    if answer is None:
-        module = getattr(cls.invalidated, "__module__", "") or ""
-        answer = _overriding[cls] = not module.startswith(_ENGINE)
-    return answer
 
 
 def _no_source(_digest) -> None:

@@ -1,5 +1,6 @@
-"""Resource coordinators under the seed's module name (`ppg.resource_coordinators.LocalSystem`)."""
+"""Resource coordinators under 0.197's module name (`ppg.resource_coordinators.LocalSystem`)."""
 
-from .resources import CoreBudget, LocalSystem, ResourceError
+from .cluster.local import LocalSystem
+from .resources import CoreBudget, ResourceError
 
 __all__ = ["CoreBudget", "LocalSystem", "ResourceError"]

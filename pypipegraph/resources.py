@@ -1,11 +1,11 @@
-"""Resource coordinators: how many cores and how much memory jobs may use.
+"""Budgets: how many cores, how much memory and which named resources jobs may hold.
 
 Invariant: the scheduler never starts a job the budget cannot fit; the sum of cores
 held by running jobs never exceeds `cores_available`. A job that could never fit is
 reported (ResourceError) instead of waiting forever.
 
-    >>> rc = LocalSystem(max_cores_to_use=2)
-    >>> rc.cores_available
+    >>> budget = CoreBudget(cores=2, memory=8 << 30)
+    >>> budget.total
     2
 """
 
@@ -13,38 +13,11 @@ from __future__ import annotations
 
 import math
 
-from . import util
 from .errors import PyPipeGraphError
 
 
 class ResourceError(PyPipeGraphError):
     """A job asks for more than the machine (or coordinator) has."""
-
-
-class LocalSystem:
-    """This machine: all its cores (or `max_cores_to_use`) and its memory.
-
-    `cores_available` may be lowered before the run.
-    """
-
-    def __init__(self, max_cores_to_use: int | None = None, interactive: bool = True):
-        total = util.cpu_count()
-        if max_cores_to_use is not None:
-            if not isinstance(max_cores_to_use, int) or max_cores_to_use < 1:
-                raise ValueError(f"max_cores_to_use must be a positive int, got {max_cores_to_use!r}")
-            total = max_cores_to_use
-        self.cores_available = total
-        self.memory_available = util.memory_total()
-        self.interactive = interactive
-
-    def budget(self) -> CoreBudget:
-        return CoreBudget(self.cores_available, self.memory_available)
-
-    def executor(self, jobs: list, budget: CoreBudget):
-        """The executor that runs this coordinator's jobs: forked local workers."""
-        from .executors.local import LocalExecutor
-
-        return LocalExecutor(jobs, budget.total)
 
 
 class CoreBudget:

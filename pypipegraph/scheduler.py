@@ -19,10 +19,7 @@ from collections import deque
 
 from .errors import JobDiedException, add_note
 from .events import Attempt, Failure, subscribers
-from .executors.master import InMasterExecutor
-from .jobs.protocol197 import Protocol197
-from .priorities import ReadyQueue
-from .resources import NamedResources, ResourceError
+from .resources import ResourceError
 
 WAITING = 0  # upstream not resolved yet
 IDLE = 1  # lazy job resolved, not (yet) asked to run
@@ -34,17 +31,6 @@ FAILED = 5
 NEEDS_TOO_MUCH = "Needed to much memory/cores"  # error_reason, spelled as 0.197 spelled it
 _TICK = 0.5  # seconds between wake-ups while jobs run and nothing happens
 _BUSY_TICK = 0.1  # ... while a listener has work pending (the store's batched commits)
-
-
-_cleanup_classes: dict = {}
-
-
-def _has_cleanup(cls) -> bool:
-    """Whether jobs of `cls` define a `cleanup()` of their own."""
-    answer = _cleanup_classes.get(cls)
-    if answer is None:
-        answer = _cleanup_classes[cls] = cls.cleanup is not Protocol197.cleanup
-    return answer
 
 
 class _SilentConsole:
@@ -64,9 +50,8 @@ class Scheduler:
     events (events.Listener), in order; `console` is asked for input to watch and
     handles it (commands call request_stop, request_abort, kill_job)."""
 
-    def __init__(self, graph, jobs: list, rebuilder, budget, listeners=(), console=None, executor=None,
-                 in_master=None):
-        self.graph = graph
+    def __init__(self, jobs: list, rebuilder, budget, executor, in_master, ready, named,
+                 listeners=(), console=None):
         self.console = console or _SilentConsole()
         self.stopping = False  # `stop`: start nothing new
         self.aborting = False  # `abort`: running jobs were killed
@@ -87,17 +72,18 @@ class Scheduler:
         self.resolved: set = set()  # jobs whose fingerprint is known
         self.decide_queue = deque(job for job in jobs if not self.pending[job])
         # an empty store knows no runtimes: no critical paths to compute (a cold run)
-        self.runnable = ReadyQueue(rebuilder.store, graph.critical_path and rebuilder.has_records())
-        self.named = NamedResources(graph.resources)
+        self.runnable = ready
+        self.named = named
         self.blocked: dict = {}  # job -> number of lazy prerequisites not yet run
         self.waiters: dict = {}  # lazy job -> jobs waiting for it to run
         self.generation_of: dict = {}  # job -> executor generation it needs / produced
         self.floor_generation = 0  # a generating job changed the master: later jobs need this
         self.temp_files = rebuilder.temp_files(self._is_settled, self._forget_temp)
         self.failed: list = []
+        self.reasons: dict = {}  # job -> why it runs (words), from the rebuilder's decision
         self.cleanup_left: dict = {}  # job with a cleanup() -> dependants that may not have run yet
-        self.executor = executor if executor is not None else graph.rc.executor(jobs, budget)
-        self.in_master = in_master if in_master is not None else InMasterExecutor()
+        self.executor = executor
+        self.in_master = in_master
 
     def _emit(self, event: str, *args) -> None:
         for method in self._on[event]:
@@ -109,8 +95,7 @@ class Scheduler:
         console = self.console
         outcome = "interrupted"
         self._emit("on_run_started", self)
-        busy_tick = [getattr(listener, "has_pending", None) for listener in self.listeners]
-        busy_tick = [pending for pending in busy_tick if pending is not None]
+        busy_tick = self._on["has_pending"]
         try:
             while True:
                 self._drain_decisions()
@@ -152,8 +137,7 @@ class Scheduler:
             if not job.is_invariant:
                 counts[state] += 1
         submitted = len(self.executor.busy)
-        states = getattr(self.executor, "states", None)  # (running, queued) on a cluster
-        running, queued = states() if states is not None else (submitted, None)
+        running, queued = self.executor.states()
         waiting = counts[NEEDS_RUN] - submitted + counts[WAITING]
         result = {"ran": self.n_ran, "running": running, **({"queued": queued} if queued is not None else {}),
                   "waiting": waiting, "failed": counts[FAILED], "up to date": counts[SKIPPED]}
@@ -170,17 +154,17 @@ class Scheduler:
         are not running (see queued_jobs()), nor are jobs that just finished there."""
         running = []
         for worker in self.executor.running():
-            if getattr(worker, "state", "running") != "running":
+            if worker.state != "running":
                 continue
             job = self.jobs[worker.job_index]
             row = (job, worker.started, self.budget.held(job), worker.pid)
-            running.append((*row, getattr(worker, "host", "")) if hosts else row)
+            running.append((*row, worker.host) if hosts else row)
         return running
 
     def queued_jobs(self) -> list:
         """Jobs handed to an executor that has not started them yet (a cluster's queue)."""
         return [self.jobs[worker.job_index] for worker in self.executor.running()
-                if getattr(worker, "state", "running") == "queued"]
+                if worker.state == "queued"]
 
     def request_stop(self) -> None:
         self.stopping = True
@@ -217,7 +201,7 @@ class Scheduler:
     def _release_final_jobs(self) -> None:
         finals, self.final_jobs = self.final_jobs, []
         for job in finals:
-            job.run_reasons = ("final job: runs after everything else",)
+            self._ready(job, ("final job: runs after everything else",))
             self._request(job)
 
     def _drain_decisions(self) -> None:
@@ -247,7 +231,7 @@ class Scheduler:
             self._request(job)
 
     def _ready(self, job, reasons: tuple) -> None:
-        job.run_reasons = reasons
+        self.reasons[job] = reasons
         self._emit("on_job_ready", job, reasons)
 
     def _resolve(self, job, state: int) -> None:
@@ -341,7 +325,7 @@ class Scheduler:
         self._emit("on_job_started", job, 0)
         generates = job.generates_jobs
         result = self.in_master.run(job, capture=generates)
-        reason = "; ".join(job.run_reasons)
+        reason = "; ".join(self.reasons.get(job, ()))
         if not result.ok:
             attempt = Attempt(result.start, result.stop, result.pid, 0, result.stdout, result.stderr, "failed",
                               reason, result.traceback)
@@ -362,7 +346,7 @@ class Scheduler:
     def _finished(self, job, result) -> None:
         cores = self.budget.held(job)
         self._release(job)
-        reason = "; ".join(job.run_reasons)
+        reason = "; ".join(self.reasons.get(job, ()))
         if not result.ok:
             if not result.traceback:
                 job.remove_partial_outputs()
@@ -441,7 +425,7 @@ class Scheduler:
         attribute) is cleaned up in the master once every direct dependant of it in this
         run has run successfully (0.197). A cleaned-up loader loads again if asked."""
         for up in job.prerequisites:
-            if not _has_cleanup(type(up)):
+            if not up.has_cleanup:
                 continue
             left = self.cleanup_left.get(up)
             if left == -1:
@@ -454,7 +438,7 @@ class Scheduler:
                 continue
             self.cleanup_left[up] = -1
             up.cleanup()
-            up.was_cleaned_up = True
+            self._emit("on_job_cleaned_up", up)
             if up.lazy and self.state.get(up) == DONE:
                 self.state[up] = IDLE
 

@@ -122,7 +122,7 @@ def apply_memory_estimates(jobs: dict, estimates: dict, budget) -> int:
     given = 0
     for job_id, estimate in estimates.items():
         job = jobs.get(job_id)
-        if job is not None and estimate and job._memory_needed == -1:
-            job._memory_needed = min(int(estimate), cap)
+        if job is not None and estimate and job.memory_needed == -1:
+            job.memory_needed = min(int(estimate), cap)
             given += 1
     return given

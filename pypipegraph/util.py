@@ -1,81 +1,55 @@
-"""Process-wide state and small helpers users reach as `ppg.util`.
+"""0.197's `pypipegraph.util`: the current graph and the helpers libraries call.
 
-`global_pipegraph` is the current graph; jobs register with it when created.
-Setting it to None forgets the graph. Nothing here imports the engine's modules.
+Invariant: no behaviour of its own and nothing of the engine imports it. The engine keeps
+the current graph in `pypipegraph.state`; `util.global_pipegraph` (and `is_worker`,
+`plan_mode`) read and write those very values, so `ppg.util.global_pipegraph = None`
+forgets the graph as in 0.197.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
-import signal
-from pathlib import Path
+import sys
+import types
 from typing import Any
 
-global_pipegraph: Any = None
+from . import state
+from .jobs.invariants import flatten_jobs, job_or_filename
+from .legacy.store import read_status_file
+from .legacy.values import checksum_file
+from .plumbing.host import cpu_count, die_with_parent, memory_total
+from .plumbing.modules import user_traceback
 
-# Set in forked workers so that code can tell it runs inside a job.
-is_worker = False
+__all__ = [
+    "CPUs", "assert_uniqueness_of_object", "checksum_file", "cpu_count", "die_with_parent",
+    "file_exists", "flatten_jobs", "freeze", "inside_ppg", "job_or_filename", "load_invariant_stati",
+    "memory_total", "output_file_exists", "stat", "user_traceback",
+]
 
-# Set by `ppg why/graph/accept`: run_pipegraph() prepares the graph and stops the script.
-plan_mode = False
+_STATE = ("global_pipegraph", "is_worker", "plan_mode")
+
+
+class _UtilModule(types.ModuleType):
+    """Forwards the process state's names to `pypipegraph.state`."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _STATE:
+            return getattr(state, name)
+        raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _STATE:
+            setattr(state, name, value)
+        else:
+            super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _UtilModule
 
 
 def inside_ppg() -> bool:
     """True when a pipegraph exists (useful in libraries that build jobs)."""
-    return global_pipegraph is not None
-
-
-def job_or_filename(value: Any, invariant_class: Any = None) -> tuple[Any, list]:
-    """For a job or a filename: (filename, dependencies to add).
-
-    A job yields its first output file; a filename yields itself and the job that
-    writes it (when one exists in the current graph), else `invariant_class(filename)`
-    (default: a file checksum invariant). None yields (None, []).
-    """
-    from .jobs.base import Job
-    from .jobs.invariants import FileInvariant
-
-    if value is None:
-        return None, []
-    if isinstance(value, Job):
-        return value.filenames[0], [value]
-    if isinstance(value, Path):
-        value = str(value)
-    if not isinstance(value, str):
-        raise TypeError(f"expected a job or a filename, got {value!r}")
-    graph = global_pipegraph
-    if graph is not None and invariant_class is None:
-        writer = graph.outputs.get(value)
-        if writer is None:
-            from .paths import normalize_path
-
-            writer = graph.outputs.get(normalize_path(value))
-        if writer is not None:
-            return value, [writer]
-    return value, [(invariant_class or FileInvariant)(value)]
-
-
-def checksum_file(filename: str) -> str:
-    """Hex md5 of a file's content (the checksum 0.197 stores and libraries write)."""
-    import hashlib
-
-    digest = hashlib.md5()
-    with open(filename, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def flatten_jobs(value: Any):
-    """Yield the jobs of an arbitrarily nested iterable of jobs."""
-    from .jobs.base import Job
-
-    if isinstance(value, Job):
-        yield value
-        return
-    for item in value:
-        yield from flatten_jobs(item)
+    return state.global_pipegraph is not None
 
 
 def file_exists(filename: str) -> bool:
@@ -129,7 +103,7 @@ def assert_uniqueness_of_object(obj: Any, pipeline: Any = None, also_check: Any 
     user works with. ValueError for a "/" in the name or a second object of that
     class (or of a class in `also_check`) with that name.
     """
-    pipeline = pipeline if pipeline is not None else global_pipegraph
+    pipeline = pipeline if pipeline is not None else state.global_pipegraph
     name = obj.name
     if pipeline is None:  # no graph: nothing to be unique within (0.197 crashed here)
         obj.unique_id = 0
@@ -156,49 +130,5 @@ def assert_uniqueness_of_object(obj: Any, pipeline: Any = None, also_check: Any 
 
 def load_invariant_stati(filename: str) -> dict:
     """The records of a 0.197 status file (job id -> stored invariant value), read
-    without running code from it (see pypipegraph.legacy_store)."""
-    from .legacy_store import read_status_file
-
+    without running code from it (see pypipegraph.legacy.store)."""
     return read_status_file(filename)
-
-
-def cpu_count() -> int:
-    """Cores this process may use (respects CPU affinity)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def memory_total() -> int:
-    """Physical memory in bytes."""
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover
-        return 8 << 30
-
-
-def die_with_parent() -> None:
-    """Have the kernel SIGKILL this process when its parent dies (Linux; else a no-op)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
-_ENGINE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
-
-
-def user_traceback(exc: BaseException) -> str:
-    """The traceback of `exc` from the first frame outside pypipegraph on (the user's code).
-
-    The engine's own frames before it (worker loop, job wrappers) say nothing to the
-    user; a traceback that never left the engine is kept whole.
-    """
-    import traceback
-
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename.startswith(_ENGINE_DIR):
-        tb = tb.tb_next
-    return "".join(traceback.format_exception(type(exc), exc, tb or exc.__traceback__))

@@ -65,7 +65,7 @@ def expected(i: int) -> str:
 
 def recorded_finished(directory: Path) -> set[int]:
     sys.path.insert(0, str(ROOT))
-    from pypipegraph.history_reader import StoreReader
+    from pypipegraph.store.reader import StoreReader
 
     store = directory / ".pypipegraph_status_robust"
     if not store.exists():

@@ -34,6 +34,9 @@ R6  After every run, each output file holds exactly what a from-scratch build of
     current graph writes (`from_scratch`).
 R7  A run never fails here, and each job's callback runs at most once per run
     (checked in test_oracle.py).
+R8  Input files never move in this model: the exception to R3's "set of input ids" for
+    input files that moved (docs/rerun-decisions.md, rule 4) is left to the tests that
+    move input files (test_compat_diff.py::test_moved_input_files_are_not_a_change).
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ import pytest
 from test_cli_store import ROOT, STORE, counts, ok, one_line_error, ppg, run_pipeline, table_rows
 
 import pypipegraph as ppg_api
-from pypipegraph.history_reader import StoreReader
 from pypipegraph.resources import CoreBudget
+from pypipegraph.store.reader import StoreReader
 from pypipegraph.usage import MEMORY_NOTED, apply_memory_estimates
 
 MiB = 1 << 20
@@ -282,7 +282,7 @@ def test_forget_by_state(workdir):
 
 
 def test_a_new_store_has_every_job_run_column_in_order(workdir):
-    from pypipegraph.store_format import JOB_RUN_FIELDS
+    from pypipegraph.store.format import JOB_RUN_FIELDS
 
     run_pipeline()
     columns = [row[1] for row in sqlite3.connect(STORE).execute("PRAGMA table_info(job_runs)")]

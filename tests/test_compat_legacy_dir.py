@@ -16,7 +16,7 @@ import pytest
 from compat_harness import reference_python
 
 import pypipegraph as ppg
-from pypipegraph.legacy_store import read_status_file
+from pypipegraph.legacy.store import read_status_file
 
 SCRIPT = '''
 import os, sys

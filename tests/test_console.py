@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from pypipegraph.history_reader import StoreReader
+from pypipegraph.store.reader import StoreReader
 
 ROOT = str(Path(__file__).resolve().parent.parent)
 STORE = ".pypipegraph_status_robust"
@@ -266,7 +266,7 @@ def test_typed_text_never_joins_the_status_line_and_the_terminal_is_restored(ter
     wait_for_files("started/0", "started/1")
     term.send("ki")
     term.expect(r"^> ki$")
-    time.sleep(1.2)  # the status line is redrawn meanwhile
+    term.expect(r"^done \d+/\d+ .*$")  # the status line is redrawn while "ki" is typed
     term.send("\x7f\x7f\n")  # backspace twice, Enter: the running jobs
     term.expect(r"^#\s+job\s+rule")
     release("all")

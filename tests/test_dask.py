@@ -453,8 +453,8 @@ def test_slurm_job_script_in_docs_is_what_dask_jobqueue_renders():
 
 def test_report_gives_each_job_slot_of_a_worker_its_own_lane(dask_graph):
     """Dask workers run 2 jobs at once (threads): the report's lanes never overlap."""
-    from pypipegraph.history_reader import StoreReader
-    from pypipegraph.report import gather
+    from pypipegraph.store.reader import StoreReader
+    from pypipegraph.views.report import gather
 
     for i in range(6):
         ppg.FileGeneratingJob(f"out/{i}", lambda of: (time.sleep(0.3), Path(of).write_text("x"))[0])
@@ -511,7 +511,7 @@ def test_resource_use_and_state_come_back_from_dask_workers(dask_graph):
     RSS, its host; a state set with ppg.set_state travels back with the result."""
     import socket
 
-    from pypipegraph.history_reader import StoreReader
+    from pypipegraph.store.reader import StoreReader
 
     def busy(of):
         block = bytearray(64 << 20)

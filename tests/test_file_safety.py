@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 import pypipegraph as ppg
-from pypipegraph import safe_files
-from pypipegraph.logs import RunLog
+from pypipegraph.plumbing import safe_files
+from pypipegraph.views.logs import RunLog
 
 UMLAUT = os.fsdecode(b"out/Probe_M\xfcller.txt")  # a name that is not valid UTF-8
 SHOWN = "out/Probe_M\\xfcller.txt"  # how text files and the console show it
@@ -79,8 +79,7 @@ def test_logs_and_console_take_an_undecodable_name(new_pipegraph, capfd):
     job = ppg.FileGeneratingJob(UMLAUT, _write)
     graph = ppg.util.global_pipegraph
     runlog = RunLog()
-    graph.connect_graph()
-    runlog.write_graph(graph._prepare(), gml=True)  # where the run crashed before
+    runlog.write_graph(graph.prepare(), gml=True)  # where the run crashed before
     runlog.decision(job.job_id, ["never ran"])
     runlog.close()
     assert f"{SHOWN} (FileGeneratingJob)\n" in Path("logs/ppg_graph.txt").read_text()
@@ -300,7 +299,7 @@ def test_log_file_on_a_full_disk_warns_once(ppg_dir):
 def test_links_planted_in_a_command_jobs_log_directory_are_not_followed(new_pipegraph, outside):
     """The replay script and the streamed output files are new files; a link planted in place
     of the job's log directory is replaced by a real directory."""
-    from pypipegraph.logs import job_log_dir
+    from pypipegraph.paths import job_log_dir
 
     job = ppg.CommandJob("out/c.txt", ["sh", "-c", "echo hi; echo hi > out/c.txt"])
     directory = job_log_dir(job.job_id)

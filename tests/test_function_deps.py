@@ -109,7 +109,7 @@ def test_installed_package_counts_by_version():
     import xxhash
 
     from pypipegraph.hashing import function_fingerprint
-    from pypipegraph.modules import is_user_module, package_version
+    from pypipegraph.plumbing.modules import is_user_module, package_version
 
     assert not is_user_module("xxhash") and not is_user_module("json")
     assert is_user_module("__main__")

@@ -15,7 +15,7 @@ from subprocess import check_call
 import pytest
 
 import pypipegraph as ppg
-from pypipegraph.crunch import AutoDispatcher, CrunchModule, WorkMethod
+from pypipegraph.futures.crunch import AutoDispatcher, CrunchModule, WorkMethod
 
 from conftest import append, runs
 

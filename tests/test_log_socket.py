@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from pypipegraph import logs
+from pypipegraph.views import logs
 
 ROOT = Path(__file__).resolve().parent.parent
 LISTENER = str(ROOT / "util" / "log_listener.py")

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 import pypipegraph as ppg
-from pypipegraph.history import FORMAT_VERSION, History
 from pypipegraph.resources import ResourceError
+from pypipegraph.store.writer import FORMAT_VERSION, History
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "errors.md"
@@ -1030,7 +1030,7 @@ def test_63_malformed_needs_or_priority(new_pipegraph, variant):
 
 @pytest.mark.parametrize("variant", [0, 1])
 def test_64_a_link_planted_at_the_lock_file(ppg_dir, tmp_path_factory, variant):
-    from pypipegraph.safe_files import open_lock_file
+    from pypipegraph.plumbing.safe_files import open_lock_file
 
     yours = tmp_path_factory.mktemp("home") / "yours.txt"
     yours.write_text("yours")
@@ -1137,7 +1137,7 @@ class _NotPlain:
 
 def test_76_store_key_others_can_read(new_pipegraph, tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    from pypipegraph import store_key
+    from pypipegraph.store import key as store_key
     store_key._keys.clear()
     try:
         fg("out/a.txt").depends_on(ppg.ParameterInvariant("a", _NotPlain(1), lambda old: True))

@@ -2,7 +2,6 @@
 
 What ran at the same time is read from the run's events (conftest.Order)."""
 
-import time
 from pathlib import Path
 
 import pytest
@@ -30,40 +29,6 @@ def test_at_most_n_instances_of_a_kind(new_pipegraph):
     assert max_overlap(order, names) == 2
     # the limit is the resource, not the cores: free jobs ran beside two downloads
     assert any(overlap(order, f.job_id.split("/")[1], name) for f in free for name in names)
-
-
-def test_two_jobs_never_at_the_same_time(new_pipegraph):
-    new_pipegraph.new_pipegraph(resource_coordinator=ppg.LocalSystem(max_cores_to_use=4),
-                                resources={"index_lock": 1})
-    order = Order.attach()
-    timed("a", 0.3).needs("index_lock")
-    timed("b", 0.3).needs("index_lock")
-    timed("c", 0.3)
-    ppg.run_pipegraph()
-    assert not overlap(order, "a", "b")
-    assert overlap(order, "a", "c") or overlap(order, "b", "c")
-
-
-def test_units_count_against_the_capacity(new_pipegraph):
-    new_pipegraph.new_pipegraph(resource_coordinator=ppg.LocalSystem(max_cores_to_use=4),
-                                resources={"gpu_memory_gb": 16})
-    order = Order.attach()
-    timed("big", 0.3).needs("gpu_memory_gb", 12)
-    timed("small1", 0.3).needs("gpu_memory_gb", 4)
-    timed("small2", 0.3).needs("gpu_memory_gb", 4)
-    ppg.run_pipegraph()
-    assert max_overlap(order, ["big", "small1", "small2"], {"big": 12, "small1": 4, "small2": 4}) <= 16
-
-
-def test_whole_machine_job_runs_alone(new_pipegraph):
-    new_pipegraph.new_pipegraph(resource_coordinator=ppg.LocalSystem(max_cores_to_use=2),
-                                resources={"machine": 4})
-    order = Order.attach()
-    timed("whole", 0.3).needs("machine", 4)
-    for i in range(3):
-        timed(f"part{i}", 0.2).needs("machine", 1)
-    ppg.run_pipegraph()
-    assert not any(overlap(order, "whole", f"part{i}") for i in range(3))
 
 
 def test_unknown_resource_fails_before_any_job_runs(new_pipegraph):
@@ -124,8 +89,6 @@ def test_resources_are_released_after_failures(new_pipegraph):
 
     ppg.FileGeneratingJob("out/fails", boom).needs("lock")
     later = [timed(f"later{i}", 0.0).needs("lock") for i in range(3)]
-    started = time.time()
     with pytest.raises(ppg.RuntimeError):
         ppg.run_pipegraph()
     assert all(Path(job.job_id).exists() for job in later)
-    assert time.time() - started < 30

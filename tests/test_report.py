@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 import pypipegraph as ppg
-from pypipegraph.history_reader import JobRun, RunInfo, RunSetting, StoreReader
-from pypipegraph.report import assemble, render
-from pypipegraph.run_graph import RunGraph
+from pypipegraph.store.reader import JobRun, RunInfo, RunSetting, StoreReader
+from pypipegraph.store.run_graph import RunGraph
+from pypipegraph.views.report import assemble, render
 
 STORE = ".pypipegraph_status_robust"
 CHROMIUM = "/usr/bin/chromium"

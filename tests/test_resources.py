@@ -63,28 +63,6 @@ def test_one_core_jobs_run_side_by_side(two_cores):
     assert overlap(two_cores, "a", "b")
 
 
-def test_minus_two_job_lets_one_core_jobs_run_beside_it(two_cores):
-    big = rendezvous("big", "small")
-    big.cores_needed = -2
-    rendezvous("small", "big")
-    ppg.run()
-    assert Path("out/big").read_text() == "met"
-
-
-def test_minus_two_jobs_do_not_run_together(two_cores):
-    first, second = timed("first"), timed("second")
-    first.cores_needed = second.cores_needed = -2
-    ppg.run()
-    assert not overlap(two_cores, "first", "second")
-
-
-def test_multi_core_job_waits_for_free_cores(two_cores):
-    timed("two").use_cores(2)
-    timed("one")
-    ppg.run()
-    assert not overlap(two_cores, "two", "one")
-
-
 def test_memory_needed_counts_as_cores(two_cores):
     rc = ppg.util.global_pipegraph.rc
     hungry = timed("hungry")

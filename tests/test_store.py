@@ -160,7 +160,7 @@ def test_reasons_are_kept_once_and_read_back(new_pipegraph):
     assert conn.execute("SELECT count(*) FROM job_runs").fetchone()[0] == 50
     assert conn.execute("SELECT text FROM reasons").fetchall() == [("never ran (no record in the store)",)]
     conn.close()
-    from pypipegraph.history_reader import StoreReader
+    from pypipegraph.store.reader import StoreReader
 
     reader = StoreReader(STORE)
     assert {run.reason for run in reader.job_runs(run_id=1)} == {"never ran (no record in the store)"}
@@ -181,7 +181,7 @@ def test_job_runs_of_the_previous_layout_still_read(new_pipegraph):
     conn.execute("DROP TABLE reasons")  # as a store of the previous version has it
     conn.commit()
     conn.close()
-    from pypipegraph.history_reader import StoreReader
+    from pypipegraph.store.reader import StoreReader
 
     reader = StoreReader(STORE)
     assert reader.last_runs()["out/old"].reason == "an old reason"

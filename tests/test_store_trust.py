@@ -21,8 +21,8 @@ import msgpack
 import pytest
 
 import pypipegraph as ppg
-from pypipegraph import store_key
-from pypipegraph.store_format import decode_record, encode_record, is_legacy
+from pypipegraph.store import key as store_key
+from pypipegraph.store.format import decode_record, encode_record, is_legacy
 
 STORE = ".pypipegraph_status_robust"
 
@@ -236,7 +236,10 @@ def test_an_input_changed_while_jobs_read_it_makes_them_run_again(tmp_path, monk
         assert time.monotonic() < deadline and proc.poll() is None
         time.sleep(0.01)
     Path("samples.tsv").write_text("BAD!")
-    time.sleep(0.8)
+    seen = len(Path("runs.log").read_text().split())
+    while len(Path("runs.log").read_text().split()) < seen + 4:  # jobs started while it was bad
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.01)
     Path("samples.tsv").write_text("sample\tgood\n")
     assert proc.wait(timeout=120) == 0, proc.stderr.read()
     bad = sorted(str(p) for p in Path("out").iterdir() if p.read_text() == "BAD!")
@@ -424,7 +427,7 @@ def test_records_of_the_previous_version_are_read_as_plain_data(new_pipegraph):
 
 
 def test_encoding_keeps_types_and_runs_nothing():
-    from pypipegraph.store_format import Record
+    from pypipegraph.store.format import Record
 
     value = {"t": (1, [2, (3,)]), 7: frozenset({b"\x00"}), "s": {1.5}, "big": 1 << 80, "none": None,
              "name": os.fsdecode(b"Probe_M\xfcller.txt")}

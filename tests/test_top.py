@@ -27,7 +27,7 @@ from test_console import (  # noqa: F401 - workdir: a fixture
     workdir,
 )
 
-from pypipegraph.control import socket_path
+from pypipegraph.views.control import socket_path
 
 STORE = ".pypipegraph_status_robust"
 

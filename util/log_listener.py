@@ -16,7 +16,7 @@ It serves any number of runs (connections) one after another or at once, and Ctr
 it without a traceback. The records are what logging.handlers.SocketHandler sends: a
 4-byte big-endian length, then a pickled dict of the LogRecord's attributes.
 
-Options: --socket PATH (default: pypipegraph.logs.default_socket()), --count N (exit
+Options: --socket PATH (default: pypipegraph.views.logs.default_socket()), --count N (exit
 after N records, for tests).
 """
 
@@ -35,12 +35,12 @@ import sys
 import time
 
 try:
-    from pypipegraph.logs import default_socket
-    from pypipegraph.safe_files import make_private_dir
+    from pypipegraph.plumbing.safe_files import make_private_dir
+    from pypipegraph.views.logs import default_socket
 except ImportError:  # run from a checkout without installing
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from pypipegraph.logs import default_socket
-    from pypipegraph.safe_files import make_private_dir
+    from pypipegraph.plumbing.safe_files import make_private_dir
+    from pypipegraph.views.logs import default_socket
 
 
 class _DataOnly(pickle.Unpickler):

@@ -16,7 +16,8 @@ import importlib
 import sys
 
 from ..errors import PyPipeGraphError
-from ..safe_files import TEXT_ERRORS
+from ..plumbing.safe_files import TEXT_ERRORS
+from ..store import DEFAULT_PATH
 
 COMMANDS = ["status", "why", "log", "history", "forget", "accept", "graph", "report", "top"]
 
@@ -29,8 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ppg", description="Inspect and plan pypipegraph runs in the current directory."
     )
-    parser.add_argument("--store", default=".pypipegraph_status_robust",
-                        help="the status store (default: .pypipegraph_status_robust)")
+    parser.add_argument("--store", default=DEFAULT_PATH,
+                        help=f"the status store (default: {DEFAULT_PATH})")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name in COMMANDS:

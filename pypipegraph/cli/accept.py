@@ -11,8 +11,8 @@ from __future__ import annotations
 import fnmatch
 
 from ..hashing import file_stat
-from ..history import History
 from ..plan import UNKNOWN
+from ..store.writer import History
 from . import CommandError
 from .why import plan_script
 

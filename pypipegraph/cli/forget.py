@@ -18,8 +18,8 @@ from __future__ import annotations
 import fnmatch
 
 from ..errors import StoreLocked
-from ..history import History
-from ..store_format import record_is_invariant
+from ..store.format import record_is_invariant
+from ..store.writer import History
 from . import CommandError
 from .status import lock_holder, open_reader
 
@@ -80,9 +80,9 @@ def _by_state(history: History, args, last: dict) -> list[str]:
     """Jobs whose last run's outcome or user-set state is one of --state (and that match a
     pattern, when given); the invariants among them only with --all."""
     found = []
-    for job_id in sorted(set(last) | set(history.failures)):
+    for job_id in sorted(set(last) | set(history.failures())):
         row = last.get(job_id)
-        outcome = history.failures.get(job_id) or (row.outcome if row is not None else None)
+        outcome = history.failures().get(job_id) or (row.outcome if row is not None else None)
         if outcome not in args.state and (row is None or row.state not in args.state):
             continue
         if args.patterns and not any(fnmatch.fnmatchcase(job_id, p) for p in args.patterns):

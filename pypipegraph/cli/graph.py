@@ -16,10 +16,10 @@ from __future__ import annotations
 import os
 import sys
 
-from ..history_reader import StoreReader
-from ..logs import write_gml
 from ..plan import ScriptError, load_script
-from ..safe_files import printable, write_file
+from ..plumbing.safe_files import printable, write_file
+from ..store.reader import StoreReader
+from ..views.logs import write_gml
 from . import CommandError
 from .why import script_argument
 

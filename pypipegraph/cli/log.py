@@ -18,8 +18,8 @@ from __future__ import annotations
 import os
 import re
 
-from ..child_process import read_tail
-from ..logs import LOG_DIR, job_log_dir
+from ..paths import LOG_DIR, job_log_dir
+from ..plumbing.child_process import read_tail
 from . import CommandError
 from .status import date, open_reader, require_known
 

@@ -8,7 +8,7 @@ self-contained file that opens without network access.
 
 from __future__ import annotations
 
-from ..report import write_report
+from ..views.report import write_report
 from . import CommandError
 
 

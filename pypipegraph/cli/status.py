@@ -24,8 +24,8 @@ import fnmatch
 import os
 import time
 
-from ..history_reader import StoreReader
-from ..store_format import record_is_invariant
+from ..store.format import record_is_invariant
+from ..store.reader import StoreReader
 from . import CommandError
 
 STATES = ("done", "failed", "killed", "ok")

@@ -17,9 +17,9 @@ import select
 import sys
 import time
 
-from ..console import HELP, LineEditor, running_table
-from ..control import ControlError, ask
-from ..progress import clock, status_text
+from ..views.console import HELP, LineEditor, running_table
+from ..views.control import ControlError, ask
+from ..views.progress import clock, status_text
 from . import CommandError
 
 TOP_HELP = HELP.replace("<Enter>   list the running jobs", "<Enter>   refresh now").replace(

@@ -15,8 +15,8 @@ import fnmatch
 import os
 import re
 
-from ..history_reader import StoreReader
 from ..plan import ScriptError, explain, load_script
+from ..store.reader import StoreReader
 from . import CommandError
 from .status import duration
 

@@ -9,9 +9,10 @@
     bump_generation()                the master's memory changed: later jobs need new workers
     shutdown(kill=False)
 
-Optional, for executors whose jobs may wait in a cluster's queue: a handle's `state`
-("queued", "running", "done") and `host`, and `states() -> (running, queued)`; the
-scheduler then counts queued jobs apart from running ones (progress()["queued"]).
+A handle's `state` is "queued", "running" or "done" and its `host` is "" for this machine;
+`states() -> (running, queued)` counts them (on a cluster jobs may wait in its queue; a
+local executor has no queue and says None). `Executor` and `WorkerHandle` below are these
+protocols as types; `InMaster` is the one for jobs run in the master.
 
 An executor knows job indices and the job objects of the list it was given (their
 `job_id` and `run_in_worker()`), never the graph, job classes, the rebuilder or the
@@ -20,3 +21,46 @@ master's declared `Shipment`), `submit` (a script per job, handed to a submit co
 `master` (loaders, run synchronously in the master). The worker-side runner and the
 Result encoding are in `worker`.
 """
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class WorkerHandle(Protocol):
+    """A started job as its executor tracks it."""
+
+    job_index: int | None
+    started: float
+    pid: int
+    state: str  # "queued", "running" or "done"
+    host: str  # "" on this machine
+
+
+@runtime_checkable
+class Executor(Protocol):
+    """Runs jobs given by index in the job list it was made with; see the module docstring."""
+
+    busy: Any  # sized and truthy while jobs are handed over
+
+    def start(self, job_index: int, min_generation: int = 0) -> WorkerHandle | None: ...
+
+    def wait(self, timeout: float | None, extra: list = ()) -> tuple[list[tuple[Any, int, Any]], list]: ...
+
+    def kill(self, handle: Any) -> None: ...
+
+    def running(self) -> list: ...
+
+    def states(self) -> tuple[int, int | None]: ...  # (running, queued); None: no queue
+
+    def bump_generation(self) -> int: ...
+
+    def shutdown(self, kill: bool = False) -> None: ...
+
+
+@runtime_checkable
+class InMaster(Protocol):
+    """Runs a job in the master's process, at once (loaders, job-generating jobs)."""
+
+    def run(self, job: Any, capture: bool = False) -> Any: ...

@@ -25,7 +25,7 @@ import uuid
 import xxhash
 
 from ..errors import JobDiedException, PyPipeGraphError
-from ..safe_files import write_file
+from ..plumbing.safe_files import write_file
 from .dask_worker import STARTED_TOPIC, run_task
 from .worker import Result, decode_result
 

@@ -19,34 +19,24 @@ import socket
 import sys
 import threading
 import time
-import traceback
 
 import xxhash
 
-from .. import util
-from ..dask_shipment import load_job_list
+from .. import state
+from ..cluster.shipment import load_job_list
 from ..errors import PyPipeGraphError
+from .replica import Replica, run_loaders
 from .worker import MAX_CAPTURE, execute, run_job
 
 STARTED_TOPIC = "pypipegraph-started"
 _KEEP_RUNS = 4  # pipelines (run tokens) a worker process keeps the job lists of
 
 
-class _Replica:
-    """One pipeline's job list in this worker process, and which loaders ran here."""
-
-    def __init__(self, graph, jobs: list):
-        self.graph = graph
-        self.jobs = jobs
-        self.loaded: dict = {}  # loader index -> None (ran) or the error text (failed)
-        self.lock = threading.Lock()  # loaders run one at a time
-
-
-_replicas: dict = {}  # (token, generation) -> _Replica
+_replicas: dict = {}  # (token, generation) -> Replica
 _replicas_lock = threading.Lock()
 
 
-def _replica(token: str, generation: int, path: str, digest: int) -> _Replica:
+def _replica(token: str, generation: int, path: str, digest: int) -> Replica:
     key = (token, generation)
     with _replicas_lock:
         replica = _replicas.get(key)
@@ -59,7 +49,7 @@ def _replica(token: str, generation: int, path: str, digest: int) -> _Replica:
                     "after it was written); refusing to unpickle it"
                 )
             graph, jobs, _probe = load_job_list(blob)
-            replica = _replicas[key] = _Replica(graph, jobs)
+            replica = _replicas[key] = Replica(graph, jobs)
             for old in [k for k in _replicas if k[0] == token and k[1] < generation]:
                 del _replicas[old]  # tasks still running keep their own reference
             tokens = list(dict.fromkeys(k[0] for k in _replicas))
@@ -165,8 +155,8 @@ def run_task(path: str, digest: int, token: str, generation: int, directory: str
 
     def run(job) -> tuple:
         try:
-            util.is_worker = True
-            util.global_pipegraph = replica.graph  # generated jobs register with the replica
+            state.is_worker = True
+            state.global_pipegraph = replica.graph  # generated jobs register with the replica
             failure = run_loaders(replica, job, loaders)
             if failure is not None:
                 return False, failure, None
@@ -185,29 +175,3 @@ def _announce(token: str, key: str) -> None:
         get_worker().log_event(STARTED_TOPIC, [token, key, socket.gethostname(), os.getpid(), time.time()])
     except Exception:  # noqa: BLE001 - no worker (a test calling run_task) or no scheduler
         pass
-
-
-def run_loaders(replica: _Replica, job, loaders: tuple,
-                where: str = "on the Dask worker") -> PyPipeGraphError | None:
-    """Run the loaders `job` needs that have not run in this process; the first failure
-    (`where`: where this process is, for the message)."""
-    for index in loaders:
-        if index in replica.loaded and replica.loaded[index] is None:
-            continue
-        with replica.lock:
-            if index not in replica.loaded:
-                loader = replica.jobs[index]
-                try:
-                    loader.run_in_master()
-                    replica.loaded[index] = None
-                except Exception:  # noqa: BLE001 - reported as the dependant's failure
-                    replica.loaded[index] = traceback.format_exc()
-            error = replica.loaded[index]
-        if error is not None:
-            loader = replica.jobs[index]
-            return PyPipeGraphError(
-                f"{job.job_id} did not run: its loader {loader.job_id} failed {where} "
-                f"(pid {os.getpid()}) although it succeeded in the master. Loaders must give the "
-                f"same result everywhere (same files, no local state).\n{error}"
-            )
-    return None

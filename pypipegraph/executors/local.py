@@ -25,8 +25,9 @@ import tempfile
 import time
 from multiprocessing.connection import Pipe
 
-from .. import util
+from .. import state
 from ..errors import JobDiedException, PyPipeGraphError
+from ..plumbing import host
 from . import zygote
 from .worker import MAX_CAPTURE, Result, decode_result, execute
 
@@ -39,6 +40,8 @@ class Worker:
     """One forked worker process: a zygote (`slot` set) or a reusing worker."""
 
     __slots__ = ("process", "conn", "generation", "job_index", "started", "slot", "doomed")
+    state = "running"  # a local job never waits in a queue
+    host = ""
 
     def __init__(self, pid, conn, generation, slot):
         self.process = pid
@@ -166,6 +169,10 @@ class LocalExecutor:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+    def states(self) -> tuple[int, None]:
+        """(running, None): every job handed over runs at once here; there is no queue."""
+        return len(self.busy), None
 
     def running(self) -> list[Worker]:
         return list(self.busy.values())
@@ -363,11 +370,11 @@ def read_capture(path: str) -> str:
 
 def _worker_main(conn, job_list, capture_dir: str, slot) -> None:  # pragma: no cover - runs in the child
     """A worker's life: a zygote when it has a pid `slot`, else a loop running jobs itself."""
-    util.is_worker = True
+    state.is_worker = True
     gc.enable()  # the master pauses collection while it schedules; jobs get it back
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    util.die_with_parent()
+    host.die_with_parent()
     capture = _Capture(capture_dir)
     if slot is not None:
         zygote.zygote_main(conn, job_list, capture, result_path(capture_dir, os.getpid()), slot, run_one,

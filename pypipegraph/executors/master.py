@@ -15,7 +15,7 @@ import io
 import os
 import time
 
-from .. import util
+from ..plumbing.modules import user_traceback
 from .worker import MAX_CAPTURE, Result
 
 
@@ -32,7 +32,7 @@ class InMasterExecutor:
             else:
                 value = job.run_in_master()
         except Exception as exc:  # noqa: BLE001 - reported as the job's failure
-            return Result(False, exc, util.user_traceback(exc), _text(out), _text(err), start, time.time(),
+            return Result(False, exc, user_traceback(exc), _text(out), _text(err), start, time.time(),
                           os.getpid())
         return Result(True, value, None, _text(out), _text(err), start, time.time(), os.getpid())
 

@@ -29,8 +29,8 @@ import time
 import uuid
 
 from ..errors import JobDiedException
+from ..plumbing.safe_files import make_private_dir, write_file
 from ..resources import ResourceError
-from ..safe_files import make_private_dir, write_file
 from .local import read_capture
 from .worker import Result, decode_result
 

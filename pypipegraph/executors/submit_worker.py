@@ -17,10 +17,10 @@ import socket
 import sys
 import time
 
-from .. import util
-from ..dask_shipment import load_job_list
-from ..safe_files import write_file
-from .dask_worker import _Replica, run_loaders
+from .. import state
+from ..cluster.shipment import load_job_list
+from ..plumbing.safe_files import write_file
+from .replica import Replica, run_loaders
 from .submit import sign, verify
 from .worker import MAX_CAPTURE, execute, run_job
 
@@ -59,9 +59,9 @@ def main(argv: list[str]) -> int:
     except Exception as exc:
         write_file(base + ".stderr", f"{type(exc).__name__}: {exc}\n")  # the master shows it
         raise
-    util.is_worker = True
-    util.global_pipegraph = graph
-    replica = _Replica(graph, jobs)
+    state.is_worker = True
+    state.global_pipegraph = graph
+    replica = Replica(graph, jobs)
     job = jobs[int(index)]
     needed = tuple(int(i) for i in loaders.split(",") if i)
 

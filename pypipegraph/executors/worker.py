@@ -14,8 +14,9 @@ import pickle
 import time
 from collections.abc import Callable
 
-from .. import usage, util
+from .. import usage
 from ..errors import JobDiedException, PyPipeGraphError
+from ..plumbing.modules import user_traceback
 
 MAX_CAPTURE = 1 << 20  # keep at most the last MiB of a job's stdout/stderr
 
@@ -48,7 +49,7 @@ def run_job(job) -> tuple[bool, object, str | None]:
             f"{job.job_id} called sys.exit({exc.code!r}); job callbacks must not exit the "
             "process: raise an exception instead", exit_code=code), None
     except BaseException as exc:  # noqa: BLE001 - every failure is reported
-        return False, exc, util.user_traceback(exc)
+        return False, exc, user_traceback(exc)
 
 
 def execute(job, collect: Callable[[], tuple[str, str]], pid: int,

@@ -15,17 +15,18 @@ from pathlib import Path
 from types import FunctionType
 from typing import Any
 
-from .. import util
+from .. import state
+from ..cluster.profiles import checked_settings
 from ..errors import CycleError, JobContractError
+from ..hashing import function_fingerprint
+from ..legacy.protocol import Protocol197
 from ..paths import normalize_path
-from .protocol197 import Protocol197
-
-_ENGINE = __name__.split(".")[0]
+from ..plumbing.modules import is_engine_module
 
 
 def current_graph(what: str = "create a job"):
     """The graph new jobs join; ValueError when there is none or it already ran."""
-    graph = util.global_pipegraph
+    graph = state.global_pipegraph
     if graph is None:
         raise ValueError(
             f"Cannot {what}: no pipegraph exists. Call ppg.new_pipegraph() first."
@@ -47,7 +48,7 @@ def current_graph(what: str = "create a job"):
 def caller_site() -> tuple[str, int] | None:
     """(file, line) of the first frame outside pypipegraph: where the user's call is."""
     frame = sys._getframe(1)
-    while frame is not None and frame.f_globals.get("__name__", "").startswith(_ENGINE):
+    while frame is not None and is_engine_module(frame.f_globals.get("__name__")):
         frame = frame.f_back
     if frame is None:
         return None
@@ -212,7 +213,6 @@ class Job(Protocol197):
         """A redefinition with the same code must also capture the same values."""
         if old is new:
             return
-        from ..hashing import function_fingerprint
 
         if function_fingerprint(old) != function_fingerprint(new):
             raise ValueError(
@@ -294,7 +294,7 @@ class Job(Protocol197):
 
     def depends_on_params(self, params: Any):
         """Depend on a ParameterInvariant with id 'PI' + job_id; returns the invariant."""
-        from .invariants import ParameterInvariant
+        from .invariants import ParameterInvariant  # lazy: invariants are Jobs: that module imports this one
 
         invariant = ParameterInvariant(self.job_id, params)
         self.depends_on(invariant)
@@ -302,7 +302,7 @@ class Job(Protocol197):
 
     def depends_on_func(self, name: str, func: Callable):
         """Depend on a FunctionInvariant with id job_id + '_' + name; returns it."""
-        from .invariants import FunctionInvariant
+        from .invariants import FunctionInvariant  # lazy: invariants are Jobs: that module imports this one
 
         if not isinstance(name, str):
             raise TypeError(f"{self.job_id}: depends_on_func(name, func) needs a str name")
@@ -312,7 +312,9 @@ class Job(Protocol197):
 
     def depends_on_file(self, filename):
         """Depend on a file: the job that writes it, else a FileInvariant; returns that job."""
-        _, deps = util.job_or_filename(filename)
+        from .invariants import job_or_filename  # lazy: invariants are Jobs (they import this module)
+
+        _, deps = job_or_filename(filename)
         self.depends_on(deps)
         return deps[0]
 
@@ -416,8 +418,6 @@ class Job(Protocol197):
 
             >>> job.cluster(queue="bigmem", walltime="24:00:00", extra=["--gres=gpu:1"])
         """
-        from ..cluster_profiles import checked_settings
-
         self.cluster_settings = checked_settings(self.job_id, profile, settings)
         return self
 

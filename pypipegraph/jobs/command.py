@@ -20,10 +20,10 @@ import sys
 import tempfile
 from collections.abc import Mapping
 
-from ..child_process import read_tail, run_program
 from ..errors import PyPipeGraphError
-from ..logs import LOG_DIR, job_log_dir
-from ..safe_files import write_file
+from ..paths import LOG_DIR, job_log_dir
+from ..plumbing.child_process import read_tail, run_program
+from ..plumbing.safe_files import write_file
 from . import command_steps
 from .base import Job
 from .invariants import ParameterInvariant

@@ -13,8 +13,8 @@ import json
 import os
 
 from ..hashing import file_stat, hash_file, hash_value
-from ..logs import job_log_dir
-from ..safe_files import write_file
+from ..paths import job_log_dir
+from ..plumbing.safe_files import write_file
 
 
 def state_path(job) -> str:

@@ -14,8 +14,8 @@ import glob
 import os
 
 from ..hashing import hash_file
-from ..logs import job_log_dir
-from ..safe_files import write_file
+from ..paths import job_log_dir
+from ..plumbing.safe_files import write_file
 from .base import Job
 from .output import FileGeneratingJob
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 import difflib
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+from .. import state
 from ..errors import JobContractError, add_note
 from ..hashing import (
     PYTHON_VERSION,
@@ -25,9 +27,21 @@ from ..hashing import (
     function_source,
     hash_file,
     hash_value,
+    uncounted_instance_values,
 )
-from ..store_format import plain_unpickle
-from ..store_values import Unverified, is_plain
+from ..legacy.values import (
+    checksums_197,
+    closure_text_197,
+    compare_function_values_197,
+    disassembly_197,
+    function_value_197,
+    hash_function_197,
+    multi_file_value_197,
+    renamed_checksums_197,
+)
+from ..paths import normalize_path
+from ..store.format import plain_unpickle
+from ..store.values import Unverified, is_plain
 from .base import Job, normalize_id, required_positional
 
 
@@ -102,34 +116,24 @@ class FunctionInvariant(_Invariant):
     # 0.197's helpers, called directly by libraries (values as 0.197 stores them)
     @classmethod
     def _hash_function(cls, function: Callable) -> tuple[str, str, str]:
-        from ..legacy_values import hash_function_197
-
         return hash_function_197(function)
 
     @staticmethod
     def _compare_new_and_old(new_source: str, new_funchash: str, new_closure: str, old: Any) -> dict:
-        from ..legacy_values import compare_function_values_197
-
         return compare_function_values_197(new_source, new_funchash, new_closure, old)
 
     @staticmethod
     def extract_closure(function: Callable) -> str:
-        from ..legacy_values import closure_text_197
-
         return closure_text_197(function)
 
     @classmethod
     def dis_code(cls, code, function, version_info=None) -> str:
-        from ..legacy_values import disassembly_197
-
         return disassembly_197(code, function)
 
     def _get_invariant(self, old: Any, all_invariant_stati: Any) -> Any:
         """The value 0.197 stores for this function given the stored `old` (False the first
         time): {"source": ..., "(3, 11)": (disassembly, closure)}; raises NothingChanged(value)
         when `old` matches. The engine decides with `compute`; this is for libraries."""
-        from ..legacy_values import function_value_197
-
         function = self.function
         if function is not None and not hasattr(function, "__code__") and not str(
                 function).startswith("<built-in function"):
@@ -219,7 +223,7 @@ class ParameterInvariant(_Invariant):
     def compute(self, old):
         """The stored state is ("value", text, parameters) when the parameters are plain data
         (an accept_as_unchanged_func added later gets them back) or an
-        accept_as_unchanged_func needs them (then other values are signed: store_values,
+        accept_as_unchanged_func needs them (then other values are signed: store.values,
         never unpickled unverified); else ("repr", text). Parameters that cannot be
         fingerprinted end the run with the error pickling them raised (as in 0.197)."""
         if self._refused is not None:
@@ -354,23 +358,17 @@ class MultiFileInvariant(_Invariant):
     # 0.197's protocol, called directly by libraries (values as 0.197 stores them)
     def calc_checksums(self, old: Any) -> list[tuple]:
         """[(filename, mtime, size, md5)] as 0.197 stores; md5 reused when mtime and size match `old`."""
-        from ..legacy_values import checksums_197
-
         return checksums_197(self.filenames, old)
 
     def find_matching_renamed(self, all_invariant_stati: Any) -> Any:
         """The stored value of a MultiFileInvariant over the same base names (files that
         moved), renamed to this one's paths; None when undecidable, False when there is none."""
-        from ..legacy_values import renamed_checksums_197
-
         return renamed_checksums_197(self.job_id, self.filenames, all_invariant_stati)
 
     def _get_invariant(self, old: Any, all_invariant_stati: Any) -> Any:
         """0.197's value: the checksum list. Raises NothingChanged(checksums) the first time
         and when no md5 changed, returns the list when one did; with no `old`, a renamed
         invariant's value is looked for first."""
-        from ..legacy_values import multi_file_value_197
-
         if not old:
             old = self.find_matching_renamed(all_invariant_stati)
         return multi_file_value_197(self.calc_checksums(old), old)
@@ -402,7 +400,6 @@ def warn_uncounted_instance(job_id: str, function: Callable) -> None:
     fingerprint does not count (0.197's rule: the instance is ignored)."""
     import warnings
 
-    from ..hashing import uncounted_instance_values
 
     names = uncounted_instance_values(function)
     owner_type = type(getattr(function, "__self__", None))
@@ -493,3 +490,37 @@ def _describe_files_change(old, stats: dict) -> list[str]:
             lines.append(f"{name}: content changed (size {previous[1]} -> {size}, "
                          f"hash {previous[2]:016x} -> {digest:016x})")
     return lines
+
+
+def job_or_filename(value: Any, invariant_class: Any = None) -> tuple[Any, list]:
+    """For a job or a filename: (filename, dependencies to add).
+
+    A job yields its first output file; a filename yields itself and the job that
+    writes it (when one exists in the current graph), else `invariant_class(filename)`
+    (default: a file checksum invariant). None yields (None, []).
+    """
+    if value is None:
+        return None, []
+    if isinstance(value, Job):
+        return value.filenames[0], [value]
+    if isinstance(value, Path):
+        value = str(value)
+    if not isinstance(value, str):
+        raise TypeError(f"expected a job or a filename, got {value!r}")
+    graph = state.global_pipegraph
+    if graph is not None and invariant_class is None:
+        writer = graph.outputs.get(value)
+        if writer is None:
+            writer = graph.outputs.get(normalize_path(value))
+        if writer is not None:
+            return value, [writer]
+    return value, [(invariant_class or FileInvariant)(value)]
+
+
+def flatten_jobs(value: Any):
+    """Yield the jobs of an arbitrarily nested iterable of jobs."""
+    if isinstance(value, Job):
+        yield value
+        return
+    for item in value:
+        yield from flatten_jobs(item)

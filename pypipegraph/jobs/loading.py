@@ -15,9 +15,9 @@ import pickle
 from collections.abc import Callable
 from typing import Any
 
-from ..cache_files import read_verified
 from ..errors import JobContractError
-from ..safe_files import write_file
+from ..plumbing.safe_files import write_file
+from ..store.cache_files import read_verified
 from .base import Job, check_no_argument_callback
 from .invariants import FunctionInvariant
 from .output import FileGeneratingJob

@@ -27,7 +27,7 @@ from urllib.parse import quote
 
 from ..errors import JobContractError
 from ..hashing import describe_function, hash_value
-from ..safe_files import write_file
+from ..plumbing.safe_files import write_file
 from .base import Job, normalize_id
 from .invariants import FunctionInvariant, ParameterInvariant
 from .loading import load_cache

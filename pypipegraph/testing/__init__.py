@@ -10,6 +10,9 @@ import itertools
 from typing import Any
 
 from .. import util
+from ..errors import RuntimeError as PipegraphFailed
+from ..jobs.base import Job
+from ..jobs.generating import JobGeneratingJob
 
 _force_load_numbers = itertools.count(1)
 
@@ -23,9 +26,6 @@ def run_pipegraph() -> None:
 def force_load(job: Any, prefix: str | None = None):
     """Make sure a loading job loads in this run: a JobGeneratingJob depending on it
     (id `<job id>_force_load`). Outside a graph: None."""
-    from ..jobs.base import Job
-    from ..jobs.generating import JobGeneratingJob
-
     if util.global_pipegraph is None:
         return None
     if isinstance(job, Job):
@@ -58,7 +58,6 @@ class RaisesDirectOrInsidePipegraph:
     def __exit__(self, exc_type, exc, tb) -> bool:
         import pytest
 
-        from ..errors import RuntimeError as PipegraphFailed
 
         __tracebackhide__ = True
         if util.global_pipegraph is not None:

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from .. import util
+from ..cluster.local import LocalSystem
 from ..graph import new_pipegraph as _new_graph
-from ..resources import LocalSystem
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)

@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 import sys
 
-from ..history import History
+from ..store import DEFAULT_PATH
+from ..store.writer import History
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    status = ".pypipegraph_status_robust"
+    status = DEFAULT_PATH
     use_regex = "--regex" in args
     do_it = "--do-it" in args
     patterns = [a for a in args if not a.startswith("--")]

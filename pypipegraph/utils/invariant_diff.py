@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import sys
 
-from ..history import History
+from ..store import DEFAULT_PATH
+from ..store.writer import History
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    status = ".pypipegraph_status_robust"
+    status = DEFAULT_PATH
     ids = []
     for arg in args:
         if arg.startswith("--status="):

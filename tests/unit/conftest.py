@@ -18,7 +18,6 @@ from pypipegraph.executors.worker import run_job
 from pypipegraph.listeners import OutcomeFields
 from pypipegraph.rebuilder import Rebuilder
 from pypipegraph.resources import CoreBudget
-from pypipegraph.scheduler import Scheduler
 
 
 class MemoryStore:
@@ -26,7 +25,7 @@ class MemoryStore:
 
     def __init__(self):
         self.records: dict = {}
-        self.failures: dict = {}
+        self._failures: dict = {}
         self.sources: dict = {}
 
     def get(self, key):
@@ -47,9 +46,14 @@ class MemoryStore:
     def record_count(self) -> int:
         return len(self.records)
 
+    def failures(self) -> dict:
+        return self._failures
+
 
 class _Handle:
-    __slots__ = ("job_index", "started", "pid")
+    __slots__ = ("job_index", "started", "pid", "finish")
+    state = "running"
+    host = ""
 
     def __init__(self, job_index: int):
         self.job_index = job_index
@@ -58,16 +62,18 @@ class _Handle:
 
 
 class _Result:
-    def __init__(self, ok, value, tb, seconds: float):
+    def __init__(self, ok, value, tb, start: float, stop: float):
         self.ok, self.value, self.traceback = ok, value, tb
         self.stdout = self.stderr = ""
-        self.start, self.stop, self.pid = 0.0, seconds, os.getpid()
+        self.start, self.stop, self.pid = start, stop, os.getpid()
 
 
 class FakeExecutor:
-    """`slots` jobs at once; `wait()` finishes the job started first (running its callback
-    in this process), so a run is one deterministic sequence of starts and finishes.
-    `runtimes` {job id: seconds} is what a job reports having taken (default 1)."""
+    """`slots` jobs at once on a simulated clock: a job started at `clock` takes its
+    runtime (`runtimes` {job id: seconds}, default 1) and `wait()` finishes the running job
+    that ends first (the one started first among equals), running its callback in this
+    process. A run is one deterministic sequence of starts and finishes, and `clock` at the
+    end is how long it would have taken."""
 
     def __init__(self, jobs: list, slots: int, runtimes: dict | None = None):
         self.jobs = jobs
@@ -76,11 +82,14 @@ class FakeExecutor:
         self.busy: dict = {}  # handle -> None, in start order
         self.generation = 0
         self.peak = 0
+        self.clock = 0.0
 
     def start(self, job_index: int, min_generation: int = 0):
         if len(self.busy) >= self.slots:
             return None
         handle = _Handle(job_index)
+        handle.started = self.clock
+        handle.finish = self.clock + self.runtimes.get(self.jobs[job_index].job_id, 1.0)
         self.busy[handle] = None
         self.peak = max(self.peak, len(self.busy))
         return handle
@@ -88,17 +97,20 @@ class FakeExecutor:
     def wait(self, timeout, extra=()):
         if not self.busy:
             return [], []
-        handle = next(iter(self.busy))
+        handle = min(self.busy, key=lambda h: h.finish)  # the first of equals: dicts keep start order
         del self.busy[handle]
-        job = self.jobs[handle.job_index]
-        ok, value, tb = run_job(job)
-        return [(handle, handle.job_index, _Result(ok, value, tb, self.runtimes.get(job.job_id, 1.0)))], []
+        self.clock = handle.finish
+        ok, value, tb = run_job(self.jobs[handle.job_index])
+        return [(handle, handle.job_index, _Result(ok, value, tb, handle.started, handle.finish))], []
 
     def kill(self, handle) -> None:
         raise AssertionError("nothing is killed in the unit tier")
 
     def running(self) -> list:
         return list(self.busy)
+
+    def states(self) -> tuple[int, None]:
+        return len(self.busy), None
 
     def bump_generation(self) -> int:
         self.generation += 1
@@ -110,12 +122,16 @@ class FakeExecutor:
 
 class Recorder(Listener):
     """Every event of a job that is not an invariant, as a (name, job id) tuple, in order;
-    `held` the cores held at each start."""
+    `held` the cores held at each start, `together` the jobs running at each start, and
+    `clock` the simulated time the run took."""
 
     def __init__(self, budget: CoreBudget):
         self.budget = budget
         self.events: list = []
         self.held: list = []
+        self.together: list[set] = []
+        self.running: dict = {}  # job id -> job
+        self.clock = 0.0
 
     def on_job_ready(self, job, reasons) -> None:
         self._add("ready", job)
@@ -123,12 +139,25 @@ class Recorder(Listener):
     def on_job_started(self, job, cores) -> None:
         self._add("started", job)
         self.held.append(self.budget.total - self.budget.free)
+        if job.runs_in != "master":
+            self.running[job.job_id] = job
+            self.together.append(set(self.running))
 
     def on_job_finished(self, job, attempt) -> None:
         self._add("finished", job)
+        self.running.pop(job.job_id, None)
 
     def on_job_failed(self, job, failure) -> None:
         self._add("failed", job)
+        self.running.pop(job.job_id, None)
+
+    def overlap(self, a: str, b: str) -> bool:
+        """Whether jobs `a` and `b` ever ran at the same time."""
+        return any(a in ids and b in ids for ids in self.together)
+
+    def most_held(self, units: dict) -> int:
+        """The most `units` ({job id: units}) held by jobs running at one moment."""
+        return max((sum(units.get(i, 0) for i in ids) for ids in self.together), default=0)
 
     def on_job_skipped(self, job) -> None:
         self._add("skipped", job)
@@ -157,15 +186,16 @@ class Driver:
         kwargs.setdefault("dump_graph", False)
         return ppg.new_pipegraph(**kwargs)
 
-    def run(self, graph, slots: int = 1, cores: int | None = None, runtimes: dict | None = None
-            ) -> Recorder:
-        graph.connect_graph()  # as run() does before preparing
-        jobs = graph._prepare()
-        budget = CoreBudget(cores or slots, 1 << 40)
+    def run(self, graph, slots: int = 1, cores: int | None = None, runtimes: dict | None = None,
+            memory: int = 1 << 40) -> Recorder:
+        jobs = graph.prepare()
+        budget = CoreBudget(cores or slots, memory)
         recorder = Recorder(budget)
-        scheduler = Scheduler(graph, jobs, Rebuilder(self.store, self.notes.append), budget,
-                              [OutcomeFields(), recorder], executor=FakeExecutor(jobs, slots, runtimes))
+        executor = FakeExecutor(jobs, slots, runtimes)
+        scheduler = graph.scheduler(jobs, Rebuilder(self.store, self.notes.append), budget,
+                                    [OutcomeFields(), recorder], executor=executor)
         recorder.failed = scheduler.run()
+        recorder.clock = executor.clock
         return recorder
 
 

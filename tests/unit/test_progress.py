@@ -13,11 +13,10 @@ import os
 import pypipegraph as ppg
 from pypipegraph.events import Listener
 from pypipegraph.listeners import OutcomeFields
-from pypipegraph.progress import Progress
 from pypipegraph.rebuilder import Rebuilder
 from pypipegraph.resources import CoreBudget
-from pypipegraph.scheduler import Scheduler
-from pypipegraph.summary import ending, error_message
+from pypipegraph.views.progress import Progress
+from pypipegraph.views.summary import ending, error_message
 
 from .conftest import FakeExecutor
 
@@ -43,12 +42,11 @@ class Sampler(Listener):
 
 
 def run(driver, graph, slots: int, runtimes: dict) -> tuple[Progress, Sampler]:
-    graph.connect_graph()  # as run() does before preparing
-    jobs = graph._prepare()
+    jobs = graph.prepare()
     progress = Progress()
     sampler = Sampler(progress)
-    scheduler = Scheduler(graph, jobs, Rebuilder(driver.store, driver.notes.append), CoreBudget(slots, 1 << 40),
-                          [OutcomeFields(), progress, sampler], executor=FakeExecutor(jobs, slots, runtimes))
+    scheduler = graph.scheduler(jobs, Rebuilder(driver.store, driver.notes.append), CoreBudget(slots, 1 << 40),
+                                [OutcomeFields(), progress, sampler], executor=FakeExecutor(jobs, slots, runtimes))
     scheduler.run()
     return progress, sampler
 
@@ -100,7 +98,7 @@ def test_failures_group_by_rule_and_message_and_blocked_jobs_are_counted(driver)
 
 
 def test_the_status_line_names_queued_jobs_on_a_cluster():
-    from pypipegraph.progress import status_text
+    from pypipegraph.views.progress import status_text
 
     counts = {"done": 3, "total": 12, "running": 2, "queued": 4, "failed": 0, "blocked": 0}
     assert status_text(counts, 65, None) == ("done 3/12 (25%) · running 2 · queued 4 · failed 0 · "
