@@ -447,7 +447,7 @@ class Job(Protocol197):
 
     def code_invariant_ids(self) -> list[str]:
         """Ids of the implicit invariants on this job's own code (what `ignore_code_changes()` drops)."""
-        from .invariants import FunctionInvariant
+        from .invariants import FunctionInvariant  # lazy: invariants are Jobs: that module imports this one
 
         return [FunctionInvariant.id_of(self.job_id)]
 
