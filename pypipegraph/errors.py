@@ -106,11 +106,28 @@ class RunTerminated(SystemExit):
 
     def __str__(self) -> str:
         return self.message or f"ended by signal {self.signal}"
-def add_notes(exc: BaseException, notes: list[str]) -> None:
-    """Attach `notes` to a job's exception: they travel with it to the master, show in its
-    traceback (Python 3.11 and later) and in the failure's message (progress.failure_message)."""
+
+
+def add_note(error: BaseException, note: str) -> None:
+    """Attach `note` to `error` without changing its type or message.
+
+    `BaseException.add_note` exists from Python 3.11 on; on 3.10 the note is kept in
+    `__notes__` (where 3.11's traceback would show it). An exception that refuses both
+    is left as it is: the note is never worth replacing the user's error.
+    """
+    try:
+        adder = getattr(error, "add_note", None)
+        if adder is not None:
+            adder(note)
+            return
+        notes = getattr(error, "__notes__", None)
+        error.__notes__ = [*(notes if isinstance(notes, list) else []), note]
+    except Exception:  # noqa: BLE001 - see the docstring
+        pass
+
+
+def add_notes(error: BaseException, notes: list[str]) -> None:
+    """Attach each of `notes` (see add_note): they travel with a job's exception to the
+    master and show in the failure's message (progress.failure_message)."""
     for note in notes:
-        if hasattr(exc, "add_note"):
-            exc.add_note(note)
-        else:  # Python 3.10: the same attribute, set by hand
-            exc.__notes__ = [*getattr(exc, "__notes__", []), note]
+        add_note(error, note)

@@ -102,6 +102,7 @@ class Pipegraph:
         self._wired_finals: list = []  # FinalJobs connect_graph() made depend on the sinks
         self.store = None  # the open store while the graph runs
         self.dump_pid = None  # the child writing logs/ppg_graph.gml (dump_graph); os.waitpid it
+        self.invariant_loading_issues: dict = {}  # job id -> why 0.197's stored value could not be read
 
     def __getstate__(self) -> dict:
         # shipped to Dask workers: the open store stays with the master
@@ -257,7 +258,8 @@ class Pipegraph:
 
     def connect_graph(self) -> None:
         """Resolve depends_on placeholders (also ones returning placeholders) and add the
-        implicit invariants. Idempotent; run() calls it before the graph counts as running."""
+        implicit invariants (`job.inject_auto_invariants()`, which a class may override).
+        Idempotent; run() calls it before the graph counts as running."""
         while True:
             waiting = [job for job in self.jobs.values() if job._placeholders]
             if not waiting:
@@ -265,8 +267,7 @@ class Pipegraph:
             for job in waiting:
                 job.resolve_placeholders()
         for job in list(self.jobs.values()):
-            for invariant in job.auto_invariants():
-                job.depends_on(invariant)
+            job.inject_auto_invariants()
         self._wire_final_jobs()
 
     def _wire_final_jobs(self) -> None:
@@ -380,6 +381,7 @@ class Pipegraph:
                 "recorded, the rest run next time."
                 + (f" {len(failed)} job(s) failed or were killed: {where}." if failed else "")))
         if not failed:
+            self._raise_loading_issues()
             return
         where = (
             f"Tracebacks, stdout and stderr: {runlog.errors_filename}."
@@ -389,6 +391,19 @@ class Pipegraph:
         )
         raise _summarised(RuntimeError(error_message(progress, failed, where),
                                        exceptions=[job.exception for job in failed], failed_jobs=failed))
+
+
+    def _raise_loading_issues(self) -> None:
+        """0.197's end of a run in which a value of its status file could not be unpickled:
+        the jobs depending on it reran, and the run raises ppg.RuntimeError naming them."""
+        issues = {job_id: exc for job_id, exc in self.invariant_loading_issues.items() if job_id in self.jobs}
+        if not issues:
+            return
+        names = ", ".join(f"{job_id} ({type(exc).__name__}: {exc})" for job_id, exc in sorted(issues.items()))
+        raise _summarised(RuntimeError(
+            f"The stored values of {names} in pypipegraph 0.197's status file could not be "
+            "unpickled; the jobs depending on them ran again. The next run uses this version's "
+            "store and does not report this again."))
 
 
 def _terminated(exc: Terminated, scheduler, progress, console, runlog) -> RunTerminated:

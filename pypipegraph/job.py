@@ -1,7 +1,8 @@
 """The job classes under pypipegraph 0.197's module name (`pypipegraph.job`).
 
 Invariant: re-exports only (the classes live in pypipegraph.jobs.*), plus what 0.197 code
-imports from here: `function_to_str`, `NotebookJob` and the invariant base `_InvariantJob`.
+imports from here: `function_to_str`, `was_inited_before`, `NotebookJob` and the invariant
+base `_InvariantJob`.
 """
 
 from __future__ import annotations
@@ -54,6 +55,20 @@ def function_to_str(func: Callable | None) -> str:
     return f"{code.co_filename} {code.co_firstlineno}"
 
 
+def was_inited_before(obj: object, cls: type) -> bool:
+    """Whether `cls.__init__` already ran on `obj`, marking it as run now (0.197's helper).
+
+    A job class calls it first in its constructor: creating a job whose id exists returns
+    the existing object, and `__init__` runs on it again. Only for `obj` exactly of `cls`
+    (a subclass's constructor asks for its own class); False otherwise.
+    """
+    if type(obj) is not cls:
+        return False
+    before = "_was_inited" in obj.__dict__
+    obj._was_inited = True
+    return before
+
+
 def NotebookJob(notebook_filename, auto_detect_dependencies: bool = True):  # noqa: N802 - 0.197's name
     """Not supported: 0.197's NotebookJob drove a notebook tool that no longer exists."""
     raise NotImplementedError(
@@ -70,5 +85,5 @@ __all__ = [
     "JobList", "MemMappedDataLoadingJob", "MultiFileGeneratingJob", "MultiFileInvariant",
     "MultiTempFileGeneratingJob", "NotebookJob", "ParameterInvariant", "PlotJob",
     "RobustFileChecksumInvariant", "TempFileGeneratingJob", "TempFilePlusGeneratingJob",
-    "function_to_str",
+    "function_to_str", "was_inited_before",
 ]

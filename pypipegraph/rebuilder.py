@@ -22,7 +22,7 @@ import os
 import time
 from typing import NamedTuple
 
-from .errors import StoreError
+from .errors import JobContractError, StoreError
 from .hashing import combine, file_stat, hash_file
 from .jobs.output import outputs_state
 from .plumbing.notices import warn
@@ -120,6 +120,7 @@ class Rebuilder:
         self.invalidated: set = set()  # jobs 0.197 would have invalidated (see `_invalidate`)
         self.states: dict = {}  # invariant -> the state (Record.extra) computed in this run
         self.explaining = False  # `explain`: reasons also in words without ids (Decision.general)
+        self.ran: set = set()  # jobs recorded as run in this run
 
     def has_records(self) -> bool:
         """Whether the store knows any job (an empty store knows no runtimes)."""
@@ -169,12 +170,43 @@ class Rebuilder:
             return Decision([], False, fingerprint)
         self._invalidate_if_upstream(job)  # first, as 0.197 did (a library's hook may delete outputs)
         record = self.store.get(job.job_id)
+        if record is None and self._taken_as_done(job):
+            record = self._record_as_done(job, time.time())
+            self.note(f"{job.job_id}: its outputs exist and no input of it is new or changed: "
+                      "taken as done (no record in the store)")
         decision = self.judge(job, record, self.inputs(job))
         if not decision.reasons:
             self.fingerprints[job] = decision.fingerprint
         elif decision.not_done and not job.always_runs:
             self._invalidate(job, "not done", again=True)
         return decision
+
+    def _taken_as_done(self, job) -> bool:
+        """0.197's rule for an output job the store has no record of: done when its outputs
+        exist (not empty unless `empty_ok`), no upstream invariant is new or changed and no
+        upstream job ran or must run (it is not invalidated), and the store does not remember
+        it failing or running (`ppg forget` makes a job run again)."""
+        if job.always_runs or job in self.invalidated or not job.output_names():
+            return False
+        ran = self.ran
+        if any(up in ran for up in job.prerequisites):
+            return False
+        for name in job.output_names():
+            if job.output_complaint(name, file_stat(name)) is not None:
+                return False
+        if self.failures().get(job.job_id):
+            return False
+        ran_before = getattr(self.store, "ran_before", None)
+        return ran_before is None or not ran_before(job.job_id)
+
+    def _record_as_done(self, job, now: float) -> Record:
+        """Record output job `job` as up to date with its outputs on disk now (unless read-only)."""
+        outputs = tuple(outputs_state(job.output_names()))
+        record = Record(self.inputs(job), outputs, outputs_fingerprint(outputs), 0.0, now, None,
+                        job_kind(job))
+        if not self.read_only:
+            self.store.put(job.job_id, record)
+        return record
 
     def _invalidate_if_upstream(self, job) -> bool:
         """Invalidate `job` when a prerequisite was; whether it was."""
@@ -190,12 +222,20 @@ class Rebuilder:
         """0.197's invalidation: every job downstream of a new or changed invariant and every
         job that is not done gets `was_invalidated`; a library's `invalidated(reason)`
         override is called with 0.197's reasons ("invariant", "not done", "preq
-        invalidated ..."), once per reason. Nothing is called when explaining (read-only)."""
+        invalidated ..."), once per reason; one that leaves a job that is not done without
+        `was_invalidated` breaks 0.197's contract (JobContractError, ending the run before
+        the job runs). Nothing is called when explaining (read-only)."""
         if self.read_only or (job in self.invalidated and not again):
             return
         self.invalidated.add(job)
         if job.overrides_invalidated:
             job.invalidated(reason)
+            if reason == "not done" and not job.was_invalidated:
+                raise JobContractError(
+                    f"{type(job).__name__} {job.job_id!r}: its invalidated() override did not set "
+                    "was_invalidated. Call the base class's invalidated(reason) from it (or set "
+                    "self.was_invalidated = True)."
+                )
         else:
             job.was_invalidated = True
 
@@ -246,7 +286,10 @@ class Rebuilder:
         not_done = bool(reasons)
         invalidated = False
         if current_inputs != record.inputs:
-            if self._only_moved(job, record.inputs, current_inputs):
+            if self._only_code_ignored(job, record.inputs, current_inputs):
+                record = record._replace(inputs=dict(current_inputs))
+                refreshed = refreshed or list(record.outputs)
+            elif self._only_moved(job, record.inputs, current_inputs):
                 record = record._replace(inputs=dict(current_inputs))
                 refreshed = refreshed or list(record.outputs)
             else:
@@ -259,6 +302,19 @@ class Rebuilder:
         if refreshed is not None and not self.read_only:
             self.store.put(job.job_id, record._replace(outputs=tuple(refreshed)))
         return Decision([], False, record.fingerprint)
+
+    def _only_code_ignored(self, job, old: dict, new: dict) -> bool:
+        """Whether the inputs differ only by the invariants on the job's own code, which
+        `ignore_code_changes()` dropped since it ran (0.197 kept such a job's output)."""
+        if not job._ignore_code_changes or len(old) <= len(new):
+            return False
+        dropped = set(job.code_invariant_ids())
+        if any(key not in old or old[key] != value for key, value in new.items()):
+            return False
+        if not all(key in dropped for key in old if key not in new):
+            return False
+        self.note(f"{job.job_id}: ignores code changes now; its code's invariant no longer counts: not rerun")
+        return True
 
     def _only_moved(self, job, old: dict, new: dict) -> bool:
         """Whether the inputs differ only by input files that moved: each new input is an
@@ -385,6 +441,7 @@ class Rebuilder:
         Early cutoff: a rerun that produced the same output keeps the old fingerprint,
         so dependants recorded with it stay up to date."""
         outputs = tuple(outputs)
+        self.ran.add(job)
         if job.lazy:  # made again: a missing kept file no longer counts
             fingerprint = self.fingerprints[job] = combine(sorted(self.inputs(job).items()))
         else:
@@ -414,10 +471,7 @@ class Rebuilder:
             if job.is_invariant or job.lazy:
                 self.check(job)
                 continue
-            outputs = tuple(outputs_state(job.output_names()))
-            fingerprint = self.fingerprints[job] = outputs_fingerprint(outputs)
-            self.store.put(job.job_id, Record(self.inputs(job), outputs, fingerprint, 0.0, now, None,
-                                              job_kind(job)))
+            self.fingerprints[job] = self._record_as_done(job, now).fingerprint
             outputs_adopted += 1
         self.fingerprints.clear()  # the run checks every job again
         self.changed.clear()

@@ -35,7 +35,10 @@ def load_config(path: str | None = None) -> dict:
         data = fh.read()
     try:
         if path.endswith(".toml"):
-            import tomllib
+            try:
+                import tomllib
+            except ModuleNotFoundError:  # Python 3.10: tomllib's origin, the same parser
+                import tomli as tomllib
 
             config = tomllib.loads(data.decode("utf-8"))
         else:

@@ -474,6 +474,12 @@ class Job(Protocol197):
         """Invariants the engine adds before the run (the implicit FunctionInvariant)."""
         return []
 
+    def code_invariant_ids(self) -> list[str]:
+        """Ids of the implicit invariants on this job's own code (what `ignore_code_changes()` drops)."""
+        from .invariants import FunctionInvariant  # lazy: invariants are Jobs: that module imports this one
+
+        return [FunctionInvariant.id_of(self.job_id)]
+
     def output_names(self) -> list[str]:
         """Files this job writes and the engine checks."""
         return self.filenames

@@ -185,8 +185,7 @@ class GenerationSession:
             for job in waiting:
                 job.resolve_placeholders()
         for job in list(self.new_jobs):
-            for invariant in job.auto_invariants():
-                job.depends_on(invariant)
+            job.inject_auto_invariants()
         graph.check_resource_needs(self.new_jobs)
         topological_order(self.new_jobs, graph.edge_sites)
         self._feed_file_sets()

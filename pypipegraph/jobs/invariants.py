@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import state
-from ..errors import JobContractError
+from ..errors import JobContractError, add_note
 from ..hashing import (
     PYTHON_VERSION,
     combine,
@@ -33,15 +33,18 @@ from ..hashing import (
     uncounted_instance_values,
 )
 from ..legacy.values import (
+    checksums_197,
     closure_text_197,
     compare_function_values_197,
     disassembly_197,
-    file_value_197,
+    function_value_197,
     hash_function_197,
+    multi_file_value_197,
+    renamed_checksums_197,
 )
 from ..paths import normalize_path
 from ..store.format import plain_unpickle
-from ..store.values import Unverified
+from ..store.values import Unverified, is_plain
 from .base import Job, normalize_id, required_positional
 
 
@@ -139,6 +142,19 @@ class FunctionInvariant(_Invariant):
     @classmethod
     def dis_code(cls, code, function, version_info=None) -> str:
         return disassembly_197(code, function)
+
+    def _get_invariant(self, old: Any, all_invariant_stati: Any) -> Any:
+        """The value 0.197 stores for this function given the stored `old` (False the first
+        time): {"source": ..., "(3, 11)": (disassembly, closure)}; raises NothingChanged(value)
+        when `old` matches. The engine decides with `compute`; this is for libraries."""
+        function = self.function
+        if function is not None and not hasattr(function, "__code__") and not str(
+                function).startswith("<built-in function"):
+            raise ValueError(
+                f"FunctionInvariant {self.job_id!r}: cannot compute pypipegraph 0.197's value of "
+                f"{function!r}: it is neither a Python function nor a builtin."
+            )
+        return function_value_197(function, old)
 
     def compute(self, old):
         """The state kept: (fingerprint, source hash, Python version, dependencies hash); the
@@ -302,11 +318,14 @@ class ParameterInvariant(_Invariant):
 
     id_prefix = "PI"
 
+    _refused: TypeError | None = None  # why the parameters cannot be fingerprinted
+
     def __init__(self, job_id, parameters: Any, accept_as_unchanged_func: Callable | None = None):
+        refused = None
         try:
             fingerprint = hash_value(parameters)
-        except TypeError as exc:
-            raise TypeError(f"ParameterInvariant {self.job_id!r}: {exc}") from None
+        except TypeError as exc:  # 0.197 accepted any value here and failed in the run
+            fingerprint, refused = ("unfingerprintable", id(parameters)), exc
         if accept_as_unchanged_func is not None and not callable(accept_as_unchanged_func):
             raise TypeError(
                 f"ParameterInvariant {self.job_id!r}: accept_as_unchanged_func must be callable"
@@ -320,15 +339,24 @@ class ParameterInvariant(_Invariant):
             return
         self.parameters = parameters
         self.fingerprint = fingerprint
+        self._refused = refused
         self.accept_as_unchanged_func = accept_as_unchanged_func
         self._register()
 
     def compute(self, old):
-        """The stored state is ("repr", text), or ("value", text, parameters) when an
-        accept_as_unchanged_func needs the old parameters back: kept as data, or signed
-        (store.values), never unpickled unverified."""
+        """The stored state is ("value", text, parameters) when the parameters are plain data
+        (an accept_as_unchanged_func added later gets them back) or an
+        accept_as_unchanged_func needs them (then other values are signed: store.values,
+        never unpickled unverified); else ("repr", text). Parameters that cannot be
+        fingerprinted end the run with the error pickling them raised (as in 0.197)."""
+        if self._refused is not None:
+            error = self._refused.__cause__ or self._refused
+            add_note(error, f"ParameterInvariant {self.job_id!r}: {self._refused}")
+            # 0.197 printed the id and the value it could not store (also when quiet)
+            print(self.job_id, repr(self.parameters)[:500], sep="\n", flush=True)
+            raise error
         text = repr(self.parameters)[:10000]
-        if self.accept_as_unchanged_func is None:
+        if self.accept_as_unchanged_func is None and not is_plain(self.parameters):
             extra = ("repr", text)
         else:
             extra = ("value", text, self.parameters)
@@ -496,33 +524,23 @@ class MultiFileInvariant(_Invariant):
         self._checked = None
         self._register()
 
+    # 0.197's protocol, called directly by libraries (values as 0.197 stores them)
     def calc_checksums(self, old: Any) -> list[tuple]:
         """[(filename, mtime, size, md5)] as 0.197 stores; md5 reused when mtime and size match `old`."""
-        previous = {entry[0]: entry[1:] for entry in old} if old else {}
-        result = []
-        for name in self.filenames:
-            st = os.stat(name)
-            known = previous.get(name)
-            if known is not None and known[0] == int(st.st_mtime) and known[1] == st.st_size:
-                result.append((name, known[0], known[1], known[2]))
-            else:
-                result.append((name,) + file_value_197(name))
-        return result
+        return checksums_197(self.filenames, old)
 
     def find_matching_renamed(self, all_invariant_stati: Any) -> Any:
-        """The stored value of a MultiFileInvariant over the same basenames (files that moved),
-        renamed to this one's paths; None when ambiguous, False when there is none."""
-        mine = {os.path.basename(name): name for name in self.filenames}
-        if len(mine) != len(self.filenames):
-            return None
-        for job_id in list(all_invariant_stati):
-            if not job_id.startswith("_MFC_") or job_id == self.job_id:
-                continue
-            theirs = [os.path.basename(f) for f in job_id[5:].split(":")]
-            old = all_invariant_stati[job_id]
-            if sorted(theirs) == sorted(mine) and old:
-                return [(mine[os.path.basename(entry[0])],) + tuple(entry[1:]) for entry in old]
-        return False
+        """The stored value of a MultiFileInvariant over the same base names (files that
+        moved), renamed to this one's paths; None when undecidable, False when there is none."""
+        return renamed_checksums_197(self.job_id, self.filenames, all_invariant_stati)
+
+    def _get_invariant(self, old: Any, all_invariant_stati: Any) -> Any:
+        """0.197's value: the checksum list. Raises NothingChanged(checksums) the first time
+        and when no md5 changed, returns the list when one did; with no `old`, a renamed
+        invariant's value is looked for first."""
+        if not old:
+            old = self.find_matching_renamed(all_invariant_stati)
+        return multi_file_value_197(self.calc_checksums(old), old)
 
     def compute(self, old):
         return _files_fingerprint(self.filenames, old, self)
@@ -625,6 +643,8 @@ def _files_moved(old_stats: Any, stats: Any) -> bool:
     def files(state: dict) -> list:
         return sorted((os.path.basename(name), entry[1], entry[2]) for name, entry in state.items())
 
+    if len({os.path.basename(name) for name in stats}) != len(stats):
+        return False  # base names not distinct: which file went where is unknown (as 0.197)
     return files(old_stats) == files(stats)
 
 

@@ -2,7 +2,7 @@
 
 Invariant: nothing here decides scheduling. It adapts what libraries written for 0.197
 override -- `_get_invariant`/`get_invariant` (with NothingChanged), `run()`,
-`invalidated(reason)`, `cleanup()` -- onto the engine's hooks: `compute(old) ->
+`invalidated(reason)`, `cleanup()`, `inject_auto_invariants()` -- onto the engine's hooks: `compute(old) ->
 (fingerprint, extra)` for invariants (the value kept in Record.extra as ("v197", value)),
 `run_in_master()` for plain jobs.
 """
@@ -60,6 +60,23 @@ class Protocol197:
             cls.runs_in = "master"
             cls.lazy = False
             cls.compute = Protocol197._compute_via_get_invariant
+
+    def inject_auto_invariants(self) -> None:
+        """0.197's hook, called on every job before the run (and on the jobs a generating
+        job creates): add the implicit invariants (`auto_invariants()`, e.g. the job's own
+        FunctionInvariant '<id>_func') through `depends_on`. A library's override replaces
+        them with invariants of its own."""
+        for invariant in self.auto_invariants():
+            self.depends_on(invariant)
+
+    @property
+    def do_ignore_code_changes(self) -> bool:
+        """0.197's flag behind `ignore_code_changes()`: no implicit FunctionInvariant."""
+        return self._ignore_code_changes
+
+    @do_ignore_code_changes.setter
+    def do_ignore_code_changes(self, value: bool) -> None:
+        self._ignore_code_changes = bool(value)
 
     def run_in_master(self) -> None:
         check_nothing_returned(self.run())

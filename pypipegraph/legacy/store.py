@@ -16,7 +16,7 @@ import pickle
 import sys
 from typing import Any
 
-from ..errors import NothingChanged
+from ..errors import NothingChanged, PyPipeGraphError
 from ..hashing import file_stat
 from ..jobs.base import Job
 from ..jobs.invariants import (
@@ -52,42 +52,61 @@ class _Unreadable:
         return f"<unreadable {self.what}>"
 
 
+class _Refused(pickle.UnpicklingError):
+    """A class or function the data-only unpickler does not build."""
+
+
 class _DataOnly(pickle.Unpickler):
     def find_class(self, module: str, name: str):
         if (module, name) in _SAFE:
             return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"{module}.{name}")
+        raise _Refused(f"{module}.{name}")
 
 
-def read_status_file(filename: str) -> dict:
+def read_status_file(filename: str, issues: dict | None = None) -> dict:
     """job id -> stored value of a 0.197 status file (a sequence of pickled key, value).
 
     A value of a type outside plain data becomes an `_Unreadable` (compares unequal, so
-    its job reruns); a truncated file yields what was read before the damage.
+    its job reruns). As in 0.197, a value that cannot be unpickled is noted in `issues`
+    (key -> exception; the run reruns its dependants and then raises ppg.RuntimeError),
+    and a key that cannot be unpickled, or a damaged value that cannot be skipped, raises
+    PyPipeGraphError: nothing runs.
     """
     result: dict = {}
     with open(filename, "rb") as fh:
         data = fh.read()
     stream = io.BytesIO(data)
-    while stream.tell() < len(data):
+    while True:
         try:
             key = _DataOnly(stream).load()
-        except Exception:
+        except EOFError:
             break
+        except Exception as exc:  # noqa: BLE001 - any damage: the file cannot be trusted
+            raise _damaged(filename, f"a key could not be unpickled ({exc})") from None
         start = stream.tell()
         try:
             value = _DataOnly(stream).load()
-        except pickle.UnpicklingError as exc:
+        except EOFError:
+            break
+        except Exception as exc:  # noqa: BLE001 - noted, its dependants rerun
             value = _Unreadable(str(exc))
+            if not isinstance(exc, _Refused) and issues is not None:
+                issues[key] = exc
             stream.seek(start)
             if not _skip_one_pickle(stream):
-                result[key] = value
-                break
-        except Exception:
-            break
+                raise _damaged(filename, f"the value of {key!r} could not be unpickled nor "
+                                         f"skipped ({exc})") from None
         if isinstance(key, str):
             result[key] = value
     return result
+
+
+def _damaged(filename: str, what: str) -> PyPipeGraphError:
+    return PyPipeGraphError(
+        f"Could not read pypipegraph 0.197's status file {filename}: {what}. Nothing was run. "
+        "Move the file away to start without it (the jobs whose outputs exist are then judged "
+        "by this version's rules)."
+    )
 
 
 def _skip_one_pickle(stream: io.BytesIO) -> bool:
@@ -149,7 +168,8 @@ def adopt_legacy_status(graph, jobs: list, store, rebuilder) -> int:
     source = getattr(graph, "legacy_status_source", None)
     if source is None:
         return 0
-    adopted = up_to_date_197(jobs, read_status_file(source))
+    issues = graph.invariant_loading_issues
+    adopted = up_to_date_197(jobs, read_status_file(source, issues))
     n_out = rebuilder.adopt(jobs, adopted)
     print(f"pypipegraph: adopted {n_out} up-to-date job(s) and {len(adopted) - n_out} invariant(s) "
           f"and loader(s) from pypipegraph 0.197's {source} (left unchanged); the rest runs.")

@@ -3,8 +3,8 @@
 Invariant: every function here returns exactly the value 0.197 stores for the same
 input (so a 0.197 status file can be compared with the current state), and nothing
 here reads or writes our own store. Used by the 0.197-style methods libraries call
-(`FunctionInvariant._hash_function`, `_compare_new_and_old`, `MultiFileInvariant.
-calc_checksums`) and by `legacy_store` when a 0.197 project directory is adopted.
+(`FunctionInvariant._hash_function`, `_compare_new_and_old`, `get_invariant`,
+`MultiFileInvariant.calc_checksums`, `find_matching_renamed`, `get_invariant`) and by `legacy_store` when a 0.197 project directory is adopted.
 """
 
 from __future__ import annotations
@@ -140,6 +140,62 @@ def file_value_197(filename: str) -> tuple:
     """(mtime in whole seconds, size, md5) as 0.197's file invariants store."""
     st = os.stat(filename)
     return int(st.st_mtime), st.st_size, file_checksum_197(filename)
+
+
+def checksums_197(filenames: list[str], old: Any) -> list[tuple]:
+    """[(filename, mtime, size, md5)] of the files as 0.197's MultiFileInvariant stores them;
+    an md5 in `old` is reused when the file's mtime and size match."""
+    previous = {entry[0]: entry[1:] for entry in old} if old else {}
+    result = []
+    for name in filenames:
+        st = os.stat(name)
+        known = previous.get(name)
+        if known is not None and known[0] == int(st.st_mtime) and known[1] == st.st_size:
+            result.append((name, known[0], known[1], known[2]))
+        else:
+            result.append((name,) + file_value_197(name))
+    return result
+
+
+def _base_names(multi_id: str) -> list[str]:
+    """The base names of the files in a MultiFileInvariant's id, in the id's order."""
+    return [os.path.basename(name) for name in multi_id[len("_MFC_"):].split(":")]
+
+
+def renamed_checksums_197(job_id: str, filenames: list[str], all_invariant_stati: Any) -> Any:
+    """0.197's rename lookup for MultiFileInvariant `job_id`: the value stored for another one
+    over the same base names (files that moved), renamed to `filenames`; None when
+    undecidable (base names not distinct, or another one's are a subset or superset of
+    these), False when there is none."""
+    mine = {os.path.basename(name): name for name in filenames}
+    if len(mine) != len(filenames):
+        return None
+    order = [os.path.basename(name) for name in filenames]
+    others = [key for key in all_invariant_stati if key.startswith("_MFC_") and key != job_id]
+    for key in others:
+        old = all_invariant_stati[key]
+        if _base_names(key) == order and old is not False:
+            return [(mine[os.path.basename(entry[0])],) + tuple(entry[1:]) for entry in old or ()]
+    for key in others:
+        theirs = set(_base_names(key))
+        if theirs and (theirs <= set(mine) or theirs >= set(mine)):
+            return None
+    return False
+
+
+def multi_file_value_197(checksums: list[tuple], old: Any) -> list[tuple]:
+    """0.197's MultiFileInvariant value given the stored (or renamed) `old`: `checksums` when
+    `old` is None or an md5 changed; NothingChanged(checksums) when `old` is False (first
+    use) or no md5 changed."""
+    if old is None:
+        return checksums
+    if old is False:
+        raise NothingChanged(checksums)
+    before = {entry[0]: entry[3] for entry in old}
+    for name, _mtime, _size, md5 in checksums:
+        if name not in before or not checksums_equal(before[name], md5):
+            return checksums
+    raise NothingChanged(checksums)
 
 
 def checksums_equal(a: Any, b: Any) -> bool:

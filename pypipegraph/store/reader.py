@@ -114,6 +114,10 @@ class StoreReader:
         """Whether the store has table `name` (stores of earlier versions lack some)."""
         return bool(self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
 
+    def ran_before(self, job_id: str) -> bool:
+        """Whether the store remembers a run of `job_id` (as History.ran_before)."""
+        return bool(self._query("SELECT 1 FROM job_runs WHERE job_id = ? LIMIT 1", (store_key(job_id),)))
+
     def failures(self) -> dict[str, str]:
         """{job id: "failed" or "killed"} of jobs whose last run did not finish (and that
         `ppg forget` did not reset since)."""

@@ -140,6 +140,19 @@ def _open(sealed: Sealed) -> Any:
         return Unverified(f"it could not be unpickled ({type(exc).__name__}: {exc})")
 
 
+def is_plain(value: Any) -> bool:
+    """Whether `value` is plain data (kept as such, never pickled): None, bool, int, float,
+    str, bytes, and tuples, lists, dicts, sets and frozensets of them, exactly those types."""
+    kind = type(value)
+    if kind in _NATIVE or kind is int:
+        return True
+    if kind is tuple or kind is list or kind is set or kind is frozenset:
+        return all(map(is_plain, value))
+    if kind is dict:
+        return all(is_plain(key) and is_plain(item) for key, item in value.items())
+    return False
+
+
 def unverified_in(value: Any) -> str | None:
     """Why a value in `value` could not be verified (the first one), else None."""
     kind = type(value)

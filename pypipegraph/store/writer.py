@@ -335,6 +335,17 @@ class History:
             del self.memory[job_id]
             self._pending_memory[job_id] = None
 
+    def ran_before(self, job_id: str) -> bool:
+        """Whether the store remembers a run of `job_id` (the rows of its last KEEP_RUNS runs)."""
+        if self._conn is None:
+            return False
+        try:
+            row = self._conn.execute("SELECT 1 FROM job_runs WHERE job_id = ? LIMIT 1",
+                                     (store_key(job_id),)).fetchone()
+        except sqlite3.Error:
+            return False
+        return row is not None
+
     def forget_failure(self, job_id: str) -> bool:
         """Drop the mark of a job whose last run failed (`ppg forget --state failed`)."""
         if job_id not in self._failures:
