@@ -196,8 +196,7 @@ class Rebuilder:
                 return False
         if self.failures().get(job.job_id):
             return False
-        ran_before = getattr(self.store, "ran_before", None)
-        return ran_before is None or not ran_before(job.job_id)
+        return not self.store.ran_before(job.job_id)
 
     def _record_as_done(self, job, now: float) -> Record:
         """Record output job `job` as up to date with its outputs on disk now (unless read-only)."""
@@ -225,9 +224,11 @@ class Rebuilder:
         invalidated ..."), once per reason; one that leaves a job that is not done without
         `was_invalidated` breaks 0.197's contract (JobContractError, ending the run before
         the job runs). Nothing is called when explaining (read-only)."""
-        if self.read_only or (job in self.invalidated and not again):
+        if job in self.invalidated and not again:
             return
-        self.invalidated.add(job)
+        self.invalidated.add(job)  # also when explaining: what is invalidated decides what is done
+        if self.read_only:
+            return
         if job.overrides_invalidated:
             job.invalidated(reason)
             if reason == "not done" and not job.was_invalidated:

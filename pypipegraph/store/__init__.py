@@ -25,6 +25,8 @@ class RecordReader(Protocol):
 
     def failures(self) -> dict[str, str]: ...
 
+    def ran_before(self, key: str) -> bool: ...  # a run of it is kept (`ppg forget` clears it)
+
 
 @runtime_checkable
 class RecordStore(RecordReader, Protocol):

@@ -49,6 +49,9 @@ class MemoryStore:
     def failures(self) -> dict:
         return self._failures
 
+    def ran_before(self, key) -> bool:
+        return False  # no runs are kept here
+
 
 class _Handle:
     __slots__ = ("job_index", "started", "pid", "finish")
