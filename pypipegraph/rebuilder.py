@@ -121,6 +121,7 @@ class Rebuilder:
         self.states: dict = {}  # invariant -> the state (Record.extra) computed in this run
         self.explaining = False  # `explain`: reasons also in words without ids (Decision.general)
         self.ran: set = set()  # jobs recorded as run in this run
+        self._before: list = []  # [when the previous run began], once asked
 
     def has_records(self) -> bool:
         """Whether the store knows any job (an empty store knows no runtimes)."""
@@ -185,18 +186,29 @@ class Rebuilder:
         """0.197's rule for an output job the store has no record of: done when its outputs
         exist (not empty unless `empty_ok`), no upstream invariant is new or changed and no
         upstream job ran or must run (it is not invalidated), and the store does not remember
-        it failing or running (`ppg forget` makes a job run again)."""
+        it failing or running (`ppg forget` makes a job run again). Unlike 0.197, outputs
+        written since an earlier run of the engine began do not count: they may be the
+        partial output of a job whose run was killed (kill -9) before it was recorded."""
         if job.always_runs or job in self.invalidated or not job.output_names():
             return False
         ran = self.ran
         if any(up in ran for up in job.prerequisites):
             return False
+        before = self._previous_run_started()
         for name in job.output_names():
-            if job.output_complaint(name, file_stat(name)) is not None:
+            stat = file_stat(name)
+            if job.output_complaint(name, stat) is not None:
                 return False
+            if before is not None and stat[0] >= before * 1e9:
+                return False  # written since an earlier run began: perhaps by a job that run never finished
         if self.failures().get(job.job_id):
             return False
         return not self.store.ran_before(job.job_id)
+
+    def _previous_run_started(self) -> float | None:
+        if not self._before:
+            self._before.append(self.store.previous_run_started())
+        return self._before[0]
 
     def _record_as_done(self, job, now: float) -> Record:
         """Record output job `job` as up to date with its outputs on disk now (unless read-only)."""

@@ -27,6 +27,8 @@ class RecordReader(Protocol):
 
     def ran_before(self, key: str) -> bool: ...  # a run of it is kept (`ppg forget` clears it)
 
+    def previous_run_started(self) -> float | None: ...  # the latest earlier run's start
+
 
 @runtime_checkable
 class RecordStore(RecordReader, Protocol):

@@ -114,6 +114,11 @@ class StoreReader:
         """Whether the store has table `name` (stores of earlier versions lack some)."""
         return bool(self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
 
+    def previous_run_started(self) -> float | None:
+        """When the latest run kept started (None: none ran yet)."""
+        rows = self._query("SELECT max(started) FROM runs")
+        return rows[0][0] if rows else None
+
     def ran_before(self, job_id: str) -> bool:
         """Whether the store remembers a run of `job_id` (as History.ran_before)."""
         return bool(self._query("SELECT 1 FROM job_runs WHERE job_id = ? LIMIT 1", (store_key(job_id),)))

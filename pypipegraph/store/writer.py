@@ -335,6 +335,17 @@ class History:
             del self.memory[job_id]
             self._pending_memory[job_id] = None
 
+    def previous_run_started(self) -> float | None:
+        """When the latest run before this one started (None: this is the first)."""
+        if self._conn is None:
+            return None
+        try:
+            row = self._conn.execute("SELECT max(started) FROM runs WHERE run_id < ?",
+                                     (self.run_id if self.run_id is not None else 1 << 62,)).fetchone()
+        except sqlite3.Error:
+            return None
+        return row[0] if row else None
+
     def ran_before(self, job_id: str) -> bool:
         """Whether the store remembers a run of `job_id` (the rows of its last KEEP_RUNS runs)."""
         if self._conn is None:

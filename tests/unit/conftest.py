@@ -52,6 +52,9 @@ class MemoryStore:
     def ran_before(self, key) -> bool:
         return False  # no runs are kept here
 
+    def previous_run_started(self) -> None:
+        return None
+
 
 class _Handle:
     __slots__ = ("job_index", "started", "pid", "finish")
