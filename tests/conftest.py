@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,12 @@ def read(filename) -> str:
 def runs(filename) -> int:
     """How many times a counting job ran (one character per run)."""
     return len(Path(filename).read_text()) if os.path.exists(filename) else 0
+
+
+def read_pid(filename, timeout: float = 60) -> int:
+    """The pid a job wrote to `filename`, waiting for it: the file exists before its content."""
+    deadline = time.monotonic() + timeout
+    while not (os.path.exists(filename) and Path(filename).read_text().strip()):
+        assert time.monotonic() < deadline, f"no pid in {filename} after {timeout} s"
+        time.sleep(0.01)
+    return int(Path(filename).read_text())

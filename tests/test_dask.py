@@ -522,7 +522,7 @@ def test_resource_use_and_state_come_back_from_dask_workers(ppg_dir):
         Path(of).write_text(str(total))
 
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, resources={"cores": 1},
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
         ppg.new_pipegraph(resource_coordinator=ppg.DaskCoordinator(client), quiet=True, dump_graph=False)
         ppg.FileGeneratingJob("out/busy", busy)
         ppg.run_pipegraph()

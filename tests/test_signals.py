@@ -31,6 +31,8 @@ from test_top import headless, runtime_dir  # noqa: F401 - fixtures
 
 from pypipegraph.plumbing.host import pid_alive
 
+from conftest import read_pid
+
 TIMEOUT = 60
 
 
@@ -49,7 +51,7 @@ def test_a_signal_ends_the_run_as_ctrl_c_does(headless, signum):  # noqa: F811 -
     wait_for_files("started/0", "started/1")
     release("0")  # job 0 finishes and is recorded; job 2 takes its core
     wait_for_files("started/2")
-    workers = [int(Path(f"started/{i}").read_text()) for i in (1, 2)]
+    workers = [read_pid(f"started/{i}") for i in (1, 2)]
     os.kill(proc.pid, signum)
     assert proc.wait(timeout=TIMEOUT) == 128 + signum
     output = Path("run.out").read_text()
@@ -67,14 +69,6 @@ def test_a_signal_ends_the_run_as_ctrl_c_does(headless, signum):  # noqa: F811 -
     assert [runs(i) for i in range(3)] == [1, 2, 2]
 
 
-
-def started_pid() -> int:
-    """The pid the job wrote to `started` (waited for: the file appears before its content)."""
-    deadline = time.monotonic() + TIMEOUT
-    while not Path("started").read_text().strip():
-        assert time.monotonic() < deadline, "the job never wrote its pid"
-        time.sleep(0.01)
-    return int(Path("started").read_text())
 
 
 def test_a_signal_the_script_ignores_stays_ignored(headless):  # noqa: F811 - the fixture
@@ -129,7 +123,7 @@ def test_sigterm_on_a_submit_run_kills_the_batch_job_and_leaves_no_files(tmp_pat
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         wait_for_files("started")
-        job = started_pid()
+        job = read_pid("started")
         os.kill(proc.pid, signal.SIGTERM)
         assert proc.wait(timeout=TIMEOUT) == 143, Path("run.out").read_text()
     finally:
@@ -151,7 +145,7 @@ def test_the_files_of_a_submit_run_killed_by_sigkill_are_removed_by_the_next_run
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         wait_for_files("started")
-        job = started_pid()
+        job = read_pid("started")
         os.kill(proc.pid, signal.SIGKILL)  # cannot be caught: its directory stays behind
         proc.wait(timeout=TIMEOUT)
         os.killpg(os.getpgid(job), signal.SIGKILL)
@@ -174,7 +168,7 @@ def test_a_closed_terminal_ends_the_run_as_sighup_does(terminal):  # noqa: F811 
     wait_for_files("started/0", "started/1")
     release("0")
     wait_for_files("started/2")
-    workers = [int(Path(f"started/{i}").read_text()) for i in (1, 2)]
+    workers = [read_pid(f"started/{i}") for i in (1, 2)]
     os.close(term.fd)  # hang up
     deadline = time.time() + TIMEOUT
     while not (pid_status := os.waitpid(term.pid, os.WNOHANG))[0]:

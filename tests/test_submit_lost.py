@@ -16,7 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
+from test_command_jobs import alive
 from test_console import child_env, wait_for_files
+
+from conftest import read_pid
 
 TIMEOUT = 60
 
@@ -114,7 +117,7 @@ def ended(proc: subprocess.Popen) -> str:
 def test_a_batch_job_killed_from_outside_fails_once_its_process_is_gone(pipeline):
     proc = pipeline(cores=2)  # the default lost_after (5 minutes) is far longer than the test may wait
     wait_for_files("started")
-    pid = int(Path("started").read_text())
+    pid = read_pid("started")
     os.killpg(os.getpgid(pid), signal.SIGKILL)  # scancel: the job script and everything in it
     lost, fine = ended(proc).splitlines()
     assert "on this host is gone" in lost and f"its process {pid}" in lost
@@ -127,7 +130,7 @@ def test_a_batch_job_killed_from_outside_fails_once_its_process_is_gone(pipeline
 def test_a_frozen_batch_job_fails_once_its_heartbeat_stops(pipeline):
     proc = pipeline(cores=2, lost_after=2)
     wait_for_files("started")
-    pid = int(Path("started").read_text())
+    pid = read_pid("started")
     group = os.getpgid(pid)
     groups.append(group)
     os.killpg(group, signal.SIGSTOP)  # a node that stopped answering: nothing in the job runs
@@ -136,7 +139,7 @@ def test_a_frozen_batch_job_fails_once_its_heartbeat_stops(pipeline):
     assert fine == "None"
     Path("release").write_text("")
     os.killpg(group, signal.SIGCONT)  # thawed, the job must not write its output any more:
-    assert not os.path.exists(f"/proc/{pid}") or Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] == "Z"
+    assert not alive(pid)
     assert not Path("out/lost").exists()
 
 
