@@ -22,7 +22,7 @@ from ..plumbing.safe_files import shown
 from ..store.format import record_is_invariant
 from ..store.writer import History
 from . import CommandError
-from .status import latest_graph, lock_holder, open_reader
+from .tables import latest_graph, lock_holder, open_reader
 
 
 def add_parser(subparsers):

@@ -11,7 +11,7 @@ runs.
 from __future__ import annotations
 
 from ..plumbing.safe_files import shown
-from .status import date, duration, open_reader, require_known, size, table
+from .tables import date, duration, open_reader, require_known, size, table
 
 
 def add_parser(subparsers):

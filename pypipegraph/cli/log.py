@@ -22,7 +22,7 @@ from ..paths import LOG_DIR, job_log_dir
 from ..plumbing.child_process import read_tail
 from ..plumbing.safe_files import shown
 from . import CommandError
-from .status import date, open_reader, require_known
+from .tables import date, open_reader, require_known
 
 SHOWN_BYTES = 64 << 10  # of each streamed file
 

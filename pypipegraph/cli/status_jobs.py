@@ -18,7 +18,7 @@ import json
 
 from ..store.reader import StoreReader
 from . import CommandError
-from .status import date, duration, is_invariant, latest_graph, selected, size, table
+from .tables import date, duration, is_invariant, latest_graph, selected, size, table
 
 FIELDS = ("job", "rule", "last", "runtime", "cpu", "rss", "host", "finished", "run", "state", "error")
 SORTS = {"job": ("job", False), "runtime": ("runtime", True), "cpu": ("cpu", True), "rss": ("rss", True),

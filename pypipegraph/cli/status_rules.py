@@ -17,7 +17,7 @@ import fnmatch
 
 from ..store.reader import StoreReader
 from ..views.control import ControlError, ask
-from .status import duration, latest_graph, lock_holder, size, table
+from .tables import duration, latest_graph, lock_holder, size, table
 
 
 def live_rules(store: str) -> dict[str, dict] | None:

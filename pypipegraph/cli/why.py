@@ -21,7 +21,7 @@ from ..plan import ScriptError, explain, load_script
 from ..plumbing.safe_files import shown
 from ..store.reader import StoreReader
 from . import CommandError
-from .status import duration
+from .tables import duration
 
 DEFAULT_SCRIPT = "pipeline.py"
 MAX_DIFFS = 3  # distinct diffs shown per group of jobs
