@@ -146,8 +146,9 @@ def test_a_frozen_batch_job_fails_once_its_heartbeat_stops(pipeline):
 def queued_job() -> str | None:
     """The cluster id of the job that waits in the stand-in's queue, once it is there."""
     for path in Path("queue").iterdir():
-        script = Path(path.read_text().strip())
-        if script.exists() and "'out/queued'" in script.read_text():
+        name = path.read_text().strip()  # empty while the stand-in is still writing it
+        script = Path(name)
+        if name and script.is_file() and "'out/queued'" in script.read_text():
             return path.name
     return None
 
