@@ -272,20 +272,8 @@ def _globals_fingerprint(func, code: types.CodeType, seen: set) -> int:
         return cached
     outer_cycle = _cycle_met[0]
     _cycle_met[0] = False
-    parts = []
-    names = _global_names(code)
-    for name in names:
-        if name not in module_globals:
-            continue
-        value = module_globals[name]
-        if isinstance(value, types.ModuleType) and is_user_module(value.__name__):
-            # `helpers.describe(...)`: the attribute names are among the code's names too
-            attributes = vars(value)
-            for attribute in names:
-                if attribute in attributes:
-                    parts.append((f"{name}.{attribute}", _global_value(attributes[attribute], seen, code)))
-            continue
-        parts.append((name, _global_value(value, seen, code)))
+    parts = [(name if module is None else f"{name}.{attribute}", _global_value(value, seen, code))
+             for name, module, attribute, value in _globals_read(code, module_globals)]
     result = combine(parts) if parts else 0
     cycle = _cycle_met[0]
     if not cycle:
@@ -441,13 +429,10 @@ def function_dependencies(func: Callable) -> tuple[dict, dict]:
     return cached
 
 
-def _collect_dependencies(func, found: dict, texts: dict, seen: set) -> None:
-    code = getattr(func, "__code__", None)
-    module_globals = getattr(func, "__globals__", None)
-    if code is None or not module_globals or code in seen:
-        return
-    seen.add(code)
-    module_name = module_globals.get("__name__", "?")
+def _globals_read(code, module_globals: dict):
+    """(name, module or None, attribute, value) of each global `code` reads: a value by its
+    name, or, for a user module (`helpers.describe(...)`), each of its attributes among the
+    code's names. The one walk both the fingerprint and the named dependencies follow."""
     names = _global_names(code)
     for name in names:
         if name not in module_globals:
@@ -457,9 +442,21 @@ def _collect_dependencies(func, found: dict, texts: dict, seen: set) -> None:
             attributes = vars(value)
             for attribute in names:
                 if attribute in attributes:
-                    _note_dependency(f"{value.__name__}.{attribute}", attributes[attribute], found, texts, seen)
+                    yield name, value, attribute, attributes[attribute]
             continue
-        _note_dependency(f"{module_name}.{name}", value, found, texts, seen)
+        yield name, None, None, value
+
+
+def _collect_dependencies(func, found: dict, texts: dict, seen: set) -> None:
+    code = getattr(func, "__code__", None)
+    module_globals = getattr(func, "__globals__", None)
+    if code is None or not module_globals or code in seen:
+        return
+    seen.add(code)
+    module_name = module_globals.get("__name__", "?")
+    for name, module, attribute, value in _globals_read(code, module_globals):
+        qualified = f"{module_name}.{name}" if module is None else f"{module.__name__}.{attribute}"
+        _note_dependency(qualified, value, found, texts, seen)
     for helper in _closure_functions(func):
         _note_dependency(f"{helper.__module__}.{helper.__qualname__}", helper, found, texts, seen)
 
