@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -125,3 +127,37 @@ def read_pid(filename, timeout: float = 60) -> int:
         assert time.monotonic() < deadline, f"no pid in {filename} after {timeout} s"
         time.sleep(0.01)
     return int(Path(filename).read_text())
+
+
+class Background:
+    """Scripts a test starts with no terminal (stdin /dev/null, output to a log file, a
+    session of their own); whatever still runs when the test ends is killed."""
+
+    def __init__(self) -> None:
+        self.started: list[subprocess.Popen] = []
+
+    def start(self, env: dict, script: str = "pipeline.py", log: str | None = "run.out") -> subprocess.Popen:
+        """Start `script` with `env`; its output goes to `log` (None: nowhere)."""
+        out = open(log, "w") if log else subprocess.DEVNULL
+        try:
+            proc = subprocess.Popen([sys.executable, script], env=env, stdin=subprocess.DEVNULL,
+                                    stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        finally:
+            if log:
+                out.close()
+        self.started.append(proc)
+        return proc
+
+    def stop(self) -> None:
+        for proc in self.started:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture
+def background():
+    """Start scripts in the background (`background.start(env)`); killed after the test."""
+    procs = Background()
+    yield procs
+    procs.stop()

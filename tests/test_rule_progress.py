@@ -56,7 +56,7 @@ PIPELINE = textwrap.dedent(
 
 
 @pytest.fixture
-def pipeline(tmp_path, tmp_path_factory, monkeypatch):
+def pipeline(tmp_path, tmp_path_factory, monkeypatch, background):
     runtime = tmp_path_factory.mktemp("runtime")
     runtime.chmod(0o700)
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
@@ -64,21 +64,11 @@ def pipeline(tmp_path, tmp_path_factory, monkeypatch):
     for name in ("out", "started"):
         Path(name).mkdir()
     Path("pipeline.py").write_text(PIPELINE.format(root=ROOT))
-    started = []
 
     def start(**env: str) -> subprocess.Popen:
-        environment = {**os.environ, "PYTHONPATH": ROOT, **env}
-        with open("run.out", "w") as log:
-            proc = subprocess.Popen([sys.executable, "pipeline.py"], env=environment, stdin=subprocess.DEVNULL,
-                                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        started.append(proc)
-        return proc
+        return background.start({**os.environ, "PYTHONPATH": ROOT, **env})
 
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    return start
 
 
 def ppg(*argv: str) -> str:

@@ -112,46 +112,35 @@ echo "Submitted batch job $$"
 """
 
 
-def test_sigterm_on_a_submit_run_kills_the_batch_job_and_leaves_no_files(tmp_path, monkeypatch):
+def test_sigterm_on_a_submit_run_kills_the_batch_job_and_leaves_no_files(tmp_path, monkeypatch, background):
     monkeypatch.chdir(tmp_path)
     Path("out").mkdir()
     Path("pipeline.py").write_text(SUBMIT_PIPELINE)
     Path("mini_sbatch").write_text(MINI_SBATCH)
     Path("mini_sbatch").chmod(0o755)
-    with open("run.out", "w") as log:
-        proc = subprocess.Popen([sys.executable, "pipeline.py"], env=child_env(), stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        wait_for_files("started")
-        job = read_pid("started")
-        os.kill(proc.pid, signal.SIGTERM)
-        assert proc.wait(timeout=TIMEOUT) == 143, Path("run.out").read_text()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    proc = background.start(child_env())
+    wait_for_files("started")
+    job = read_pid("started")
+    os.kill(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=TIMEOUT) == 143, Path("run.out").read_text()
     assert gone(job)  # the batch job's Python was killed, not left to finish
     assert not Path("out/a").exists()
     assert not Path(".pypipegraph_submit").exists()
     assert "The run was ended by SIGTERM" in Path("run.out").read_text()
 
 
-def test_the_files_of_a_submit_run_killed_by_sigkill_are_removed_by_the_next_run(tmp_path, monkeypatch):
+def test_the_files_of_a_submit_run_killed_by_sigkill_are_removed_by_the_next_run(tmp_path, monkeypatch, background):
     monkeypatch.chdir(tmp_path)
     Path("out").mkdir()
     Path("pipeline.py").write_text(SUBMIT_PIPELINE)
     Path("mini_sbatch").write_text(MINI_SBATCH)
     Path("mini_sbatch").chmod(0o755)
-    proc = subprocess.Popen([sys.executable, "pipeline.py"], env=child_env(), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        wait_for_files("started")
-        job = read_pid("started")
-        os.kill(proc.pid, signal.SIGKILL)  # cannot be caught: its directory stays behind
-        proc.wait(timeout=TIMEOUT)
-        os.killpg(os.getpgid(job), signal.SIGKILL)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    proc = background.start(child_env(), log=None)
+    wait_for_files("started")
+    job = read_pid("started")
+    os.kill(proc.pid, signal.SIGKILL)  # cannot be caught: its directory stays behind
+    proc.wait(timeout=TIMEOUT)
+    os.killpg(os.getpgid(job), signal.SIGKILL)
     assert len(list(Path(".pypipegraph_submit").iterdir())) == 1
     Path("release").write_text("")
     done = subprocess.run([sys.executable, "pipeline.py"], env=child_env(), stdin=subprocess.DEVNULL,

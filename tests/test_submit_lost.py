@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -68,7 +67,7 @@ exit 0
 
 
 @pytest.fixture
-def pipeline(tmp_path, monkeypatch):
+def pipeline(tmp_path, monkeypatch, background):
     """Start the pipeline with the SubmitCoordinator options given; the process is killed
     (with every batch job left) after the test."""
     monkeypatch.chdir(tmp_path)
@@ -78,22 +77,13 @@ def pipeline(tmp_path, monkeypatch):
     for name, text in (("mini_sbatch", MINI_SBATCH), ("mini_squeue", MINI_SQUEUE)):
         Path(name).write_text(text)
         Path(name).chmod(0o755)
-    started = []
 
     def start(**options) -> subprocess.Popen:
         options.setdefault("submit", "./mini_sbatch -J {name} {script}")
-        with open("run.out", "w") as log:
-            proc = subprocess.Popen([sys.executable, "pipeline.py"], env=child_env(OPTIONS=repr(options)),
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
-        started.append(proc)
-        return proc
+        return background.start(child_env(OPTIONS=repr(options)))
 
     yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    background.stop()
     for group in groups:
         try:
             os.killpg(group, signal.SIGKILL)

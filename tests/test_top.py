@@ -42,25 +42,14 @@ def runtime_dir(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture
-def headless(request, runtime_dir):
+def headless(request, runtime_dir, background):
     """In test_console's work directory (the pipeline, its folders), start the pipeline with no terminal at all: stdin /dev/null, output to a file."""
     request.getfixturevalue("workdir")
-    started = []
 
     def start(**env: str) -> subprocess.Popen:
-        log = open("run.out", "w")
-        environment = child_env(XDG_RUNTIME_DIR=str(runtime_dir), **env)
-        proc = subprocess.Popen([sys.executable, "pipeline.py"], env=environment, stdin=subprocess.DEVNULL,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
-        started.append(proc)
-        return proc
+        return background.start(child_env(XDG_RUNTIME_DIR=str(runtime_dir), **env))
 
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    return start
 
 
 def ppg(*args: str, check: bool = True) -> subprocess.CompletedProcess:
