@@ -15,7 +15,7 @@ import shlex
 import sys
 
 from ..targets import TARGETS_ENV
-from .why import script_argument
+from .why import add_script_arguments, script_argument
 
 
 def add_parser(subparsers):
@@ -23,11 +23,7 @@ def add_parser(subparsers):
         "run", help="run the pipeline, or only what some targets need",
         description="Run the pipeline script; with targets (job ids, output files or glob "
         "patterns), only those jobs and what they depend on run, the rest is left as it is.")
-    parser.add_argument("script", nargs="?", default=None,
-                        help="the pipeline script (default: pipeline.py when there is one)")
-    parser.add_argument("patterns", nargs="*", metavar="TARGET",
-                        help="job ids, output files or glob patterns (quote them: 'out/s001*')")
-    parser.add_argument("--args", nargs="*", default=[], help="arguments passed to the script")
+    add_script_arguments(parser, "job ids, output files or glob patterns (quote them: 'out/s001*')")
     return parser
 
 

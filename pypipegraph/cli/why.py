@@ -27,17 +27,22 @@ DEFAULT_SCRIPT = "pipeline.py"
 MAX_DIFFS = 3  # distinct diffs shown per group of jobs
 
 
+def add_script_arguments(parser, patterns_help: str) -> None:
+    """The arguments of the commands that run the script: the script, job patterns, --args."""
+    parser.add_argument("script", nargs="?", default=None,
+                        help=f"the pipeline script (default: {DEFAULT_SCRIPT} when there is one)")
+    parser.add_argument("patterns", nargs="*", metavar="TARGET", help=patterns_help)
+    parser.add_argument("--args", nargs="*", default=[], help="arguments passed to the script")
+
+
 def add_parser(subparsers):
     parser = subparsers.add_parser(
         "why", help="dry run: what would run, and why",
         description="Run the script up to run_pipegraph() (nothing runs) and say which jobs the "
         "next run would run and why, grouped by rule and reason.")
-    parser.add_argument("script", nargs="?", default=None,
-                        help=f"the pipeline script (default: {DEFAULT_SCRIPT} when there is one)")
-    parser.add_argument("patterns", nargs="*", help="only jobs whose id matches one of these globs")
+    add_script_arguments(parser, "only jobs whose id matches one of these globs")
     parser.add_argument("--jobs", action="store_true", help="list the jobs one by one, not grouped")
     parser.add_argument("--all", action="store_true", help="also list invariants and up-to-date jobs")
-    parser.add_argument("--args", nargs="*", default=[], help="arguments passed to the script")
     return parser
 
 
