@@ -16,7 +16,7 @@ from .store.run_graph import snapshot
 
 class OutcomeFields(Listener):
     """The one writer of what a user reads off a job after the run: run_reasons, was_run,
-    failed, exception, error_reason, stdout, stderr, start_time, stop_time, was_cleaned_up."""
+    was_loaded, failed, exception, error_reason, stdout, stderr, start_time, stop_time, was_cleaned_up."""
 
     def on_job_ready(self, job, reasons) -> None:
         job.run_reasons = tuple(reasons)
@@ -25,7 +25,10 @@ class OutcomeFields(Listener):
         job.was_cleaned_up = True
 
     def on_job_finished(self, job, attempt: Attempt) -> None:
-        job.was_run = True
+        if job.loads:
+            job.was_loaded = True  # as in 0.197, a loader's was_run stays False
+        else:
+            job.was_run = True
         _copy_attempt(job, attempt)
 
     def on_job_failed(self, job, failure: Failure) -> None:

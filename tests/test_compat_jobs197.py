@@ -403,3 +403,33 @@ emit("two trivial jobs overlap", a.start_time < b.stop_time and b.start_time < a
     ours = assert_same(tmp_path, script)
     assert ours[0][-1] == ["two trivial jobs overlap", True]
 
+
+
+def test_outcome_flags_ids_and_questions_of_each_kind_of_job(tmp_path):
+    """was_run / was_loaded, 0.197's is_loadable, runs_in_worker, modifies_jobgraph and
+    is_done, and the graph's job ids, before and after a cold run and a no-op rerun."""
+    script = '''
+new_graph()
+class O:
+    pass
+o, store = O(), {}
+load = ppg.DataLoadingJob("load", lambda: store.update(x=1))
+attr = ppg.AttributeLoadingJob("attr", o, "y", lambda: 5)
+gen = ppg.JobGeneratingJob("gen", lambda: None)
+def write(of):
+    open(of, "w").write("%s %s" % (store["x"], o.y))
+out = ppg.FileGeneratingJob("out/a", write).depends_on(load, attr)
+param = ppg.ParameterInvariant("param", 1)
+out.depends_on(param)
+kinds = [load, attr, gen, out, param, ppg.FinalJob("final", lambda: None)]
+def state():
+    return {j.job_id: [bool(j.was_run), bool(getattr(j, "was_loaded", False)), j.is_loadable(),
+                       j.runs_in_worker(), j.modifies_jobgraph(), bool(j.is_done())] for j in kinds}
+emit("before", state())
+run()
+emit("after", state())
+emit("ids", sorted(ppg.util.global_pipegraph.jobs))
+'''
+    ours = assert_same(tmp_path, script, steps=2)
+    assert ours[0][-2][1]["load"][:2] == [False, True]  # a loader was loaded, not run
+    assert ours[0][-2][1]["PIparam"][0] is True  # invariants count as run once checked

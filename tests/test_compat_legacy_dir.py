@@ -149,3 +149,39 @@ def test_no_status_file_nothing_adopted(new_pipegraph):
     ppg.FileGeneratingJob("out/a", lambda of: open(of, "w").write("a"))
     ppg.run_pipegraph()
     assert ppg.util.global_pipegraph.jobs["out/a"].was_run
+
+
+PLOT_SCRIPT = '''
+import pypipegraph as ppg
+ppg.new_pipegraph(ppg.resource_coordinators.LocalSystem(2, interactive=False), quiet=True, dump_graph=False)
+
+def calc():
+    import pandas as pd
+    return pd.DataFrame({"x": [1, 2, 3], "y": [2, 4, 6]})
+
+def plot(df):
+    import plotnine as p9
+    return p9.ggplot(df) + p9.aes("x", "y") + p9.geom_point()
+
+job = ppg.PlotJob("out/plot.png", calc, plot, render_args={"width": 3, "height": 2, "dpi": 50})
+job.add_fiddle(lambda p: p)
+ppg.run_pipegraph()
+g = ppg.util.global_pipegraph
+print("RAN", sorted(j.job_id for j in g.jobs.values() if j.was_run and isinstance(j, ppg.FileGeneratingJob)))
+'''
+
+
+def test_plots_computed_by_0197_are_adopted(tmp_path):
+    reference = reference_python()
+    if reference is None:
+        pytest.skip("pypipegraph 0.197 not installed")
+    for python in (reference, sys.executable):
+        if subprocess.run([python, "-c", "import pandas, plotnine"], capture_output=True).returncode:
+            pytest.skip("pandas/plotnine missing")
+    project = tmp_path / "project"
+    (project / "out").mkdir(parents=True)
+    (project / "script.py").write_text(PLOT_SCRIPT)
+    assert "out/plot.png" in run(reference, project)
+    before = stamps(project)
+    assert run(sys.executable, project) == []
+    assert stamps(project) == before

@@ -188,7 +188,7 @@ def test_generator_sees_loaded_data(new_pipegraph):
     loader = ppg.DataLoadingJob("load", load)
     ppg.JobGeneratingJob("gen", generate).depends_on(loader)
     ppg.run()
-    assert loader.was_run
+    assert loader.was_loaded
     assert read("out/p") == "p" and read("out/q") == "q"
 
 
@@ -272,18 +272,18 @@ def test_generated_job_depends_on_existing_loader(new_pipegraph):
 
     loader, gen = build()
     ppg.run()
-    assert loader.was_run
+    assert loader.was_loaded
     assert read("out/g") == "loaded"
     new_pipegraph.new_pipegraph()
     loader, gen = build()
     ppg.run()
-    assert not loader.was_run
+    assert not loader.was_loaded
     assert runs("out/load.count") == 1 and runs("out/g.count") == 1
     os.unlink("out/g")
     new_pipegraph.new_pipegraph()
     loader, gen = build()
     ppg.run()
-    assert loader.was_run and read("out/g") == "loaded"
+    assert loader.was_loaded and read("out/g") == "loaded"
 
 
 def test_generated_lazy_jobs(new_pipegraph):

@@ -68,7 +68,7 @@ def test_data_loading_job_data_visible_to_worker(new_pipegraph):
     loader, job_a = loader_chain("hello")
     ppg.run()
     assert read("out/a") == "hello"
-    assert loader.was_run and job_a.was_run
+    assert loader.was_loaded and job_a.was_run
     assert runs("out/load.count") == 1
 
 
@@ -101,7 +101,7 @@ def test_attribute_loading_job_sets_attribute_for_dependants(new_pipegraph):
     ppg.FileGeneratingJob("out/a", write).depends_on(load)
     ppg.run()
     assert read("out/a") == "[1, 2, 3]"
-    assert load.was_run
+    assert load.was_loaded
 
 
 def test_loader_without_dependants_does_not_run(new_pipegraph):
@@ -110,7 +110,7 @@ def test_loader_without_dependants_does_not_run(new_pipegraph):
     other = ppg.FileGeneratingJob("out/other", lambda of: Path(of).write_text("o") and None)
     ppg.run()
     assert other.was_run
-    assert not load.was_run
+    assert not load.was_loaded
     assert runs("out/load.count") == 0
     assert not hasattr(holder, "data")
 
@@ -122,7 +122,7 @@ def test_loader_not_run_on_noop_rerun(new_pipegraph):
         new_pipegraph.new_pipegraph()
         loader, job_a = loader_chain()
         ppg.run()
-        assert not loader.was_run and not job_a.was_run
+        assert not loader.was_loaded and not job_a.was_run
     assert runs("out/load.count") == 1
     assert runs("out/a.count") == 1
 
@@ -134,7 +134,7 @@ def test_loader_runs_when_dependant_output_missing(new_pipegraph):
     new_pipegraph.new_pipegraph()
     loader, job_a = loader_chain()
     ppg.run()
-    assert loader.was_run and job_a.was_run
+    assert loader.was_loaded and job_a.was_run
     assert read("out/a") == "hello"
     assert runs("out/load.count") == 2
 
@@ -159,7 +159,7 @@ def test_unchanged_loader_does_not_rerun_other_dependants(new_pipegraph):
     new_pipegraph.new_pipegraph()
     loader, job_a, job_b = build()
     ppg.run()
-    assert loader.was_run and job_a.was_run
+    assert loader.was_loaded and job_a.was_run
     assert not job_b.was_run
     assert runs("out/b.count") == 1
     assert read("out/b") == "hello!"
@@ -178,7 +178,7 @@ def test_loader_function_change_reruns_dependant(new_pipegraph):
     new_pipegraph.new_pipegraph()
     loader, job_a = loader_chain(store=store, loader_func=load_differently)
     ppg.run()
-    assert loader.was_run and job_a.was_run
+    assert loader.was_loaded and job_a.was_run
     assert read("out/a") == "changed"
     assert runs("out/a.count") == 2
 
@@ -206,13 +206,13 @@ def test_loader_file_invariant_change_reruns_dependant(new_pipegraph):
     new_pipegraph.new_pipegraph()
     loader, job_a = build()
     ppg.run()
-    assert not loader.was_run and not job_a.was_run
+    assert not loader.was_loaded and not job_a.was_run
 
     Path("in.txt").write_text("two")
     new_pipegraph.new_pipegraph()
     loader, job_a = build()
     ppg.run()
-    assert loader.was_run and job_a.was_run
+    assert loader.was_loaded and job_a.was_run
     assert read("out/a") == "two"
     assert (runs("out/load.count"), runs("out/a.count")) == (2, 2)
 
@@ -315,12 +315,12 @@ def test_chained_loaders_run_all_or_none(new_pipegraph):
     new_pipegraph.new_pipegraph()
     l1, l2, job = build()
     ppg.run()
-    assert not l1.was_run and not l2.was_run and not job.was_run
+    assert not l1.was_loaded and not l2.was_loaded and not job.was_run
     os.unlink("out/a")
     new_pipegraph.new_pipegraph()
     l1, l2, job = build()
     ppg.run()
-    assert l1.was_run and l2.was_run and job.was_run
+    assert l1.was_loaded and l2.was_loaded and job.was_run
     assert read("out/a") == "AB"
     assert runs("out/l1.count") == runs("out/l2.count") == 2
 
@@ -346,7 +346,7 @@ def test_loader_runs_when_dependant_invalidated_by_own_invariant(new_pipegraph):
     new_pipegraph.new_pipegraph()
     loader, job = build(2)
     ppg.run()
-    assert loader.was_run and job.was_run
+    assert loader.was_loaded and job.was_run
     assert read("out/a") == "loaded:2"
     assert runs("out/load.count") == 2
 
@@ -446,7 +446,7 @@ def test_failing_loader_fails_dependants_and_reruns_later(new_pipegraph):
     new_pipegraph.new_pipegraph()
     loader, job = build()
     ppg.run()
-    assert loader.was_run and job.was_run and read("out/a") == "ok"
+    assert loader.was_loaded and job.was_run and read("out/a") == "ok"
 
 
 def test_chdir_undone_when_loader_fails(new_pipegraph, ppg_dir):
@@ -475,7 +475,7 @@ def test_failing_upstream_of_loader_fails_dependant_indirectly(new_pipegraph):
     with pytest.raises(ppg.RuntimeError):
         ppg.run()
     assert src.failed and src.error_reason == "Exception"
-    assert not loader.was_run and not job.was_run
+    assert not loader.was_loaded and not job.was_run
     assert job.failed
     assert job.error_reason == "Indirect"
 
@@ -667,7 +667,7 @@ def test_cached_fresh_cache_does_not_run_upstream_loader(new_pipegraph):
     ppg.run()
     assert job.was_run and read("out/a") == "base+calc"
     assert not cached.lfg.was_run
-    assert not loader.was_run
+    assert not loader.was_loaded
     assert runs("out/load.count") == 1 and runs("out/calc.count") == 1
 
 
@@ -694,7 +694,7 @@ def test_cached_recalculation_runs_upstream_loader_first(new_pipegraph):
     new_pipegraph.new_pipegraph()
     loader, cached, job = build(2)  # the loader's function changed
     ppg.run()
-    assert loader.was_run and cached.lfg.was_run and job.was_run
+    assert loader.was_loaded and cached.lfg.was_run and job.was_run
     assert read("out/a") == "base2+calc"
     assert runs("out/calc.count") == 2
 

@@ -316,7 +316,7 @@ def run_and_check(world: World, label: str) -> None:
         ppg.run_pipegraph()
     except Exception as exc:  # reported below, with the scenario
         error = exc
-    ran = {job_id for job_id, job in graph.jobs.items() if job.was_run}
+    ran = {job_id for job_id, job in graph.jobs.items() if not job.is_invariant and (job.was_run or job.was_loaded)}
     executions = Path(RUNS_LOG).read_text().split() if os.path.exists(RUNS_LOG) else []
     problems = []
     if error is not None:

@@ -341,12 +341,12 @@ def test_temp_file_read_by_loader(new_pipegraph):
     new_pipegraph.new_pipegraph()
     temp, loader, job_b = build()
     ppg.run()
-    assert not temp.was_run and not loader.was_run and not job_b.was_run
+    assert not temp.was_run and not loader.was_loaded and not job_b.was_run
     os.unlink("out/b")
     new_pipegraph.new_pipegraph()
     temp, loader, job_b = build()
     ppg.run()
-    assert temp.was_run and loader.was_run and job_b.was_run
+    assert temp.was_run and loader.was_loaded and job_b.was_run
     assert read("out/b") == "temp data"
 
 

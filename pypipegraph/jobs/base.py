@@ -23,7 +23,7 @@ from ..legacy.protocol import Protocol197
 from ..paths import normalize_path
 from ..plumbing.modules import is_engine_module
 from .edges import EdgeSet
-from .outcome import Outcome, OutcomeField
+from .outcome import Outcome, OutcomeField, WasRun
 
 
 def current_graph(what: str = "create a job", adding: str = ""):
@@ -148,7 +148,8 @@ class Job(Protocol197):
     failed = OutcomeField("failed")
     exception = OutcomeField("exception")
     error_reason = OutcomeField("error_reason")
-    was_run = OutcomeField("was_run")
+    was_run = WasRun("was_run")
+    was_loaded = OutcomeField("was_loaded")  # a loader's "was run" (0.197: its was_run stays False)
     was_invalidated = False  # a plain key of every job's __dict__ (most jobs get it in a cold run)
     stdout = OutcomeField("stdout")
     stderr = OutcomeField("stderr")

@@ -19,7 +19,6 @@ from ..ordering import topological_order
 from ..paths import return_to
 from ..plumbing.host import call_job_code
 from .base import Job, check_no_argument_callback
-from .invariants import FunctionInvariant
 
 
 class JobGeneratingJob(Job):
@@ -40,9 +39,9 @@ class JobGeneratingJob(Job):
         return (getattr(callback, "__code__", callback),)
 
     def auto_invariants(self) -> list[Job]:
-        if self._ignore_code_changes:
-            return []
-        return [FunctionInvariant.of(self, self.callback)]
+        """None: the job runs on every run, so its code needs no invariant (as in 0.197); its
+        dependants rerun when the jobs it creates change (fingerprint_of)."""
+        return []
 
     def run_in_master(self) -> GenerationSession:
         """Run the callback in the master, recording what it adds; the session of new jobs

@@ -17,6 +17,7 @@ DEFAULTS = {
     "exception": None,
     "error_reason": "no error",
     "was_run": False,
+    "was_loaded": False,
     "stdout": "",
     "stderr": "",
     "start_time": None,
@@ -62,3 +63,15 @@ class OutcomeField:
         if outcome is None:
             outcome = job._outcome = Outcome()
         setattr(outcome, self.name, value)
+
+
+class WasRun(OutcomeField):
+    """`job.was_run`: set by the run for jobs that ran; an invariant counts as run once its
+    graph ran, as in 0.197, which marked every invariant it checked as run."""
+
+    def __get__(self, job, owner=None) -> Any:
+        value = super().__get__(job, owner)
+        if value or job is None or not job.is_invariant:
+            return value
+        graph = getattr(job, "_graph", None)
+        return bool(graph is not None and graph.has_run)

@@ -315,16 +315,17 @@ class PlotJob(FileGeneratingJob):
     def auto_invariants(self) -> list[Job]:
         # Added here directly: returned invariants would go through depends_on, which
         # forwards to the cache job.
+        # 0.197's ids, so that plots computed by 0.197 are adopted
         job_id = self.job_id
-        invariants: list[Job] = [ParameterInvariant(job_id + "_render_args", self.render_args)]
+        invariants: list[Job] = [ParameterInvariant(job_id + "_params", self.render_args)]
         if not self._ignore_code_changes:
-            invariants.append(FunctionInvariant(job_id + "_plot", self.plot_function))
+            invariants.append(FunctionInvariant(job_id + ".plotfunc", self.plot_function))
             invariants.extend(
-                FunctionInvariant(f"{job_id}_fiddle_{number}", fiddle)
+                FunctionInvariant(job_id + "_fiddle" + (f"_{number}" if number else ""), fiddle)
                 for number, fiddle in enumerate(self._fiddles)
             )
             if self.cache_job is None:
-                invariants.append(FunctionInvariant(job_id + "_calc", self.calc_function))
+                invariants.append(FunctionInvariant(job_id + ".calcfunc", self.calc_function))
         for invariant in invariants:
             Job._add_prerequisite(self, invariant)
         return []
@@ -349,7 +350,7 @@ class _PlotCacheJob(FileGeneratingJob):
     def auto_invariants(self) -> list[Job]:
         if self._ignore_code_changes:
             return []
-        return [FunctionInvariant(self.plot_job_id + "_calc", self.calc_function)]
+        return [FunctionInvariant(self.plot_job_id + ".calcfunc", self.calc_function)]
 
 
 class _PlotTableJob(FileGeneratingJob):
@@ -372,7 +373,7 @@ class _PlotTableJob(FileGeneratingJob):
     def auto_invariants(self) -> list[Job]:
         if self._ignore_code_changes or self._cached:
             return []
-        return [FunctionInvariant(self.plot_job_id + "_calc", self.calc_function)]
+        return [FunctionInvariant(self.plot_job_id + ".calcfunc", self.calc_function)]
 
 
 def CombinedPlotJob(output_filename, plot_jobs: list, facet_arguments, render_args: dict | None = None,  # noqa: N802

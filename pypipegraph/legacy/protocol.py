@@ -9,12 +9,23 @@ override -- `_get_invariant`/`get_invariant` (with NothingChanged), `run()`,
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from ..errors import JobContractError, NothingChanged
 from ..hashing import hash_value
 from ..plumbing.modules import is_engine_module
 from .values import stored_values
+
+
+def _output_exists(name: str, empty_ok) -> bool:
+    """0.197: an output counts when it exists and, unless empty_ok, is not empty."""
+    if isinstance(empty_ok, dict):
+        empty_ok = empty_ok.get(name, False)
+    try:
+        return empty_ok or os.stat(name).st_size > 0
+    except OSError:
+        return False
 
 
 def _is_v197(extra: Any) -> bool:
@@ -97,6 +108,38 @@ class Protocol197:
         return False to say it deleted nothing (workers forked earlier stay usable)."""
 
     cleanup.engine_cleanup = True  # the scheduler does not call this one
+
+    def is_loadable(self) -> bool:
+        """0.197's question: does the job load data into the master (a loader)?"""
+        return self.loads
+
+    def runs_in_worker(self) -> bool:
+        """0.197's question: is the job run (as opposed to an invariant, only checked)?"""
+        return not self.is_invariant
+
+    def modifies_jobgraph(self) -> bool:
+        """0.197's question: does the job create jobs while the graph runs?"""
+        return self.generates_jobs
+
+    def is_done(self, depth: int = 0) -> bool:
+        """0.197's question: is nothing left to do for this job (see calc_is_done)?"""
+        return self.calc_is_done(depth)
+
+    def calc_is_done(self, depth: int = 0) -> bool:
+        """As 0.197 answered it: output jobs when their outputs exist (non-empty unless
+        empty_ok; a temp file also when no dependant needs it), loaders when their
+        prerequisites are done, generating and final jobs once they ran, others always."""
+        if self.is_invariant:
+            return True
+        if self.generates_jobs or self.is_final:
+            return bool(self.was_run)
+        if self.loads:
+            return all(job.is_done(depth + 1) for job in self.prerequisites or ())
+        if self.filenames:
+            if all(_output_exists(name, self.empty_ok) for name in self.filenames):
+                return True
+            return self.is_temp_job and all(job.loads or job.is_done(depth + 1) for job in self.dependants or ())
+        return True
 
     def get_invariant(self, old: Any, all_invariant_stati: Any) -> Any:
         """0.197's invariant protocol: the value to store; raise NothingChanged(value) for
