@@ -24,6 +24,7 @@ from .executors.master import InMasterExecutor
 from .futures.result_cache import ResultCache
 from .hashing import forget_global_values
 from .jobs.generating import GenerationSession
+from .legacy.graph import Graph197
 from .legacy.store import adopt_legacy_status, legacy_status_file
 from .listeners import keep_graph, standard_listeners
 from .ordering import topological_order
@@ -50,7 +51,7 @@ invariant_status_filename_default = DEFAULT_STORE  # 0.197's name for the defaul
 _FREEZE_EVERY = 10000  # jobs between gc.freeze() calls while a graph is built
 
 
-class Pipegraph:
+class Pipegraph(Graph197):
     """A graph of jobs. Create with `ppg.new_pipegraph()`, run with `ppg.run_pipegraph()`."""
 
     def __init__(self, resource_coordinator=None, quiet: bool = False,

@@ -433,3 +433,22 @@ emit("ids", sorted(ppg.util.global_pipegraph.jobs))
     ours = assert_same(tmp_path, script, steps=2)
     assert ours[0][-2][1]["load"][:2] == [False, True]  # a loader was loaded, not run
     assert ours[0][-2][1]["PIparam"][0] is True  # invariants count as run once checked
+
+
+def test_graph_attributes_code_for_0197_reads(tmp_path):
+    script = '''
+new_graph()
+g = ppg.util.global_pipegraph
+seen = {}
+def gen():
+    ppg.FileGeneratingJob("out/b", lambda of: open(of, "w").write("b"))
+    seen["during"] = sorted(g.new_jobs)
+a = ppg.FileGeneratingJob("out/a", lambda of: open(of, "w").write("a"))
+ppg.JobGeneratingJob("gen", gen)
+emit("before", [g.was_run, g.new_jobs, g.logger.name, g.job_uniquifier["out/a"] is a,
+                g.filename_collider_check["out/a"] is a, g.do_dump_graph])
+run()
+emit("after", [g.was_run, g.new_jobs, seen["during"]])
+'''
+    ours = assert_same(tmp_path, script)
+    assert ours[0][-1] == ["after", [True, False, ["out/b"]]]
