@@ -28,7 +28,7 @@ PIPELINE = textwrap.dedent(
     import pypipegraph as ppg
 
     def trim(of):
-        time.sleep(0.02 * int(of[5]))  # out/s3.trim sleeps longest
+        time.sleep(0.1 * int(of[5]))  # out/s3.trim sleeps longest, 0.1 s apart: an order that load does not swap
         Path(of).write_text("t")
 
     def align(of):
