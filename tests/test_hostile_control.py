@@ -58,7 +58,10 @@ def test_malformed_requests_are_answered_or_dropped_and_the_run_goes_on(headless
 
     depth = (MAX_REQUEST - 8) // 2  # deep enough for the parser's recursion limit, within the size limit
     assert error_of(b"[" * depth + b"]" * depth + b"\n") == "the request is not a JSON object"
-    assert error_of(b'{"ask": ' + b"[" * (depth - 8) + b"]" * (depth - 8) + b"}\n") == "the request is not a JSON object"
+    # a parser that recurses (Python < 3.13) refuses it; one that does not (3.13) reads a request
+    # it does not know, and the answer does not echo it whole
+    nested = error_of(b'{"ask": ' + b"[" * (depth - 8) + b"]" * (depth - 8) + b"}\n")
+    assert nested == "the request is not a JSON object" or nested == "unknown request " + "[" * 77 + "..."
     assert error_of(b"\xff\xfe\x00\x01binary\x80\n") == "the request is not a JSON object"
     assert error_of(b"[1, 2, 3]\n") == "the request is not a JSON object"
     assert error_of(b'"snapshot"\n') == "the request is not a JSON object"

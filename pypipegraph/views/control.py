@@ -257,7 +257,8 @@ class ControlServer(Listener):
                 return {"error": f"no such job running: {job_id!r} " + (
                     "is not running (nothing was killed)" if known else "is not a job of the running pipeline")}
             return self._told(kill_by_id(scheduler, job_id, "ppg top"))
-        return {"error": f"unknown request {ask!r}"}
+        named = repr(ask)
+        return {"error": "unknown request " + (named if len(named) <= 80 else named[:77] + "...")}
 
     def _told(self, text: str) -> dict:
         if self.console is not None:
