@@ -49,8 +49,11 @@ class History:
 
     COMMIT_INTERVAL = COMMIT_INTERVAL
 
-    def __init__(self, filename: str):
+    def __init__(self, filename: str, same_key=None):
         self.filename = filename
+        # same_key(key) -> an equal str the caller holds anyway (the job's own id), so that
+        # the records read at open do not keep a second copy of every id
+        self._same_key = same_key
         self._conn: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
         self._raw: dict[str, bytes] = {}  # job id -> its encoded record (decoded on each get)
@@ -117,7 +120,7 @@ class History:
             if row is not None and int(row[0]) < FORMAT_VERSION:
                 conn.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", (str(FORMAT_VERSION),))
             self.memory = _by_id(conn.execute("SELECT job_id, bytes FROM job_memory"))
-            self._raw = _by_id(conn.execute("SELECT job_id, record FROM jobs"))
+            self._raw = _by_id(conn.execute("SELECT job_id, record FROM jobs"), self._same_key)
             self._logged = set(_by_id(conn.execute("SELECT job_id, 1 FROM job_logs")))
             self._failures = _by_id(conn.execute("SELECT job_id, outcome FROM failures"))
             self._file_fd = os.open(self.filename, os.O_RDONLY | os.O_CLOEXEC)
@@ -492,9 +495,12 @@ class History:
         print(f"pypipegraph: warning: {message}", file=sys.stderr, flush=True)
 
 
-def _by_id(rows) -> dict:
+def _by_id(rows, same_key=None) -> dict:
     """{job id: value} of (job id, value) rows; ids kept as bytes (not UTF-8, see
-    safe_files.store_key) come back as the str they were."""
+    safe_files.store_key) come back as the str they were. With `same_key`, each id is
+    replaced by the equal string it returns."""
+    if same_key is not None:
+        return {same_key(from_store(key) if type(key) is bytes else key): value for key, value in rows}
     found = dict(rows)
     if any(type(key) is bytes for key in found):
         return {from_store(key): value for key, value in found.items()}
