@@ -481,7 +481,7 @@ class Scheduler:
         again if asked; workers forked after it loaded are not used again (they would still
         see its data)."""
         for up in job.prerequisites:
-            if not up.has_cleanup and "cleanup" not in up.__dict__:  # also one set on the instance
+            if not up.has_cleanup and not _cleanup_set_on(up):
                 continue
             left = self.cleanup_left.get(up)
             if left == -1:
@@ -557,6 +557,13 @@ class Scheduler:
         self.blocked.pop(job, None)
         self._emit("on_job_blocked", job, cause)
         self.temp_files.settled(job, True)
+
+
+def _cleanup_set_on(job) -> bool:
+    """Whether a `cleanup` was set on the job itself (not its class's), without creating
+    the job's `__dict__` to look."""
+    method = job.cleanup
+    return getattr(method, "__self__", None) is not job or method.__func__ is not type(job).cleanup
 
 
 class JobStates:

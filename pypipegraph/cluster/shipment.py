@@ -25,6 +25,7 @@ import types
 import cloudpickle
 
 from ..errors import PyPipeGraphError
+from ..jobs.base import own_attribute
 from ..plumbing.script_functions import adopt, script_names
 
 _PROBE = compile("None", "<pypipegraph>", "eval")
@@ -137,7 +138,7 @@ def _unpicklable(jobs: list, exc: Exception) -> str:
     """Name the first job whose callback cannot travel to a worker."""
     for job in jobs:
         for name in ("callback", "calc_function", "plot_function", "store_function"):
-            func = job.__dict__.get(name)
+            func = own_attribute(job, name)
             if func is None:
                 continue
             try:

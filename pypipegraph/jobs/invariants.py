@@ -49,6 +49,7 @@ from .base import Job, normalize_id, required_positional
 
 
 class _Invariant(Job):
+    __slots__ = ()
     is_invariant = True
     runs_in = "master"
 
@@ -87,6 +88,8 @@ class FunctionInvariant(_Invariant):
     docs/rerun-decisions.md ("Function fingerprints").
     """
 
+    __slots__ = ("function", "fingerprint", "_kept")  # see Job
+
     def __init__(self, job_id, function: Callable, absolute_path=None):
         if function is not None and not callable(function):
             raise ValueError(
@@ -113,7 +116,7 @@ class FunctionInvariant(_Invariant):
 
     def __str__(self) -> str:
         """As 0.197 wrote it: the id and the function's file and line (a builtin by name)."""
-        function = self.__dict__.get("function")
+        function = getattr(self, "function", None)
         code = getattr(function, "__code__", None)
         if code is not None:
             return (f"{type(self).__name__} (job_id={self.job_id},id={id(self)}\n Function: "
@@ -468,6 +471,8 @@ def _parameters_text(extra) -> str:
 class FileChecksumInvariant(_Invariant):
     """An input file. Content is hashed only when mtime or size moved, so a touch
     without a change of content does not invalidate anything."""
+
+    __slots__ = ("filenames", "_checked")  # see Job
 
     def __init__(self, filename):
         if self._init_once(("file",)):

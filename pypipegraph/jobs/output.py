@@ -27,6 +27,8 @@ class FileGeneratingJob(Job):
     `empty_ok`), or any input changed.
     """
 
+    __slots__ = ("filenames", "callback", "_pass_outputs", "rename_broken", "empty_ok")  # see Job
+
     def __init__(self, output_filename, function: Callable, rename_broken: bool = False,
                  empty_ok: bool = False):
         self._setup([self.job_id], function, rename_broken, empty_ok)

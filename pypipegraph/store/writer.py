@@ -42,6 +42,7 @@ __all__ = ["COMMIT_INTERVAL", "FORMAT_VERSION", "History", "Record", "StoreError
 COMMIT_INTERVAL = 0.2
 KEEP_RUNS = 50  # runs whose per-job rows are kept for `ppg history` and reports
 KEEP_GRAPHS = 10  # runs whose job graph (for reports) is kept; older runs' graphs are dropped
+_IN_FILE = object()  # in `_raw`: the record is in the store's file only
 
 
 class History:
@@ -56,7 +57,10 @@ class History:
         self._same_key = same_key
         self._conn: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
-        self._raw: dict[str, bytes] = {}  # job id -> its encoded record (decoded on each get)
+        # job id -> its encoded record, read at open or put since, until it was read once or
+        # committed; then _IN_FILE: a run rarely asks for a record twice, and a million
+        # records' bytes need not stay in memory for the whole run
+        self._raw: dict[str, bytes | object] = {}
         self._pending: dict[str, bytes | None] = {}
         self._pending_rows: list[tuple] = []
         self._pending_logs: list[tuple] = []
@@ -219,12 +223,18 @@ class History:
     # --- records -------------------------------------------------------------
 
     def get(self, key: str) -> Record | None:
-        """The record of job `key`, decoded from the bytes read at open (not kept: a run
-        asks once or twice per job, and 100 000 decoded records would hold more than
-        twice the memory of their bytes)."""
+        """The record of job `key`, decoded from the bytes read at open or put, else read
+        from the file (see `_raw`). Records are not kept decoded: 100 000 decoded records
+        would hold more than twice the memory of their bytes."""
         raw = self._raw.get(key)
         if raw is None:
             return None
+        if raw is _IN_FILE:
+            raw = self._read(key)
+            if raw is None:
+                return None
+        elif key not in self._pending:
+            self._raw[key] = _IN_FILE
         record = decode_opened(raw)
         if record is None:  # an unusable record counts as "never ran", said once per job
             if key not in self.unusable:
@@ -234,6 +244,14 @@ class History:
         if is_legacy(raw):  # a pickle of an earlier version: kept as data from now on
             self.put(key, record)
         return record
+
+    def _read(self, key: str) -> bytes | None:
+        """The record of `key` as committed to the file."""
+        try:
+            row = self._conn.execute("SELECT record FROM jobs WHERE job_id = ?", (store_key(key),)).fetchone()
+        except sqlite3.Error as exc:
+            raise self._error(exc, mid_run=True) from exc
+        return None if row is None else row[0]
 
     def unreadable(self, key: str) -> str | None:
         """Why the job's record cannot be used (None: it can, or there is none)."""
@@ -456,6 +474,10 @@ class History:
                 if sources:
                     conn.executemany("INSERT OR IGNORE INTO sources VALUES (?, ?)",
                                      [(_signed(k), v) for k, v in sources.items()])
+            raw = self._raw
+            for key, value in pending.items():
+                if value is not None and raw.get(key) is value:
+                    raw[key] = _IN_FILE  # committed: read back from the file if asked again
         except sqlite3.Error as exc:
             self._pending = {**pending, **self._pending}
             self._pending_rows = rows + self._pending_rows
