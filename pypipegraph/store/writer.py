@@ -35,7 +35,7 @@ from . import format as store_format
 from . import lock as store_lock
 from .format import FORMAT_VERSION, SCHEMA, Record, decode_opened, encode_record, is_legacy, unusable_text
 from .format import signed as _signed
-from .run_graph import compress
+from .run_graph import digest_and_compress
 
 __all__ = ["COMMIT_INTERVAL", "FORMAT_VERSION", "History", "Record", "StoreError", "StoreLocked"]
 
@@ -386,8 +386,9 @@ class History:
         self._pending_failures[job_id] = None
         return True
 
-    def record_graph(self, raw: bytes, cores: int, jobs: int | None = None) -> None:
-        """Keep the run's job graph (`run_graph.snapshot` bytes) and core count for reports.
+    def record_graph(self, raw, cores: int, jobs: int | None = None) -> None:
+        """Keep the run's job graph (`run_graph.snapshot` bytes, or a callable giving them in
+        chunks: `snapshot_chunks`) and core count for reports.
 
         A graph is stored once by content hash; graphs only runs older than KEEP_GRAPHS
         refer to are dropped. Best effort: a failure to write is logged, never raised.
@@ -395,12 +396,17 @@ class History:
         if self._conn is None or self.run_id is None:
             return
         self.graph_jobs = jobs
-        digest = _signed(hash_bytes(raw))
+        chunks = (lambda: (raw,)) if isinstance(raw, bytes) else raw
         conn = self._conn
         try:
+            def new(digest: int) -> bool:
+                return conn.execute("SELECT 1 FROM graphs WHERE hash = ?", (_signed(digest),)).fetchone() is None
+
+            digest, blob = digest_and_compress(chunks, new)  # before the transaction: it calls the jobs' code
+            digest = _signed(digest)
             with _transaction(conn):
-                if conn.execute("SELECT 1 FROM graphs WHERE hash = ?", (digest,)).fetchone() is None:
-                    conn.execute("INSERT INTO graphs VALUES (?, ?)", (digest, compress(raw)))
+                if blob is not None:
+                    conn.execute("INSERT OR IGNORE INTO graphs VALUES (?, ?)", (digest, blob))
                 conn.execute("INSERT OR REPLACE INTO run_graphs VALUES (?, ?, ?, ?)",
                              (self.run_id, digest, cores, os.getpid()))
                 conn.execute("UPDATE run_graphs SET graph = NULL WHERE run_id <= ?",
