@@ -28,6 +28,31 @@ def test_edges_read_as_sets_small_and_large(new_pipegraph):
     assert ups[0] not in final.prerequisites and len(final.prerequisites) == 19
 
 
+def test_edges_of_one_job_and_of_invariants(new_pipegraph):
+    job = ppg.FileGeneratingJob("one", write_x)
+    up = ppg.FileGeneratingJob("up", write_x)
+    job.depends_on(up)
+    assert up.dependants == {job} and len(up.dependants) == 1 and list(up.dependants) == [job]
+    assert up.dependants and job in up.dependants and up not in up.dependants
+    assert repr(up.dependants) == repr({job}) and up.dependants.copy() == {job}
+    up.dependants.discard(up)  # not there: nothing happens
+    assert up.dependants == {job}
+    up.dependants.add(job)
+    assert len(up.dependants) == 1
+    assert up.dependants.pop() is job and not up.dependants and len(up.dependants) == 0
+    with open("in.txt", "w") as fh:
+        fh.write("in")
+    first, second = ppg.FileInvariant("in.txt"), ppg.ParameterInvariant("p", (1,))
+    job.depends_on(first, second)
+    assert first.prerequisites == set() == second.prerequisites and not first.prerequisites
+    assert first.dependants == {job} and job.prerequisites == {up, first, second}
+    with pytest.raises(ppg.JobContractError, match="invariants cannot depend on other jobs"):
+        first.prerequisites.add(job)
+    with pytest.raises(ppg.JobContractError):
+        first.depends_on(up)
+    assert first.prerequisites == set() and second.prerequisites == set()
+
+
 def test_a_run_sets_outcome_fields_outside_the_jobs_dicts(new_pipegraph):
     jobs = [ppg.FileGeneratingJob(f"out{i}", write_x) for i in range(3)]
     invariant = ppg.FileInvariant("input.txt")

@@ -25,7 +25,6 @@ import types
 import cloudpickle
 
 from ..errors import PyPipeGraphError
-from ..jobs.base import own_attribute
 from ..plumbing.script_functions import adopt, script_names
 
 _PROBE = compile("None", "<pypipegraph>", "eval")
@@ -138,7 +137,7 @@ def _unpicklable(jobs: list, exc: Exception) -> str:
     """Name the first job whose callback cannot travel to a worker."""
     for job in jobs:
         for name in ("callback", "calc_function", "plot_function", "store_function"):
-            func = own_attribute(job, name)
+            func = getattr(job, name, None)  # set on the job (a slot or its __dict__)
             if func is None:
                 continue
             try:

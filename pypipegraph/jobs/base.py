@@ -22,7 +22,7 @@ from ..hashing import function_fingerprint
 from ..legacy.protocol import Protocol197
 from ..paths import normalize_path
 from ..plumbing.modules import is_engine_module
-from .edges import EdgeSet
+from .edges import NO_EDGES, EdgeSet
 from .outcome import Outcome, OutcomeField
 
 
@@ -216,7 +216,7 @@ class Job(Protocol197):
         old = getattr(self, "_signature", None)
         if old is None:
             self._signature = signature
-            self.prerequisites = EdgeSet()
+            self.prerequisites = NO_EDGES if self.is_invariant else EdgeSet()  # one shared: none ever
             self.dependants = EdgeSet()
             self._placeholders = None
             self._outcome: Outcome | None = None

@@ -96,7 +96,7 @@ class FunctionInvariant(_Invariant):
                 f"FunctionInvariant {self.job_id!r}: function was not a callable (or None): {function!r}"
             )
         fingerprint = function_fingerprint(function) if function is not None else 0
-        if self._init_once(("FI", fingerprint)):
+        if self._init_once(fingerprint):  # the signature: the int kept as `fingerprint` anyway
             return
         self.function = function
         self.fingerprint = fingerprint
