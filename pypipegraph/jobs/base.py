@@ -567,6 +567,7 @@ def _slots_of(cls: type) -> list:
 
 
 _MISSING = object()
+_static: dict = {}  # (class, name) -> what the class itself has under that name (or _MISSING)
 
 
 def own_attribute(obj: object, name: str, default: Any = None) -> Any:
@@ -576,7 +577,10 @@ def own_attribute(obj: object, name: str, default: Any = None) -> Any:
     value = getattr(obj, name, _MISSING)
     if value is _MISSING:
         return default
-    static = inspect.getattr_static(type(obj), name, _MISSING)
+    key = type(obj), name
+    static = _static.get(key)
+    if static is None:
+        static = _static[key] = inspect.getattr_static(type(obj), name, _MISSING)
     if static is _MISSING or isinstance(static, MemberDescriptorType):
         return value  # only the instance has it
     if hasattr(type(static), "__set__"):
