@@ -182,7 +182,7 @@ class Pipegraph(Graph197):
                 if not self.quiet:
                     print(f"pypipegraph: {self.targets_line}")
             self.legacy_status_source = legacy_status_file(self.invariant_status_filename)
-            store = History(self.invariant_status_filename)
+            store = History(self.invariant_status_filename, self._own_id)
             try:
                 runlog.write_graph(jobs, gml=False)
                 if self.dump_graph and runlog.enabled:  # as 0.197: in a forked child
@@ -237,6 +237,11 @@ class Pipegraph(Graph197):
                 finally:
                     self._release_edges()
         return scheduler, progress, server
+
+    def _own_id(self, job_id: str) -> str:
+        """The graph's own str for `job_id` (the store keys its records by it: one copy)."""
+        job = self.jobs.get(job_id)
+        return job_id if job is None else job.job_id
 
     def _interactive(self) -> bool | None:
         """Commands on stdin: as asked, else when the coordinator allows and stdin is a terminal."""

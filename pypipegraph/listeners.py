@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from .errors import PyPipeGraphError
 from .events import Attempt, Failure, Listener
-from .store.run_graph import snapshot
+from .store.run_graph import snapshot_chunks
 
 
 class OutcomeFields(Listener):
@@ -92,7 +92,8 @@ class StoreWriter(Listener):
 
 def keep_graph(store, scheduler) -> None:
     """Keep the run's job graph (and core count) in the store, for reports and `ppg status --rules`."""
-    store.record_graph(snapshot(scheduler.jobs, scheduler.index), scheduler.budget.parallelism, len(scheduler.jobs))
+    store.record_graph(lambda: snapshot_chunks(scheduler.jobs, scheduler.index), scheduler.budget.parallelism,
+                       len(scheduler.jobs))
 
 
 def exit_status(exception) -> int:

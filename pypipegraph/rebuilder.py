@@ -118,7 +118,6 @@ class Rebuilder:
         self.fingerprints: dict = {}
         self.changed: dict = {}  # invariant -> (old record, new extra) when its check moved it
         self.invalidated: set = set()  # jobs 0.197 would have invalidated (see `_invalidate`)
-        self.states: dict = {}  # invariant -> the state (Record.extra) computed in this run
         self.explaining = False  # `explain`: reasons also in words without ids (Decision.general)
         self.ran: set = set()  # jobs recorded as run in this run
         self._before: list = []  # [when the previous run began], once asked
@@ -343,8 +342,8 @@ class Rebuilder:
         for key in added:
             up = by_id[key]
             moved_from = getattr(up, "moved_from", None)
-            state = self.states.get(up)
-            if moved_from is None or state is None:
+            state = self._state(up) if moved_from is not None else None
+            if state is None:
                 return False
             for old_key in removed:
                 old_record = self.store.get(old_key)
@@ -358,6 +357,20 @@ class Rebuilder:
                   "content): not rerun")
         return True
 
+    def _state(self, invariant):
+        """The state (Record.extra) `invariant` was checked with in this run, or None. Not
+        kept per invariant: the store holds it (written when it moved); `ppg why` (read-only)
+        computes it again."""
+        if invariant not in self.fingerprints:
+            return None
+        record = self.store.get(invariant.job_id)
+        if not self.read_only:
+            return record.extra if record is not None else None
+        try:
+            return invariant.compute(record)[1]
+        except Exception:  # noqa: BLE001 - the check itself reported it
+            return None
+
     def _check_invariant(self, job) -> Decision:
         old = self.store.get(job.job_id)
         try:
@@ -370,7 +383,6 @@ class Rebuilder:
             warn(unusable_text(job.job_id, f"its stored state does not fit: {type(exc).__name__}"))
             (fingerprint, extra), old = computed, None
         self.fingerprints[job] = fingerprint
-        self.states[job] = extra
         if not self.read_only and (old is None or old.fingerprint != fingerprint
                                    or _differs(old.extra, extra) or old.kind != INVARIANT):
             try:

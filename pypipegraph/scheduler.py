@@ -15,6 +15,7 @@ temp-file, log, console or report module.
 from __future__ import annotations
 
 import time
+from array import array
 from collections import deque
 
 from .errors import JobDiedException, add_notes
@@ -65,14 +66,18 @@ class Scheduler:
         self.budget = budget
         self.listeners = list(listeners)
         self._on = subscribers(self.listeners)
+        # Per job, by its number in `jobs` (`index`): arrays, not dicts keyed by job, so
+        # that a run's bookkeeping costs a few bytes per job (docs/performance.md).
         self.index = {job: i for i, job in enumerate(jobs)}
-        self.state = dict.fromkeys(jobs, WAITING)
-        self.pending = {job: len(job.prerequisites) for job in jobs}
+        self._states = bytearray(len(jobs))  # WAITING ...
+        self.state = JobStates(self.index, self._states)  # read by the views
+        self._pending = array("l", [len(job.prerequisites) for job in jobs])  # -1: not counted yet
         self.final_jobs = [job for job in jobs if job.is_final]
         for job in self.final_jobs:
-            self.pending[job] = 1  # released when everything else is done
-        self.resolved: set = set()  # jobs whose fingerprint is known
-        self.decide_queue = deque(job for job in jobs if not self.pending[job])
+            self._pending[self.index[job]] = 1  # released when everything else is done
+        self._resolved = bytearray(len(jobs))  # 1: the job's fingerprint is known
+        pending = self._pending
+        self.decide_queue = deque(job for i, job in enumerate(jobs) if not pending[i])
         # an empty store knows no runtimes: no critical paths to compute (a cold run)
         self.runnable = ready
         self.named = named
@@ -142,7 +147,7 @@ class Scheduler:
     def progress(self) -> dict:
         """Counts for the status line, and an ETA from last runs' runtimes."""
         counts = [0] * 6
-        for job, state in self.state.items():
+        for job, state in zip(self.jobs, self._states, strict=True):
             if not job.is_invariant:
                 counts[state] += 1
         submitted = len(self.executor.busy)
@@ -194,7 +199,8 @@ class Scheduler:
         self.named.release(job)
 
     def _startable(self) -> bool:
-        return any(self.state[job] == NEEDS_RUN for job in self.runnable)
+        states, index = self._states, self.index
+        return any(states[index[job]] == NEEDS_RUN for job in self.runnable)
 
     def _abort(self) -> None:
         """Kill running jobs, remove their partial outputs; finished work stays recorded.
@@ -209,7 +215,7 @@ class Scheduler:
             self._release(job)
         for _worker, index, result in self._collected:  # failed (a signal to the whole
             job = self.jobs[index]  # process group kills workers too), not yet handled
-            if not result.ok and self.state[job] == NEEDS_RUN:
+            if not result.ok and self._state(job) == NEEDS_RUN:
                 for problem in job.remove_partial_outputs():
                     warn(f"{job.job_id}: {problem}")
 
@@ -249,23 +255,43 @@ class Scheduler:
         self.reasons[job] = reasons
         self._emit("on_job_ready", job, reasons)
 
+    def _state(self, job) -> int:
+        return self._states[self.index[job]]
+
+    def _set_state(self, job, state: int) -> None:
+        self._states[self.index[job]] = state
+
+    def _state_of(self, job) -> int | None:
+        """The job's state; None for a job not in this run (pruned)."""
+        i = self.index.get(job)
+        return None if i is None else self._states[i]
+
+    def _is_resolved(self, job) -> bool:
+        i = self.index.get(job)
+        return i is not None and self._resolved[i] == 1
+
     def _resolve(self, job, state: int) -> None:
-        self.resolved.add(job)
-        self.state[job] = state
-        pending = self.pending
+        index, states, pending = self.index, self._states, self._pending
+        i = index[job]
+        self._resolved[i] = 1
+        states[i] = state
         for dependant in job.dependants:
-            count = pending.get(dependant)
-            if count is not None:
+            d = index.get(dependant)
+            if d is None:
+                continue
+            count = pending[d]
+            if count >= 0:
                 count -= 1
-                pending[dependant] = count
-                if not count and self.state[dependant] == WAITING:
+                pending[d] = count
+                if not count and states[d] == WAITING:
                     self.decide_queue.append(dependant)
         if state != IDLE:
             self.temp_files.settled(job, False)
 
     def _request(self, root) -> None:
         """Mark `root` as needing to run; first ask its lazy prerequisites to run."""
-        self.state[root] = NEEDS_RUN
+        states, index = self._states, self.index
+        states[index[root]] = NEEDS_RUN
         stack = [root]  # a job is marked NEEDS_RUN when pushed, so it is pushed only once
         while stack:
             job = stack.pop()
@@ -273,7 +299,7 @@ class Scheduler:
             for up in job.prerequisites:
                 if not up.lazy:
                     continue
-                up_state = self.state[up]
+                up_state = states[index[up]]
                 if up_state == IDLE and self.rebuilder.temp_reusable(up):
                     self._job_done(up)
                     up_state = DONE
@@ -288,7 +314,7 @@ class Scheduler:
                 self.waiters.setdefault(up, []).append(job)
                 if up_state == IDLE:
                     self._ready(up, (f"needed by {job.job_id}",))
-                    self.state[up] = NEEDS_RUN
+                    states[index[up]] = NEEDS_RUN
                     stack.append(up)
             if blockers > 0:
                 self.blocked[job] = blockers
@@ -310,7 +336,7 @@ class Scheduler:
         while runnable and len(skipped) < 64 and budget.free:
             entry = runnable.pop_entry()
             job = entry[-1]
-            if self.state[job] != NEEDS_RUN:
+            if self._state(job) != NEEDS_RUN:
                 continue
             if job.runs_in == "master":
                 self._run_in_master(job)
@@ -341,7 +367,7 @@ class Scheduler:
         generates = job.generates_jobs
         with undeferred():  # a long loader does not hold up SIGTERM
             result = self.in_master.run(job, capture=generates)
-        reason = "; ".join(self.reasons.get(job, ()))
+        reason = "; ".join(self.reasons.pop(job, ()))  # asked once: not kept
         if not result.ok:
             attempt = Attempt(result.start, result.stop, result.pid, 0, result.stdout, result.stderr, "failed",
                               reason, result.traceback)
@@ -365,7 +391,7 @@ class Scheduler:
         held = (started or result.start, time.time())
         cores = self.budget.held(job)
         self._release(job)
-        reason = "; ".join(self.reasons.get(job, ()))
+        reason = "; ".join(self.reasons.pop(job, ()))  # asked once: not kept
         if not result.ok:
             if not result.traceback and isinstance(result.value, BaseException):
                 add_notes(result.value, job.remove_partial_outputs())
@@ -393,11 +419,11 @@ class Scheduler:
         if not job.lazy:
             self._resolve(job, DONE)
             return
-        self.state[job] = DONE
-        self.temp_files.made(job, self.state)
+        self._set_state(job, DONE)
+        self.temp_files.made(job, self.index)
         generation = self.generation_of.get(job, 0)
         for waiter in self.waiters.pop(job, ()):
-            if self.state[waiter] != NEEDS_RUN:
+            if self._state(waiter) != NEEDS_RUN:
                 continue
             self._need_generation(waiter, generation)
             left = self.blocked[waiter] - 1
@@ -418,26 +444,30 @@ class Scheduler:
             self.index[job] = len(self.jobs)
             self.jobs.append(job)
             self.generation_of[job] = generation
-            self.state[job] = WAITING
+            self._states.append(WAITING)
+            self._pending.append(-1)  # counted by _add_pending below
+            self._resolved.append(0)
         self._emit("on_jobs_generated", generator, new_jobs)
         for job in new_jobs:
             self._add_pending(job, job.prerequisites)
         for downstream, upstream in session.injections:
-            if downstream in self.pending:
+            i = self.index.get(downstream)
+            if i is not None and self._pending[i] >= 0:
                 self._add_pending(downstream, [upstream], extra=True)
         self.rebuilder.record_generated(generator, new_jobs)
         self._resolve(generator, DONE)
         self._cleanup_prerequisites(generator)
 
     def _add_pending(self, job, upstream, extra: bool = False) -> None:
-        if self.state[job] != WAITING:
+        if self._state(job) != WAITING:
             return
-        failed = [up for up in upstream if self.state.get(up) == FAILED and not up.lazy]
+        failed = [up for up in upstream if self._state_of(up) == FAILED and not up.lazy]
         if failed:
             self._fail_indirect(job, failed[0])
             return
-        count = sum(1 for up in upstream if up not in self.resolved)
-        self.pending[job] = self.pending.get(job, 0) + count if extra else count
+        count = sum(1 for up in upstream if not self._is_resolved(up))
+        i = self.index[job]
+        self._pending[i] = max(self._pending[i], 0) + count if extra else count
         if not extra and not count:
             self.decide_queue.append(job)
 
@@ -451,7 +481,7 @@ class Scheduler:
         again if asked; workers forked after it loaded are not used again (they would still
         see its data)."""
         for up in job.prerequisites:
-            if not up.has_cleanup and "cleanup" not in up.__dict__:  # also one set on the instance
+            if not up.has_cleanup and not _cleanup_set_on(up):
                 continue
             left = self.cleanup_left.get(up)
             if left == -1:
@@ -465,18 +495,17 @@ class Scheduler:
             self.cleanup_left[up] = -1
             changed = up.cleanup()
             self._emit("on_job_cleaned_up", up)
-            if up.lazy and self.state.get(up) == DONE:
-                self.state[up] = IDLE
+            if up.lazy and self._state_of(up) == DONE:
+                self._set_state(up, IDLE)
             forget = getattr(self.executor, "forget_state", None)
             if changed is not False and forget is not None:  # False: it deleted nothing
                 forget(self.generation_of.get(up, 0))
 
     def _not_run(self, job) -> int:
         """Direct dependants of `job` in this run not executed (yet); loaders never are."""
-        state = self.state
         left = 0
         for dependant in job.dependants:
-            here = state.get(dependant)  # None: not in this run (pruned)
+            here = self._state_of(dependant)  # None: not in this run (pruned)
             if here is not None and (here != DONE or dependant.loads):
                 left += 1
         return left
@@ -484,24 +513,23 @@ class Scheduler:
     def _cleanup_never_run(self) -> None:
         """After a run without failures, a job with `do_cleanup_if_was_never_run` that did
         not run is cleaned up too (0.197: a temp job removes a stale file)."""
-        state = self.state
-        for job in self.jobs:
-            if job.do_cleanup_if_was_never_run and state[job] != DONE:
+        for job, state in zip(self.jobs, self._states, strict=True):
+            if job.do_cleanup_if_was_never_run and state != DONE:
                 job.cleanup()
 
     # --- temporary files -------------------------------------------------------
 
     def _is_settled(self, job) -> bool:
-        state = self.state[job]
+        state = self._state(job)
         return state == DONE or state == FAILED or (state == SKIPPED and not job.lazy)
 
     def _forget_temp(self, job) -> None:
-        self.state[job] = IDLE  # its files are gone: a later request makes them again
+        self._set_state(job, IDLE)  # its files are gone: a later request makes them again
 
     # --- failures ------------------------------------------------------------
 
     def _fail(self, job, failure: Failure) -> None:
-        self.state[job] = FAILED
+        self._set_state(job, FAILED)
         self.failed.append(job)
         self.rebuilder.record_failure(job)
         self._emit("on_job_failed", job, failure)
@@ -517,15 +545,50 @@ class Scheduler:
         while stack:
             source = stack.pop()
             for dependant in source.dependants:
-                state = self.state.get(dependant)
+                state = self._state_of(dependant)
                 # A lazy source resolved before it failed has released its WAITING
                 # dependants already; they fail only if they ask for it (_request).
-                if state == NEEDS_RUN or (state == WAITING and source not in self.resolved):
+                if state == NEEDS_RUN or (state == WAITING and not self._is_resolved(source)):
                     self._mark_indirect(dependant, source)
                     stack.append(dependant)
 
     def _mark_indirect(self, job, cause) -> None:
-        self.state[job] = FAILED
+        self._set_state(job, FAILED)
         self.blocked.pop(job, None)
         self._emit("on_job_blocked", job, cause)
         self.temp_files.settled(job, True)
+
+
+def _cleanup_set_on(job) -> bool:
+    """Whether a `cleanup` was set on the job itself (not its class's), without creating
+    the job's `__dict__` to look."""
+    method = job.cleanup
+    return getattr(method, "__self__", None) is not job or method.__func__ is not type(job).cleanup
+
+
+class JobStates:
+    """A read-only view of a run's job states by job (`scheduler.state`): `get(job)`
+    (None for a job not in the run), `state[job]`, `items()`."""
+
+    __slots__ = ("_index", "_states")
+
+    def __init__(self, index: dict, states: bytearray):
+        self._index = index
+        self._states = states
+
+    def get(self, job, default=None):
+        i = self._index.get(job)
+        return default if i is None else self._states[i]
+
+    def __getitem__(self, job) -> int:
+        return self._states[self._index[job]]
+
+    def __contains__(self, job) -> bool:
+        return job in self._index
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def items(self):
+        states = self._states
+        return ((job, states[i]) for job, i in self._index.items())

@@ -137,7 +137,7 @@ def _unpicklable(jobs: list, exc: Exception) -> str:
     """Name the first job whose callback cannot travel to a worker."""
     for job in jobs:
         for name in ("callback", "calc_function", "plot_function", "store_function"):
-            func = job.__dict__.get(name)
+            func = getattr(job, name, None)  # set on the job (a slot or its __dict__)
             if func is None:
                 continue
             try:

@@ -12,7 +12,7 @@ import inspect
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from types import FunctionType
+from types import FunctionType, MemberDescriptorType
 from typing import Any
 
 from .. import state
@@ -22,7 +22,7 @@ from ..hashing import function_fingerprint
 from ..legacy.protocol import Protocol197
 from ..paths import normalize_path
 from ..plumbing.modules import is_engine_module
-from .edges import EdgeSet
+from .edges import NO_EDGES, EdgeSet
 from .outcome import Outcome, OutcomeField, WasRun
 
 
@@ -135,6 +135,12 @@ class Job(Protocol197):
       runs_in       "worker" (forked process) or "master"
     """
 
+    # What every job has lives in slots, not in a per-job dict (a million jobs are a lot
+    # of dicts); `__dict__` takes any other attribute, as 0.197's libraries set them. The
+    # engine's busy classes (output jobs, file and function invariants) add slots of their own.
+    __slots__ = ("job_id", "_graph", "_signature", "prerequisites", "dependants", "_placeholders",
+                 "_outcome", "was_invalidated", "__dict__")
+
     is_invariant = False
     lazy = False
     always_runs = False
@@ -143,14 +149,12 @@ class Job(Protocol197):
     runs_in = "worker"
     id_prefix = ""
 
-    # Outcome of the last run: defaults until the run sets them (jobs/outcome.py).
-    _outcome: Outcome | None = None
+    # Outcome of the last run (the `_outcome` slot): defaults until the run sets them (jobs/outcome.py).
     failed = OutcomeField("failed")
     exception = OutcomeField("exception")
     error_reason = OutcomeField("error_reason")
     was_run = WasRun("was_run")
     was_loaded = OutcomeField("was_loaded")  # a loader's "was run" (0.197: its was_run stays False)
-    was_invalidated = False  # a plain key of every job's __dict__ (most jobs get it in a cold run)
     stdout = OutcomeField("stdout")
     stderr = OutcomeField("stderr")
     start_time = OutcomeField("start_time")
@@ -196,7 +200,7 @@ class Job(Protocol197):
         Libraries call `ppg.Job.__init__(self, job_id)` from their subclasses. A plain job
         that is not an invariant runs `run()` in the master when a dependant has to run.
         """
-        if self.__dict__.get("_signature") is not None:
+        if getattr(self, "_signature", None) is not None:
             return
         self._init_once((type(self).__name__,))
         if not self.is_invariant and not hasattr(self, "run_in_worker"):
@@ -210,13 +214,13 @@ class Job(Protocol197):
         A redefinition with a different `signature` (the arguments that define the
         job) raises ValueError.
         """
-        old = self.__dict__.get("_signature")
+        old = getattr(self, "_signature", None)
         if old is None:
             self._signature = signature
-            self.prerequisites = EdgeSet()
+            self.prerequisites = NO_EDGES if self.is_invariant else EdgeSet()  # one shared: none ever
             self.dependants = EdgeSet()
             self._placeholders = None
-            self._outcome = None  # a key of every job's __dict__ from the start (see outcome.py)
+            self._outcome: Outcome | None = None
             self.was_invalidated = False
             return False
         if old != signature:
@@ -451,10 +455,10 @@ class Job(Protocol197):
     def rule(self) -> str:
         """The kind of job reports group by: `job.rule = ...`, else the callback's qualified
         name (`.<locals>` dropped), else the class name."""
-        rule = self.__dict__.get("_rule")
+        rule = own_attribute(self, "_rule")
         if rule is not None:
             return rule
-        callback = self.__dict__.get("callback")
+        callback = own_attribute(self, "callback")
         callback = getattr(callback, "func", callback)  # functools.partial
         name = getattr(callback, "__qualname__", None) if callback is not None else None
         return name.replace(".<locals>", "") if name else type(self).__name__
@@ -514,8 +518,15 @@ class Job(Protocol197):
 
     def __reduce_ex__(self, protocol):
         # Pickled (the job list travels to Dask workers) without going through
-        # __new__, which would look the id up in the current graph.
-        return (_restore_job, (type(self),), self.__dict__)
+        # __new__, which would look the id up in the current graph. The state is pickle's
+        # (instance dict, slot values) pair, which pickle and copy restore by themselves.
+        slots = {}
+        for name, slot in _slots_of(type(self)):
+            try:
+                slots[name] = slot.__get__(self)
+            except AttributeError:  # not set
+                continue
+        return (_restore_job, (type(self),), (self.__dict__ or None, slots))
 
     def __ppg_fingerprint__(self) -> str:
         """Jobs captured in a closure count by their id."""
@@ -537,6 +548,47 @@ class Job(Protocol197):
 
 def _restore_job(cls):
     return object.__new__(cls)
+
+
+_slot_cache: dict = {}
+
+
+def _slots_of(cls: type) -> list:
+    """(name, descriptor) of every slot of `cls` and its bases but `__dict__`."""
+    found = _slot_cache.get(cls)
+    if found is None:
+        found = []
+        for klass in cls.__mro__:
+            for name in klass.__dict__.get("__slots__", ()):
+                slot = klass.__dict__.get(name)
+                if isinstance(slot, MemberDescriptorType):
+                    found.append((name, slot))
+        _slot_cache[cls] = found
+    return found
+
+
+_MISSING = object()
+_static: dict = {}  # (class, name) -> what the class itself has under that name (or _MISSING)
+
+
+def own_attribute(obj: object, name: str, default: Any = None) -> Any:
+    """The attribute `name` as set on `obj` itself (in a slot or its `__dict__`), not a
+    method or default of its class; `default` when it has none. Unlike
+    `obj.__dict__.get(name)` this never creates the dict of an object that has none yet."""
+    value = getattr(obj, name, _MISSING)
+    if value is _MISSING:
+        return default
+    key = type(obj), name
+    static = _static.get(key)
+    if static is None:
+        static = _static[key] = inspect.getattr_static(type(obj), name, _MISSING)
+    if static is _MISSING or isinstance(static, MemberDescriptorType):
+        return value  # only the instance has it
+    if hasattr(type(static), "__set__"):
+        return default  # a property (or other data descriptor) of the class computed it
+    if value is static or getattr(value, "__func__", _MISSING) is getattr(static, "__func__", static):
+        return default  # the class's own value or method
+    return value
 
 
 class JobList(list):

@@ -41,7 +41,7 @@ class FileSetJob(FileGeneratingJob):
         self.pattern = self.job_id[len(self.id_prefix):]
         cache = self._graph.cache_folder
         manifest = job_log_dir(self.pattern, os.path.join(cache, "filesets")) + ".tsv"
-        if self.__dict__.get("_signature") is None:
+        if getattr(self, "_signature", None) is None:
             self._setup([manifest], self._scan, False, True)
             self.depends_on(self._producers)
         if produced_by is not None:

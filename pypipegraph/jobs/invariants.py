@@ -49,13 +49,16 @@ from .base import Job, normalize_id, required_positional
 
 
 class _Invariant(Job):
+    __slots__ = ()
     is_invariant = True
     runs_in = "master"
 
     def compute(self, old) -> tuple[int, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    _checked: dict | None = None  # {file name: (mtime_ns, size, ...)} as last fingerprinted
+    # (name, mtime_ns, size, name, ...) of the files as last fingerprinted: a flat tuple,
+    # not a dict, as every file invariant of a run keeps one (see moved_since_check)
+    _checked: tuple | None = None
 
     def kept_texts(self) -> dict[int, str]:
         """Texts (by hash) the store should keep for explaining changes later."""
@@ -64,8 +67,9 @@ class _Invariant(Job):
     def moved_since_check(self) -> bool:
         """Whether an input file's stat moved since `compute` fingerprinted it (a stat per
         file): a job that read it meanwhile may have read something else."""
-        for name, recorded in (self._checked or {}).items():
-            if file_stat(name) != recorded[:2]:
+        checked = self._checked or ()
+        for i in range(0, len(checked), 3):
+            if file_stat(checked[i]) != checked[i + 1:i + 3]:
                 return True
         return False
 
@@ -84,16 +88,19 @@ class FunctionInvariant(_Invariant):
     docs/rerun-decisions.md ("Function fingerprints").
     """
 
+    __slots__ = ("function", "fingerprint", "_kept")  # see Job
+
     def __init__(self, job_id, function: Callable, absolute_path=None):
         if function is not None and not callable(function):
             raise ValueError(
                 f"FunctionInvariant {self.job_id!r}: function was not a callable (or None): {function!r}"
             )
         fingerprint = function_fingerprint(function) if function is not None else 0
-        if self._init_once(("FI", fingerprint)):
+        if self._init_once(fingerprint):  # the signature: the int kept as `fingerprint` anyway
             return
         self.function = function
         self.fingerprint = fingerprint
+        self._kept = None  # texts of the last compute (a key from the start keeps __dict__ shared)
         self._register()
         warn_uncounted_instance(self.job_id, function)
 
@@ -109,7 +116,7 @@ class FunctionInvariant(_Invariant):
 
     def __str__(self) -> str:
         """As 0.197 wrote it: the id and the function's file and line (a builtin by name)."""
-        function = self.__dict__.get("function")
+        function = getattr(self, "function", None)
         code = getattr(function, "__code__", None)
         if code is not None:
             return (f"{type(self).__name__} (job_id={self.job_id},id={id(self)}\n Function: "
@@ -200,7 +207,10 @@ class FunctionInvariant(_Invariant):
         return [f"{self.job_id}:"] + ["    " + line for line in diff] + reads
 
     def kept_texts(self) -> dict[int, str]:
-        return getattr(self, "_kept", {})
+        """The texts of the last `compute`, handed over once (the store keeps them)."""
+        kept = self._kept
+        self._kept = None
+        return kept or {}
 
     def _dependency_changes(self, old, extra, source, diffs: bool) -> list[str]:
         if old is None or extra is None or len(extra) != 4 or self.function is None:
@@ -462,6 +472,8 @@ class FileChecksumInvariant(_Invariant):
     """An input file. Content is hashed only when mtime or size moved, so a touch
     without a change of content does not invalidate anything."""
 
+    __slots__ = ("filenames", "_checked")  # see Job
+
     def __init__(self, filename):
         if self._init_once(("file",)):
             return
@@ -611,7 +623,7 @@ def _multi_id(filenames, cls_name: str) -> str:
 def _files_fingerprint(filenames: list[str], old, invariant) -> tuple[int, Any]:
     """Fingerprint of files, reusing the stored hash of each file whose stat is unchanged."""
     old_stats = old.extra if old is not None and isinstance(old.extra, dict) else {}
-    stats = invariant._checked = {}  # (mtime, size) of what was hashed: see moved_since_check
+    stats = {}
     for name in filenames:
         st = file_stat(name)
         if st is None:
@@ -627,6 +639,7 @@ def _files_fingerprint(filenames: list[str], old, invariant) -> tuple[int, Any]:
             stats[name] = previous
         else:
             stats[name] = (st[0], st[1], hash_file(name))
+    invariant._checked = tuple(item for name in filenames for item in (name, *stats[name][:2]))
     if len(filenames) == 1:
         fingerprint = stats[filenames[0]][2]
     else:

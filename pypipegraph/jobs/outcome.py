@@ -55,11 +55,11 @@ class OutcomeField:
     def __get__(self, job, owner=None) -> Any:
         if job is None:
             return self.default  # `FileGeneratingJob.failed`, as a class default read
-        outcome = job._outcome
+        outcome = getattr(job, "_outcome", None)  # unset only in a job whose __init__ failed
         return self.default if outcome is None else getattr(outcome, self.name)
 
     def __set__(self, job, value: Any) -> None:
-        outcome = job._outcome
+        outcome = getattr(job, "_outcome", None)
         if outcome is None:
             outcome = job._outcome = Outcome()
         setattr(outcome, self.name, value)

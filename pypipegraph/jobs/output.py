@@ -27,6 +27,8 @@ class FileGeneratingJob(Job):
     `empty_ok`), or any input changed.
     """
 
+    __slots__ = ("filenames", "callback", "_pass_outputs", "rename_broken", "empty_ok")  # see Job
+
     def __init__(self, output_filename, function: Callable, rename_broken: bool = False,
                  empty_ok: bool = False):
         self._setup([self.job_id], function, rename_broken, empty_ok)
@@ -36,7 +38,7 @@ class FileGeneratingJob(Job):
         if not callable(function):
             raise ValueError(f"{kind} {self.job_id!r}: function was not a callable (got {function!r})")
         code = getattr(function, "__code__", function)
-        if self._init_once((code, bool(rename_broken), bool(empty_ok), tuple(filenames))):
+        if self._init_once(_signature(code, bool(rename_broken), bool(empty_ok), filenames, self.job_id)):
             self._check_same_function(self.callback, function)
             return
         arity = required_positional(function)
@@ -142,6 +144,21 @@ class FileGeneratingJob(Job):
             except OSError as exc:
                 problems.append(f"the partial output {name} could not be removed ({exc.strerror})")
         return problems
+
+
+_signatures: dict = {}  # (id of the code, flags) -> one signature tuple every such job shares
+
+
+def _signature(code, rename_broken: bool, empty_ok: bool, filenames: list[str], job_id: str) -> tuple:
+    """What defines an output job (a redefinition must repeat it). A job whose only output
+    is its id (most of them) shares the tuple with every job of the same callback code."""
+    if len(filenames) != 1 or filenames[0] != job_id:
+        return code, rename_broken, empty_ok, tuple(filenames)
+    key = id(code), rename_broken, empty_ok
+    shared = _signatures.get(key)
+    if shared is None or shared[0] is not code:
+        shared = _signatures[key] = (code, rename_broken, empty_ok, ())
+    return shared
 
 
 def hint_missing_directory(exc: FileNotFoundError, filenames: list[str]) -> None:

@@ -49,6 +49,8 @@ def check_nothing_returned(value: Any) -> None:
 class Protocol197:
     """The 0.197 methods every job has; see the module docstring."""
 
+    __slots__ = ()  # Job's own slots (and its __dict__) are declared there
+
     was_cleaned_up = False  # set once cleanup() was called (after every direct dependant ran)
     do_cleanup_if_was_never_run = False  # call cleanup() after a run without failures if it did not run
     loads = False  # a loader (0.197's is_loadable()): runs in the master, never counts as executed

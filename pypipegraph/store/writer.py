@@ -35,13 +35,14 @@ from . import format as store_format
 from . import lock as store_lock
 from .format import FORMAT_VERSION, SCHEMA, Record, decode_opened, encode_record, is_legacy, unusable_text
 from .format import signed as _signed
-from .run_graph import compress
+from .run_graph import digest_and_compress
 
 __all__ = ["COMMIT_INTERVAL", "FORMAT_VERSION", "History", "Record", "StoreError", "StoreLocked"]
 
 COMMIT_INTERVAL = 0.2
 KEEP_RUNS = 50  # runs whose per-job rows are kept for `ppg history` and reports
 KEEP_GRAPHS = 10  # runs whose job graph (for reports) is kept; older runs' graphs are dropped
+_IN_FILE = object()  # in `_raw`: the record is in the store's file only
 
 
 class History:
@@ -49,11 +50,17 @@ class History:
 
     COMMIT_INTERVAL = COMMIT_INTERVAL
 
-    def __init__(self, filename: str):
+    def __init__(self, filename: str, same_key=None):
         self.filename = filename
+        # same_key(key) -> an equal str the caller holds anyway (the job's own id), so that
+        # the records read at open do not keep a second copy of every id
+        self._same_key = same_key
         self._conn: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
-        self._raw: dict[str, bytes] = {}  # job id -> its encoded record (decoded on each get)
+        # job id -> its encoded record, read at open or put since, until it was read once or
+        # committed; then _IN_FILE: a run rarely asks for a record twice, and a million
+        # records' bytes need not stay in memory for the whole run
+        self._raw: dict[str, bytes | object] = {}
         self._pending: dict[str, bytes | None] = {}
         self._pending_rows: list[tuple] = []
         self._pending_logs: list[tuple] = []
@@ -117,7 +124,7 @@ class History:
             if row is not None and int(row[0]) < FORMAT_VERSION:
                 conn.execute("UPDATE meta SET value = ? WHERE key = 'format_version'", (str(FORMAT_VERSION),))
             self.memory = _by_id(conn.execute("SELECT job_id, bytes FROM job_memory"))
-            self._raw = _by_id(conn.execute("SELECT job_id, record FROM jobs"))
+            self._raw = _by_id(conn.execute("SELECT job_id, record FROM jobs"), self._same_key)
             self._logged = set(_by_id(conn.execute("SELECT job_id, 1 FROM job_logs")))
             self._failures = _by_id(conn.execute("SELECT job_id, outcome FROM failures"))
             self._file_fd = os.open(self.filename, os.O_RDONLY | os.O_CLOEXEC)
@@ -216,12 +223,18 @@ class History:
     # --- records -------------------------------------------------------------
 
     def get(self, key: str) -> Record | None:
-        """The record of job `key`, decoded from the bytes read at open (not kept: a run
-        asks once or twice per job, and 100 000 decoded records would hold more than
-        twice the memory of their bytes)."""
+        """The record of job `key`, decoded from the bytes read at open or put, else read
+        from the file (see `_raw`). Records are not kept decoded: 100 000 decoded records
+        would hold more than twice the memory of their bytes."""
         raw = self._raw.get(key)
         if raw is None:
             return None
+        if raw is _IN_FILE:
+            raw = self._read(key)
+            if raw is None:
+                return None
+        elif key not in self._pending:
+            self._raw[key] = _IN_FILE
         record = decode_opened(raw)
         if record is None:  # an unusable record counts as "never ran", said once per job
             if key not in self.unusable:
@@ -231,6 +244,14 @@ class History:
         if is_legacy(raw):  # a pickle of an earlier version: kept as data from now on
             self.put(key, record)
         return record
+
+    def _read(self, key: str) -> bytes | None:
+        """The record of `key` as committed to the file."""
+        try:
+            row = self._conn.execute("SELECT record FROM jobs WHERE job_id = ?", (store_key(key),)).fetchone()
+        except sqlite3.Error as exc:
+            raise self._error(exc, mid_run=True) from exc
+        return None if row is None else row[0]
 
     def unreadable(self, key: str) -> str | None:
         """Why the job's record cannot be used (None: it can, or there is none)."""
@@ -365,8 +386,9 @@ class History:
         self._pending_failures[job_id] = None
         return True
 
-    def record_graph(self, raw: bytes, cores: int, jobs: int | None = None) -> None:
-        """Keep the run's job graph (`run_graph.snapshot` bytes) and core count for reports.
+    def record_graph(self, raw, cores: int, jobs: int | None = None) -> None:
+        """Keep the run's job graph (`run_graph.snapshot` bytes, or a callable giving them in
+        chunks: `snapshot_chunks`) and core count for reports.
 
         A graph is stored once by content hash; graphs only runs older than KEEP_GRAPHS
         refer to are dropped. Best effort: a failure to write is logged, never raised.
@@ -374,12 +396,17 @@ class History:
         if self._conn is None or self.run_id is None:
             return
         self.graph_jobs = jobs
-        digest = _signed(hash_bytes(raw))
+        chunks = (lambda: (raw,)) if isinstance(raw, bytes) else raw
         conn = self._conn
         try:
+            def new(digest: int) -> bool:
+                return conn.execute("SELECT 1 FROM graphs WHERE hash = ?", (_signed(digest),)).fetchone() is None
+
+            digest, blob = digest_and_compress(chunks, new)  # before the transaction: it calls the jobs' code
+            digest = _signed(digest)
             with _transaction(conn):
-                if conn.execute("SELECT 1 FROM graphs WHERE hash = ?", (digest,)).fetchone() is None:
-                    conn.execute("INSERT INTO graphs VALUES (?, ?)", (digest, compress(raw)))
+                if blob is not None:
+                    conn.execute("INSERT OR IGNORE INTO graphs VALUES (?, ?)", (digest, blob))
                 conn.execute("INSERT OR REPLACE INTO run_graphs VALUES (?, ?, ?, ?)",
                              (self.run_id, digest, cores, os.getpid()))
                 conn.execute("UPDATE run_graphs SET graph = NULL WHERE run_id <= ?",
@@ -453,6 +480,10 @@ class History:
                 if sources:
                     conn.executemany("INSERT OR IGNORE INTO sources VALUES (?, ?)",
                                      [(_signed(k), v) for k, v in sources.items()])
+            raw = self._raw
+            for key, value in pending.items():
+                if value is not None and raw.get(key) is value:
+                    raw[key] = _IN_FILE  # committed: read back from the file if asked again
         except sqlite3.Error as exc:
             self._pending = {**pending, **self._pending}
             self._pending_rows = rows + self._pending_rows
@@ -492,9 +523,12 @@ class History:
         print(f"pypipegraph: warning: {message}", file=sys.stderr, flush=True)
 
 
-def _by_id(rows) -> dict:
+def _by_id(rows, same_key=None) -> dict:
     """{job id: value} of (job id, value) rows; ids kept as bytes (not UTF-8, see
-    safe_files.store_key) come back as the str they were."""
+    safe_files.store_key) come back as the str they were. With `same_key`, each id is
+    replaced by the equal string it returns."""
+    if same_key is not None:
+        return {same_key(from_store(key) if type(key) is bytes else key): value for key, value in rows}
     found = dict(rows)
     if any(type(key) is bytes for key in found):
         return {from_store(key): value for key, value in found.items()}
