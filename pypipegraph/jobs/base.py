@@ -175,7 +175,9 @@ class Job(Protocol197):
 
     def __new__(cls, job_id, *args, **kwargs):
         job_id = cls.id_prefix + cls.verify_job_id(job_id)
-        graph = current_graph(adding=f"{cls.__name__} {job_id!r}")
+        graph = state.global_pipegraph
+        if graph is None or graph.job_creation_forbidden_by is not None or (graph.has_run and not graph.running):
+            graph = current_graph(adding=f"{cls.__name__} {job_id!r}")  # raises, naming the job
         existing = graph.jobs.get(job_id)
         if existing is not None:
             if type(existing) is not cls:

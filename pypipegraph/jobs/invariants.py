@@ -570,8 +570,9 @@ def legacy_multi_id(filenames, cls_name: str = "MultiFileInvariant") -> str:
 def warn_uncounted_instance(job_id: str, function: Callable) -> None:
     """Warn once per class when a bound method's instance holds plain values that its
     fingerprint does not count (0.197's rule: the instance is ignored)."""
+    if getattr(function, "__self__", None) is None:
+        return  # not a bound method: no instance
     import warnings
-
 
     names = uncounted_instance_values(function)
     owner_type = type(getattr(function, "__self__", None))
