@@ -220,14 +220,30 @@ class Scheduler:
             self._request(job)
 
     def _drain_decisions(self) -> None:
+        """Decide every job in the queue. An up-to-date output job (most jobs of a rerun) is
+        resolved here directly, as `_decide` would: the loop runs once per job of the graph."""
         queue = self.decide_queue
+        check = self.rebuilder.check
+        skipped = self._on["on_job_skipped"]
         while queue:
-            self._decide(queue.popleft())
+            job = queue.popleft()
+            if job.lazy:
+                self._decide(job)
+                continue
+            decision = check(job)
+            if decision.reasons or decision.error is not None:
+                self._act_on(job, decision)
+                continue
+            self._resolve(job, SKIPPED)
+            for method in skipped:
+                method(job)
 
     # --- decisions -----------------------------------------------------------
 
     def _decide(self, job) -> None:
-        decision = self.rebuilder.check(job)
+        self._act_on(job, self.rebuilder.check(job))
+
+    def _act_on(self, job, decision) -> None:
         if decision.error is not None:
             # 0.197 checked every invariant before running anything and let the error escape
             # run_pipegraph() as it was raised; here all invariants are checked before the
@@ -260,7 +276,7 @@ class Scheduler:
                 pending[dependant] = count
                 if not count and self.state[dependant] == WAITING:
                     self.decide_queue.append(dependant)
-        if state != IDLE:
+        if state != IDLE and self.temp_files.users:  # (no temp files made yet: nothing to settle)
             self.temp_files.settled(job, False)
 
     def _request(self, root) -> None:

@@ -249,6 +249,12 @@ class Job(Protocol197):
         """Add upstream jobs. Takes jobs, (nested) lists, JobLists, None (ignored) and
         callables returning jobs (placeholders resolved just before the run).
         Returns this job."""
+        if len(other_jobs) == 1 and isinstance(other_jobs[0], Job):  # the common call: one job
+            item = other_jobs[0]
+            self._add_prerequisite(item)
+            if not item.is_invariant:
+                self._graph.edge_sites[item, self] = caller_site()
+            return self
         site = None
         for item in _flatten(other_jobs, self):
             if isinstance(item, Job):

@@ -16,7 +16,7 @@ import io
 import pickle
 from typing import Any, NamedTuple
 
-from .values import pack, unpack
+from .values import pack, unpack, unpack_opened
 
 # 2: job_runs gained JOB_RUN_COLUMNS and records are MessagePack data (an older version could
 # neither insert rows nor read records)
@@ -206,7 +206,16 @@ def is_legacy(raw: bytes) -> bool:
 
 
 def decode_opened(raw) -> Record | None:
-    """`decode_record` with signed values opened: what a rebuilder reads."""
+    """`decode_record` with signed values opened: what a rebuilder reads (every record of a
+    run comes here: the common case takes no detour)."""
+    if raw[:1] == b"\x97":
+        try:
+            fields = unpack_opened(raw)
+        except Exception:  # noqa: BLE001 - a damaged (or crafted) record is a missing one
+            return None
+        if type(fields) is tuple and len(fields) == 7 and _shape_problem(fields) is None:
+            return _new(Record, fields)
+        return None
     return decode_record(raw, open_sealed=True)
 
 

@@ -496,7 +496,7 @@ def _by_id(rows) -> dict:
     """{job id: value} of (job id, value) rows; ids kept as bytes (not UTF-8, see
     safe_files.store_key) come back as the str they were."""
     found = dict(rows)
-    if any(type(key) is bytes for key in found):
+    if bytes in set(map(type, found)):
         return {from_store(key): value for key, value in found.items()}
     return found
 
