@@ -161,6 +161,9 @@ class FunctionInvariant(_Invariant):
         source and the dependencies (function_dependencies, as JSON) are kept by hash in
         the store's texts, shared by every invariant of the same function."""
         fingerprint = self.fingerprint
+        stored = old.extra if old is not None else None
+        if type(stored) is tuple and len(stored) in (3, 4) and stored[0] == fingerprint:
+            return old.fingerprint, stored  # unchanged (the common case, without a detour)
         old_state = _function_state(old)
         if old_state is not None and old_state[0] == fingerprint:
             return old.fingerprint, old.extra

@@ -169,11 +169,12 @@ class Progress(Listener):
             self._settle(job)
 
     def on_job_skipped(self, job) -> None:
-        if counted(job):
+        if not job.is_invariant and not job.lazy:  # counted(job), inline: called for most jobs of a rerun
             self.done += 1
             self.up_to_date += 1
             self._rule(job)[1] += 1
-            self._settle(job)
+            if self._remaining is not None:
+                self._settle(job)
 
     def _rule(self, job) -> list:
         entry = self.rules.get(job.rule)
