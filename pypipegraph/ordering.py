@@ -8,8 +8,11 @@ one cycle in order. networkx is imported only to describe a cycle.
 from __future__ import annotations
 
 from collections import deque
+from operator import attrgetter
 
 from .errors import CycleError
+
+_prerequisites = attrgetter("prerequisites")
 
 
 def topological_order(jobs: list, sites: dict | None = None) -> list:
@@ -18,7 +21,7 @@ def topological_order(jobs: list, sites: dict | None = None) -> list:
     # Most graphs are ordered whole: every prerequisite is among `jobs`, and counting
     # edges needs no membership test. When the order comes out short, either a job has a
     # prerequisite outside `jobs` (counted again, exactly) or there is a cycle.
-    order = _kahn(jobs, {job: len(job.prerequisites) for job in jobs})
+    order = _kahn(jobs, dict(zip(jobs, map(len, map(_prerequisites, jobs)), strict=True)))
     if len(order) == len(jobs):
         return order
     members = set(jobs)
@@ -32,7 +35,7 @@ def topological_order(jobs: list, sites: dict | None = None) -> list:
 def _kahn(jobs: list, indegree: dict) -> list:
     """`jobs` upstream first, given each one's count of prerequisites (consumed); jobs on
     or behind a cycle (or behind an uncounted prerequisite) are left out."""
-    queue = deque(job for job in jobs if not indegree[job])
+    queue = deque(job for job, count in indegree.items() if not count)
     order = []
     append, popleft, push = order.append, queue.popleft, queue.append
     while queue:

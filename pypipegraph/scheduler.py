@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from operator import attrgetter
 
 from .errors import JobDiedException, add_notes
 from .events import Attempt, Failure, subscribers
@@ -29,6 +30,8 @@ NEEDS_RUN = 2  # asked to run: blocked, runnable or running
 SKIPPED = 3  # up to date
 DONE = 4  # ran successfully
 FAILED = 5
+
+_prerequisites = attrgetter("prerequisites")
 
 NEEDS_TOO_MUCH = "Needed to much memory/cores"  # error_reason, spelled as 0.197 spelled it
 _TICK = 0.5  # seconds between wake-ups while jobs run and nothing happens
@@ -65,14 +68,14 @@ class Scheduler:
         self.budget = budget
         self.listeners = list(listeners)
         self._on = subscribers(self.listeners)
-        self.index = {job: i for i, job in enumerate(jobs)}
+        self.index = dict(zip(jobs, range(len(jobs)), strict=True))  # (built in C: one entry per job)
         self.state = dict.fromkeys(jobs, WAITING)
-        self.pending = {job: len(job.prerequisites) for job in jobs}
+        self.pending = dict(zip(jobs, map(len, map(_prerequisites, jobs)), strict=True))
         self.final_jobs = [job for job in jobs if job.is_final]
         for job in self.final_jobs:
             self.pending[job] = 1  # released when everything else is done
         self.resolved: set = set()  # jobs whose fingerprint is known
-        self.decide_queue = deque(job for job in jobs if not self.pending[job])
+        self.decide_queue = deque(job for job, count in self.pending.items() if not count)
         # an empty store knows no runtimes: no critical paths to compute (a cold run)
         self.runnable = ready
         self.named = named
