@@ -160,7 +160,7 @@ class Pipegraph(Graph197):
                 "Each pipegraph may be run only once. Call ppg.new_pipegraph() and define the "
                 "jobs again for another run; only what changed runs."
             )
-        self.connect_graph()  # callbacks may still add jobs: the graph is not running yet
+        self._connect_without_collecting()  # callbacks may still add jobs: the graph is not running yet
         self.targets = wanted(targets)
         self.has_run = True
         self.running = True
@@ -261,6 +261,17 @@ class Pipegraph(Graph197):
         if logger.level == logging.NOTSET or logger.level > self.log_level:
             logger.setLevel(self.log_level)
         return handler
+
+    def _connect_without_collecting(self) -> None:
+        """connect_graph() with the collector paused: the implicit invariants it makes (one
+        per job) live as long as the graph, so collecting while it makes them is wasted time."""
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self.connect_graph()
+        finally:
+            if enabled:
+                gc.enable()
 
     def connect_graph(self) -> None:
         """Resolve depends_on placeholders (also ones returning placeholders) and add the

@@ -8,32 +8,45 @@ one cycle in order. networkx is imported only to describe a cycle.
 from __future__ import annotations
 
 from collections import deque
+from operator import attrgetter
 
 from .errors import CycleError
+
+_prerequisites = attrgetter("prerequisites")
 
 
 def topological_order(jobs: list, sites: dict | None = None) -> list:
     """Kahn's order of `jobs` (upstream first); CycleError naming the cycle's jobs and,
     from `sites` ((upstream, downstream) -> (file, line)), where each edge was made."""
+    # Most graphs are ordered whole: every prerequisite is among `jobs`, and counting
+    # edges needs no membership test. When the order comes out short, either a job has a
+    # prerequisite outside `jobs` (counted again, exactly) or there is a cycle.
+    order = _kahn(jobs, dict(zip(jobs, map(len, map(_prerequisites, jobs)), strict=True)))
+    if len(order) == len(jobs):
+        return order
     members = set(jobs)
-    indegree = {}
-    for job in jobs:
-        count = len(job.prerequisites)
-        if count and not members.issuperset(job.prerequisites):
-            count = sum(1 for p in job.prerequisites if p in members)
-        indegree[job] = count
-    queue = deque(job for job in jobs if not indegree[job])
-    order = []
-    while queue:
-        job = queue.popleft()
-        order.append(job)
-        for dependant in job.dependants:
-            if dependant in indegree:
-                indegree[dependant] -= 1
-                if not indegree[dependant]:
-                    queue.append(dependant)
+    indegree = {job: sum(1 for p in job.prerequisites if p in members) for job in jobs}
+    order = _kahn(jobs, indegree)
     if len(order) != len(jobs):
         raise _cycle_error([job for job in jobs if indegree[job]], sites or {})
+    return order
+
+
+def _kahn(jobs: list, indegree: dict) -> list:
+    """`jobs` upstream first, given each one's count of prerequisites (consumed); jobs on
+    or behind a cycle (or behind an uncounted prerequisite) are left out."""
+    queue = deque(job for job, count in indegree.items() if not count)
+    order = []
+    append, popleft, push = order.append, queue.popleft, queue.append
+    while queue:
+        job = popleft()
+        append(job)
+        for dependant in job.dependants:
+            count = indegree.get(dependant)
+            if count is not None:
+                indegree[dependant] = count = count - 1
+                if not count:
+                    push(dependant)
     return order
 
 

@@ -168,7 +168,8 @@ class Rebuilder:
                 self._invalidate_if_upstream(job)
             self.fingerprints[job] = fingerprint
             return Decision([], False, fingerprint)
-        self._invalidate_if_upstream(job)  # first, as 0.197 did (a library's hook may delete outputs)
+        if self.invalidated:  # first, as 0.197 did (a library's hook may delete outputs)
+            self._invalidate_if_upstream(job)
         record = self.store.get(job.job_id)
         if record is None and self._taken_as_done(job):
             record = self._record_as_done(job, time.time())

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from array import array
 from collections import deque
+from operator import attrgetter
 
 from .errors import JobDiedException, add_notes
 from .events import Attempt, Failure, subscribers
@@ -30,6 +31,8 @@ NEEDS_RUN = 2  # asked to run: blocked, runnable or running
 SKIPPED = 3  # up to date
 DONE = 4  # ran successfully
 FAILED = 5
+
+_prerequisites = attrgetter("prerequisites")
 
 NEEDS_TOO_MUCH = "Needed to much memory/cores"  # error_reason, spelled as 0.197 spelled it
 _TICK = 0.5  # seconds between wake-ups while jobs run and nothing happens
@@ -68,10 +71,10 @@ class Scheduler:
         self._on = subscribers(self.listeners)
         # Per job, by its number in `jobs` (`index`): arrays, not dicts keyed by job, so
         # that a run's bookkeeping costs a few bytes per job (docs/performance.md).
-        self.index = {job: i for i, job in enumerate(jobs)}
+        self.index = dict(zip(jobs, range(len(jobs)), strict=True))  # (built in C: one entry per job)
         self._states = bytearray(len(jobs))  # WAITING ...
         self.state = JobStates(self.index, self._states)  # read by the views
-        self._pending = array("l", [len(job.prerequisites) for job in jobs])  # -1: not counted yet
+        self._pending = array("l", map(len, map(_prerequisites, jobs)))  # -1: not counted yet
         self.final_jobs = [job for job in jobs if job.is_final]
         for job in self.final_jobs:
             self._pending[self.index[job]] = 1  # released when everything else is done
@@ -226,14 +229,30 @@ class Scheduler:
             self._request(job)
 
     def _drain_decisions(self) -> None:
+        """Decide every job in the queue. An up-to-date output job (most jobs of a rerun) is
+        resolved here directly, as `_decide` would: the loop runs once per job of the graph."""
         queue = self.decide_queue
+        check = self.rebuilder.check
+        skipped = self._on["on_job_skipped"]
         while queue:
-            self._decide(queue.popleft())
+            job = queue.popleft()
+            if job.lazy:
+                self._decide(job)
+                continue
+            decision = check(job)
+            if decision.reasons or decision.error is not None:
+                self._act_on(job, decision)
+                continue
+            self._resolve(job, SKIPPED)
+            for method in skipped:
+                method(job)
 
     # --- decisions -----------------------------------------------------------
 
     def _decide(self, job) -> None:
-        decision = self.rebuilder.check(job)
+        self._act_on(job, self.rebuilder.check(job))
+
+    def _act_on(self, job, decision) -> None:
         if decision.error is not None:
             # 0.197 checked every invariant before running anything and let the error escape
             # run_pipegraph() as it was raised; here all invariants are checked before the
@@ -285,7 +304,7 @@ class Scheduler:
                 pending[d] = count
                 if not count and states[d] == WAITING:
                     self.decide_queue.append(dependant)
-        if state != IDLE:
+        if state != IDLE and self.temp_files.users:  # (no temp files made yet: nothing to settle)
             self.temp_files.settled(job, False)
 
     def _request(self, root) -> None:

@@ -180,7 +180,9 @@ class Job(Protocol197):
 
     def __new__(cls, job_id, *args, **kwargs):
         job_id = cls.id_prefix + cls.verify_job_id(job_id)
-        graph = current_graph(adding=f"{cls.__name__} {job_id!r}")
+        graph = state.global_pipegraph
+        if graph is None or graph.job_creation_forbidden_by is not None or (graph.has_run and not graph.running):
+            graph = current_graph(adding=f"{cls.__name__} {job_id!r}")  # raises, naming the job
         existing = graph.jobs.get(job_id)
         if existing is not None:
             if type(existing) is not cls:
@@ -252,6 +254,12 @@ class Job(Protocol197):
         """Add upstream jobs. Takes jobs, (nested) lists, JobLists, None (ignored) and
         callables returning jobs (placeholders resolved just before the run).
         Returns this job."""
+        if len(other_jobs) == 1 and isinstance(other_jobs[0], Job):  # the common call: one job
+            item = other_jobs[0]
+            self._add_prerequisite(item)
+            if not item.is_invariant:
+                self._graph.edge_sites[item, self] = caller_site()
+            return self
         site = None
         for item in _flatten(other_jobs, self):
             if isinstance(item, Job):

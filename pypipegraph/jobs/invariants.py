@@ -168,6 +168,9 @@ class FunctionInvariant(_Invariant):
         source and the dependencies (function_dependencies, as JSON) are kept by hash in
         the store's texts, shared by every invariant of the same function."""
         fingerprint = self.fingerprint
+        stored = old.extra if old is not None else None
+        if type(stored) is tuple and len(stored) in (3, 4) and stored[0] == fingerprint:
+            return old.fingerprint, stored  # unchanged (the common case, without a detour)
         old_state = _function_state(old)
         if old_state is not None and old_state[0] == fingerprint:
             return old.fingerprint, old.extra
@@ -582,8 +585,9 @@ def legacy_multi_id(filenames, cls_name: str = "MultiFileInvariant") -> str:
 def warn_uncounted_instance(job_id: str, function: Callable) -> None:
     """Warn once per class when a bound method's instance holds plain values that its
     fingerprint does not count (0.197's rule: the instance is ignored)."""
+    if getattr(function, "__self__", None) is None:
+        return  # not a bound method: no instance
     import warnings
-
 
     names = uncounted_instance_values(function)
     owner_type = type(getattr(function, "__self__", None))

@@ -14,6 +14,7 @@ run their code.
 
 from __future__ import annotations
 
+import functools
 import pickle
 from typing import Any
 
@@ -129,6 +130,11 @@ def _ext(code: int, data: bytes, open_sealed: bool = False) -> Any:
 
 def _ext_opened(code: int, data: bytes) -> Any:
     return _ext(code, data, True)
+
+
+# `unpack(raw, open_sealed=True)` bound once (no Python frame): a run reads every record so
+unpack_opened = functools.partial(msgpack.unpackb, use_list=False, strict_map_key=False,
+                                  unicode_errors=_TEXT, ext_hook=_ext_opened)
 
 
 def _open(sealed: Sealed) -> Any:

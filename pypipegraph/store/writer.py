@@ -530,7 +530,7 @@ def _by_id(rows, same_key=None) -> dict:
     if same_key is not None:
         return {same_key(from_store(key) if type(key) is bytes else key): value for key, value in rows}
     found = dict(rows)
-    if any(type(key) is bytes for key in found):
+    if bytes in set(map(type, found)):
         return {from_store(key): value for key, value in found.items()}
     return found
 

@@ -150,13 +150,16 @@ class Progress(Listener):
         self.scheduler = scheduler
         self.started = time.time()
         rules = self.rules
+        total = 0
         for job in scheduler.jobs:
-            if counted(job):
-                self.total += 1
-                entry = rules.get(job.rule)
+            if not job.is_invariant and not job.lazy:  # counted(job), inline: once per job
+                total += 1
+                rule = job.rule
+                entry = rules.get(rule)
                 if entry is None:
-                    entry = rules[job.rule] = [0, 0, 0, 0]
+                    entry = rules[rule] = [0, 0, 0, 0]
                 entry[0] += 1
+        self.total += total
 
     def on_job_finished(self, job, attempt: Attempt) -> None:
         spent = self._rule_time.setdefault(job.rule, [0.0, 0])
@@ -169,11 +172,12 @@ class Progress(Listener):
             self._settle(job)
 
     def on_job_skipped(self, job) -> None:
-        if counted(job):
+        if not job.is_invariant and not job.lazy:  # counted(job), inline: called for most jobs of a rerun
             self.done += 1
             self.up_to_date += 1
             self._rule(job)[1] += 1
-            self._settle(job)
+            if self._remaining is not None:
+                self._settle(job)
 
     def _rule(self, job) -> list:
         entry = self.rules.get(job.rule)
