@@ -177,6 +177,13 @@ _source_cache: dict[types.CodeType, str | None] = {}
 
 _HASCONST = frozenset(dis.hasconst)
 _EXTENDED_ARG = dis.opmap["EXTENDED_ARG"]
+# Python 3.13+ fuses two local-variable accesses into one instruction only when both are on
+# one line: hashed as the two instructions they stand for, a reformatted function is unchanged.
+_FUSED = {dis.opmap[name]: tuple(dis.opmap[part] for part in parts) for name, parts in (
+    ("LOAD_FAST_LOAD_FAST", ("LOAD_FAST", "LOAD_FAST")),
+    ("STORE_FAST_LOAD_FAST", ("STORE_FAST", "LOAD_FAST")),
+    ("STORE_FAST_STORE_FAST", ("STORE_FAST", "STORE_FAST")),
+) if name in dis.opmap}
 
 
 def _code_fingerprint(code: types.CodeType) -> int:
@@ -184,7 +191,8 @@ def _code_fingerprint(code: types.CodeType) -> int:
 
     Constants are hashed where they are used, not by their index in co_consts, so a
     docstring (a constant no instruction loads) changes nothing, while a changed
-    literal does. Line numbers live outside co_code and never count.
+    literal does. Line numbers live outside co_code and never count; instructions fused
+    only when on one line (_FUSED) count as their parts.
     """
     cached = _code_cache.get(code)
     if cached is not None:
@@ -207,6 +215,9 @@ def _code_fingerprint(code: types.CodeType) -> int:
             else:
                 hasher.update(b"%d:" % op)
                 _feed(hasher, const, set(), False)
+        elif op in _FUSED:
+            first, second = _FUSED[op]
+            hasher.update(b"%d,%d;%d,%d;" % (first, arg >> 4, second, arg & 15))
         else:
             hasher.update(b"%d,%d;" % (op, arg))
     hasher.update(repr((code.co_names, code.co_varnames, code.co_freevars, code.co_argcount,

@@ -348,6 +348,29 @@ def test_comment_change_does_not_rerun(new_pipegraph):
     assert not job.was_run
 
 
+def test_arguments_split_over_lines_do_not_rerun(new_pipegraph):
+    """Python 3.13 compiles two locals read on one line into one instruction, on two lines
+    into two: the same code either way."""
+    def work(of):
+        text, suffix = "1", "2"
+        write(of, text + suffix)
+        append("out/count", "x")
+
+    ppg.FileGeneratingJob("out/a", work)
+    ppg.run_pipegraph()
+
+    def work(of):  # noqa: F811
+        text, suffix = "1", "2"
+        write(of, text +
+              suffix)
+        append("out/count", "x")
+
+    new_pipegraph.new_pipegraph()
+    job = ppg.FileGeneratingJob("out/a", work)
+    ppg.run_pipegraph()
+    assert not job.was_run
+
+
 def test_constant_change_reruns(new_pipegraph):
     def work(of):
         append("out/count", "x")
