@@ -16,8 +16,10 @@ the job's process (a helper the job forked that returned or raised) ends silentl
 
 The loop between forks is compiled where the extension was built (_forkserver.c): the
 zygote then writes none of the pages it shares with its children, and its heap, collapsed
-onto 2 MiB pages once before the loop (before Python 3.12, where that pays), stays on them. Elsewhere (no compiler at install,
-or PYPIPEGRAPH_PURE_PYTHON_ZYGOTE=1) the same protocol runs in Python below.
+onto 2 MiB pages once before the loop, stays on them. Before it serves, a zygote runs the
+engine's part of a job's path once on a probe (no job, no user code), so that the caches
+this fills are shared by its children, not written by each. Elsewhere (no compiler at
+install, or PYPIPEGRAPH_PURE_PYTHON_ZYGOTE=1) the same protocol runs in Python below.
 
 Forks stay cheap whatever the master holds: fork and exit cost one page-table entry per
 resident 4 KiB page, so before forking zygotes the master asks the kernel to back its
@@ -149,8 +151,7 @@ class _Zygote:  # pragma: no cover - runs in the zygote
     def serve(self) -> None:
         self._warm_up()
         if self.compiled:
-            if sys.version_info < (3, 12):  # measured: pays on 3.11, costs job processes 5% on 3.12
-                collapse_heap(force=True)  # after the last Python of the zygote: its huge pages stay
+            collapse_heap(force=True)  # after the last Python of the zygote: its huge pages stay
             message = _forkserver.serve(self.conn.fileno(), self.result_fd, self.done_r, self.done_w,
                                         *self.capture.fds, self.slot)
             if message is not None:
