@@ -347,10 +347,11 @@ def _wait(pid: int) -> int:
 
 
 def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    offset = 0
-    while offset < len(view):
-        offset += os.pwrite(fd, view[offset:], offset)
+    offset = os.pwrite(fd, data, 0)  # all of it, but for a result of gigabytes
+    if offset < len(data):
+        view = memoryview(data)
+        while offset < len(view):
+            offset += os.pwrite(fd, view[offset:], offset)
 
 
 def _raw_fork():
