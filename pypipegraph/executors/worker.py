@@ -4,7 +4,7 @@ Invariant: this is the only place that turns a job's run into the bytes an execu
 sends back to the master, and the only definition of those bytes: a `Result`, pickled, or,
 for a job that succeeded with a value of plain types (what output jobs return: a list of
 tuples of str and int), the Result's fields marshalled behind a one-byte tag, which costs
-a job's process a third of the pages pickling an object costs it (each page it writes is
+a job's process less than half the pages pickling an object costs it (each page it writes is
 copied when it was forked from a zygote). A result always reaches the master: an
 exception or value that cannot be pickled is replaced by a PyPipeGraphError naming the
 job. It knows a job only as an object with `job_id` and `run_in_worker()`. Every job run
