@@ -88,17 +88,18 @@ def main(argv=None) -> int:
     n = args.jobs
     print(f"Python {sys.version.split()[0]}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; "
           f"per trivial job ({n} jobs)\n")
-    print("| mode | wall | master CPU | zygote CPU (faults) | job process CPU (faults) | all workers CPU |")
-    print("|---|---|---|---|---|---|")
+    print("| mode | wall | master CPU (faults) | zygote CPU (faults) | job process CPU (faults) | all workers CPU |"
+          " all in |")
+    print("|---|---|---|---|---|---|---|")
     for _ in range(args.runs):
         for mode in args.modes:
             label, reuse, pure_python = MODES[mode]
             r = run(n, reuse, pure_python)
             zygote = "-" if reuse else f"{r['zygotes'] * 1e3 / n:.2f} ms ({r['zygote_faults'] / n:.0f})"
             child = "-" if reuse else f"{r['children'] * 1e3 / n:.2f} ms ({r['child_faults'] / n:.0f})"
-            print(f"| {label} | {r['wall']:.2f} s | "
-                  f"{r['master'] * 1e3 / n:.2f} ms | {zygote} | {child} | {r['workers'] * 1e3 / n:.2f} ms |",
-                  flush=True)
+            print(f"| {label} | {r['wall']:.2f} s | {r['master'] * 1e3 / n:.2f} ms ({r['master_faults'] / n:.0f}) | "
+                  f"{zygote} | {child} | {r['workers'] * 1e3 / n:.2f} ms | "
+                  f"{(r['master'] + r['workers']) * 1e3 / n:.2f} ms |", flush=True)
     return 0
 
 

@@ -44,6 +44,7 @@ MAX_STATE = 200  # characters of a user-defined state
 
 _RSS_UNIT = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB elsewhere
 _RUSAGE_THREAD = getattr(resource, "RUSAGE_THREAD", None)
+_SELF, _CHILDREN, _getrusage = resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN, resource.getrusage
 _states: dict[int, str] = {}  # thread id -> the state its job set (Dask runs jobs in threads)
 _where: tuple | None = None  # (host, cluster job id) of this process
 _children = (0, 0.0, 0)  # (pid, cpu, maxrss) of this process's waited-for children after its last job
@@ -72,18 +73,21 @@ def set_state(state: str) -> None:
     _states[threading.get_ident()] = state.strip()
 
 
-def begin() -> tuple[int, float, int]:
+def begin(fresh: bool = False) -> tuple[int, float, int]:
     """Before the job: (who is measured, its cpu seconds, its peak rss units). In a
     process's main thread on Linux the peak is first reset to the resident size now, so
-    the job's rise above it is its own."""
+    the job's rise above it is its own. `fresh`: this is the main thread of a process
+    forked for this one job, whose peak is already its own (a forked process's peak starts
+    at its size at the fork), so nothing is reset and no thread is looked up."""
     if _states:
         _states.pop(threading.get_ident(), None)
-    who = resource.RUSAGE_SELF
-    if _RUSAGE_THREAD is not None and threading.current_thread() is not threading.main_thread():
-        who = _RUSAGE_THREAD
-    elif _can_reset[0]:
-        _reset_peak()
-    ru = resource.getrusage(who)
+    who = _SELF
+    if not fresh:
+        if _RUSAGE_THREAD is not None and threading.current_thread() is not threading.main_thread():
+            who = _RUSAGE_THREAD
+        elif _can_reset[0]:
+            _reset_peak()
+    ru = _getrusage(who)
     return who, ru.ru_utime + ru.ru_stime, ru.ru_maxrss
 
 
@@ -92,9 +96,9 @@ def end(before: tuple[int, float, int]) -> tuple:
     tuple pickles in half the time of a named one), from the numbers `begin()` took."""
     global _children
     who, cpu0, rss0 = before
-    ru = resource.getrusage(who)
+    ru = _getrusage(who)
     rss1 = ru.ru_maxrss  # also for RUSAGE_THREAD: Linux reports the process's peak
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    kids = _getrusage(_CHILDREN)
     pid = os.getpid()
     kids_cpu = kids.ru_utime + kids.ru_stime
     last_pid, last_cpu, last_rss = _children
@@ -123,6 +127,12 @@ def _reset_peak() -> None:
             os.close(fd)
     except OSError:
         _can_reset[0] = False
+
+
+def locate() -> tuple:
+    """(host name, cluster job id) of this process, looked up once: a process that forks
+    a process per job calls this first, so that no job's process looks them up again."""
+    return _where or _locate()
 
 
 def _locate() -> tuple:

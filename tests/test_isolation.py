@@ -64,6 +64,37 @@ def test_each_job_gets_its_own_random_sequence(new_pipegraph):
     assert repr(random.random()) not in values
 
 
+def test_no_job_replays_the_masters_cached_gauss_value(new_pipegraph):
+    import random
+
+    random.gauss(0, 1)  # the master draws one of a pair: the other is cached in its state
+
+    for i in range(4):
+        ppg.FileGeneratingJob(f"out/{i}", lambda of: _write(of, repr(random.gauss(0, 1))))
+    ppg.run()
+    values = {read(f"out/{i}") for i in range(4)}
+    assert len(values) == 4
+    assert repr(random.gauss(0, 1)) not in values  # the master's cached one
+
+
+def test_an_output_whose_name_is_not_utf8_is_recorded(new_pipegraph):
+    name = os.fsdecode(b"out/caf\xe9")  # Latin-1 bytes: a lone surrogate in the str
+    ran = Path("ran")
+
+    def write(of):
+        Path(of).write_text("x")
+        with open(ran, "a") as fh:
+            fh.write("x")
+
+    ppg.FileGeneratingJob(name, write)
+    ppg.run()
+    assert os.path.exists(os.fsencode(name)) and ran.read_text() == "x"
+    new_pipegraph.new_pipegraph()
+    ppg.FileGeneratingJob(name, write)
+    ppg.run()
+    assert ran.read_text() == "x"  # its outputs' record came back intact: nothing reran
+
+
 def _chain(writers):
     """FileGeneratingJobs out/0, out/1, ... each depending on the previous (one after another)."""
     jobs = [ppg.FileGeneratingJob(f"out/{i}", w) for i, w in enumerate(writers)]

@@ -26,7 +26,7 @@ import tempfile
 import time
 from multiprocessing.connection import Pipe
 
-from .. import state
+from .. import state, usage
 from ..errors import JobDiedException, PyPipeGraphError
 from ..plumbing import host
 from . import zygote
@@ -394,7 +394,8 @@ def _worker_main(conn, job_list, capture_dir: str, slot) -> None:  # pragma: no 
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the master handles Ctrl-C; job processes restore it
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         capture = _Capture(capture_dir)
-        zygote.zygote_main(conn, job_list, capture, result_path(capture_dir, os.getpid()), slot, run_one,
+        usage.locate()  # once here, not in every job's process
+        zygote.zygote_main(conn, job_list, capture, result_path(capture_dir, os.getpid()), slot, run_isolated,
                            _job_index)
         return
     _own_process_group()
@@ -437,3 +438,8 @@ def run_one(job, capture: _Capture, pid: int) -> bytes:  # pragma: no cover - ru
     """Run `job` with its output captured; its encoded Result."""
     capture.reset()
     return execute(job, capture.collect, pid)
+
+
+def run_isolated(job, capture: _Capture, pid: int) -> bytes:  # pragma: no cover - runs in a job process
+    """run_one() in a process forked for `job` alone, whose capture files its zygote emptied."""
+    return execute(job, capture.collect, pid, fresh=True)

@@ -82,8 +82,12 @@ class FileGeneratingJob(Job):
         self.remove_old_outputs()
 
     def remove_old_outputs(self) -> None:
-        """Before a rerun: the outputs go, so a callback that appends starts from nothing."""
+        """Before a rerun: the outputs go, so a callback that appends starts from nothing.
+        (A missing output is asked about, not unlinked: the exception a failed unlink raises
+        costs a job's fresh process more copied pages than the job's own work.)"""
         for name in self.filenames:
+            if not os.access(name, os.F_OK, follow_symlinks=False):
+                continue
             try:
                 os.unlink(name)
             except FileNotFoundError:
