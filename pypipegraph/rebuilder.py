@@ -28,6 +28,7 @@ from .jobs.output import outputs_state
 from .plumbing.notices import warn
 from .store.format import GENERATOR, INVARIANT, LOADER, MOVED, OUTPUT, TEMP, Record, unusable_text
 from .store.values import unverified_in
+from .temp_files import TempFiles, is_temp
 
 UNKNOWN = object()  # `explain`: a fingerprint that depends on a job that will (or may) run
 
@@ -94,10 +95,6 @@ def _compute_afresh(job):
         return job.compute(None)
     except Exception:  # noqa: BLE001 - the caller reports the first error
         return None
-
-
-def is_temp(job) -> bool:
-    return job.is_temp_job and bool(job.filenames)
 
 
 def outputs_fingerprint(outputs) -> int:
@@ -628,56 +625,3 @@ def _missing_kept_file(job) -> str | None:
 
 def _no_source(_digest) -> None:
     return None
-
-
-class TempFiles:
-    """The lifecycle of temporary files during one run.
-
-    Invariant: a temp job's files are removed once every direct dependant has settled
-    (ran, was up to date, or failed), and kept when one of them failed, so that the next
-    run can reuse them (`Rebuilder.temp_reusable`). It never removes a file that is not a
-    temp job's declared temporary file. `is_settled(job)` and `forget(job)` come from the
-    scheduler (a forgotten temp job must run again if asked)."""
-
-    def __init__(self, note, is_settled, forget):
-        self.note = note
-        self.is_settled = is_settled
-        self.forget = forget
-        self.users: dict = {}  # materialized temp job -> direct dependants not settled
-        self.kept: set = set()
-
-    def made(self, job, active) -> None:
-        """`job`'s files exist now; count the dependants (in `active`) still to settle."""
-        if is_temp(job):
-            self.users[job] = sum(1 for d in job.dependants if d in active and not self.is_settled(d))
-
-    def settled(self, job, failed: bool) -> None:
-        """`job` will not need its temp prerequisites any more."""
-        if not self.users:
-            return
-        for up in job.prerequisites:
-            left = self.users.get(up)
-            if left is None:
-                continue
-            if failed:
-                self.kept.add(up)
-            self.users[up] = left - 1
-            if left <= 1:
-                self._remove(up)
-
-    def remove_all(self) -> None:
-        """End of the run: remove what no failed dependant needs."""
-        for job in list(self.users):
-            self._remove(job)
-
-    def _remove(self, job) -> None:
-        del self.users[job]
-        if job in self.kept:
-            self.note(f"{job.job_id}: temp file kept, a dependant failed")
-            return
-        for name in job.temp_filenames():
-            try:
-                os.unlink(name)
-            except FileNotFoundError:
-                pass
-        self.forget(job)

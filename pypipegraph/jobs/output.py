@@ -218,7 +218,7 @@ def outputs_state(filenames: list[str]) -> list[tuple[str, int, int, int]]:
 
 def remove_temp_files(job) -> None:
     """0.197's cleanup() of a temp job: remove its temporary files. The run removes them
-    itself (rebuilder.TempFiles); this is what `do_cleanup_if_was_never_run` calls."""
+    itself (temp_files.TempFiles); this is what `do_cleanup_if_was_never_run` calls."""
     for name in job.temp_filenames():
         try:
             os.unlink(name)
