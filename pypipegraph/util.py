@@ -16,6 +16,7 @@ from typing import Any
 
 from . import state
 from .jobs.invariants import flatten_jobs, job_or_filename
+from .legacy.protocol import output_exists
 from .legacy.store import read_status_file
 from .legacy.values import checksum_file
 from .plumbing.host import cpu_count, die_with_parent, memory_total
@@ -73,10 +74,7 @@ def stat(filename: str) -> os.stat_result:
 
 def output_file_exists(filename: str) -> bool:
     """True when the file exists and is not empty."""
-    try:
-        return os.stat(filename).st_size > 0
-    except OSError:
-        return False
+    return output_exists(filename)
 
 
 def CPUs() -> int:  # noqa: N802 - 0.197's name

@@ -421,7 +421,8 @@ def write(of):
 out = ppg.FileGeneratingJob("out/a", write).depends_on(load, attr)
 param = ppg.ParameterInvariant("param", 1)
 out.depends_on(param)
-kinds = [load, attr, gen, out, param, ppg.FinalJob("final", lambda: None)]
+empty = ppg.FileGeneratingJob("out/empty", lambda of: open(of, "w").close(), empty_ok=True)
+kinds = [load, attr, gen, out, param, empty, ppg.FinalJob("final", lambda: None)]
 def state():
     return {j.job_id: [bool(j.was_run), bool(getattr(j, "was_loaded", False)), j.is_loadable(),
                        j.runs_in_worker(), j.modifies_jobgraph(), bool(j.is_done())] for j in kinds}
@@ -433,6 +434,8 @@ emit("ids", sorted(ppg.util.global_pipegraph.jobs))
     ours = assert_same(tmp_path, script, steps=2)
     assert ours[0][-2][1]["load"][:2] == [False, True]  # a loader was loaded, not run
     assert ours[0][-2][1]["PIparam"][0] is True  # invariants count as run once checked
+    assert ours[0][0][1]["out/empty"][-1] is False  # empty_ok: done only once the file exists
+    assert ours[0][-2][1]["out/empty"][-1] is True
 
 
 def test_graph_attributes_code_for_0197_reads(tmp_path):

@@ -18,14 +18,13 @@ from ..plumbing.modules import is_engine_module
 from .values import stored_values
 
 
-def _output_exists(name: str, empty_ok) -> bool:
-    """0.197: an output counts when it exists and, unless empty_ok, is not empty."""
-    if isinstance(empty_ok, dict):
-        empty_ok = empty_ok.get(name, False)
+def output_exists(name: str, empty_ok: bool = False) -> bool:
+    """0.197's test of an output: the file exists and, unless `empty_ok`, is not empty."""
     try:
-        return empty_ok or os.stat(name).st_size > 0
+        size = os.stat(name).st_size
     except OSError:
         return False
+    return empty_ok or size > 0
 
 
 def _is_v197(extra: Any) -> bool:
@@ -138,7 +137,7 @@ class Protocol197:
         if self.loads:
             return all(job.is_done(depth + 1) for job in self.prerequisites or ())
         if self.filenames:
-            if all(_output_exists(name, self.empty_ok) for name in self.filenames):
+            if all(output_exists(name, self.empty_ok) for name in self.filenames):
                 return True
             return self.is_temp_job and all(job.loads or job.is_done(depth + 1) for job in self.dependants or ())
         return True
