@@ -112,12 +112,18 @@ echo "Submitted batch job $$"
 """
 
 
-def test_sigterm_on_a_submit_run_kills_the_batch_job_and_leaves_no_files(tmp_path, monkeypatch, background):
+@pytest.fixture
+def submit_project(tmp_path, monkeypatch):
+    """A project whose pipeline submits its job through `mini_sbatch` (a background shell)."""
     monkeypatch.chdir(tmp_path)
     Path("out").mkdir()
     Path("pipeline.py").write_text(SUBMIT_PIPELINE)
     Path("mini_sbatch").write_text(MINI_SBATCH)
     Path("mini_sbatch").chmod(0o755)
+    return tmp_path
+
+
+def test_sigterm_on_a_submit_run_kills_the_batch_job_and_leaves_no_files(submit_project, background):
     proc = background.start(child_env())
     wait_for_files("started")
     job = read_pid("started")
@@ -129,12 +135,7 @@ def test_sigterm_on_a_submit_run_kills_the_batch_job_and_leaves_no_files(tmp_pat
     assert "The run was ended by SIGTERM" in Path("run.out").read_text()
 
 
-def test_the_files_of_a_submit_run_killed_by_sigkill_are_removed_by_the_next_run(tmp_path, monkeypatch, background):
-    monkeypatch.chdir(tmp_path)
-    Path("out").mkdir()
-    Path("pipeline.py").write_text(SUBMIT_PIPELINE)
-    Path("mini_sbatch").write_text(MINI_SBATCH)
-    Path("mini_sbatch").chmod(0o755)
+def test_the_files_of_a_submit_run_killed_by_sigkill_are_removed_by_the_next_run(submit_project, background):
     proc = background.start(child_env(), log=None)
     wait_for_files("started")
     job = read_pid("started")
