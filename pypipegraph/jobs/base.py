@@ -12,7 +12,7 @@ import inspect
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from types import FunctionType, MemberDescriptorType
+from types import FunctionType
 from typing import Any
 
 from .. import state
@@ -24,6 +24,7 @@ from ..paths import normalize_path
 from ..plumbing.modules import is_engine_module
 from .edges import NO_EDGES, EdgeSet
 from .outcome import Outcome, OutcomeField, WasRun
+from .slots import own_attribute, reduce_without_new
 
 
 def current_graph(what: str = "create a job", adding: str = ""):
@@ -526,15 +527,8 @@ class Job(Protocol197):
 
     def __reduce_ex__(self, protocol):
         # Pickled (the job list travels to Dask workers) without going through
-        # __new__, which would look the id up in the current graph. The state is pickle's
-        # (instance dict, slot values) pair, which pickle and copy restore by themselves.
-        slots = {}
-        for name, slot in _slots_of(type(self)):
-            try:
-                slots[name] = slot.__get__(self)
-            except AttributeError:  # not set
-                continue
-        return (_restore_job, (type(self),), (self.__dict__ or None, slots))
+        # __new__, which would look the id up in the current graph.
+        return reduce_without_new(self)
 
     def __ppg_fingerprint__(self) -> str:
         """Jobs captured in a closure count by their id."""
@@ -552,51 +546,6 @@ class Job(Protocol197):
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.job_id!r})"
 
-
-
-def _restore_job(cls):
-    return object.__new__(cls)
-
-
-_slot_cache: dict = {}
-
-
-def _slots_of(cls: type) -> list:
-    """(name, descriptor) of every slot of `cls` and its bases but `__dict__`."""
-    found = _slot_cache.get(cls)
-    if found is None:
-        found = []
-        for klass in cls.__mro__:
-            for name in klass.__dict__.get("__slots__", ()):
-                slot = klass.__dict__.get(name)
-                if isinstance(slot, MemberDescriptorType):
-                    found.append((name, slot))
-        _slot_cache[cls] = found
-    return found
-
-
-_MISSING = object()
-_static: dict = {}  # (class, name) -> what the class itself has under that name (or _MISSING)
-
-
-def own_attribute(obj: object, name: str, default: Any = None) -> Any:
-    """The attribute `name` as set on `obj` itself (in a slot or its `__dict__`), not a
-    method or default of its class; `default` when it has none. Unlike
-    `obj.__dict__.get(name)` this never creates the dict of an object that has none yet."""
-    value = getattr(obj, name, _MISSING)
-    if value is _MISSING:
-        return default
-    key = type(obj), name
-    static = _static.get(key)
-    if static is None:
-        static = _static[key] = inspect.getattr_static(type(obj), name, _MISSING)
-    if static is _MISSING or isinstance(static, MemberDescriptorType):
-        return value  # only the instance has it
-    if hasattr(type(static), "__set__"):
-        return default  # a property (or other data descriptor) of the class computed it
-    if value is static or getattr(value, "__func__", _MISSING) is getattr(static, "__func__", static):
-        return default  # the class's own value or method
-    return value
 
 
 class JobList(list):
